@@ -1,0 +1,60 @@
+/**
+ * The batchlab command line: parse, call the library, print. Known errors (BatchlabError) print one line
+ * `error [CODE]: message` and exit with their code (2 for bad input); anything else is a bug and prints
+ * its stack.
+ */
+import { isKnownError, UsageError } from '../core/errors.js';
+import { datasetsCommand } from './commands/datasets.js';
+import { demoCommand } from './commands/demo.js';
+import { trainCommand } from './commands/train.js';
+import { processIo, type Io } from './io.js';
+
+type Command = (argv: readonly string[], io: Io) => Promise<number>;
+
+interface CommandEntry {
+  run: Command;
+  summary: string;
+}
+
+const COMMANDS: Record<string, CommandEntry> = {
+  demo: { run: demoCommand, summary: 'a short showcase on MNIST (the README\'s main job)' },
+  train: { run: trainCommand, summary: 'train one model at one batch size, measuring every step' },
+  datasets: { run: datasetsCommand, summary: 'list the datasets and their sizes' },
+};
+
+export function mainHelp(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return [
+    'batchlab: measure what batch size does to memory, speed, stability and generalization.',
+    '',
+    'Usage: batchlab <command> [options]',
+    '',
+    'Commands:',
+    ...rows,
+    '',
+    'Run `batchlab <command> --help` for the options of a command.',
+  ].join('\n');
+}
+
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      io.out(mainHelp());
+      return 0;
+    }
+    if (name === '--version') {
+      io.out('batchlab 0.1.0');
+      return 0;
+    }
+    const entry = COMMANDS[name];
+    if (!entry) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`, 'BATCHLAB_UNKNOWN_COMMAND');
+    return await entry.run(rest, io);
+  } catch (err) {
+    if (isKnownError(err)) {
+      io.err(`error [${err.code}]: ${err.message}`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}

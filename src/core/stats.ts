@@ -1,0 +1,262 @@
+/**
+ * Descriptive statistics, exponential moving averages and bootstrap confidence intervals.
+ * Pure functions; every random choice goes through an injected `Rng`.
+ */
+import { UsageError } from './errors.js';
+import type { Rng } from './random.js';
+
+/** Default number of bootstrap resamples. */
+export const DEFAULT_BOOTSTRAP_ITERATIONS = 1000;
+/** Default two-sided confidence level of an interval. */
+export const DEFAULT_CONFIDENCE = 0.9;
+
+/** Throws unless `values` is a non-empty array of finite numbers. */
+function requireFinite(values: readonly number[], what: string): void {
+  if (values.length === 0) throw new UsageError(`${what} needs at least one value, got an empty list`);
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new UsageError(`${what} needs finite numbers, got ${values[i]} at index ${i}`);
+    }
+  }
+}
+
+/** Arithmetic mean (1/n) sum x_i. Throws on an empty list or a non-finite value. */
+export function mean(values: readonly number[]): number {
+  requireFinite(values, 'mean');
+  let s = 0;
+  for (const v of values) s += v;
+  return s / values.length;
+}
+
+/**
+ * Variance. Sample variance (1/(n-1)) sum (x_i - mean)^2 by default; population variance
+ * (1/n) sum (x_i - mean)^2 with `{ sample: false }`. The sample variance of one value is 0.
+ */
+export function variance(values: readonly number[], options: { sample?: boolean } = {}): number {
+  const m = mean(values);
+  let ss = 0;
+  for (const v of values) ss += (v - m) * (v - m);
+  const n = values.length;
+  const sample = options.sample ?? true;
+  if (sample) return n > 1 ? ss / (n - 1) : 0;
+  return ss / n;
+}
+
+/** Standard deviation = sqrt(variance(values, options)). */
+export function std(values: readonly number[], options: { sample?: boolean } = {}): number {
+  return Math.sqrt(variance(values, options));
+}
+
+/**
+ * Quantile by linear interpolation between order statistics (Hyndman & Fan 1996, type 7; the
+ * default of R and NumPy): with x_(0) <= ... <= x_(n-1) sorted, h = (n - 1) p, the result is
+ * x_(floor h) + (h - floor h) (x_(floor h + 1) - x_(floor h)). p = 0 gives the minimum, p = 1 the maximum.
+ */
+export function quantile(values: readonly number[], p: number): number {
+  requireFinite(values, 'quantile');
+  if (!(p >= 0 && p <= 1)) throw new UsageError(`quantile level must be in [0, 1], got ${p}`);
+  const sorted = [...values].sort((a, b) => a - b);
+  return quantileSorted(sorted, p);
+}
+
+/** Type-7 quantile of an already ascending-sorted, non-empty array (no checks). */
+function quantileSorted(sorted: readonly number[], p: number): number {
+  const h = (sorted.length - 1) * p;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  const xlo = sorted[lo] as number;
+  const xhi = sorted[hi] as number;
+  // Written so that infinite order statistics give +-Infinity, not NaN (Infinity - Infinity).
+  if (h === lo || xlo === xhi) return xlo;
+  return xlo + (h - lo) * (xhi - xlo);
+}
+
+/** Median = type-7 quantile at p = 0.5 (the middle value, or the mean of the two middle values). */
+export function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** Throws unless 0 < alpha <= 1. */
+function requireAlpha(alpha: number): void {
+  if (!(alpha > 0 && alpha <= 1)) {
+    throw new UsageError(`EMA weight alpha must be in (0, 1], got ${alpha}; use e.g. 0.1 (about a 10-step window)`);
+  }
+}
+
+/**
+ * Bias-corrected exponential moving average, returned for every prefix.
+ * m_0 = 0, m_t = (1 - alpha) m_{t-1} + alpha x_t, and the returned value is
+ * m_t / (1 - (1 - alpha)^t) (the bias correction of Adam, Kingma & Ba 2015, Alg. 1), which removes
+ * the pull towards the zero start: out[0] = x_1 exactly, and a constant series gives that constant.
+ * alpha is the weight of the newest value; the effective window is about 1/alpha steps.
+ */
+export function ema(values: readonly number[], alpha: number): number[] {
+  requireAlpha(alpha);
+  if (values.length > 0) requireFinite(values, 'ema');
+  const out: number[] = [];
+  let m = 0;
+  let decay = 1; // (1 - alpha)^t
+  for (const x of values) {
+    m = (1 - alpha) * m + alpha * x;
+    decay *= 1 - alpha;
+    out.push(m / (1 - decay));
+  }
+  return out;
+}
+
+/**
+ * Loss noise: the root-mean-square deviation of each step's loss from the bias-corrected EMA of the
+ * losses strictly before it. With e_{t-1} = ema(losses, alpha)[t-2] (EMA over steps 1..t-1),
+ * r_t = loss_t - e_{t-1} for t = 2..n, and the result is sqrt((1/(n-1)) sum_t r_t^2).
+ * Using the EMA before step t keeps the current loss out of its own reference.
+ * Needs at least 2 losses.
+ */
+export function lossNoise(losses: readonly number[], alpha: number): number {
+  if (losses.length < 2) {
+    throw new UsageError(`loss noise needs at least 2 steps of loss, got ${losses.length}; train for more steps`);
+  }
+  const e = ema(losses, alpha);
+  let ss = 0;
+  for (let t = 1; t < losses.length; t++) {
+    const r = (losses[t] as number) - (e[t - 1] as number);
+    ss += r * r;
+  }
+  return Math.sqrt(ss / (losses.length - 1));
+}
+
+/** A two-sided bootstrap confidence interval around a point estimate. */
+export interface ConfidenceInterval {
+  /** The statistic on the original sample. */
+  estimate: number;
+  /** Lower end: the (1 - confidence)/2 quantile of the resampled statistics. */
+  low: number;
+  /** Upper end: the (1 + confidence)/2 quantile of the resampled statistics. */
+  high: number;
+  confidence: number;
+  /** Resamples whose statistic was finite and was used. */
+  iterations: number;
+  /** Resamples dropped because the statistic was NaN or (unless kept) infinite, e.g. a ratio over zero. */
+  dropped: number;
+}
+
+/** Options of the bootstrap functions. */
+export interface BootstrapOptions {
+  /** Number of resamples; default DEFAULT_BOOTSTRAP_ITERATIONS. */
+  iterations?: number;
+  /** Two-sided confidence level in (0, 1); default DEFAULT_CONFIDENCE. */
+  confidence?: number;
+  rng: Rng;
+  /**
+   * Keep resampled statistics of +-Infinity (they sort to the ends, so an end of the interval may
+   * be infinite) instead of dropping them. NaN is always dropped. Default false.
+   */
+  keepInfinite?: boolean;
+}
+
+/** Validates bootstrap options and returns the filled-in iterations and confidence. */
+function bootstrapSettings(options: BootstrapOptions): { iterations: number; confidence: number } {
+  const iterations = options.iterations ?? DEFAULT_BOOTSTRAP_ITERATIONS;
+  const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
+  if (!Number.isInteger(iterations) || iterations < 1) {
+    throw new UsageError(`bootstrap iterations must be a positive integer, got ${iterations}; use e.g. 1000`);
+  }
+  if (!(confidence > 0 && confidence < 1)) {
+    throw new UsageError(`confidence must be in (0, 1), got ${confidence}; use e.g. 0.9`);
+  }
+  return { iterations, confidence };
+}
+
+/** Percentile interval from resampled statistics (NaN, and unless `keepInfinite` +-Infinity, dropped). */
+function percentileInterval(
+  estimate: number,
+  stats: number[],
+  confidence: number,
+  keepInfinite = false,
+): ConfidenceInterval {
+  const keep = keepInfinite ? (s: number) => !Number.isNaN(s) : (s: number) => Number.isFinite(s);
+  const kept = stats.filter(keep).sort((a, b) => a - b);
+  const dropped = stats.length - kept.length;
+  if (kept.length === 0) {
+    return { estimate, low: Number.NaN, high: Number.NaN, confidence, iterations: 0, dropped };
+  }
+  return {
+    estimate,
+    low: quantileSorted(kept, (1 - confidence) / 2),
+    high: quantileSorted(kept, (1 + confidence) / 2),
+    confidence,
+    iterations: kept.length,
+    dropped,
+  };
+}
+
+/**
+ * Percentile bootstrap (Efron & Tibshirani 1993, ch. 13): draw `iterations` resamples of size n with
+ * replacement, compute `statFn` on each, and return the type-7 quantiles at (1 -/+ confidence)/2.
+ * Resamples where `statFn` is NaN (or, unless `keepInfinite`, infinite) are dropped and counted.
+ */
+export function bootstrapCI<T>(
+  samples: readonly T[],
+  statFn: (sample: readonly T[]) => number,
+  options: BootstrapOptions,
+): ConfidenceInterval {
+  const { iterations, confidence } = bootstrapSettings(options);
+  if (samples.length === 0) throw new UsageError('bootstrap needs at least one sample, got an empty list');
+  const n = samples.length;
+  const stats: number[] = [];
+  const resample = new Array<T>(n);
+  for (let it = 0; it < iterations; it++) {
+    for (let i = 0; i < n; i++) resample[i] = samples[options.rng.randInt(n)] as T;
+    stats.push(statFn(resample));
+  }
+  return percentileInterval(statFn(samples), stats, confidence, options.keepInfinite);
+}
+
+/** Options of the window (block) bootstrap. */
+export interface WindowBootstrapOptions extends BootstrapOptions {
+  /** Number of contiguous, non-overlapping windows the series is cut into (>= 2). */
+  windows: number;
+}
+
+/**
+ * Splits a series into `windows` contiguous, non-overlapping windows of (nearly) equal length:
+ * window w holds indices [floor(w n / W), floor((w + 1) n / W)).
+ */
+export function splitWindows<T>(series: readonly T[], windows: number): T[][] {
+  if (!Number.isInteger(windows) || windows < 1 || windows > series.length) {
+    throw new UsageError(
+      `window count must be an integer in [1, ${series.length}] (the series length), got ${windows}`,
+    );
+  }
+  const out: T[][] = [];
+  for (let w = 0; w < windows; w++) {
+    const start = Math.floor((w * series.length) / windows);
+    const end = Math.floor(((w + 1) * series.length) / windows);
+    out.push(series.slice(start, end));
+  }
+  return out;
+}
+
+/**
+ * Non-overlapping block bootstrap for a time series (Carlstein 1986): cut the series into `windows`
+ * contiguous windows, draw `windows` windows with replacement, concatenate them, and compute
+ * `statFn` on the result; the interval is the percentile interval of those statistics. Resampling
+ * whole windows keeps the correlation between neighbouring steps, which an i.i.d. bootstrap would
+ * ignore (and so give too narrow an interval).
+ */
+export function bootstrapWindowsCI<T>(
+  series: readonly T[],
+  statFn: (sample: readonly T[]) => number,
+  options: WindowBootstrapOptions,
+): ConfidenceInterval {
+  const { iterations, confidence } = bootstrapSettings(options);
+  const blocks = splitWindows(series, options.windows);
+  const stats: number[] = [];
+  for (let it = 0; it < iterations; it++) {
+    const resample: T[] = [];
+    for (let w = 0; w < blocks.length; w++) {
+      for (const item of blocks[options.rng.randInt(blocks.length)] as T[]) resample.push(item);
+    }
+    stats.push(statFn(resample));
+  }
+  return percentileInterval(statFn(series), stats, confidence, options.keepInfinite);
+}

@@ -1,0 +1,134 @@
+/**
+ * Throughput: step-time statistics, the step-time model t(B) = alpha + beta B (ms), samples/s and the
+ * saturation batch size past which doubling B stops paying.
+ */
+import { UsageError } from './errors.js';
+import { fitLine } from './fit.js';
+import { median, quantile } from './stats.js';
+
+/** Default relative throughput gain from doubling B below which throughput counts as saturated. */
+export const DEFAULT_GAIN_THRESHOLD = 0.1;
+
+/** Step-time summary after the warm-up steps are excluded. */
+export interface StepTimeStats {
+  medianMs: number;
+  /** Type-7 0.9 quantile (stats.quantile). */
+  p90Ms: number;
+  /** Steps summarized. */
+  n: number;
+  /** Leading steps excluded as warm-up. */
+  excluded: number;
+}
+
+/**
+ * Median and p90 of the step times, excluding the first `warmupSteps` steps (kernel compilation,
+ * allocator growth and caches make them slow). Throws when no step is left after the warm-up.
+ */
+export function stepTimeStats(stepMs: readonly number[], options: { warmupSteps: number }): StepTimeStats {
+  const w = options.warmupSteps;
+  if (!Number.isInteger(w) || w < 0) throw new UsageError(`warm-up steps must be an integer >= 0, got ${w}`);
+  if (stepMs.length <= w) {
+    throw new UsageError(`step-time stats need steps after the ${w} warm-up steps, got ${stepMs.length} steps in all; measure more steps or lower the warm-up`);
+  }
+  const kept = stepMs.slice(w);
+  return { medianMs: median(kept), p90Ms: quantile(kept, 0.9), n: kept.length, excluded: w };
+}
+
+/** Step-time model t(B) = alphaMs + betaMsPerSample B. */
+export interface StepTimeFit {
+  /** Fixed cost per step (launches, optimizer update, framework overhead), ms. */
+  alphaMs: number;
+  /** Marginal cost per sample, ms. */
+  betaMsPerSample: number;
+  r2: number;
+  n: number;
+}
+
+/** One throughput measurement: the typical (e.g. median) step time at a batch size. */
+export interface ThroughputPoint {
+  batchSize: number;
+  stepMs: number;
+}
+
+/** Least-squares fit of stepMs = alpha + beta B over the measured points (fit.fitLine). */
+export function fitStepTime(points: readonly ThroughputPoint[]): StepTimeFit {
+  const line = fitLine(
+    points.map((p) => p.batchSize),
+    points.map((p) => p.stepMs),
+  );
+  return { alphaMs: line.intercept, betaMsPerSample: line.slope, r2: line.r2, n: line.n };
+}
+
+/** Predicted step time t(B) = alpha + beta B, ms. */
+export function predictStepMs(fit: Pick<StepTimeFit, 'alphaMs' | 'betaMsPerSample'>, batchSize: number): number {
+  return fit.alphaMs + fit.betaMsPerSample * batchSize;
+}
+
+/** Samples per second at batch size B with step time t ms: 1000 B / t. */
+export function samplesPerSec(batchSize: number, stepMs: number): number {
+  return (1000 * batchSize) / stepMs;
+}
+
+/**
+ * For the model t(B) = alpha + beta B, the gain of doubling is T(2B)/T(B) - 1 = alpha / (alpha + 2 beta B),
+ * which falls below g exactly when B > (1 - g) alpha / (2 g beta). Returns that threshold (continuous,
+ * not rounded), or undefined when alpha <= 0 or beta <= 0 (the model has no saturation).
+ */
+export function saturationBatchFromFit(fit: Pick<StepTimeFit, 'alphaMs' | 'betaMsPerSample'>, gainThreshold = DEFAULT_GAIN_THRESHOLD): number | undefined {
+  if (!(fit.alphaMs > 0 && fit.betaMsPerSample > 0)) return undefined;
+  return ((1 - gainThreshold) * fit.alphaMs) / (2 * gainThreshold * fit.betaMsPerSample);
+}
+
+/** Result of saturationBatch. */
+export interface Saturation {
+  /** The smallest measured batch size past which doubling gains under the threshold. */
+  batchSize: number;
+  /** Gain T(2B)/T(B) - 1 at that batch size. */
+  gain: number;
+  /** 'measured' when 2B was measured too, 'fitted' when both throughputs came from the t(B) model. */
+  basis: 'measured' | 'fitted';
+}
+
+/** Gain of doubling at measured B: measured when 2B was measured, else from the fit; undefined if neither. */
+function doublingGain(
+  b: number,
+  measured: ReadonlyMap<number, number>,
+  fit: StepTimeFit | undefined,
+): { gain: number; basis: 'measured' | 'fitted' } | undefined {
+  const tB = measured.get(b) as number;
+  const t2B = measured.get(2 * b);
+  if (t2B !== undefined) return { gain: samplesPerSec(2 * b, t2B) / samplesPerSec(b, tB) - 1, basis: 'measured' };
+  if (fit === undefined) return undefined;
+  const gain = samplesPerSec(2 * b, predictStepMs(fit, 2 * b)) / samplesPerSec(b, predictStepMs(fit, b)) - 1;
+  return { gain, basis: 'fitted' };
+}
+
+/**
+ * Throughput saturation. For each measured batch size B (ascending) the gain of doubling is
+ * T(2B)/T(B) - 1 with T = samples/s: both measured when 2B was measured, else both from the fitted
+ * t(B) = alpha + beta B (a ratio of two model values, so a noisy measurement at B is not mixed with the
+ * model). The result is the smallest measured B such that the gain is below `gainThreshold` at B and at
+ * every larger measured batch size; undefined when throughput still gains at the largest one. Points
+ * at the same batch size are merged by their median step time. The fit needs 2+ distinct batch sizes.
+ */
+export function saturationBatch(points: readonly ThroughputPoint[], options: { gainThreshold?: number } = {}): Saturation | undefined {
+  const g = options.gainThreshold ?? DEFAULT_GAIN_THRESHOLD;
+  if (!(g > 0 && g < 1)) throw new UsageError(`throughput gain threshold must be in (0, 1), got ${g}; use e.g. 0.1 for 10%`);
+  const byBatch = new Map<number, number[]>();
+  for (const p of points) {
+    if (!(p.batchSize > 0 && p.stepMs > 0)) {
+      throw new UsageError(`throughput points need batch size > 0 and step time > 0 ms, got batch ${p.batchSize} at ${p.stepMs} ms`);
+    }
+    byBatch.set(p.batchSize, [...(byBatch.get(p.batchSize) ?? []), p.stepMs]);
+  }
+  const measured = new Map([...byBatch].map(([b, ts]) => [b, median(ts)] as [number, number]));
+  const batches = [...measured.keys()].sort((a, b) => a - b);
+  const fit = batches.length >= 2 ? fitStepTime([...measured].map(([batchSize, stepMs]) => ({ batchSize, stepMs }))) : undefined;
+  let found: Saturation | undefined;
+  for (const b of batches) {
+    const d = doublingGain(b, measured, fit);
+    if (d !== undefined && d.gain < g) found ??= { batchSize: b, ...d };
+    else found = undefined; // a later gain above the threshold resets "past which"
+  }
+  return found;
+}

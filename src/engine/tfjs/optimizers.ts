@@ -1,0 +1,107 @@
+/**
+ * Optimizers written as plain TF.js ops, so batchlab controls the learning rate per step and the
+ * exact update rule (and a native backend can run them with its own element-wise kernels).
+ *
+ * Conventions follow PyTorch, so runs can be compared with it:
+ * - SGD:       w <- w - lr g
+ * - momentum:  v <- mu v + g;  w <- w - lr v            (torch.optim.SGD with momentum, dampening 0)
+ * - Adam:      m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
+ *              w <- w - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)   (Kingma & Ba 2015, Alg. 1)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { UnknownNameError } from '../../core/errors.js';
+
+export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam'] as const;
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+
+export interface OptimizerConfig {
+  name: OptimizerName;
+  /** momentum: mu (default 0.9). */
+  momentum?: number;
+  /** adam: beta1, beta2, epsilon (defaults 0.9, 0.999, 1e-8). */
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+
+/** Applies one update to `vars` from `grads` (same order) at learning rate `lr`. Owns its state tensors. */
+export interface Optimizer {
+  apply(vars: tf.Variable[], grads: tf.Tensor[], lr: number): void;
+  /** Frees the state (momentum buffers, Adam moments). */
+  dispose(): void;
+}
+
+export function assertOptimizerName(name: string): asserts name is OptimizerName {
+  if (!(OPTIMIZER_NAMES as readonly string[]).includes(name)) {
+    throw new UnknownNameError('BATCHLAB_UNKNOWN_OPTIMIZER', 'optimizer', name, OPTIMIZER_NAMES);
+  }
+}
+
+export function createOptimizer(config: OptimizerConfig): Optimizer {
+  assertOptimizerName(config.name);
+  if (config.name === 'sgd') return sgd();
+  if (config.name === 'momentum') return momentum(config.momentum ?? 0.9);
+  return adam(config.beta1 ?? 0.9, config.beta2 ?? 0.999, config.epsilon ?? 1e-8);
+}
+
+function sgd(): Optimizer {
+  return {
+    apply(vars, grads, lr) {
+      tf.tidy(() => vars.forEach((v, i) => v.assign(tf.sub(v, tf.mul(grads[i]!, lr)))));
+    },
+    dispose() {},
+  };
+}
+
+function momentum(mu: number): Optimizer {
+  let buffers: tf.Variable[] | undefined;
+  return {
+    apply(vars, grads, lr) {
+      buffers ??= vars.map((v) => zeroState(v));
+      const bufs = buffers;
+      tf.tidy(() =>
+        vars.forEach((v, i) => {
+          bufs[i]!.assign(tf.add(tf.mul(bufs[i]!, mu), grads[i]!));
+          v.assign(tf.sub(v, tf.mul(bufs[i]!, lr)));
+        }),
+      );
+    },
+    dispose() {
+      tf.dispose(buffers);
+      buffers = undefined;
+    },
+  };
+}
+
+function adam(beta1: number, beta2: number, epsilon: number): Optimizer {
+  let moments: { m: tf.Variable; v: tf.Variable }[] | undefined;
+  let t = 0;
+  return {
+    apply(vars, grads, lr) {
+      moments ??= vars.map((w) => ({ m: zeroState(w), v: zeroState(w) }));
+      const state = moments;
+      t += 1;
+      const c1 = 1 - beta1 ** t;
+      const c2 = 1 - beta2 ** t;
+      tf.tidy(() =>
+        vars.forEach((w, i) => {
+          const g = grads[i]!;
+          const { m, v } = state[i]!;
+          m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+          v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
+          const step = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), epsilon));
+          w.assign(tf.sub(w, tf.mul(step, lr)));
+        }),
+      );
+    },
+    dispose() {
+      if (moments) tf.dispose(moments.flatMap(({ m, v }) => [m, v]));
+      moments = undefined;
+    },
+  };
+}
+
+/** A non-trainable zero variable shaped like `v`; tidy frees the temporary zeros (variables survive tidy). */
+function zeroState(v: tf.Variable): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.zerosLike(v), false));
+}

@@ -1,0 +1,224 @@
+/**
+ * batchlab's own TF.js training loop (not `model.fit`), so that every step can be measured.
+ *
+ * One step = k micro-batches of b samples: forward, loss, gradients for each; the micro-batch gradients
+ * are averaged, weighted by their sample counts (a plain mean when all have b samples), and one optimizer
+ * update is made. Each step records |g|^2 of the applied gradient and the mean |g_micro|^2 of its
+ * micro-batch gradients: the two squared norms the gradient-noise-scale estimator needs
+ * (McCandlish et al. 2018, App. A).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { epochOrder, makeBatches, microRanges, planAccumulation, type BatchRange } from '../../core/batching.js';
+import { DivergedError } from '../../core/errors.js';
+import type { EvalRecord, StepRecord } from '../../core/types.js';
+import type { Dataset } from '../../data/types.js';
+import { buildModel, type BuiltModel, type ModelSpec } from '../../models/index.js';
+import type { Metrics, TrainHooks, TrainResult, TrainSettings } from '../trainer.js';
+import { createOptimizer, type Optimizer } from './optimizers.js';
+import { batchLoss, evaluate, makeLossFn, takeRows, toTensors, type LossFn, type SplitTensors } from './tensors.js';
+
+export interface TfjsTrainOptions {
+  data: Dataset;
+  model: ModelSpec;
+  settings: TrainSettings;
+  hooks?: TrainHooks;
+  /** Return the final weights in the result (for tests). */
+  returnWeights?: boolean;
+}
+
+/** Everything one run holds; disposed together in `finally`. */
+interface RunState {
+  built: BuiltModel;
+  vars: tf.Variable[];
+  initial: tf.Tensor[];
+  train: SplitTensors;
+  test: SplitTensors;
+  optimizer: Optimizer;
+  lossFn: LossFn;
+  /** Bytes of the dataset tensors, subtracted from the step's high-water mark. */
+  dataBytes: number;
+}
+
+/** Trains one model on one dataset with one batch size and returns every measured step. */
+export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
+  const { data, settings } = opts;
+  const plan = planAccumulation({ batchSize: settings.batchSize, accumSteps: settings.accumSteps });
+  const startMs = performance.now();
+  const state = await openRun(opts);
+  try {
+    const steps: StepRecord[] = [];
+    const evals: EvalRecord[] = [];
+    const loop = { step: 0, samples: 0, trainMs: 0, status: 'done' as TrainResult['status'], reached: undefined as TrainResult['reachedTarget'] };
+    const record = (rec: EvalRecord) => {
+      evals.push(rec);
+      opts.hooks?.onEval?.(rec);
+      if (!loop.reached && settings.target && meetsTarget(rec, settings)) {
+        loop.reached = { step: rec.step, samples: rec.samples, wallMs: performance.now() - startMs };
+      }
+    };
+    // A step-0 evaluation gives every curve its starting point.
+    if (settings.evalEvery > 0) record({ step: 0, samples: 0, split: 'test', ...evaluate(state.built, state.test, state.lossFn) });
+    const batchesPerEpoch = makeBatches(data.train.count, plan.batchSize, settings.lastBatch).length;
+    epochs: for (let epoch = 0; batchesPerEpoch > 0; epoch++) {
+      const order = epochOrder(data.train.count, settings.seed, epoch);
+      for (const range of makeBatches(data.train.count, plan.batchSize, settings.lastBatch)) {
+        if (budgetSpent(settings, loop.step, loop.samples, epoch)) break epochs;
+        if (opts.hooks?.signal?.aborted) {
+          loop.status = 'interrupted';
+          break epochs;
+        }
+        const rec = await runStep(state, { order, range, microBatchSize: plan.microBatchSize, step: loop.step + 1, lr: settings.lrAt(loop.step + 1), samplesBefore: loop.samples });
+        loop.step = rec.step;
+        loop.samples = rec.samples;
+        loop.trainMs += rec.stepMs;
+        steps.push(rec);
+        opts.hooks?.onStep?.(rec);
+        if (settings.evalEvery > 0 && loop.step % settings.evalEvery === 0) {
+          record({ step: loop.step, samples: loop.samples, split: 'test', ...evaluate(state.built, state.test, state.lossFn) });
+          if (loop.reached) {
+            loop.status = 'target-reached';
+            break epochs;
+          }
+        }
+      }
+    }
+    const test = evaluate(state.built, state.test, state.lossFn);
+    if (evals.at(-1)?.step !== loop.step) record({ step: loop.step, samples: loop.samples, split: 'test', ...test });
+    if (loop.reached && loop.status === 'done') loop.status = 'target-reached';
+    const train = evaluate(state.built, state.train, state.lossFn, settings.evalTrainLimit);
+    evals.push({ step: loop.step, samples: loop.samples, split: 'train', ...train });
+    return {
+      status: loop.status,
+      steps,
+      evals,
+      final: { train, test },
+      trainMs: loop.trainMs,
+      wallMs: performance.now() - startMs,
+      samples: loop.samples,
+      peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
+      distanceFromInit: distanceFromInit(state),
+      reachedTarget: loop.reached,
+      weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
+    };
+  } finally {
+    closeRun(state);
+  }
+}
+
+async function openRun(opts: TfjsTrainOptions): Promise<RunState> {
+  const built = await buildModel(opts.model, opts.data, opts.settings.seed);
+  const train = toTensors(opts.data, 'train');
+  const test = toTensors(opts.data, 'test');
+  const vars = built.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return {
+    built,
+    vars,
+    initial: vars.map((v) => tf.clone(v)),
+    train,
+    test,
+    optimizer: createOptimizer(opts.settings.optimizer),
+    lossFn: makeLossFn(opts.data, built),
+    dataBytes: [train.x, train.y, test.x, test.y].reduce((n, t) => n + t.size * 4, 0),
+  };
+}
+
+function closeRun(state: RunState): void {
+  state.optimizer.dispose();
+  tf.dispose([...state.initial, state.train.x, state.train.y, state.test.x, state.test.y]);
+  state.built.model.dispose();
+}
+
+function budgetSpent(settings: TrainSettings, step: number, samples: number, epoch: number): boolean {
+  const { epochs, maxSteps, maxSamples } = settings.budget;
+  return (epochs !== undefined && epoch >= epochs) || (maxSteps !== undefined && step >= maxSteps) || (maxSamples !== undefined && samples >= maxSamples);
+}
+
+function meetsTarget(rec: EvalRecord, settings: TrainSettings): boolean {
+  const target = settings.target!;
+  if (rec.split !== 'test') return false;
+  return target.metric === 'accuracy' ? (rec.accuracy ?? 0) >= target.value : rec.loss <= target.value;
+}
+
+interface StepInput {
+  order: Int32Array;
+  range: BatchRange;
+  microBatchSize: number;
+  step: number;
+  lr: number;
+  samplesBefore: number;
+}
+
+/**
+ * One update. The tensor high-water mark comes from `tf.profile`, minus the resident dataset tensors:
+ * what remains is weights, optimizer state, activations and gradients, the part that grows with B.
+ */
+async function runStep(state: RunState, input: StepInput): Promise<StepRecord> {
+  const t0 = performance.now();
+  let sums: Float32Array | undefined;
+  const profile = await tf.profile(() => {
+    sums = computeAndApply(state, input);
+  });
+  const stepMs = performance.now() - t0;
+  const [lossSum, gradSqNorm, microSqSum] = sums!;
+  const batchSize = input.range[1] - input.range[0];
+  const micro = microRanges(input.range, input.microBatchSize);
+  const loss = lossSum! / batchSize;
+  if (!Number.isFinite(loss)) throw new DivergedError(input.step, input.lr, loss);
+  return {
+    step: input.step,
+    samples: input.samplesBefore + batchSize,
+    loss,
+    lr: input.lr,
+    stepMs,
+    batchSize,
+    microBatchSize: input.microBatchSize,
+    accumSteps: micro.length,
+    gradSqNorm: gradSqNorm!,
+    microGradSqNorm: microSqSum! / micro.length,
+    peakBytes: Math.max(0, profile.peakBytes - state.dataBytes),
+  };
+}
+
+/**
+ * Gradients of each micro-batch, their weighted mean, one optimizer update. Returns
+ * [sum of per-sample losses, |g|^2 of the applied gradient, sum over micro-batches of |g_micro|^2]
+ * in one read-back, so the step syncs with the backend once.
+ */
+function computeAndApply(state: RunState, input: StepInput): Float32Array {
+  const micro = microRanges(input.range, input.microBatchSize);
+  const total = input.range[1] - input.range[0];
+  let acc: tf.Tensor[] | undefined;
+  let lossSum: tf.Tensor = tf.scalar(0);
+  let microSq: tf.Tensor = tf.scalar(0);
+  for (const [s, e] of micro) {
+    const idx = tf.tensor1d(input.order.subarray(s, e), 'int32');
+    const batch = takeRows(state.train, idx);
+    const { value, grads } = tf.variableGrads(() => batchLoss(state.built.model, batch, state.lossFn), state.vars);
+    const g = state.vars.map((v) => grads[v.name]!);
+    const weight = (e - s) / total;
+    const next = tf.tidy(() => ({
+      acc: g.map((gi, i) => (acc ? tf.add(acc[i]!, tf.mul(gi, weight)) : tf.mul(gi, weight))),
+      lossSum: tf.add(lossSum, tf.mul(value, e - s)),
+      microSq: tf.add(microSq, sqNorm(g)),
+    }));
+    tf.dispose([idx, batch.x, batch.y, value, ...g, ...(acc ?? []), lossSum, microSq]);
+    ({ acc, lossSum, microSq } = next);
+  }
+  try {
+    state.optimizer.apply(state.vars, acc!, input.lr);
+    return tf.tidy(() => tf.stack([lossSum, sqNorm(acc!), microSq]).dataSync() as Float32Array);
+  } finally {
+    tf.dispose([...acc!, lossSum, microSq]);
+  }
+}
+
+/** Sum of squares over a list of tensors: |g|^2 for a gradient split across variables. */
+function sqNorm(ts: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => tf.addN(ts.map((t) => tf.sum(tf.square(t)))) as tf.Scalar);
+}
+
+function distanceFromInit(state: RunState): number {
+  return Math.sqrt(tf.tidy(() => sqNorm(state.vars.map((v, i) => tf.sub(v, state.initial[i]!))).dataSync()[0]!));
+}
+
+export type { Metrics };
