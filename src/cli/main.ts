@@ -6,8 +6,11 @@
 import { isKnownError, UsageError } from '../core/errors.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { demoCommand } from './commands/demo.js';
+import { exportCommand, listCommand, showCommand } from './commands/store-commands.js';
+import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { processIo, type Io } from './io.js';
+import { BATCHLAB_VERSION } from '../version.js';
 
 type Command = (argv: readonly string[], io: Io) => Promise<number>;
 
@@ -19,6 +22,10 @@ interface CommandEntry {
 const COMMANDS: Record<string, CommandEntry> = {
   demo: { run: demoCommand, summary: 'a short showcase on MNIST (the README\'s main job)' },
   train: { run: trainCommand, summary: 'train one model at one batch size, measuring every step' },
+  sweep: { run: sweepCommand, summary: 'train at many batch sizes side by side and show what batch size does' },
+  list: { run: listCommand, summary: 'list the experiments in the store' },
+  show: { run: showCommand, summary: 'show one experiment: its table and what it shows' },
+  export: { run: exportCommand, summary: 'write an experiment out as CSV or JSON' },
   datasets: { run: datasetsCommand, summary: 'list the datasets and their sizes' },
 };
 
@@ -44,7 +51,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       return 0;
     }
     if (name === '--version') {
-      io.out('batchlab 0.1.0');
+      io.out(`batchlab ${BATCHLAB_VERSION}`);
       return 0;
     }
     const entry = COMMANDS[name];

@@ -36,6 +36,16 @@ export interface TrainSettings {
   evalEvery: number;
   /** Samples of the training split used for the final train metrics (the generalization gap). */
   evalTrainLimit: number;
+  /** Held-out samples used by the periodic evaluations (the final one uses the whole split). Default: all. */
+  evalTestLimit?: number;
+  /**
+   * Gradient-noise measurement without accumulation: every `noiseEvery` steps, the batch is computed as
+   * two micro-batches of B/2 (the same update, exactly), so the step carries |g|^2 at two batch sizes.
+   * 0 or undefined: never (steps with accumulation always carry both).
+   */
+  noiseEvery?: number;
+  /** Estimate the top Hessian eigenvalue at the end (see sharpness.ts). */
+  sharpness?: { batchSamples: number; iterations: number };
   target?: TrainTarget;
 }
 
@@ -68,6 +78,8 @@ export interface TrainResult {
   distanceFromInit: number;
   /** Set when a target was given and reached: where it was first reached. */
   reachedTarget?: { step: number; samples: number; wallMs: number };
+  /** Top Hessian eigenvalue at the end, when asked for. */
+  sharpness?: { topEigenvalue: number; batchSamples: number; iterations: number };
   /** Final weights, flattened per variable, when asked for (tests). */
   weights?: Float32Array[];
 }

@@ -37,7 +37,13 @@ export interface TrainConfig {
   backend?: string;
   evalEvery: number;
   evalTrainLimit: number;
+  /** Held-out samples for the periodic evaluations (the final one uses all). */
+  evalTestLimit?: number;
   target?: TrainTarget;
+  /** Measure the gradient noise scale every N steps (see TrainSettings.noiseEvery). */
+  noiseEvery?: number;
+  /** Estimate the top Hessian eigenvalue at the end. */
+  sharpness?: { batchSamples: number; iterations: number };
 }
 
 /** What a run needs to print before it starts. */
@@ -102,7 +108,10 @@ export async function runTraining(config: TrainConfig, ctx: RunContext, hooks: T
       lrAt: (step) => lrAt(step, schedule),
       evalEvery: config.evalEvery,
       evalTrainLimit: config.evalTrainLimit,
+      evalTestLimit: config.evalTestLimit,
       target: config.target,
+      noiseEvery: config.noiseEvery,
+      sharpness: config.sharpness,
     },
     hooks,
   });

@@ -114,3 +114,37 @@ test('a CNN trains on small images and peak memory grows with the batch', async 
   assert.ok(big.peakBytes > small.peakBytes, `${big.peakBytes} should exceed ${small.peakBytes}`);
   assert.ok(Number.isFinite(small.steps[0]!.loss));
 });
+
+test('noise-measurement steps split the batch in two without changing the updates', async () => {
+  const data = loadDataset('iris', {});
+  const model: ModelSpec = { name: 'mlp', hidden: [8] };
+  const plain = await trainTfjs({ data, model, settings: settings({ batchSize: 20, budget: { maxSteps: 6 } }), returnWeights: true });
+  const noisy = await trainTfjs({ data, model, settings: settings({ batchSize: 20, budget: { maxSteps: 6 }, noiseEvery: 3 }), returnWeights: true });
+  assert.deepEqual(noisy.steps.map((s) => s.accumSteps), [1, 1, 2, 1, 1, 2]);
+  assert.deepEqual(noisy.steps.map((s) => s.microBatchSize), [20, 20, 10, 20, 20, 10]);
+  assert.ok(maxRelDiff(plain.weights!, noisy.weights!) < 1e-5);
+});
+
+test('sharpness: top Hessian eigenvalue matches the closed form on linear regression', async () => {
+  // For L(w, c) = 1/(2n) sum_i (w.x_i + c - y_i)^2 the Hessian is (1/n) sum_i z_i z_i^T with z_i = [x_i; 1],
+  // independent of the weights. Its top eigenvalue by brute-force power iteration is the reference.
+  const data = loadDataset('linreg', { dim: 5 });
+  const n = 256;
+  const d = 5;
+  const h = Array.from({ length: d + 1 }, () => new Float64Array(d + 1));
+  for (let i = 0; i < n; i++) {
+    const z = [...data.train.x.subarray(i * d, (i + 1) * d), 1];
+    for (let a = 0; a <= d; a++) for (let b = 0; b <= d; b++) h[a]![b]! += (z[a]! * z[b]!) / n;
+  }
+  let v = new Float64Array(d + 1).fill(1);
+  let lambda = 0;
+  for (let it = 0; it < 500; it++) {
+    const hv = h.map((row) => row.reduce((s, x, j) => s + x * v[j]!, 0));
+    const norm = Math.hypot(...hv);
+    lambda = hv.reduce((s, x, j) => s + x * v[j]!, 0) / v.reduce((s, x) => s + x * x, 0);
+    v = Float64Array.from(hv, (x) => x / norm);
+  }
+  const r = await trainTfjs({ data, model: { name: 'linear' }, settings: settings({ budget: { maxSteps: 2 }, sharpness: { batchSamples: n, iterations: 60 } }) });
+  const got = r.sharpness!.topEigenvalue;
+  assert.ok(Math.abs(got - lambda) / lambda < 0.01, `lambda_max ${got} vs closed form ${lambda}`);
+});

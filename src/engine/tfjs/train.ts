@@ -15,6 +15,7 @@ import type { Dataset } from '../../data/types.js';
 import { buildModel, type BuiltModel, type ModelSpec } from '../../models/index.js';
 import type { Metrics, TrainHooks, TrainResult, TrainSettings } from '../trainer.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
+import { topHessianEigenvalue } from './sharpness.js';
 import { batchLoss, evaluate, makeLossFn, takeRows, toTensors, type LossFn, type SplitTensors } from './tensors.js';
 
 export interface TfjsTrainOptions {
@@ -57,7 +58,7 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
       }
     };
     // A step-0 evaluation gives every curve its starting point.
-    if (settings.evalEvery > 0) record({ step: 0, samples: 0, split: 'test', ...evaluate(state.built, state.test, state.lossFn) });
+    if (settings.evalEvery > 0) record({ step: 0, samples: 0, split: 'test', ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit) });
     const batchesPerEpoch = makeBatches(data.train.count, plan.batchSize, settings.lastBatch).length;
     epochs: for (let epoch = 0; batchesPerEpoch > 0; epoch++) {
       const order = epochOrder(data.train.count, settings.seed, epoch);
@@ -67,14 +68,16 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
           loop.status = 'interrupted';
           break epochs;
         }
-        const rec = await runStep(state, { order, range, microBatchSize: plan.microBatchSize, step: loop.step + 1, lr: settings.lrAt(loop.step + 1), samplesBefore: loop.samples });
+        const step = loop.step + 1;
+        const microBatchSize = microBatchFor(step, range, plan.microBatchSize, settings.noiseEvery);
+        const rec = await runStep(state, { order, range, microBatchSize, step, lr: settings.lrAt(step), samplesBefore: loop.samples });
         loop.step = rec.step;
         loop.samples = rec.samples;
         loop.trainMs += rec.stepMs;
         steps.push(rec);
         opts.hooks?.onStep?.(rec);
         if (settings.evalEvery > 0 && loop.step % settings.evalEvery === 0) {
-          record({ step: loop.step, samples: loop.samples, split: 'test', ...evaluate(state.built, state.test, state.lossFn) });
+          record({ step: loop.step, samples: loop.samples, split: 'test', ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit) });
           if (loop.reached) {
             loop.status = 'target-reached';
             break epochs;
@@ -97,6 +100,7 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
       samples: loop.samples,
       peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
       distanceFromInit: distanceFromInit(state),
+      sharpness: settings.sharpness ? { ...settings.sharpness, topEigenvalue: topHessianEigenvalue({ built: state.built, vars: state.vars, train: state.train, lossFn: state.lossFn, ...settings.sharpness, seed: settings.seed }) } : undefined,
       reachedTarget: loop.reached,
       weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
     };
@@ -126,6 +130,16 @@ function closeRun(state: RunState): void {
   state.optimizer.dispose();
   tf.dispose([...state.initial, state.train.x, state.train.y, state.test.x, state.test.y]);
   state.built.model.dispose();
+}
+
+/**
+ * The micro-batch of step `step`: the plan's, or, on a noise-measurement step of a plan without
+ * accumulation, half the batch (rounded up), so the step carries two batch sizes.
+ */
+function microBatchFor(step: number, range: BatchRange, planned: number, noiseEvery = 0): number {
+  const size = range[1] - range[0];
+  if (planned < size || noiseEvery <= 0 || step % noiseEvery !== 0 || size < 2) return planned;
+  return Math.ceil(size / 2);
 }
 
 function budgetSpent(settings: TrainSettings, step: number, samples: number, epoch: number): boolean {

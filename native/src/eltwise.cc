@@ -1,0 +1,130 @@
+#include "eltwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "threadpool.h"
+#include "workspace.h"
+
+namespace bl {
+namespace {
+
+constexpr long kParallelElements = 1L << 16;
+
+long tasks_for(long n) { return n < kParallelElements ? 1 : std::min<long>(4L * pool_threads(), n / (kParallelElements / 2)); }
+
+// f(begin, end) over [0, n), in a few tasks when n is large.
+template <class F>
+void for_range(long n, F&& f) {
+  const long tasks = tasks_for(n);
+  parallel_tasks(tasks, [&](long task, int) {
+    long b, e;
+    split_range(n, tasks, task, &b, &e);
+    if (b < e) f(b, e);
+  });
+}
+
+template <int OP>
+inline float apply(float a, float b) {
+  if (OP == kAdd) return a + b;
+  if (OP == kSub) return a - b;
+  return a * b;
+}
+
+template <int OP>
+void binary_op(int mode, const float* a, const float* b, float* out, long n, long inner) {
+  switch (mode) {
+    case kSame:
+      return for_range(n, [&](long s, long e) {
+        for (long i = s; i < e; ++i) out[i] = apply<OP>(a[i], b[i]);
+      });
+    case kScalarA: {
+      const float av = a[0];
+      return for_range(n, [&](long s, long e) {
+        for (long i = s; i < e; ++i) out[i] = apply<OP>(av, b[i]);
+      });
+    }
+    case kScalarB: {
+      const float bv = b[0];
+      return for_range(n, [&](long s, long e) {
+        for (long i = s; i < e; ++i) out[i] = apply<OP>(a[i], bv);
+      });
+    }
+    case kRowA:
+    case kRowB: {
+      const long rows = inner > 0 ? n / inner : 0;
+      return for_range(rows * inner, [&](long s, long e) {
+        // Work in whole rows where possible so the inner loop has no modulo.
+        for (long r = s / inner; r * inner < e; ++r) {
+          const long j0 = std::max(s - r * inner, 0L), j1 = std::min(e - r * inner, inner);
+          float* o = out + r * inner;
+          if (mode == kRowB) {
+            const float* ar = a + r * inner;
+            for (long j = j0; j < j1; ++j) o[j] = apply<OP>(ar[j], b[j]);
+          } else {
+            const float* br = b + r * inner;
+            for (long j = j0; j < j1; ++j) o[j] = apply<OP>(a[j], br[j]);
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace
+
+void binary(int op, int mode, const float* a, const float* b, float* out, long n, long inner) {
+  if (op == kAdd) binary_op<kAdd>(mode, a, b, out, n, inner);
+  else if (op == kSub) binary_op<kSub>(mode, a, b, out, n, inner);
+  else binary_op<kMul>(mode, a, b, out, n, inner);
+}
+
+void unary(int op, const float* x, float* out, long n, float alpha) {
+  if (op == kRelu) {
+    // Math.max(0, x) semantics of tfjs-cpu: NaN stays NaN, -0 becomes +0.
+    for_range(n, [&](long s, long e) {
+      for (long i = s; i < e; ++i) out[i] = x[i] > 0.f ? x[i] : (x[i] != x[i] ? x[i] : 0.f);
+    });
+  } else {
+    for_range(n, [&](long s, long e) {
+      for (long i = s; i < e; ++i) out[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : alpha);
+    });
+  }
+}
+
+void reduce_sum(const float* x, float* out, long outer, long inner, bool over_outer) {
+  if (!over_outer) {
+    for_range(outer, [&](long s, long e) {
+      for (long r = s; r < e; ++r) {
+        const float* xr = x + r * inner;
+        float acc = 0.f;
+        for (long j = 0; j < inner; ++j) acc += xr[j];
+        out[r] = acc;
+      }
+    });
+    return;
+  }
+  // Column sums: each thread sums slabs of rows into its own partial row, then they are added.
+  const long tasks = std::min(tasks_for(outer * inner), std::max(1L, outer));
+  float* acc[kMaxThreads] = {};
+  std::memset(out, 0, sizeof(float) * inner);
+  parallel_tasks(tasks, [&](long task, int tid) {
+    long s, e;
+    split_range(outer, tasks, task, &s, &e);
+    if (!acc[tid]) {
+      acc[tid] = tid == 0 ? out : workspace(kAcc, tid, static_cast<size_t>(inner));
+      if (tid != 0) std::memset(acc[tid], 0, sizeof(float) * inner);
+    }
+    float* a = acc[tid];
+    for (long r = s; r < e; ++r) {
+      const float* xr = x + r * inner;
+      for (long j = 0; j < inner; ++j) a[j] += xr[j];
+    }
+  });
+  for (int t = 1; t < kMaxThreads; ++t)
+    if (acc[t])
+      for (long j = 0; j < inner; ++j) out[j] += acc[t][j];
+}
+
+}  // namespace bl

@@ -1,0 +1,17 @@
+// Addon-owned scratch memory (packed GEMM panels, im2col columns, per-thread partial sums).
+// Buffers are grow-only and reused across calls so that a kernel call allocates nothing on the
+// hot path; `workspace_release` frees them all (leak tests, or to return memory after a run).
+#pragma once
+#include <cstddef>
+
+namespace bl {
+
+enum Slot { kPackA = 0, kPackB, kCol, kAcc, kSlotCount };
+constexpr int kMaxThreads = 64;
+
+// Buffer of at least `count` floats for (slot, thread), 64-byte aligned; contents undefined.
+float* workspace(Slot slot, int tid, size_t count);
+size_t workspace_bytes();
+void workspace_release();
+
+}  // namespace bl

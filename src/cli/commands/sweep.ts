@@ -1,0 +1,183 @@
+/** `batchlab sweep`: many batch sizes side by side, each in its own process, stored in SQLite. */
+import { BatchSizeError, UsageError } from '../../core/errors.js';
+import { LR_RULES, type LrRule } from '../../core/lr.js';
+import { parsePositiveInt } from '../../core/units.js';
+import { loadDataset } from '../../data/registry.js';
+import { runSweep, type SweepBudget, type SweepResult, type SweepSettings } from '../../lab/sweep.js';
+import type { TrainConfig } from '../../lab/train.js';
+import { duration, num } from '../format.js';
+import type { Io } from '../io.js';
+import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
+import { createProgress, type Progress } from '../progress.js';
+import { findingLines, sweepTable } from '../render-sweep.js';
+import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom, parseTarget } from './train.js';
+
+export const DEFAULT_BATCH_SIZES = '16,32,64,128,256,512,1024';
+
+export const SWEEP_OPTIONS = {
+  ...MODEL_OPTIONS,
+  'batch-sizes': { type: 'string', value: 'B,B,...', default: DEFAULT_BATCH_SIZES, help: 'batch sizes to compare' },
+  budget: { type: 'string', value: 'SPEC', help: 'per run: epochs=N, steps=N, samples=N or target=acc:X|loss:X (default: samples = one epoch, so every run sees the same data)' },
+  'max-epochs': { type: 'int', value: 'N', default: 10, help: 'with a target budget: give up after N epochs' },
+  'lr-rule': { type: 'string', value: 'RULE', default: 'sqrt', choices: LR_RULES, help: 'LR per batch size: fixed, linear (Goyal et al. 2017) or sqrt, from --base-lr at --base-batch' },
+  'base-lr': { type: 'number', value: 'LR', default: 0.05, help: 'learning rate at the reference batch' },
+  'base-batch': { type: 'int', value: 'B', default: 64, help: 'the reference batch of --base-lr' },
+  accum: { type: 'int', value: 'K', default: 1, help: 'accumulation steps for every run' },
+  seeds: { type: 'string', value: 'S,S,...', default: '1', help: 'seeds; each seed runs every batch size from the same initial weights' },
+  'noise-every': { type: 'count', value: 'N', default: 10, help: 'measure the gradient noise scale every N steps (0: off)' },
+  'sharpness-iterations': { type: 'count', value: 'N', default: 20, help: 'power iterations for the top Hessian eigenvalue at the end (0: off)' },
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
+  resume: { type: 'int', value: 'ID', help: 'run only the unfinished runs of sweep ID' },
+} as const satisfies OptionTable;
+
+export const SWEEP_HELP = formatHelp({
+  command: 'sweep',
+  usage: 'batchlab sweep [options]',
+  description:
+    'Trains the same model at many batch sizes, from the same initial weights and sample order per seed,\n' +
+    'each run in its own process. Measures memory, throughput, loss noise, the gradient noise scale,\n' +
+    'held-out metrics, the generalization gap and sharpness; fits memory and step time against B and,\n' +
+    'with a target, the steps/examples trade-off and the critical batch. Ends with a table and the lines\n' +
+    '"What this sweep shows". Ctrl-C stops cleanly; --resume ID finishes an interrupted sweep.',
+  table: SWEEP_OPTIONS,
+  examples: [
+    'batchlab sweep --dataset mnist --model mlp --budget epochs=2',
+    'batchlab sweep --dataset mnist --model mlp --budget target=acc:0.97 --lr-rule linear --base-lr 0.05 --warmup-steps 50',
+    'batchlab sweep --resume 3',
+  ],
+});
+
+/** Parses "16,32,64": positive integers, at least one, each at most the training-set size. */
+export function parseBatchList(text: string, trainCount: number): number[] {
+  const parts = text.split(',').map((p) => p.trim());
+  if (text.trim() === '' || parts.some((p) => p === '')) throw new BatchSizeError(`batch list "${text}" is empty or has an empty entry; pass e.g. --batch-sizes 16,64,256`);
+  const sizes = parts.map((p) => parsePositiveInt(p, 'batch size', { code: 'BATCHLAB_BAD_BATCH_SIZE', example: '--batch-sizes 16,64,256' }));
+  const tooBig = sizes.find((b) => b > trainCount);
+  if (tooBig !== undefined) throw new BatchSizeError(`batch size ${tooBig} is above the training-set size ${trainCount}; use batch sizes up to ${trainCount}`);
+  return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+/** Parses `epochs=3`, `steps=N`, `samples=N`, `target=acc:0.97`. */
+export function parseBudget(text: string | undefined, opts: { trainCount: number; maxEpochs: number; task: string }): SweepBudget {
+  if (text === undefined) return { kind: 'samples', value: opts.trainCount };
+  const m = /^(\w+)=(.+)$/.exec(text.trim());
+  const kind = m?.[1];
+  if (!m || !['epochs', 'steps', 'samples', 'target'].includes(kind!)) {
+    throw new UsageError(`unknown budget "${text}"; use epochs=N, steps=N, samples=N or target=acc:0.97 (or target=loss:0.1)`);
+  }
+  if (kind === 'target') {
+    const target = parseTarget(m[2]!)!;
+    if (target.metric === 'accuracy' && opts.task !== 'classification') {
+      throw new UsageError(`target "${m[2]}" needs accuracy, but this dataset is ${opts.task}; use target=loss:X`);
+    }
+    return { kind: 'target', target, maxEpochs: opts.maxEpochs };
+  }
+  return { kind: kind as 'epochs' | 'steps' | 'samples', value: parsePositiveInt(m[2]!, `budget ${kind}`, { example: `${kind}=3` }) };
+}
+
+function parseSeeds(text: string): number[] {
+  return text.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n)) throw new UsageError(`seed must be an integer >= 0, got "${s}"; pass e.g. --seeds 1,2,3`);
+    return n;
+  });
+}
+
+/** The sweep's settings from the command line (loads the dataset once to check sizes and the task). */
+export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {
+  const model = modelSpecFrom(o);
+  const optimizer = optimizerFrom(o);
+  const datasetOptions = datasetOptionsFrom(o);
+  const data = loadDataset(o.dataset, datasetOptions);
+  const batchSizes = parseBatchList(o['batch-sizes'], data.train.count);
+  const budget = parseBudget(o.budget, { trainCount: data.train.count, maxEpochs: o['max-epochs'], task: data.task });
+  const iterations = o['sharpness-iterations'];
+  const base: TrainConfig = {
+    dataset: o.dataset,
+    datasetOptions,
+    model,
+    batchSize: batchSizes[0]!,
+    accumSteps: o.accum,
+    budget: {},
+    lastBatch: o['last-batch'] as 'keep' | 'drop',
+    optimizer,
+    lr: o['base-lr'],
+    schedule: o.schedule as TrainConfig['schedule'],
+    warmupSteps: o['warmup-steps'],
+    lrStepEvery: o['lr-step-every'],
+    lrGamma: o['lr-gamma'],
+    seed: 0,
+    backend: o.backend,
+    evalEvery: 0,
+    evalTrainLimit: 10_000,
+    noiseEvery: o['noise-every'],
+    sharpness: iterations > 0 ? { batchSamples: 1024, iterations } : undefined,
+  };
+  return { base, batchSizes, seeds: parseSeeds(o.seeds), lrRule: o['lr-rule'] as LrRule, baseLr: o['base-lr'], baseBatch: o['base-batch'], budget, trainCount: data.train.count };
+}
+
+/** Flags that only say where and what to resume; any other flag on a resume is compared with the stored settings. */
+const RESUME_FLAGS = new Set(['--resume', '--db', '--json']);
+
+export async function sweepCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { options, positionals, help } = parseOptions(argv, SWEEP_OPTIONS, 'sweep');
+  if (help) {
+    io.out(SWEEP_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab sweep"; see batchlab sweep --help`);
+  const explicitSettings = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
+  const settings = options.resume === undefined || explicitSettings ? sweepSettingsFrom(options) : undefined;
+  const result = await runSweepWithProgress({ dbPath: options.db, settings, resumeId: options.resume }, io, !options.json);
+  if (options.json) io.out(JSON.stringify({ experiment: result.experiment, runs: result.runs, summary: result.summary }, null, 2));
+  else io.out(sweepReport(result, options.db));
+  return result.status === 'interrupted' ? 130 : result.runs.every((r) => r.status === 'done') ? 0 : 1;
+}
+
+/** Runs the sweep with a progress line per run and a sweep-wide ETA; Ctrl-C stops cleanly. */
+export async function runSweepWithProgress(opts: { dbPath: string; settings?: SweepSettings; resumeId?: number }, io: Io, verbose: boolean): Promise<SweepResult> {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.on('SIGINT', onSigint);
+  const startMs = performance.now();
+  let progress: Progress | undefined;
+  let runIndex = 0;
+  let runTotal = 1;
+  try {
+    return await runSweep(opts, {
+      signal: controller.signal,
+      onRunStart: ({ run, index, total, plan, backend, totalSteps }) => {
+        runIndex = index;
+        runTotal = total;
+        if (verbose) io.err(`run ${index + 1}/${total}: B=${run.batchSize} (${plan}), lr ${num(run.lr, 3)}, seed ${run.seed}, ${num(totalSteps)} steps on ${backend}`);
+        progress = createProgress({ stream: io.errStream, total: totalSteps, label: `B=${run.batchSize}` });
+      },
+      onStep: ({ step, loss, stepMs, run, totalSteps }) => {
+        const frac = (runIndex + step / Math.max(1, totalSteps)) / runTotal;
+        const elapsed = performance.now() - startMs;
+        progress?.update(step, { loss: loss.toFixed(4), 'samples/s': num((run.batchSize * 1000) / stepMs), sweep: `${Math.round(frac * 100)}% ETA ${duration((elapsed * (1 - frac)) / Math.max(frac, 1e-9))}` });
+      },
+      onRunEnd: ({ run }) => {
+        progress?.done();
+        if (verbose && run.status !== 'done') io.err(`run B=${run.batchSize} seed ${run.seed}: ${run.status}${run.reason ? ` (${run.reason.split('\n')[0]})` : ''}`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress?.done();
+  }
+}
+
+/** Table, findings, and where the data is. */
+export function sweepReport(result: SweepResult, dbPath: string): string {
+  const id = result.experiment.id;
+  return [
+    '',
+    sweepTable(result.runs),
+    '',
+    findingLines(result.summary),
+    '',
+    `sweep ${id} ${result.status === 'done' ? 'finished' : 'was interrupted'} in ${duration(result.summary.wallMs)}; stored in ${dbPath}`,
+    result.status === 'interrupted' ? `resume it with: batchlab sweep --resume ${id}${dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : ''}` : `see it with: batchlab show ${id}, batchlab export ${id} --format csv`,
+  ].join('\n');
+}
