@@ -44,6 +44,8 @@ export interface TrainSettings {
    * 0 or undefined: never (steps with accumulation always carry both).
    */
   noiseEvery?: number;
+  /** First step at which noiseEvery applies (default 1): measure the noise scale later in training. */
+  noiseFromStep?: number;
   /** Estimate the top Hessian eigenvalue at the end (see sharpness.ts). */
   sharpness?: { batchSamples: number; iterations: number };
   target?: TrainTarget;

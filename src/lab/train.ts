@@ -42,6 +42,8 @@ export interface TrainConfig {
   target?: TrainTarget;
   /** Measure the gradient noise scale every N steps (see TrainSettings.noiseEvery). */
   noiseEvery?: number;
+  /** First step at which noiseEvery applies (default 1). */
+  noiseFromStep?: number;
   /** Estimate the top Hessian eigenvalue at the end. */
   sharpness?: { batchSamples: number; iterations: number };
 }
@@ -111,6 +113,7 @@ export async function runTraining(config: TrainConfig, ctx: RunContext, hooks: T
       evalTestLimit: config.evalTestLimit,
       target: config.target,
       noiseEvery: config.noiseEvery,
+      noiseFromStep: config.noiseFromStep,
       sharpness: config.sharpness,
     },
     hooks,

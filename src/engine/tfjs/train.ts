@@ -59,17 +59,19 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
     };
     // A step-0 evaluation gives every curve its starting point.
     if (settings.evalEvery > 0) record({ step: 0, samples: 0, split: 'test', ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit) });
+    let lastYieldMs = performance.now();
     const batchesPerEpoch = makeBatches(data.train.count, plan.batchSize, settings.lastBatch).length;
     epochs: for (let epoch = 0; batchesPerEpoch > 0; epoch++) {
       const order = epochOrder(data.train.count, settings.seed, epoch);
       for (const range of makeBatches(data.train.count, plan.batchSize, settings.lastBatch)) {
         if (budgetSpent(settings, loop.step, loop.samples, epoch)) break epochs;
+        lastYieldMs = await yieldToEventLoop(lastYieldMs);
         if (opts.hooks?.signal?.aborted) {
           loop.status = 'interrupted';
           break epochs;
         }
         const step = loop.step + 1;
-        const microBatchSize = microBatchFor(step, range, plan.microBatchSize, settings.noiseEvery);
+        const microBatchSize = step >= (settings.noiseFromStep ?? 1) ? microBatchFor(step, range, plan.microBatchSize, settings.noiseEvery) : plan.microBatchSize;
         const rec = await runStep(state, { order, range, microBatchSize, step, lr: settings.lrAt(step), samplesBefore: loop.samples });
         loop.step = rec.step;
         loop.samples = rec.samples;
@@ -140,6 +142,20 @@ function microBatchFor(step: number, range: BatchRange, planned: number, noiseEv
   const size = range[1] - range[0];
   if (planned < size || noiseEvery <= 0 || step % noiseEvery !== 0 || size < 2) return planned;
   return Math.ceil(size / 2);
+}
+
+/** How often the loop lets Node handle I/O and signals (Ctrl-C, a lost parent). */
+const YIELD_EVERY_MS = 50;
+
+/**
+ * The loop only awaits already-settled promises, which never give timers, I/O or signal handlers a turn;
+ * a setImmediate every YIELD_EVERY_MS does, at no measurable cost. Returns the time of the last yield.
+ */
+async function yieldToEventLoop(lastMs: number): Promise<number> {
+  const now = performance.now();
+  if (now - lastMs < YIELD_EVERY_MS) return lastMs;
+  await new Promise((resolve) => setImmediate(resolve));
+  return performance.now();
 }
 
 function budgetSpent(settings: TrainSettings, step: number, samples: number, epoch: number): boolean {

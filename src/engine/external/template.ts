@@ -1,0 +1,109 @@
+/**
+ * The command-line template of an external trial: `{batch}`-style placeholders filled with the trial's
+ * values, and the same values as BATCHLAB_* environment variables. See docs/protocol.md.
+ *
+ * Placeholder syntax: `{name}` where name is an identifier. Left alone, so the shell still sees them:
+ * `${VAR}` (shell parameter expansion), `{a,b}` (brace expansion: not an identifier) and `\{name}`
+ * (escaped; the backslash stays, so /bin/sh prints a literal `{name}`).
+ */
+import { BatchSizeError, UsageError } from '../../core/errors.js';
+
+/** The values of one trial. batch is the effective batch B = microBatch x accum. */
+export interface TrialValues {
+  /** Effective batch B: samples per update. */
+  batch: number;
+  /** Micro-batch b: samples per forward/backward pass; default `batch` (or batch / accum). */
+  microBatch?: number;
+  /** Accumulation steps k; default batch / microBatch (1 when neither is given). */
+  accum?: number;
+  /** Learning rate; `{lr}` and BATCHLAB_LR need it. */
+  lr?: number;
+  /** Steps (updates) to run; `{max_steps}` and BATCHLAB_MAX_STEPS need it. */
+  maxSteps?: number;
+  /** Seed of the initial weights and the sample order; `{seed}` and BATCHLAB_SEED need it. */
+  seed?: number;
+}
+
+/** TrialValues with the batch plan filled in (B = b x k holds). */
+export interface ResolvedValues extends TrialValues {
+  microBatch: number;
+  accum: number;
+}
+
+/** Placeholder name -> [TrialValues key, environment variable]. The one table of names. */
+export const PLACEHOLDERS = {
+  batch: ['batch', 'BATCHLAB_BATCH_SIZE'],
+  micro_batch: ['microBatch', 'BATCHLAB_MICRO_BATCH'],
+  accum: ['accum', 'BATCHLAB_ACCUM'],
+  lr: ['lr', 'BATCHLAB_LR'],
+  max_steps: ['maxSteps', 'BATCHLAB_MAX_STEPS'],
+  seed: ['seed', 'BATCHLAB_SEED'],
+} as const satisfies Record<string, readonly [keyof TrialValues, string]>;
+
+/** Environment variable holding the path of the metrics file the command may append JSON lines to. */
+export const METRICS_ENV = 'BATCHLAB_METRICS';
+
+type PlaceholderName = keyof typeof PLACEHOLDERS;
+
+/** `{identifier}` not preceded by `$` (shell expansion) or `\` (escape). */
+const PLACEHOLDER_PATTERN = /(?<![$\\])\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * Fills in microBatch and accum so that batch = microBatch x accum, checking every value.
+ * Throws BatchSizeError naming the value for a non-positive or non-integer size, or when the three disagree.
+ */
+export function resolveValues(v: TrialValues): ResolvedValues {
+  const positiveInt = (n: number | undefined, what: string): void => {
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new BatchSizeError(`${what} must be a positive integer, got ${n}; pass e.g. 64`);
+  };
+  positiveInt(v.batch, 'batch size');
+  positiveInt(v.microBatch, 'micro-batch size');
+  positiveInt(v.accum, 'accumulation steps');
+  const accum = v.accum ?? (v.microBatch === undefined ? 1 : v.batch / v.microBatch);
+  const microBatch = v.microBatch ?? v.batch / accum;
+  if (!Number.isInteger(accum) || !Number.isInteger(microBatch) || microBatch * accum !== v.batch) {
+    throw new BatchSizeError(
+      `batch size ${v.batch} must equal micro-batch x accumulation steps, got ${v.microBatch ?? '?'} x ${v.accum ?? '?'}; pick a micro-batch that divides ${v.batch}`,
+    );
+  }
+  if (v.lr !== undefined && !(Number.isFinite(v.lr) && v.lr > 0)) throw new UsageError(`learning rate must be a positive number, got ${v.lr}; pass e.g. --lr 0.1`);
+  if (v.maxSteps !== undefined && !(Number.isInteger(v.maxSteps) && v.maxSteps >= 1)) {
+    throw new UsageError(`max steps must be a positive integer, got ${v.maxSteps}; pass e.g. --max-steps 50`);
+  }
+  if (v.seed !== undefined && !Number.isSafeInteger(v.seed)) throw new UsageError(`seed must be an integer, got ${v.seed}`);
+  return { ...v, microBatch, accum };
+}
+
+/** The text of one value in a command or an environment variable ('0.1', '64'); numbers print as JS does. */
+function valueText(n: number): string {
+  return String(n);
+}
+
+/**
+ * Replaces each `{name}` placeholder of `template` with its value. Throws UsageError naming the
+ * placeholder when it is unknown (listing the valid ones) or when its value was not given.
+ * Values are numbers, so they never need shell quoting.
+ */
+export function expandCommand(template: string, values: ResolvedValues): string {
+  if (template.trim() === '') throw new UsageError('the training command is empty; pass e.g. --cmd "python train.py --batch-size {batch}"');
+  return template.replace(PLACEHOLDER_PATTERN, (_match, name: string) => {
+    if (!Object.hasOwn(PLACEHOLDERS, name)) {
+      throw new UsageError(
+        `unknown placeholder {${name}} in the command "${template}"; valid placeholders: ${Object.keys(PLACEHOLDERS).map((p) => `{${p}}`).join(', ')} (write \\{${name}} for a literal brace)`,
+      );
+    }
+    const value = values[PLACEHOLDERS[name as PlaceholderName][0]];
+    if (value === undefined) throw new UsageError(`the command uses {${name}} but no value was given for it; pass one (e.g. --${name.replace('_', '-')})`);
+    return valueText(value);
+  });
+}
+
+/** The BATCHLAB_* variables of one trial: each value that was given, plus BATCHLAB_METRICS. */
+export function trialEnv(values: ResolvedValues, metricsPath: string): Record<string, string> {
+  const env: Record<string, string> = { [METRICS_ENV]: metricsPath };
+  for (const [key, name] of Object.values(PLACEHOLDERS)) {
+    const value = values[key];
+    if (value !== undefined) env[name] = valueText(value);
+  }
+  return env;
+}

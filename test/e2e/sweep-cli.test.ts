@@ -1,0 +1,230 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openStore } from '../../src/store/index.js';
+import type { RunSummary, SweepSummary } from '../../src/lab/summary.js';
+import { runCli } from './harness.js';
+
+const TMP = mkdtempSync(join(tmpdir(), 'batchlab-sweep-'));
+const BIN = fileURLToPath(new URL('../../bin/batchlab.js', import.meta.url));
+/** A small, quick sweep: 2-D Gaussians, a small MLP, three batch sizes. */
+const TINY = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '32', '--batch-sizes', '8,32,128', '--budget', 'samples=2048', '--sharpness-iterations', '5'];
+
+function dbPath(name: string): string {
+  return join(TMP, `${name}.db`);
+}
+
+test('a tiny sweep end to end: runs stored, memory growing with B, fits and findings computed', () => {
+  const db = dbPath('tiny');
+  const r = runCli(['sweep', ...TINY, '--db', db]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /What this sweep shows:/);
+  assert.match(r.stdout, /\[memory\] memory grew/);
+  assert.match(r.stdout, /\[speed\] throughput/);
+  assert.match(r.stdout, /\[stability\] loss noise/);
+  for (const b of [8, 32, 128]) assert.match(r.stdout, new RegExp(`^\\s*${b}\\s+\\S+\\s+1\\s+done`, 'm'));
+  const store = openStore(db, { readonly: true });
+  try {
+    const e = store.latestExperiment()!;
+    assert.equal(e.status, 'done');
+    const runs = store.runsOf(e.id);
+    assert.deepEqual(runs.map((x) => [x.batchSize, x.status]), [[8, 'done'], [32, 'done'], [128, 'done']]);
+    const peaks = runs.map((x) => (x.summary as unknown as RunSummary).peakBytes);
+    assert.ok(peaks[0]! < peaks[1]! && peaks[1]! < peaks[2]!, `peak memory should grow with B: ${peaks}`);
+    // Same samples for every run: 2048 samples = 256, 64 and 16 steps.
+    assert.deepEqual(runs.map((x) => store.stepsOf(x.id).length), [256, 64, 16]);
+    const summary = e.summary as unknown as SweepSummary;
+    assert.ok(summary.memoryFit!.bytesPerSample > 0 && summary.memoryFit!.r2 > 0.9);
+    assert.ok(summary.stepTimeFit !== undefined);
+    const noise = (runs[1]!.summary as unknown as RunSummary).noise;
+    assert.ok(noise.measuredSteps > 0, 'noise-measurement steps were recorded');
+  } finally {
+    store.close();
+  }
+  const list = runCli(['list', '--db', db]);
+  assert.match(list.stdout, /^\s*1\s+sweep\s+/m);
+  const show = runCli(['show', 'latest', '--db', db]);
+  assert.match(show.stdout, /What this sweep shows:/);
+  const csv = runCli(['export', '1', '--format', 'csv', '--db', db]);
+  assert.equal(csv.code, 0, csv.stderr);
+  assert.equal(csv.stdout.trim().split(/\r?\n/).length, 1 + 256 + 64 + 16);
+  const json = JSON.parse(runCli(['export', '1', '--format', 'json', '--db', db]).stdout);
+  assert.equal(json.runs.length, 3);
+});
+
+test('the same seed reproduces a sweep: identical losses step for step', () => {
+  const losses = (db: string) => {
+    const r = runCli(['sweep', ...TINY, '--batch-sizes', '16,64', '--seeds', '7', '--db', db]);
+    assert.equal(r.code, 0, r.stderr);
+    const store = openStore(db, { readonly: true });
+    try {
+      return store.runsOf(store.latestExperiment()!.id).map((run) => store.stepsOf(run.id).map((s) => s.loss));
+    } finally {
+      store.close();
+    }
+  };
+  const a = losses(dbPath('repro-a'));
+  const b = losses(dbPath('repro-b'));
+  assert.deepEqual(a, b);
+  assert.ok(a[0]!.length > 0);
+});
+
+/** Pids of the direct children of `pid`, from /proc. */
+function childPids(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Starts a sweep in the background; resolves when `ready(store)` holds, then runs `act(pid)`. */
+async function sweepUntil(db: string, args: string[], ready: (db: string) => boolean, act: (pid: number) => void): Promise<number | null> {
+  const child = spawn(process.execPath, [BIN, 'sweep', ...args, '--db', db], { stdio: 'ignore' });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (ready(db)) break;
+  }
+  act(child.pid!);
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+}
+
+function runningWithSteps(db: string): boolean {
+  try {
+    const store = openStore(db, { readonly: true });
+    try {
+      const e = store.latestExperiment();
+      return e !== undefined && store.runsOf(e.id).some((r) => r.status === 'running' && store.stepsOf(r.id).length > 20);
+    } finally {
+      store.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Enough steps per run that a run is still going when the test acts. */
+const SLOW = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '64', '--batch-sizes', '2,4,8', '--budget', 'samples=4096', '--sharpness-iterations', '0'];
+
+test('a run whose child is killed (SIGKILL) is recorded as OOM and the sweep goes on', async () => {
+  const db = dbPath('child-killed');
+  const code = await sweepUntil(db, SLOW, runningWithSteps, (pid) => {
+    for (const c of childPids(pid)) process.kill(c, 'SIGKILL');
+  });
+  assert.equal(code, 1, 'the sweep finishes, reporting that a run failed');
+  const store = openStore(db, { readonly: true });
+  try {
+    const runs = store.runsOf(store.latestExperiment()!.id);
+    assert.equal(runs[0]!.status, 'oom');
+    assert.match(runs[0]!.reason!, /SIGKILL/);
+    assert.deepEqual(runs.slice(1).map((r) => r.status), ['done', 'done']);
+  } finally {
+    store.close();
+  }
+});
+
+test('a parent killed mid-sweep loses no finished run; --resume runs only the unfinished ones', async () => {
+  const db = dbPath('parent-killed');
+  const secondRunning = (path: string) => {
+    if (!runningWithSteps(path)) return false;
+    const store = openStore(path, { readonly: true });
+    try {
+      return store.runsOf(store.latestExperiment()!.id)[0]!.status === 'done';
+    } finally {
+      store.close();
+    }
+  };
+  await sweepUntil(db, SLOW, secondRunning, (pid) => process.kill(pid, 'SIGKILL'));
+  await new Promise((r) => setTimeout(r, 1500)); // the orphaned worker notices and marks its run
+  const before = openStore(db, { readonly: true });
+  const id = before.latestExperiment()!.id;
+  const first = before.runsOf(id)[0]!;
+  const firstSteps = before.stepsOf(first.id).length;
+  before.close();
+  assert.equal(first.status, 'done');
+  const resumed = runCli(['sweep', '--resume', String(id), '--db', db]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.doesNotMatch(resumed.stderr, /run 1\/3/, 'the finished run is not run again');
+  assert.match(resumed.stderr, /run 2\/3/);
+  const after = openStore(db, { readonly: true });
+  try {
+    const runs = after.runsOf(id);
+    assert.deepEqual(runs.map((r) => r.status), ['done', 'done', 'done']);
+    assert.equal(runs[0]!.finishedAt, first.finishedAt, 'the first run was not run twice');
+    assert.equal(after.stepsOf(runs[0]!.id).length, firstSteps);
+    // The interrupted run restarted from step 1: its steps are exactly one run's worth, no duplicates.
+    assert.equal(after.stepsOf(runs[1]!.id).length, 4096 / 4);
+  } finally {
+    after.close();
+  }
+});
+
+test('bad sweep input gets a one-line error naming the value', () => {
+  const db = dbPath('bad');
+  const cases: [string[], RegExp][] = [
+    [['--batch-sizes', ''], /BATCHLAB_BAD_BATCH_SIZE.*empty/],
+    [['--batch-sizes', '16,abc'], /BATCHLAB_BAD_BATCH_SIZE.*"abc"/],
+    [['--batch-sizes', '16,99999'], /BATCHLAB_BAD_BATCH_SIZE.*99999/],
+    [['--budget', 'minutes=3'], /BATCHLAB_BAD_ARGUMENT.*minutes=3/],
+    [['--lr-rule', 'cubic'], /BATCHLAB_BAD_ARGUMENT.*cubic/],
+    [['--dataset', 'linreg', '--model', 'linear', '--budget', 'target=acc:0.9'], /BATCHLAB_BAD_ARGUMENT.*regression/],
+    [['--budget', 'target=acc:1.5'], /BATCHLAB_BAD_ARGUMENT.*acc:1\.5/],
+    [['--resume', '42'], /BATCHLAB_NOT_FOUND.*42/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = runCli(['sweep', '--dataset', 'gauss', ...args, '--db', db]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
+test('--resume with different settings is refused; a corrupt database is reported and left untouched', () => {
+  const db = dbPath('tiny-resume');
+  assert.equal(runCli(['sweep', ...TINY, '--batch-sizes', '8', '--db', db]).code, 0);
+  const r = runCli(['sweep', '--resume', '1', '--dataset', 'gauss', '--batch-sizes', '8,16', '--db', db]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /other settings \(.*batchSizes.*\)/);
+  const corrupt = join(TMP, 'corrupt.db');
+  const bytes = Buffer.from('this is not a database at all, but it is somebody\'s file');
+  writeFileSync(corrupt, bytes);
+  const c = runCli(['sweep', ...TINY, '--db', corrupt]);
+  assert.equal(c.code, 2);
+  assert.match(c.stderr, /BATCHLAB_STORE.*corrupt\.db/);
+  assert.deepEqual(readFileSync(corrupt), bytes);
+});
+
+test('Ctrl-C (SIGINT) stops cleanly: the current run is marked interrupted and the sweep can be resumed', async () => {
+  const db = dbPath('sigint');
+  const code = await sweepUntil(db, SLOW, runningWithSteps, (pid) => process.kill(pid, 'SIGINT'));
+  assert.equal(code, 130);
+  const store = openStore(db, { readonly: true });
+  let id: number;
+  try {
+    const e = store.latestExperiment()!;
+    id = e.id;
+    assert.equal(e.status, 'interrupted');
+    assert.deepEqual(store.runsOf(id).map((r) => r.status), ['interrupted', 'pending', 'pending']);
+  } finally {
+    store.close();
+  }
+  const resumed = runCli(['sweep', '--resume', String(id), '--db', db]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const after = openStore(db, { readonly: true });
+  try {
+    assert.deepEqual(after.runsOf(id).map((r) => r.status), ['done', 'done', 'done']);
+    assert.equal(after.getExperiment(id).status, 'done');
+  } finally {
+    after.close();
+  }
+});

@@ -1,0 +1,54 @@
+// The example trainers in examples/ run end to end under the runner and report the protocol fields.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { TrialRunner, type TrialResult } from '../../src/engine/external/runner.js';
+import { REPO_ROOT } from './helpers.js';
+
+/** Debian's torch belongs to /usr/bin/python3 (a pyenv `python3` on PATH may lack it; docs/protocol.md); BATCHLAB_TEST_PYTHON picks another. */
+const PYTHON = process.env.BATCHLAB_TEST_PYTHON ?? '/usr/bin/python3';
+const runner = new TrialRunner({ killGraceMs: 1_000 });
+after(() => runner.dispose());
+
+/** Why torch cannot be used here, or undefined when `PYTHON -c "import torch"` works. */
+function torchMissing(): string | undefined {
+  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) return `${PYTHON} cannot be run (${r.error.message})`;
+  return r.status === 0 ? undefined : `${PYTHON} cannot import torch (install python3-torch): ${r.stderr.trim().split('\n').pop()}`;
+}
+
+/** Checks what every example must report: each step with the protocol fields, the eval metrics at the end. */
+function checkProtocolRun(r: TrialResult, steps: number, accum: number): void {
+  assert.equal(r.outcome, 'ok', `${r.reason}\n${r.stderrTail.join('\n')}`);
+  assert.equal(r.malformedLines, 0);
+  assert.deepEqual(r.steps.map((s) => s.step), Array.from({ length: steps }, (_, i) => i + 1));
+  for (const s of r.steps) {
+    assert.equal(s.accumSteps, accum);
+    assert.ok(Number.isFinite(s.loss) && Number.isFinite(s.gradSqNorm) && Number.isFinite(s.microGradSqNorm) && (s.stepMs ?? 0) > 0, JSON.stringify(s));
+    // With accumulation the mean of the micro-batch |g_b|^2 exceeds |mean g_b|^2 (Jensen), the noise the GNS reads.
+    if (accum > 1) assert.ok((s.microGradSqNorm as number) > (s.gradSqNorm as number), JSON.stringify(s));
+  }
+  assert.ok((r.evals.eval_accuracy ?? 0) > 0.3, JSON.stringify(r.evals));
+  assert.ok(r.evals.train_accuracy !== undefined && r.evals.eval_loss !== undefined);
+  assert.ok((r.reportedPeakBytes ?? 0) > 0 && r.peakRssBytes > 0);
+  assert.ok((r.rate?.stepsPerSec ?? 0) > 0);
+}
+
+test('examples/pytorch/train.py runs end to end and speaks the protocol', async (t) => {
+  const missing = torchMissing();
+  if (missing !== undefined) return t.skip(missing);
+  const r = await runner.runTrial({
+    cmd: `${PYTHON} examples/pytorch/train.py --batch-size {batch} --micro-batch {micro_batch} --lr {lr} --max-steps {max_steps} --seed {seed} --device cpu`,
+    values: { batch: 64, microBatch: 16, lr: 0.2, maxSteps: 20, seed: 1 },
+    cwd: REPO_ROOT,
+    timeoutMs: 120_000,
+  });
+  checkProtocolRun(r, 20, 4);
+  t.diagnostic(`pytorch: ${r.rate?.stepsPerSec.toFixed(1)} steps/s (${r.rate?.source}), peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+});
+
+test('examples/tfjs/train.mjs runs end to end and speaks the protocol (values from BATCHLAB_* only)', async (t) => {
+  const r = await runner.runTrial({ cmd: `'${process.execPath}' examples/tfjs/train.mjs`, values: { batch: 32, microBatch: 16, lr: 0.2, maxSteps: 12, seed: 1 }, cwd: REPO_ROOT, timeoutMs: 120_000 });
+  checkProtocolRun(r, 12, 2);
+  t.diagnostic(`tfjs: ${r.rate?.stepsPerSec.toFixed(1)} steps/s (${r.rate?.source})`);
+});

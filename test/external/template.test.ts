@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BatchlabError } from '../../src/core/errors.js';
+import { expandCommand, resolveValues, trialEnv } from '../../src/engine/external/template.js';
+
+const values = resolveValues({ batch: 64, microBatch: 16, lr: 0.05, maxSteps: 20, seed: 7 });
+
+test('resolveValues fills accum from batch / micro-batch and micro-batch from accum', () => {
+  assert.deepEqual([values.microBatch, values.accum], [16, 4]);
+  assert.deepEqual([resolveValues({ batch: 64, accum: 2 }).microBatch, resolveValues({ batch: 64 }).accum], [32, 1]);
+});
+
+test('resolveValues rejects a bad or inconsistent batch plan by value', () => {
+  assert.throws(() => resolveValues({ batch: 0 }), /batch size must be a positive integer, got 0/);
+  assert.throws(() => resolveValues({ batch: 64, microBatch: 24 }), /batch size 64 must equal micro-batch x accumulation steps, got 24 x \?/);
+  assert.throws(() => resolveValues({ batch: 64, microBatch: 16, accum: 2 }), { code: 'BATCHLAB_BAD_BATCH_SIZE' });
+  assert.throws(() => resolveValues({ batch: 8, lr: -1 }), /learning rate must be a positive number, got -1/);
+});
+
+test('expandCommand fills every placeholder', () => {
+  const cmd = expandCommand('python t.py -b {batch} -m {micro_batch} -k {accum} --lr {lr} --steps {max_steps} --seed {seed}', values);
+  assert.equal(cmd, 'python t.py -b 64 -m 16 -k 4 --lr 0.05 --steps 20 --seed 7');
+});
+
+test('expandCommand leaves shell syntax alone: ${VAR}, brace expansion and \\{escaped}', () => {
+  assert.equal(expandCommand('echo ${HOME} {a,b} \\{batch} {batch}', values), 'echo ${HOME} {a,b} \\{batch} 64');
+});
+
+test('an unknown placeholder is a typed error naming it and the valid ones', () => {
+  assert.throws(
+    () => expandCommand('python t.py --bs {batch_size}', values),
+    (err: unknown) => err instanceof BatchlabError && err.code === 'BATCHLAB_BAD_ARGUMENT' && /unknown placeholder \{batch_size\}/.test(err.message) && /\{micro_batch\}/.test(err.message),
+  );
+});
+
+test('a placeholder without a value is a typed error naming it', () => {
+  assert.throws(() => expandCommand('t --lr {lr}', resolveValues({ batch: 8 })), /uses \{lr\} but no value was given/);
+  assert.throws(() => expandCommand('   ', values), /the training command is empty/);
+});
+
+test('trialEnv sets the given values and the metrics path', () => {
+  assert.deepEqual(trialEnv(resolveValues({ batch: 32 }), '/tmp/m.jsonl'), {
+    BATCHLAB_METRICS: '/tmp/m.jsonl',
+    BATCHLAB_BATCH_SIZE: '32',
+    BATCHLAB_MICRO_BATCH: '32',
+    BATCHLAB_ACCUM: '1',
+  });
+  assert.equal(trialEnv(values, 'm').BATCHLAB_LR, '0.05');
+  assert.equal(trialEnv(values, 'm').BATCHLAB_SEED, '7');
+  assert.equal(trialEnv(values, 'm').BATCHLAB_MAX_STEPS, '20');
+});
