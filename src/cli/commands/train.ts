@@ -119,6 +119,7 @@ function trainConfigFrom(o: Parsed<typeof TRAIN_OPTIONS>): TrainConfig {
     backend: o.backend,
     evalEvery: o['eval-every'],
     evalTrainLimit: 10_000,
+    evalTestLimit: 2_000,
     target: parseTarget(o.target),
   };
 }

@@ -38,6 +38,8 @@ interface RunState {
   lossFn: LossFn;
   /** Bytes of the dataset tensors, subtracted from the step's high-water mark. */
   dataBytes: number;
+  /** Last measured tensor peak per step shape ("batch/micro-batch"). */
+  peaks: Map<string, number>;
 }
 
 /** Trains one model on one dataset with one batch size and returns every measured step. */
@@ -125,6 +127,7 @@ async function openRun(opts: TfjsTrainOptions): Promise<RunState> {
     optimizer: createOptimizer(opts.settings.optimizer),
     lossFn: makeLossFn(opts.data, built),
     dataBytes: [train.x, train.y, test.x, test.y].reduce((n, t) => n + t.size * 4, 0),
+    peaks: new Map(),
   };
 }
 
@@ -178,16 +181,30 @@ interface StepInput {
   samplesBefore: number;
 }
 
+/** Steps between two memory profiles of the same step shape (batch, micro-batch). */
+const PROFILE_EVERY_STEPS = 100;
+
 /**
  * One update. The tensor high-water mark comes from `tf.profile`, minus the resident dataset tensors:
  * what remains is weights, optimizer state, activations and gradients, the part that grows with B.
+ * Profiling is not free (TF.js times every kernel and scans its outputs), so it runs on the first step of
+ * each step shape (batch, micro-batch) and every PROFILE_EVERY_STEPS steps; the other steps carry the last
+ * peak measured for their shape. The profiled steps are slower; throughput statistics use medians.
  */
 async function runStep(state: RunState, input: StepInput): Promise<StepRecord> {
   const t0 = performance.now();
   let sums: Float32Array | undefined;
-  const profile = await tf.profile(() => {
+  const shape = `${input.range[1] - input.range[0]}/${input.microBatchSize}`;
+  let peakBytes = state.peaks.get(shape);
+  if (peakBytes === undefined || input.step % PROFILE_EVERY_STEPS === 0) {
+    const profile = await tf.profile(() => {
+      sums = computeAndApply(state, input);
+    });
+    peakBytes = Math.max(0, profile.peakBytes - state.dataBytes);
+    state.peaks.set(shape, peakBytes);
+  } else {
     sums = computeAndApply(state, input);
-  });
+  }
   const stepMs = performance.now() - t0;
   const [lossSum, gradSqNorm, microSqSum] = sums!;
   const batchSize = input.range[1] - input.range[0];
@@ -205,7 +222,7 @@ async function runStep(state: RunState, input: StepInput): Promise<StepRecord> {
     accumSteps: micro.length,
     gradSqNorm: gradSqNorm!,
     microGradSqNorm: microSqSum! / micro.length,
-    peakBytes: Math.max(0, profile.peakBytes - state.dataBytes),
+    peakBytes,
   };
 }
 
@@ -216,22 +233,20 @@ async function runStep(state: RunState, input: StepInput): Promise<StepRecord> {
  */
 function computeAndApply(state: RunState, input: StepInput): Float32Array {
   const micro = microRanges(input.range, input.microBatchSize);
+  if (micro.length === 1) return applySingle(state, input);
   const total = input.range[1] - input.range[0];
   let acc: tf.Tensor[] | undefined;
   let lossSum: tf.Tensor = tf.scalar(0);
   let microSq: tf.Tensor = tf.scalar(0);
   for (const [s, e] of micro) {
-    const idx = tf.tensor1d(input.order.subarray(s, e), 'int32');
-    const batch = takeRows(state.train, idx);
-    const { value, grads } = tf.variableGrads(() => batchLoss(state.built.model, batch, state.lossFn), state.vars);
-    const g = state.vars.map((v) => grads[v.name]!);
+    const { value, g } = microGradients(state, input.order.subarray(s, e));
     const weight = (e - s) / total;
     const next = tf.tidy(() => ({
       acc: g.map((gi, i) => (acc ? tf.add(acc[i]!, tf.mul(gi, weight)) : tf.mul(gi, weight))),
       lossSum: tf.add(lossSum, tf.mul(value, e - s)),
       microSq: tf.add(microSq, sqNorm(g)),
     }));
-    tf.dispose([idx, batch.x, batch.y, value, ...g, ...(acc ?? []), lossSum, microSq]);
+    tf.dispose([value, ...g, ...(acc ?? []), lossSum, microSq]);
     ({ acc, lossSum, microSq } = next);
   }
   try {
@@ -239,6 +254,33 @@ function computeAndApply(state: RunState, input: StepInput): Float32Array {
     return tf.tidy(() => tf.stack([lossSum, sqNorm(acc!), microSq]).dataSync() as Float32Array);
   } finally {
     tf.dispose([...acc!, lossSum, microSq]);
+  }
+}
+
+/** The common case, one pass per update: no accumulation buffers, and |g|^2 computed once for both fields. */
+function applySingle(state: RunState, input: StepInput): Float32Array {
+  const rows = input.order.subarray(input.range[0], input.range[1]);
+  const { value, g } = microGradients(state, rows);
+  try {
+    state.optimizer.apply(state.vars, g, input.lr);
+    return tf.tidy(() => {
+      const sq = sqNorm(g);
+      return tf.stack([tf.mul(value, rows.length), sq, sq]).dataSync() as Float32Array;
+    });
+  } finally {
+    tf.dispose([value, ...g]);
+  }
+}
+
+/** Mean loss and its gradient (one tensor per variable) on the training rows `rows`. */
+function microGradients(state: RunState, rows: Int32Array): { value: tf.Scalar; g: tf.Tensor[] } {
+  const idx = tf.tensor1d(rows, 'int32');
+  const batch = takeRows(state.train, idx);
+  try {
+    const { value, grads } = tf.variableGrads(() => batchLoss(state.built.model, batch, state.lossFn), state.vars);
+    return { value, g: state.vars.map((v) => grads[v.name]!) };
+  } finally {
+    tf.dispose([idx, batch.x, batch.y]);
   }
 }
 
