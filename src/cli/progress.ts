@@ -26,10 +26,12 @@ export function createProgress(opts: ProgressOptions): Progress {
   // On a terminal draw at once; in a log, only once the work has run for `everyMs` (short runs stay quiet).
   let lastMs = isTTY ? -Infinity : startMs;
   let drawn = false;
+  let lastDone = -1;
   return {
     update(done, fields) {
       const now = performance.now();
-      if (now - lastMs < everyMs && done < opts.total) return;
+      if (done === lastDone || (now - lastMs < everyMs && done < opts.total)) return;
+      lastDone = done;
       lastMs = now;
       const frac = Math.min(1, done / Math.max(1, opts.total));
       const filled = Math.round(frac * BAR_WIDTH);

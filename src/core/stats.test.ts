@@ -64,11 +64,25 @@ test('ema equals the normalized geometric weighted average (bias correction)', (
   assert.throws(() => ema([1], 1.5), /alpha/);
 });
 
-test('lossNoise is the RMS deviation from the EMA of the previous steps', () => {
-  // e1 = 1; e2 = (0.25*1 + 0.5*3)/0.75 = 7/3; residuals 3-1 = 2 and 2-7/3 = -1/3.
-  close(lossNoise([1, 3, 2], 0.5), Math.sqrt((4 + 1 / 9) / 2));
+test('lossNoise is the RMS deviation from the two-sided (zero-lag) EMA', () => {
+  // alpha = 0.5 on [1, 3, 2]: forward EMA f = [1, 7/3, 15/7]; backward EMA over [2, 3, 1] = [2, 8/3, 12/7],
+  // reversed b = [12/7, 8/3, 2]; s = [(1 + 12/7)/2, (7/3 + 8/3)/2, (15/7 + 2)/2] = [19/14, 5/2, 29/14].
+  const r = [1 - 19 / 14, 3 - 5 / 2, 2 - 29 / 14];
+  close(lossNoise([1, 3, 2], 0.5), Math.sqrt(r.reduce((a, x) => a + x * x, 0) / 3));
   close(lossNoise([4, 4, 4, 4], 0.3), 0, 1e-12);
   assert.throws(() => lossNoise([1], 0.1), /at least 2/);
+});
+
+test('lossNoise ignores a steady trend but sees the noise around it', () => {
+  const trend = Array.from({ length: 400 }, (_, i) => 2 - 0.004 * i);
+  // A one-sided EMA with alpha 0.05 trails this slope by ~0.08 at every step; the two-sided one only near
+  // the two ends, where one side's average is short (measured: 0.011 RMS over the whole series).
+  assert.ok(lossNoise(trend, 0.05) < 0.02, `trend only: ${lossNoise(trend, 0.05)}`);
+  const rng = createRng(5);
+  const noisy = trend.map((x) => x + 0.1 * rng.normal());
+  const got = lossNoise(noisy, 0.05);
+  // Residuals around a ~20-step average keep most of white noise of std 0.1.
+  assert.ok(got > 0.08 && got < 0.11, `noise std 0.1 measured as ${got}`);
 });
 
 test('bootstrapCI of the mean matches the normal-theory interval and is reproducible', () => {

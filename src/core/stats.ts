@@ -105,23 +105,25 @@ export function ema(values: readonly number[], alpha: number): number[] {
 }
 
 /**
- * Loss noise: the root-mean-square deviation of each step's loss from the bias-corrected EMA of the
- * losses strictly before it. With e_{t-1} = ema(losses, alpha)[t-2] (EMA over steps 1..t-1),
- * r_t = loss_t - e_{t-1} for t = 2..n, and the result is sqrt((1/(n-1)) sum_t r_t^2).
- * Using the EMA before step t keeps the current loss out of its own reference.
- * Needs at least 2 losses.
+ * Loss noise: the root-mean-square deviation of each step's loss from its EMA, with the EMA made
+ * zero-lag by running it both ways: s_t = (f_t + b_t) / 2, where f = ema(losses, alpha) runs forward and
+ * b the same EMA over the reversed series (so b_t covers steps t..n). A one-sided EMA trails a falling loss
+ * by about (1/alpha) steps x the slope, and on short runs (large batches) that lag, not the noise, would
+ * dominate the residuals; the two-sided average cancels the lag of a linear trend exactly.
+ * Result: sqrt((1/n) sum_t (loss_t - s_t)^2). Needs at least 2 losses.
  */
 export function lossNoise(losses: readonly number[], alpha: number): number {
   if (losses.length < 2) {
     throw new UsageError(`loss noise needs at least 2 steps of loss, got ${losses.length}; train for more steps`);
   }
-  const e = ema(losses, alpha);
+  const f = ema(losses, alpha);
+  const b = ema([...losses].reverse(), alpha).reverse();
   let ss = 0;
-  for (let t = 1; t < losses.length; t++) {
-    const r = (losses[t] as number) - (e[t - 1] as number);
+  for (let t = 0; t < losses.length; t++) {
+    const r = (losses[t] as number) - ((f[t] as number) + (b[t] as number)) / 2;
     ss += r * r;
   }
-  return Math.sqrt(ss / (losses.length - 1));
+  return Math.sqrt(ss / losses.length);
 }
 
 /** A two-sided bootstrap confidence interval around a point estimate. */

@@ -16,6 +16,7 @@ import type { TrainTarget } from '../engine/trainer.js';
 import { BATCHLAB_VERSION } from '../version.js';
 import { openStore, type Experiment, type Run, type Store } from '../store/index.js';
 import { runInWorker, type WorkerOutcome } from './child.js';
+import { runExternal, type CommandSpec } from './external-run.js';
 import { summarizeSweep } from './summarize-sweep.js';
 import type { RunSummary, SweepSummary } from './summary.js';
 import type { TrainConfig } from './train.js';
@@ -39,6 +40,8 @@ export interface SweepSettings {
   budget: SweepBudget;
   /** Training-set size, fixed when the sweep was planned (sets the eval interval). */
   trainCount: number;
+  /** Set for a sweep of a user's own training command instead of a TF.js model (`--cmd`). */
+  command?: CommandSpec;
 }
 
 export interface SweepHooks {
@@ -138,6 +141,11 @@ async function runPending(store: Store, experiment: Experiment, settings: SweepS
   const doneBefore = total - pending.length;
   for (const [i, run] of pending.entries()) {
     if (hooks.signal?.aborted) return 'interrupted';
+    if (settings.command) {
+      const status = await runCommandRun(store, run, settings, { index: doneBefore + i, total }, hooks);
+      if (status === 'interrupted') return 'interrupted';
+      continue;
+    }
     const config = runConfig(settings, run.batchSize, run.seed);
     let totalSteps = 0;
     const outcome = await runInWorker(
@@ -156,6 +164,16 @@ async function runPending(store: Store, experiment: Experiment, settings: SweepS
     if (outcome.status === 'interrupted') return 'interrupted';
   }
   return hooks.signal?.aborted ? 'interrupted' : 'done';
+}
+
+/** One run of a `--cmd` sweep: the command gets `{max_steps}` from the budget (steps, or samples / B). */
+async function runCommandRun(store: Store, run: Run, settings: SweepSettings, pos: { index: number; total: number }, hooks: SweepHooks): Promise<Run['status']> {
+  const b = settings.budget;
+  const totalSteps = b.kind === 'steps' ? b.value : b.kind === 'samples' ? Math.ceil(b.value / run.batchSize) : b.kind === 'epochs' ? Math.ceil((b.value * settings.trainCount) / run.batchSize) : 0;
+  hooks.onRunStart?.({ run, ...pos, plan: `${run.batchSize} = ${run.microBatchSize} x ${run.accumSteps}`, backend: 'external command', totalSteps });
+  const result = await runExternal({ store, run, spec: settings.command!, maxSteps: totalSteps, signal: hooks.signal, onStep: (info) => hooks.onStep?.({ run, totalSteps, ...info }) });
+  hooks.onRunEnd?.({ run: store.getRun(run.id), outcome: result.status === 'done' ? { kind: 'done', status: 'done', summary: result.summary! } : { kind: 'failed', status: result.status === 'interrupted' ? 'interrupted' : 'error', code: 'BATCHLAB_CHILD_FAILED', message: result.reason ?? result.status, exitCode: null, signal: null, stderrTail: '' } });
+  return result.status;
 }
 
 /** A worker that died without recording its run (SIGKILL, V8 heap OOM, crash): the parent records it. */

@@ -26,6 +26,9 @@ export const SWEEP_OPTIONS = {
   seeds: { type: 'string', value: 'S,S,...', default: '1', help: 'seeds; each seed runs every batch size from the same initial weights' },
   'noise-every': { type: 'count', value: 'N', default: 10, help: 'measure the gradient noise scale every N steps (0: off)' },
   'sharpness-iterations': { type: 'count', value: 'N', default: 20, help: 'power iterations for the top Hessian eigenvalue at the end (0: off)' },
+  cmd: { type: 'string', value: 'TEMPLATE', help: 'sweep your own training command instead, e.g. "python3 train.py --batch-size {batch} --accum {accum} --lr {lr} --max-steps {max_steps}" (docs/protocol.md)' },
+  timeout: { type: 'int', value: 'SECONDS', help: 'with --cmd: stop a run after this long' },
+  'train-size': { type: 'int', value: 'N', help: 'with --cmd: training-set size, for epochs=N budgets' },
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
   resume: { type: 'int', value: 'ID', help: 'run only the unfinished runs of sweep ID' },
 } as const satisfies OptionTable;
@@ -83,24 +86,32 @@ function parseSeeds(text: string): number[] {
   });
 }
 
-/** The sweep's settings from the command line (loads the dataset once to check sizes and the task). */
-export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {
-  const model = modelSpecFrom(o);
-  const optimizer = optimizerFrom(o);
-  const datasetOptions = datasetOptionsFrom(o);
-  const data = loadDataset(o.dataset, datasetOptions);
-  const batchSizes = parseBatchList(o['batch-sizes'], data.train.count);
-  const budget = parseBudget(o.budget, { trainCount: data.train.count, maxEpochs: o['max-epochs'], task: data.task });
+/** The settings of a `--cmd` sweep: no dataset is loaded; the command reads its own data. */
+function commandSweepSettings(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {
+  const trainCount = o['train-size'] ?? Number.MAX_SAFE_INTEGER;
+  if (o.budget === undefined || (/^epochs=/.test(o.budget) && o['train-size'] === undefined)) {
+    throw new UsageError('with --cmd, pass --budget steps=N or samples=N (epochs=N also needs --train-size N): batchlab cannot see the size of your data');
+  }
+  const budget = parseBudget(o.budget, { trainCount, maxEpochs: o['max-epochs'], task: 'classification' });
+  if (budget.kind === 'target') throw new UsageError('target budgets need batchlab\'s own trainer; with --cmd use --budget steps=N or samples=N');
+  const batchSizes = parseBatchList(o['batch-sizes'], trainCount);
+  for (const b of batchSizes) if (b % o.accum !== 0) throw new BatchSizeError(`batch size ${b} is not divisible by --accum ${o.accum}; pick batch sizes that are multiples of it`);
+  const base = { ...baseConfig(o), dataset: 'external', datasetOptions: {}, sharpness: undefined };
+  return { base, batchSizes, seeds: parseSeeds(o.seeds), lrRule: o['lr-rule'] as LrRule, baseLr: o['base-lr'], baseBatch: o['base-batch'], budget, trainCount, command: { template: o.cmd!, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 } };
+}
+
+/** The run config every run shares, from the command line. */
+function baseConfig(o: Parsed<typeof SWEEP_OPTIONS>): TrainConfig {
   const iterations = o['sharpness-iterations'];
-  const base: TrainConfig = {
+  return {
     dataset: o.dataset,
-    datasetOptions,
-    model,
-    batchSize: batchSizes[0]!,
+    datasetOptions: datasetOptionsFrom(o),
+    model: modelSpecFrom(o),
+    batchSize: 1,
     accumSteps: o.accum,
     budget: {},
     lastBatch: o['last-batch'] as 'keep' | 'drop',
-    optimizer,
+    optimizer: optimizerFrom(o),
     lr: o['base-lr'],
     schedule: o.schedule as TrainConfig['schedule'],
     warmupSteps: o['warmup-steps'],
@@ -113,6 +124,15 @@ export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSetting
     noiseEvery: o['noise-every'],
     sharpness: iterations > 0 ? { batchSamples: 1024, iterations } : undefined,
   };
+}
+
+/** The sweep's settings from the command line (loads the dataset once to check sizes and the task). */
+export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {
+  if (o.cmd !== undefined) return commandSweepSettings(o);
+  const data = loadDataset(o.dataset, datasetOptionsFrom(o));
+  const batchSizes = parseBatchList(o['batch-sizes'], data.train.count);
+  const budget = parseBudget(o.budget, { trainCount: data.train.count, maxEpochs: o['max-epochs'], task: data.task });
+  const base = baseConfig(o);
   return { base, batchSizes, seeds: parseSeeds(o.seeds), lrRule: o['lr-rule'] as LrRule, baseLr: o['base-lr'], baseBatch: o['base-batch'], budget, trainCount: data.train.count };
 }
 
@@ -155,7 +175,7 @@ export async function runSweepWithProgress(opts: { dbPath: string; settings?: Sw
       onStep: ({ step, loss, stepMs, run, totalSteps }) => {
         const frac = (runIndex + step / Math.max(1, totalSteps)) / runTotal;
         const elapsed = performance.now() - startMs;
-        progress?.update(step, { loss: loss.toFixed(4), 'samples/s': num((run.batchSize * 1000) / stepMs), sweep: `${Math.round(frac * 100)}% ETA ${duration((elapsed * (1 - frac)) / Math.max(frac, 1e-9))}` });
+        progress?.update(step, { loss: loss.toFixed(4), 'samples/s': num((run.batchSize * 1000) / stepMs), sweep: `${Math.round(frac * 100)}% done, ${duration((elapsed * (1 - frac)) / Math.max(frac, 1e-9))} left` });
       },
       onRunEnd: ({ run }) => {
         progress?.done();
