@@ -6,6 +6,8 @@
 import { isKnownError, UsageError } from '../core/errors.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { demoCommand } from './commands/demo.js';
+import { reportCommand } from './commands/report.js';
+import { serveCommand } from './commands/serve.js';
 import { exportCommand, listCommand, showCommand } from './commands/store-commands.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
@@ -23,6 +25,8 @@ const COMMANDS: Record<string, CommandEntry> = {
   demo: { run: demoCommand, summary: 'a short showcase on MNIST (the README\'s main job)' },
   train: { run: trainCommand, summary: 'train one model at one batch size, measuring every step' },
   sweep: { run: sweepCommand, summary: 'train at many batch sizes side by side and show what batch size does' },
+  report: { run: reportCommand, summary: 'write a self-contained HTML report of an experiment' },
+  serve: { run: serveCommand, summary: 'a live dashboard over the store (loopback by default)' },
   list: { run: listCommand, summary: 'list the experiments in the store' },
   show: { run: showCommand, summary: 'show one experiment: its table and what it shows' },
   export: { run: exportCommand, summary: 'write an experiment out as CSV or JSON' },

@@ -12,7 +12,7 @@ import { runCli } from './harness.js';
 const TMP = mkdtempSync(join(tmpdir(), 'batchlab-sweep-'));
 const BIN = fileURLToPath(new URL('../../bin/batchlab.js', import.meta.url));
 /** A small, quick sweep: 2-D Gaussians, a small MLP, three batch sizes. */
-const TINY = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '32', '--batch-sizes', '8,32,128', '--budget', 'samples=2048', '--sharpness-iterations', '5'];
+const TINY = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '32', '--batch-sizes', '8,32,128', '--budget', 'samples=2048', '--sharpness-iterations', '5', '--no-report'];
 
 function dbPath(name: string): string {
   return join(TMP, `${name}.db`);
@@ -114,7 +114,7 @@ function runningWithSteps(db: string): boolean {
 }
 
 /** Enough steps per run that a run is still going when the test acts. */
-const SLOW = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '64', '--batch-sizes', '2,4,8', '--budget', 'samples=4096', '--sharpness-iterations', '0'];
+const SLOW = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '64', '--batch-sizes', '2,4,8', '--budget', 'samples=4096', '--sharpness-iterations', '0', '--no-report'];
 
 test('a run whose child is killed (SIGKILL) is recorded as OOM and the sweep goes on', async () => {
   const db = dbPath('child-killed');
@@ -152,7 +152,7 @@ test('a parent killed mid-sweep loses no finished run; --resume runs only the un
   const firstSteps = before.stepsOf(first.id).length;
   before.close();
   assert.equal(first.status, 'done');
-  const resumed = runCli(['sweep', '--resume', String(id), '--db', db]);
+  const resumed = runCli(['sweep', '--resume', String(id), '--db', db, '--no-report']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.doesNotMatch(resumed.stderr, /run 1\/3/, 'the finished run is not run again');
   assert.match(resumed.stderr, /run 2\/3/);
@@ -192,7 +192,7 @@ test('bad sweep input gets a one-line error naming the value', () => {
 test('--resume with different settings is refused; a corrupt database is reported and left untouched', () => {
   const db = dbPath('tiny-resume');
   assert.equal(runCli(['sweep', ...TINY, '--batch-sizes', '8', '--db', db]).code, 0);
-  const r = runCli(['sweep', '--resume', '1', '--dataset', 'gauss', '--batch-sizes', '8,16', '--db', db]);
+  const r = runCli(['sweep', '--resume', '1', '--dataset', 'gauss', '--batch-sizes', '8,16', '--db', db, '--no-report']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /other settings \(.*batchSizes.*\)/);
   const corrupt = join(TMP, 'corrupt.db');
@@ -218,7 +218,7 @@ test('Ctrl-C (SIGINT) stops cleanly: the current run is marked interrupted and t
   } finally {
     store.close();
   }
-  const resumed = runCli(['sweep', '--resume', String(id), '--db', db]);
+  const resumed = runCli(['sweep', '--resume', String(id), '--db', db, '--no-report']);
   assert.equal(resumed.code, 0, resumed.stderr);
   const after = openStore(db, { readonly: true });
   try {
@@ -227,4 +227,16 @@ test('Ctrl-C (SIGINT) stops cleanly: the current run is marked interrupted and t
   } finally {
     after.close();
   }
+});
+
+test('demo runs a sweep and ends by writing a self-contained report, printing its path', () => {
+  const db = dbPath('demo');
+  const report = join(TMP, 'demo-report.html');
+  const r = runCli(['demo', '--batch-sizes', '128,512', '--budget', 'samples=4096', '--sharpness-iterations', '2', '--db', db, '--report', report], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /What this sweep shows:/);
+  assert.ok(r.stdout.trim().endsWith(`report: ${report}`), r.stdout.slice(-300));
+  const html = readFileSync(report, 'utf8');
+  assert.match(html, /^<!doctype html>/i);
+  assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=["']https?:/i, 'no external scripts or styles');
 });

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { RunSummary } from '../../src/lab/summary.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from './harness.js';
@@ -23,9 +23,14 @@ test('sweep --cmd runs the PyTorch example at each batch size and measures B_sim
   if (missing !== undefined) return t.skip(missing);
   const db = join(mkdtempSync(join(tmpdir(), 'batchlab-cmd-')), 'cmd.db');
   const cmd = `${PYTHON} examples/pytorch/train.py --batch-size {batch} --accum {accum} --lr {lr} --max-steps {max_steps} --seed {seed} --device cpu`;
-  const r = runCli(['sweep', '--cmd', cmd, '--batch-sizes', '32,128', '--accum', '2', '--budget', 'samples=6400', '--db', db]);
+  const r = runCli(['sweep', '--cmd', cmd, '--batch-sizes', '32,128', '--accum', '2', '--budget', 'samples=6400', '--db', db, '--report', join(dirname(db), 'cmd-report.html')]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /What this sweep shows:/);
+  // The report shows B_simple from the script's own gradient norms.
+  const html = readFileSync(join(dirname(db), 'cmd-report.html'), 'utf8');
+  const data = JSON.parse(/<script type="application\/json" id="batchlab-data">([\s\S]*?)<\/script>/.exec(html)![1]!);
+  const series = (data.runs as { summary: RunSummary }[]).map((run) => run.summary.noise.series.length);
+  assert.ok(series.every((n) => n > 0), `B_simple series in the report: ${series}`);
   const store = openStore(db, { readonly: true });
   try {
     const runs = store.runsOf(store.latestExperiment()!.id);

@@ -233,3 +233,14 @@ test('float32 tensors stored as Uint8Array or Int32Array (a cpu-backend Cast sha
     { name: 'matMul(cast(bool))', specs: [{ shape: [3, 4], seed: 94 }, { shape: [4, 2], seed: 95 }], fn: (a, b) => tf.matMul(tf.cast(tf.greater(a!, 0), 'float32'), b!) },
   ]);
 });
+
+test('GatherV2 along axis 0 (batch rows): float32 and int32 sources, repeated indices, and its gradient', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const idx = [4, 0, 4, 2, 9];
+  await check(t, [
+    { name: 'gather rows 3-D', specs: [{ shape: [10, 3, 5], seed: 101 }], fn: (x) => tf.gather(x!, tf.tensor1d(idx, 'int32')) },
+    { name: 'gather int32 rows', specs: [{ shape: [10, 4], seed: 102 }], fn: (x) => tf.cast(tf.gather(tf.cast(tf.mul(x!, 100), 'int32'), tf.tensor1d(idx, 'int32')), 'float32') },
+    { name: 'gather axis 1 (cpu fallback)', specs: [{ shape: [3, 10], seed: 103 }], fn: (x) => tf.gather(x!, tf.tensor1d(idx, 'int32'), 1) },
+    { name: 'gather gradient', specs: [{ shape: [10, 6], seed: 104 }], fn: (x) => tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.gather(v, tf.tensor1d(idx, 'int32')))))(x!) },
+  ]);
+});

@@ -1,10 +1,13 @@
 /** `batchlab sweep`: many batch sizes side by side, each in its own process, stored in SQLite. */
+import { resolve } from 'node:path';
 import { BatchSizeError, UsageError } from '../../core/errors.js';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
 import { parsePositiveInt } from '../../core/units.js';
 import { loadDataset } from '../../data/registry.js';
 import { runSweep, type SweepBudget, type SweepResult, type SweepSettings } from '../../lab/sweep.js';
 import type { TrainConfig } from '../../lab/train.js';
+import { writeReport } from '../../report/index.js';
+import { openStore } from '../../store/index.js';
 import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
@@ -30,6 +33,8 @@ export const SWEEP_OPTIONS = {
   timeout: { type: 'int', value: 'SECONDS', help: 'with --cmd: stop a run after this long' },
   'train-size': { type: 'int', value: 'N', help: 'with --cmd: training-set size, for epochs=N budgets' },
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
+  report: { type: 'string', value: 'PATH', help: 'where to write the HTML report (default batchlab-report-<id>.html)' },
+  'no-report': { type: 'boolean', help: 'do not write an HTML report' },
   resume: { type: 'int', value: 'ID', help: 'run only the unfinished runs of sweep ID' },
 } as const satisfies OptionTable;
 
@@ -137,7 +142,7 @@ export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSetting
 }
 
 /** Flags that only say where and what to resume; any other flag on a resume is compared with the stored settings. */
-const RESUME_FLAGS = new Set(['--resume', '--db', '--json']);
+const RESUME_FLAGS = new Set(['--resume', '--db', '--json', '--report', '--no-report']);
 
 export async function sweepCommand(argv: readonly string[], io: Io): Promise<number> {
   const { options, positionals, help } = parseOptions(argv, SWEEP_OPTIONS, 'sweep');
@@ -149,8 +154,9 @@ export async function sweepCommand(argv: readonly string[], io: Io): Promise<num
   const explicitSettings = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
   const settings = options.resume === undefined || explicitSettings ? sweepSettingsFrom(options) : undefined;
   const result = await runSweepWithProgress({ dbPath: options.db, settings, resumeId: options.resume }, io, !options.json);
-  if (options.json) io.out(JSON.stringify({ experiment: result.experiment, runs: result.runs, summary: result.summary }, null, 2));
-  else io.out(sweepReport(result, options.db));
+  const reportPath = options['no-report'] ? undefined : writeSweepReport(options.db, result.experiment.id, options.report);
+  if (options.json) io.out(JSON.stringify({ experiment: result.experiment, runs: result.runs, summary: result.summary, reportPath: reportPath ?? null }, null, 2));
+  else io.out(sweepReport(result, options.db) + (reportPath ? `\nreport: ${reportPath}` : ''));
   return result.status === 'interrupted' ? 130 : result.runs.every((r) => r.status === 'done') ? 0 : 1;
 }
 
@@ -186,6 +192,18 @@ export async function runSweepWithProgress(opts: { dbPath: string; settings?: Sw
     process.off('SIGINT', onSigint);
     progress?.done();
   }
+}
+
+/** Writes the experiment's HTML report; returns its absolute path. */
+function writeSweepReport(dbPath: string, id: number, path: string | undefined): string {
+  const out = resolve(path ?? `batchlab-report-${id}.html`);
+  const store = openStore(dbPath, { readonly: true });
+  try {
+    writeReport(store, id, out);
+  } finally {
+    store.close();
+  }
+  return out;
 }
 
 /** Table, findings, and where the data is. */

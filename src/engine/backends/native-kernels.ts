@@ -358,6 +358,35 @@ function sumKernel(addon: NativeAddon): tf.KernelConfig {
   };
 }
 
+/**
+ * GatherV2 along axis 0 (taking batch rows out of a resident dataset): one contiguous copy per row with
+ * TypedArray.set. The cpu kernel walks the output element by element through index arithmetic, which
+ * measured 2.2 ms of a 4.4 ms MLP step at B = 64. Other axes and batch dims go to the cpu kernel.
+ */
+function gatherRowsKernel(): tf.KernelConfig {
+  return {
+    kernelName: tf.GatherV2,
+    backendName: '',
+    kernelFunc: withFallback(tf.GatherV2, ({ inputs, attrs }, backend) => {
+      const { x, indices } = inputs as { x: Info; indices: Info };
+      const { axis, batchDims } = attrs as unknown as tf.GatherV2Attrs;
+      const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+      if (ax !== 0 || (batchDims ?? 0) !== 0 || x.dtype === 'string' || x.dtype === 'complex64') return undefined;
+      const src = backend.data.get(x.dataId).values as Float32Array | Int32Array | Uint8Array;
+      const idx = backend.data.get(indices.dataId).values as Int32Array | Float32Array;
+      const rowSize = size(x.shape.slice(1));
+      const rows = x.shape[0]!;
+      const out = new (src.constructor as Float32ArrayConstructor)(idx.length * rowSize);
+      for (let i = 0; i < idx.length; i++) {
+        const r = idx[i]!;
+        if (r < 0 || r >= rows) return undefined; // the cpu kernel reports the bad index
+        out.set(src.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize);
+      }
+      return backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], x.dtype, out);
+    }),
+  };
+}
+
 /** Every kernel the native backend overrides, built over a loaded addon. */
 export function nativeKernelConfigs(addon: NativeAddon): tf.KernelConfig[] {
   return [
@@ -365,6 +394,6 @@ export function nativeKernelConfigs(addon: NativeAddon): tf.KernelConfig[] {
     conv2D(addon), fusedConv2D(addon), conv2DBackpropInput(addon), conv2DBackpropFilter(addon),
     maxPool(addon), maxPoolGrad(addon),
     binaryKernel(addon, 'Add'), binaryKernel(addon, 'Sub'), binaryKernel(addon, 'Multiply'),
-    reluKernel(addon), stepKernel(addon), sumKernel(addon),
+    reluKernel(addon), stepKernel(addon), sumKernel(addon), gatherRowsKernel(),
   ];
 }

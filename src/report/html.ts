@@ -1,0 +1,68 @@
+/**
+ * The self-contained HTML report: one file with the chart data, uPlot and the page code inline, and a
+ * Content-Security-Policy that forbids every network request, so it opens the same offline, from an
+ * e-mail attachment or a CI artifact, years later.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Store } from '../store/index.js';
+import { readAsset } from './assets.js';
+import { loadReportData, type LoadReportOptions, type ReportData } from './data.js';
+
+/** No fetch, no external script, style, font or image: only what is inline, plus data:/blob: images. */
+const REPORT_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:";
+
+/** Renders the report of experiment `experimentId` (BATCHLAB_NOT_FOUND if the store has no such id). */
+export function renderReport(store: Store, experimentId: number, opts: LoadReportOptions = {}): string {
+  return renderReportHtml(loadReportData(store, experimentId, opts));
+}
+
+/** Renders the report and writes it to `path` (UTF-8); returns the data it drew. */
+export function writeReport(store: Store, experimentId: number, path: string, opts: LoadReportOptions = {}): ReportData {
+  const data = loadReportData(store, experimentId, opts);
+  writeFileSync(path, renderReportHtml(data), 'utf8');
+  return data;
+}
+
+/** The report page for already-loaded data. */
+export function renderReportHtml(data: ReportData): string {
+  const e = data.experiment;
+  const title = `batchlab report: experiment ${e.id} (${e.kind})`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
+<title>${escapeHtml(title)}</title>
+<style>${inlineText(readAsset('uPlot.min.css'), 'style')}</style>
+<style>${inlineText(readAsset('app.css'), 'style')}</style>
+</head>
+<body>
+<main id="app"><noscript>This report draws its charts with JavaScript; enable it to see them.</noscript></main>
+<script type="application/json" id="batchlab-data">${jsonForScript(data)}</script>
+<script>${inlineText(readAsset('uPlot.iife.min.js'), 'script')}</script>
+<script>${inlineText(readAsset('app.js'), 'script')}</script>
+<script>
+BatchlabApp.mount(document.getElementById('app'), JSON.parse(document.getElementById('batchlab-data').textContent), { mode: 'report' });
+</script>
+</body>
+</html>
+`;
+}
+
+/**
+ * JSON that is safe inside <script type="application/json">: every "<" becomes \u003c, so no
+ * "</script>" or "<!--" in a setting or run key can end the element early. JSON.parse reads it back.
+ */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+/** Code or CSS inside an inline element must not contain its closing tag; "<\/" means the same in JS. */
+function inlineText(text: string, tag: 'script' | 'style'): string {
+  return text.replace(new RegExp(`</(${tag})`, 'gi'), '<\\/$1');
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,56 @@
+/** Shared helpers of the browser tests: Debian's chromium driven by playwright-core, artifacts. */
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env.BATCHLAB_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Where screenshots go for people to look at (gitignored). */
+export const ARTIFACTS_DIR = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+/** Why the browser tests are skipped on this machine, or undefined when they can run. */
+export function skipReason(): string | undefined {
+  return existsSync(CHROMIUM_PATH) ? undefined : `${CHROMIUM_PATH} not found: install Debian's chromium (CI does) to run the browser tests`;
+}
+
+/** Launches headless chromium; never downloads a browser. */
+export function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+export function artifactPath(name: string): string {
+  mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  return `${ARTIFACTS_DIR}${name}`;
+}
+
+/** Collects console errors, uncaught page errors and every requested URL of a page. */
+export function watchPage(page: Page): { errors: string[]; requests: string[] } {
+  const seen = { errors: [] as string[], requests: [] as string[] };
+  page.on('console', (m) => {
+    if (m.type() === 'error') seen.errors.push(m.text());
+  });
+  page.on('pageerror', (e) => seen.errors.push(e.message));
+  page.on('request', (r) => seen.requests.push(r.url()));
+  return seen;
+}
+
+/** What app.js publishes on window.__batchlab. */
+export interface PublishedChart {
+  id: string;
+  title: string;
+  xLog: boolean;
+  batchSizes: number[];
+  series: { label: string; runId?: number; batchSize?: number; color: string; fit: boolean; points: number; lastX: number | null }[];
+  markers: { axis: string; value: number; label: string }[];
+}
+
+export async function publishedCharts(page: Page): Promise<PublishedChart[]> {
+  return page.evaluate(() => (window as unknown as { __batchlab: { charts: PublishedChart[] } }).__batchlab.charts);
+}
+
+export async function waitReady(page: Page, timeoutMs = 10_000): Promise<void> {
+  await page.waitForFunction(() => (window as unknown as { __batchlab?: { ready: boolean } }).__batchlab?.ready === true, null, { timeout: timeoutMs });
+}

@@ -1,0 +1,103 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { openStore } from '../../src/store/index.js';
+import { colorForBatch, writeReport } from '../../src/report/index.js';
+import { writeSyntheticSweep } from '../report/synthetic.js';
+import { artifactPath, launch, publishedCharts, skipReason, waitReady, watchPage } from './helpers.js';
+
+const skip = skipReason();
+if (skip) console.log(`# skipping report browser tests: ${skip}`);
+
+const BATCH_SIZES = [16, 32, 64, 128, 256];
+const EXPECTED_CHARTS = ['loss-steps', 'loss-samples', 'loss-wall', 'eval', 'throughput', 'step-time', 'memory',
+  'steps-to-target', 'examples-to-target', 'b-simple', 'gap', 'sharpness'];
+
+describe('HTML report in chromium', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'batchlab-report-browser-'));
+  const reportPath = join(dir, 'report.html');
+  let browser: Browser;
+  let page: Page;
+  let seen: ReturnType<typeof watchPage>;
+
+  before(async () => {
+    const store = openStore(join(dir, 'r.db'));
+    const { experimentId } = writeSyntheticSweep(store, { batchSizes: BATCH_SIZES, seeds: [1, 2], stepsPerRun: 2000, oomBatchSize: 1024, probes: true });
+    writeReport(store, experimentId, reportPath);
+    store.close();
+    browser = await launch();
+    page = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true })).newPage();
+    seen = watchPage(page);
+    await page.goto(pathToFileURL(reportPath).href);
+    await waitReady(page);
+  });
+  after(async () => {
+    await browser?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('opens with no console errors and no network request', async () => {
+    assert.deepEqual(seen.errors, []);
+    const foreign = seen.requests.filter((u) => u !== pathToFileURL(reportPath).href && !u.startsWith('data:') && !u.startsWith('blob:'));
+    assert.deepEqual(foreign, []);
+    await page.screenshot({ path: artifactPath('report.png'), fullPage: true });
+  });
+
+  it('draws every chart with one series per batch size, coloured by B', async () => {
+    const charts = await publishedCharts(page);
+    assert.deepEqual(charts.map((c) => c.id), EXPECTED_CHARTS);
+    for (const c of charts) {
+      assert.deepEqual(c.batchSizes, BATCH_SIZES, `${c.id}: the oom run at B=1024 is left out, every other B is in`);
+      for (const s of c.series.filter((x) => x.batchSize !== undefined)) {
+        assert.equal(s.color, colorForBatch(s.batchSize!), `${c.id} ${s.label}`);
+        assert.ok(s.points > 0, `${c.id} ${s.label} has points`);
+      }
+      assert.ok(c.title.length > 20, `${c.id} has a title naming its claim`);
+    }
+    const memory = charts.find((c) => c.id === 'memory')!;
+    assert.ok(memory.series.some((s) => s.label === 'find-max probe: refused'));
+    assert.ok(memory.markers.some((m) => m.axis === 'y' && m.value === 120));
+    assert.ok(charts.find((c) => c.id === 'steps-to-target')!.markers.some((m) => /B_crit/.test(m.label)));
+    assert.ok(charts.find((c) => c.id === 'throughput')!.series.some((s) => s.fit));
+    assert.equal(await page.locator('#chart-loss-steps canvas').count(), 1);
+  });
+
+  it('shows the recommendation, the findings (marking the contradiction), the runs and the settings', async () => {
+    assert.match(await page.locator('#recommendation').innerText(), /batchSize\s+256/);
+    assert.equal(await page.locator('#findings li').count(), 4);
+    assert.equal(await page.locator('#findings li.bl-contradicts').count(), 1);
+    assert.match(await page.locator('#findings li.bl-contradicts').innerText(), /contradicts the seed.*<not> a large effect/s);
+    const oomRow = page.locator('#runs tr.bl-failed');
+    assert.equal(await oomRow.count(), 1);
+    assert.match(await oomRow.innerText(), /oom.*out of memory at B=1024/s);
+    assert.equal(await page.locator('#runs tbody tr').count(), 11);
+    assert.match(await page.locator('#settings').innerText(), /backend\s+batchlab-native/);
+    assert.match(await page.locator('#settings').innerText(), /lrRule\s+sqrt/);
+  });
+
+  it('toggles log x and saves a chart as PNG and SVG', async () => {
+    await page.click('#chart-loss-samples .bl-logx');
+    assert.equal((await publishedCharts(page)).find((c) => c.id === 'loss-samples')!.xLog, true);
+    const [png] = await Promise.all([page.waitForEvent('download'), page.click('#chart-memory .bl-png')]);
+    assert.equal(png.suggestedFilename(), 'batchlab-memory.png');
+    assert.deepEqual([...readFileSync((await png.path())!).subarray(1, 4)], [...Buffer.from('PNG')]);
+    const [svg] = await Promise.all([page.waitForEvent('download'), page.click('#chart-loss-steps .bl-svg')]);
+    const text = readFileSync((await svg.path())!, 'utf8');
+    assert.match(text, /^<svg xmlns/);
+    assert.equal((text.match(/<polyline/g) ?? []).length, BATCH_SIZES.length * 2, 'one polyline per run');
+    assert.deepEqual(seen.errors, []);
+  });
+
+  it('compares ticked runs only', async () => {
+    const b64 = page.locator('#runs input[aria-label="compare b=64,seed=1"]');
+    await b64.check();
+    const charts = await publishedCharts(page);
+    assert.deepEqual(charts.find((c) => c.id === 'loss-steps')!.batchSizes, [64]);
+    await page.locator('#runs input[aria-label="compare b=64,seed=1"]').uncheck();
+    assert.deepEqual((await publishedCharts(page)).find((c) => c.id === 'loss-steps')!.batchSizes, BATCH_SIZES);
+  });
+});
