@@ -143,30 +143,32 @@ void conv2d_backprop_filter(const float* x, const float* dy, float* dw, const Co
   std::memset(dw, 0, sizeof(float) * size);
   if (R == 0) return;
   const long chunk = chunk_rows(p), tasks = tiny(2.0 * R * K * p.CO) ? 1 : ceil_div(R, chunk);
-  // Each thread sums its chunks into a private dw (thread 0: dw itself); partials are added last.
+  // The row chunks are dealt to `groups` fixed groups of consecutive chunks; each group sums into its own
+  // partial dw (group 0: dw itself) and the partials are added in group order. A chunk belongs to a
+  // group, not to whichever thread claims it, so the result is bitwise the same from run to run.
+  const long groups = std::min<long>({tasks, static_cast<long>(pool_threads()), static_cast<long>(kMaxThreads)});
   float* acc[kMaxThreads] = {};
-  float* cols[kMaxThreads] = {};
-  parallel_tasks(tasks, [&](long task, int tid) {
-    const long r0 = tasks == 1 ? 0 : task * chunk, r1 = tasks == 1 ? R : std::min(R, r0 + chunk);
-    if (!acc[tid]) {
-      acc[tid] = tid == 0 ? dw : workspace(kAcc, tid, static_cast<size_t>(size));
-      if (tid != 0) std::memset(acc[tid], 0, sizeof(float) * size);
-      cols[tid] = workspace(kCol, tid, static_cast<size_t>(std::min(chunk, R) * K));
-    }
+  parallel_tasks(groups, [&](long g, int tid) {
+    long t0, t1;
+    split_range(tasks, groups, g, &t0, &t1);
+    float* a = g == 0 ? dw : workspace(kAcc, static_cast<int>(g), static_cast<size_t>(size));
+    if (g != 0) std::memset(a, 0, sizeof(float) * size);
+    acc[g] = a;
+    float* col = workspace(kCol, tid, static_cast<size_t>(std::min(chunk, R) * K));
+    const long r0 = tasks == 1 ? 0 : t0 * chunk, r1 = tasks == 1 ? R : std::min(R, t1 * chunk);
     for (long r = r0; r < r1; r += chunk) {
       const long rows = std::min(chunk, r1 - r);
-      im2col(x, p, r, r + rows, cols[tid]);
+      im2col(x, p, r, r + rows, col);
       Gemm s;  // acc[K, CO] += col^T[K, rows] * dy[rows, CO]
       s.M = K, s.N = p.CO, s.K = rows;
-      s.A = cols[tid], s.lda = K, s.transA = true;
+      s.A = col, s.lda = K, s.transA = true;
       s.B = dy + r * p.CO, s.ldb = p.CO;
-      s.C = acc[tid], s.ldc = p.CO, s.accumulate = true;
+      s.C = a, s.ldc = p.CO, s.accumulate = true;
       gemm_st(s, tid);
     }
   });
-  for (int t = 1; t < kMaxThreads; ++t)
-    if (acc[t])
-      for (long i = 0; i < size; ++i) dw[i] += acc[t][i];
+  for (long g = 1; g < groups; ++g)
+    for (long i = 0; i < size; ++i) dw[i] += acc[g][i];
 }
 
 }  // namespace bl

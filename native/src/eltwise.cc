@@ -105,26 +105,25 @@ void reduce_sum(const float* x, float* out, long outer, long inner, bool over_ou
     });
     return;
   }
-  // Column sums: each thread sums slabs of rows into its own partial row, then they are added.
-  const long tasks = std::min(tasks_for(outer * inner), std::max(1L, outer));
+  // Column sums: the rows are cut into `groups` slabs, each summed into its own partial row, and the
+  // partials are added in slab order. A slab belongs to a group index, not to whichever thread runs
+  // it, so the summation order (and every bit of the result) is the same from run to run.
+  const long groups = std::min<long>({tasks_for(outer * inner), std::max(1L, outer), static_cast<long>(kMaxThreads)});
   float* acc[kMaxThreads] = {};
   std::memset(out, 0, sizeof(float) * inner);
-  parallel_tasks(tasks, [&](long task, int tid) {
+  parallel_tasks(groups, [&](long g, int) {
     long s, e;
-    split_range(outer, tasks, task, &s, &e);
-    if (!acc[tid]) {
-      acc[tid] = tid == 0 ? out : workspace(kAcc, tid, static_cast<size_t>(inner));
-      if (tid != 0) std::memset(acc[tid], 0, sizeof(float) * inner);
-    }
-    float* a = acc[tid];
+    split_range(outer, groups, g, &s, &e);
+    float* a = g == 0 ? out : workspace(kAcc, static_cast<int>(g), static_cast<size_t>(inner));
+    if (g != 0) std::memset(a, 0, sizeof(float) * inner);
+    acc[g] = a;
     for (long r = s; r < e; ++r) {
       const float* xr = x + r * inner;
       for (long j = 0; j < inner; ++j) a[j] += xr[j];
     }
   });
-  for (int t = 1; t < kMaxThreads; ++t)
-    if (acc[t])
-      for (long j = 0; j < inner; ++j) out[j] += acc[t][j];
+  for (long g = 1; g < groups; ++g)
+    for (long j = 0; j < inner; ++j) out[j] += acc[g][j];
 }
 
 }  // namespace bl

@@ -6,6 +6,9 @@
 import { isKnownError, UsageError } from '../core/errors.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { demoCommand } from './commands/demo.js';
+import { findMaxCommand } from './commands/find-max.js';
+import { noiseCommand } from './commands/noise.js';
+import { recommendCommand } from './commands/recommend.js';
 import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
 import { exportCommand, listCommand, showCommand } from './commands/store-commands.js';
@@ -25,6 +28,9 @@ const COMMANDS: Record<string, CommandEntry> = {
   demo: { run: demoCommand, summary: 'a short showcase on MNIST (the README\'s main job)' },
   train: { run: trainCommand, summary: 'train one model at one batch size, measuring every step' },
   sweep: { run: sweepCommand, summary: 'train at many batch sizes side by side and show what batch size does' },
+  'find-max': { run: findMaxCommand, summary: 'the largest batch that fits a memory budget, found by safe probes and verified' },
+  recommend: { run: recommendCommand, summary: 'a batch size and learning rate with reasons, from a cheap probe' },
+  noise: { run: noiseCommand, summary: 'measure the gradient noise scale B_simple at a point in training' },
   report: { run: reportCommand, summary: 'write a self-contained HTML report of an experiment' },
   serve: { run: serveCommand, summary: 'a live dashboard over the store (loopback by default)' },
   list: { run: listCommand, summary: 'list the experiments in the store' },

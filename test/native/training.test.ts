@@ -100,3 +100,18 @@ test('no leaks: tensors and addon scratch return to their starting values', asyn
     assert.equal(nativeMemoryBytes(), 0);
   }
 });
+
+test('batchlab-native is deterministic: the same seeded run twice gives bitwise-identical losses (MLP and CNN)', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const { trainTfjs } = await import('../../src/engine/tfjs/train.js');
+  const { loadDataset } = await import('../../src/data/registry.js');
+  await tf.setBackend(NATIVE);
+  const data = loadDataset('mnist', { limit: 2048 });
+  // Parallel reductions (bias gradients, conv filter gradients) must not depend on which thread ran which part.
+  for (const [model, batchSize, steps] of [['mlp', 512, 12], ['cnn', 64, 4]] as const) {
+    const run = () =>
+      trainTfjs({ data, model: { name: model }, settings: { batchSize, accumSteps: 1, budget: { maxSteps: steps }, lastBatch: 'keep', seed: 3, optimizer: { name: 'momentum', momentum: 0.9 }, lrAt: () => 0.3, evalEvery: 0, evalTrainLimit: 10 } });
+    const [a, b] = [await run(), await run()];
+    assert.deepEqual(a.steps.map((s) => s.loss), b.steps.map((s) => s.loss), `${model}: losses differ between identical runs`);
+  }
+});

@@ -1,0 +1,242 @@
+/** `batchlab find-max`: the largest batch that fits a memory budget, for a TF.js model or any training command. */
+import { UsageError } from '../../core/errors.js';
+import { LR_RULES, type LrRule } from '../../core/lr.js';
+import { DEFAULT_MAX_TRIALS } from '../../core/search.js';
+import { formatBytes, parseBytes } from '../../core/units.js';
+import { loadDataset } from '../../data/registry.js';
+import { expandCommand, resolveValues } from '../../engine/external/index.js';
+import {
+  ANALYTIC_BATCHES, DEFAULT_PROBE_STEPS, DEFAULT_TOLERANCE, DEFAULT_VERIFY_STEPS, defaultLrRule, findMax,
+  type FindMaxHooks, type FindMaxReport, type FindMaxSettings, type ProbeRecord,
+} from '../../lab/find-max.js';
+import { MAX_MARGIN } from '../../lab/find-max-margin.js';
+import { commandProber, PROBE_LR, tfjsProber, type Prober } from '../../lab/find-max-probers.js';
+import type { TrainConfig } from '../../lab/train.js';
+import { duration, num, table } from '../format.js';
+import type { Io } from '../io.js';
+import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
+import { createProgress, type Progress } from '../progress.js';
+import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
+
+/** Largest batch a command is probed at unless --max-batch says otherwise. */
+export const DEFAULT_COMMAND_MAX_BATCH = 65_536;
+/** What a budget may be compared with: TF.js models use the first two, commands the last three. */
+const BUDGET_MEASURES = ['tensor', 'rss', 'gpu', 'reported'] as const;
+
+export const FIND_MAX_OPTIONS = {
+  ...MODEL_OPTIONS,
+  cmd: { type: 'string', value: 'COMMAND', help: 'probe your own training command instead of a TF.js model (docs/protocol.md); {batch} and {max_steps} are filled in' },
+  'memory-budget': { type: 'string', value: 'BYTES', default: '4GiB', help: 'memory the training step may use, e.g. 8GiB, 512MiB, 1.5G' },
+  'budget-on': { type: 'string', value: 'MEASURE', choices: BUDGET_MEASURES, help: 'what the budget is compared with. TF.js: tensor (default: the tensor peak of a step, the analogue of GPU memory) or rss (process VmHWM). --cmd: rss (default: process-tree RSS, over-budget emulated), gpu (nvidia-smi) or reported (the peak_mem_bytes it prints)' },
+  margin: { type: 'number', value: 'F', default: 0.1, help: `smallest fraction of the budget held back, in [0, ${MAX_MARGIN}]; the measured spread of the peaks may ask for more` },
+  'max-trials': { type: 'int', value: 'N', default: DEFAULT_MAX_TRIALS, help: 'most search probes' },
+  'target-batch': { type: 'int', value: 'B', code: 'BATCHLAB_BAD_BATCH_SIZE', help: 'the batch you want: above the maximum, prints micro-batch x accumulation steps and the LR for it' },
+  'probe-steps': { type: 'int', value: 'N', default: DEFAULT_PROBE_STEPS, help: 'training steps per probe' },
+  'verify-steps': { type: 'int', value: 'N', default: DEFAULT_VERIFY_STEPS, help: 'training steps of the run that verifies the answer' },
+  'base-lr': { type: 'number', value: 'LR', help: 'the LR tuned at --base-batch, to scale for --target-batch (with --cmd it also fills {lr})' },
+  'base-batch': { type: 'int', value: 'B', help: 'the batch --base-lr was tuned at' },
+  'lr-rule': { type: 'string', value: 'RULE', choices: LR_RULES, help: 'LR scaling for --target-batch (default: linear for sgd and momentum, sqrt for adam)' },
+  timeout: { type: 'number', value: 'S', default: 600, help: '--cmd: seconds before a probe is killed (a timeout stops the search: it does not mean "too big")' },
+  'max-batch': { type: 'int', value: 'N', code: 'BATCHLAB_BAD_BATCH_SIZE', help: `largest batch to try (default: the training-set size; with --cmd ${DEFAULT_COMMAND_MAX_BATCH})` },
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
+} as const satisfies OptionTable;
+
+export const FIND_MAX_HELP = formatHelp({
+  command: 'find-max',
+  usage: 'batchlab find-max [--dataset D --model M | --cmd COMMAND] [options]',
+  description:
+    'Finds the largest batch whose training step fits a memory budget. First it profiles the peak at\n' +
+    `B = ${ANALYTIC_BATCHES.join(', ')} and fits peak = a + b B to predict the answer; then probes (a few real training\n` +
+    'steps each, in a process of its own) search both ways from that prediction; the answer is verified\n' +
+    'by a longer run. The margin held back comes from the measured spread of the peaks, at least --margin.\n' +
+    'A probe over the budget or out of memory means "too big"; any other failure stops the search.',
+  table: FIND_MAX_OPTIONS,
+  examples: [
+    'batchlab find-max --dataset mnist --model cnn --memory-budget 1GiB',
+    'batchlab find-max --dataset mnist --model mlp --memory-budget 256MiB --target-batch 8192 --base-lr 0.05 --base-batch 64',
+    'batchlab find-max --cmd "/usr/bin/python3 examples/pytorch/train.py --batch-size {batch} --max-steps {max_steps}" --memory-budget 2GiB',
+  ],
+});
+
+type Options = Parsed<typeof FIND_MAX_OPTIONS>;
+
+/** What the command runs: the settings, the prober and a one-line description. */
+interface Job {
+  settings: FindMaxSettings;
+  prober: Prober;
+  title: string;
+}
+
+/** Settings shared by both modes; checks budget, margin and timeout. */
+function commonSettings(o: Options, budgetOn: string, cap: number, subject: Record<string, unknown>): FindMaxSettings {
+  const budgetBytes = parseBytes(o['memory-budget'], 'memory budget');
+  if (!(o.margin >= 0 && o.margin <= MAX_MARGIN)) {
+    throw new UsageError(`--margin must be in [0, ${MAX_MARGIN}] (a fraction of the budget held back), got ${o.margin}; pass e.g. --margin 0.1`);
+  }
+  const rule: LrRule = (o['lr-rule'] as LrRule | undefined) ?? defaultLrRule(subject.cmd === undefined ? o.optimizer : undefined);
+  return {
+    budgetBytes, budgetOn, marginFloor: o.margin, cap, probeSteps: o['probe-steps'], verifySteps: o['verify-steps'], maxTrials: o['max-trials'],
+    tolerance: DEFAULT_TOLERANCE, analyticBatches: ANALYTIC_BATCHES, targetBatch: o['target-batch'],
+    lr: { rule, baseLr: o['base-lr'], baseBatch: o['base-batch'] }, subject,
+  };
+}
+
+/** A TF.js model on a dataset: probes are worker processes. */
+function tfjsJob(o: Options): Job {
+  const budgetOn = o['budget-on'] ?? 'tensor';
+  if (budgetOn !== 'tensor' && budgetOn !== 'rss') throw new UsageError(`--budget-on ${budgetOn} is for --cmd; a TF.js model budgets on tensor (default) or rss`);
+  const datasetOptions = datasetOptionsFrom(o);
+  const base: TrainConfig = {
+    dataset: o.dataset, datasetOptions, model: modelSpecFrom(o), batchSize: 1, accumSteps: 1, budget: { maxSteps: o['probe-steps'] },
+    lastBatch: o['last-batch'] as 'keep' | 'drop', optimizer: optimizerFrom(o), lr: PROBE_LR, schedule: 'constant', warmupSteps: 0,
+    seed: o.seed, backend: o.backend, evalEvery: 0, evalTrainLimit: 256,
+  };
+  const data = loadDataset(o.dataset, datasetOptions);
+  const cap = Math.min(data.train.count, o['max-batch'] ?? data.train.count);
+  const settings = commonSettings(o, budgetOn, cap, { mode: 'tfjs', config: base, trainCount: data.train.count });
+  const title = `${base.model.name}${base.model.name === 'mlp' ? ` (hidden ${base.model.hidden?.join(',')})` : ''} on ${o.dataset} (${num(data.train.count)} training samples, so B <= ${num(cap)})`;
+  return { settings, prober: tfjsProber({ base, measure: budgetOn }), title };
+}
+
+/** Flags that describe a TF.js model; with --cmd they would be silently ignored, so they are refused. */
+const MODEL_FLAGS = ['--dataset', '--model', '--hidden', '--model-file', '--file', '--limit'];
+
+/** A training command: probes are trials of the external runner. */
+function commandJob(o: Options, argv: readonly string[]): Job {
+  const cmd = (o.cmd as string).trim();
+  if (cmd === '') throw new UsageError('--cmd is empty; pass e.g. --cmd "python3 train.py --batch-size {batch} --max-steps {max_steps}"');
+  const modelFlag = argv.find((a) => MODEL_FLAGS.includes(a.split('=')[0]!));
+  if (modelFlag !== undefined) throw new UsageError(`${modelFlag.split('=')[0]} describes a TF.js model, but --cmd runs your own command; pass one or the other`);
+  const budgetOn = o['budget-on'] ?? 'rss';
+  if (budgetOn === 'tensor') throw new UsageError('--budget-on tensor is for TF.js models; with --cmd budget on rss (default), gpu or reported');
+  if (!(o.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${o.timeout}; pass e.g. --timeout 600`);
+  const values = { maxSteps: o['probe-steps'], lr: o['base-lr'], seed: o.seed };
+  expandCommand(cmd, resolveValues({ ...values, batch: 1 })); // an unknown placeholder or a missing value fails here, before any probe
+  const cap = o['max-batch'] ?? DEFAULT_COMMAND_MAX_BATCH;
+  const settings = commonSettings(o, budgetOn, cap, { mode: 'cmd', cmd, timeoutS: o.timeout });
+  const prober = commandProber({ cmd, budgetBytes: settings.budgetBytes, budgetOn: budgetOn as 'rss' | 'gpu' | 'reported', timeoutMs: o.timeout * 1000, lr: o['base-lr'], seed: o.seed });
+  return { settings, prober, title: `command: ${cmd} (B <= ${num(cap)})` };
+}
+
+export async function findMaxCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { options, positionals, help } = parseOptions(argv, FIND_MAX_OPTIONS, 'find-max');
+  if (help) {
+    io.out(FIND_MAX_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab find-max"; see batchlab find-max --help`);
+  const job = options.cmd !== undefined ? commandJob(options, argv) : tfjsJob(options);
+  const report = await findMaxWithProgress(job, options.db, io, !options.json);
+  io.out(options.json ? JSON.stringify({ db: options.db, ...report }, null, 2) : renderReport(report, options.db));
+  return 0;
+}
+
+/** Runs find-max with a line per probe and a progress bar inside long probes; Ctrl-C stops cleanly. */
+async function findMaxWithProgress(job: Job, dbPath: string, io: Io, verbose: boolean): Promise<FindMaxReport> {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.on('SIGINT', onSigint);
+  const s = job.settings;
+  if (verbose) {
+    io.err(`find-max: ${job.title}`);
+    io.err(`budget ${formatBytes(s.budgetBytes)} on ${s.budgetOn}; margin at least ${pct0(s.marginFloor)}; probes of ${s.probeSteps} steps, verification of ${s.verifySteps}`);
+  }
+  let progress: Progress | undefined;
+  const hooks: FindMaxHooks = {
+    signal: controller.signal,
+    onProbeStart: ({ index, phase, batch, steps }) => {
+      // A bar only on a terminal: in a log, the line per finished probe says enough.
+      progress = verbose && io.errStream.isTTY ? createProgress({ stream: io.errStream, total: steps, label: `probe ${index} ${phase} B=${batch}` }) : undefined;
+    },
+    onProbeStep: ({ step }) => progress?.update(step, {}),
+    onProbeEnd: (r) => {
+      progress?.done();
+      if (verbose) io.err(probeLine(r));
+    },
+    onPrediction: ({ fit, prediction }) => {
+      if (verbose && fit) io.err(`fit: ${fitText(fit)}; ${prediction.note}`);
+    },
+  };
+  try {
+    return await findMax({ dbPath, settings: s, prober: job.prober }, hooks);
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress?.done();
+  }
+}
+
+/** 0.1 -> "10%". */
+function pct0(x: number): string {
+  return `${+(x * 100).toFixed(x < 0.01 && x > 0 ? 2 : 1)}%`;
+}
+
+/** Bytes as MiB (2^20, the unit of the budget) with 4 significant digits, a number so the table right-aligns it. */
+function mibCell(bytes: number | undefined): number | string {
+  return bytes === undefined ? '-' : Number((bytes / 2 ** 20).toPrecision(4));
+}
+
+function probeLine(r: ProbeRecord): string {
+  const peak = r.ok && r.peakBytes !== undefined ? `, peak ${formatBytes(r.peakBytes)}` : '';
+  return `probe ${r.index} [${r.phase}] B=${r.batch}: ${r.kind}${peak}${r.reason ? ` (${r.reason})` : ''}, ${duration(r.ms)}`;
+}
+
+function fitText(fit: NonNullable<FindMaxReport['fit']>): string {
+  return `peak = ${formatBytes(fit.interceptBytes)} + ${formatBytes(fit.bytesPerSample)} x B (R^2 ${fit.r2.toFixed(4)}, ${fit.n} points)`;
+}
+
+/** The table of every probe. */
+export function probeTable(probes: readonly ProbeRecord[]): string {
+  const cut = (t: string) => (t.length > 70 ? `${t.slice(0, 67)}...` : t);
+  return table(
+    ['#', 'phase', 'B', 'peak MiB', 'VmHWM MiB', 'result', 'reason', 'time'],
+    probes.map((r) => [r.index, r.phase, r.batch, mibCell(r.peakBytes), mibCell(r.vmHwmBytes), r.kind, cut(r.reason), duration(r.ms)]),
+  );
+}
+
+/** How the margin was set, in words. */
+function marginText(r: FindMaxReport): string {
+  const m = r.margin;
+  const set = m.source === 'floor' ? `the floor (--margin ${m.floor})` : m.source === 'fit' ? 'the fit residuals' : 'the run-to-run spread';
+  const run = m.repeatedBatches.length > 0 ? `run-to-run std ${pct0(m.runRelStd)} at B = ${m.repeatedBatches.join(', ')} (the same batch measured twice, e.g. by its probe and its verification) -> ${pct0(m.runTerm)}` : 'no batch measured twice';
+  const fit = r.fit ? `fit residual std ${formatBytes(r.fit.residualStdBytes)} -> ${pct0(m.fitTerm)}` : 'no fit';
+  return `${pct0(m.margin)} of the budget, set by ${set}; measured spread (3 std, as a share of the budget): ${fit}; ${run}`;
+}
+
+/** The answer and how close it sits to the budget. */
+function answerLines(r: FindMaxReport): string[] {
+  const a = r.answer;
+  const lines = [`answer     ${num(a.batch)} fits: peak ${formatBytes(a.peakBytes)} = ${pct0(a.budgetFraction)} of the ${formatBytes(r.budgetBytes)} budget (limit ${formatBytes(a.limitBytes)} after the ${pct0(r.margin.margin)} margin); verified over ${a.verifySteps} steps`];
+  const p = r.prediction.batch;
+  const vs = p !== undefined ? `the fit predicted ${num(p)}, the probes found ${num(a.batch)} (${a.batch >= p ? '+' : ''}${pct0((a.batch - p) / Math.max(1, p))})` : 'no prediction from the fit';
+  const bracket = r.search.hi !== undefined ? `; ${num(r.search.lo)} passed and ${num(r.search.hi)} failed` : r.search.outcome === 'capped' ? '; capped: the largest batch allowed fits' : '';
+  lines.push(`           ${vs}${bracket}`);
+  lines.push(`           ${r.counts.total} probes (${r.counts.analytic} analytic, ${r.counts.search} search, ${r.counts.verify} verify) in ${duration(r.wallMs)}`);
+  return lines;
+}
+
+function targetLines(r: FindMaxReport): string[] {
+  const t = r.target;
+  if (t === undefined) return [];
+  if (t.fits) return [`target     ${num(t.targetBatch)} fits directly (at most ${num(r.answer.batch)}): no accumulation needed`];
+  return [
+    `target     ${num(t.targetBatch)} does not fit; accumulate: ${t.plan.text} (micro-batch x accumulation steps, effective batch ${num(t.plan.effectiveBatch)})`,
+    `           ${t.lr.text}`,
+  ];
+}
+
+/** Everything the command prints on stdout. */
+export function renderReport(r: FindMaxReport, dbPath: string): string {
+  return [
+    '',
+    probeTable(r.probes),
+    '',
+    `budget     ${formatBytes(r.budgetBytes)} on ${r.budgetOn}: ${r.measure}`,
+    `memory     ${r.fit ? fitText(r.fit) : 'no fit (fewer than 2 batch sizes passed)'}`,
+    `predicted  ${r.prediction.batch !== undefined ? num(r.prediction.batch) : '-'} under the limit of ${formatBytes(r.prediction.limitBytes)}; ${r.prediction.note}`,
+    `margin     ${marginText(r)}`,
+    ...answerLines(r),
+    ...targetLines(r),
+    '',
+    `stored as find-max experiment ${r.experimentId} in ${dbPath}`,
+  ].join('\n');
+}

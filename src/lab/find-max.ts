@@ -1,0 +1,450 @@
+/**
+ * find-max: the largest batch whose training step fits a memory budget, found analytically first and
+ * then confirmed by probes, each a few real training steps in a process of its own.
+ *
+ * 1. Analytic: profile the peak at small B (1, 2, 4, 8), fit peak = a + b B (core/search fitMemory) and
+ *    predict the largest B under the usable limit (predictMaxBatch).
+ * 2. Probe the prediction first. Its measured peak, far out at large B, corrects the line: the secant
+ *    through it and the largest analytic point gives a refined start (memory that is close to linear
+ *    lands within a batch or two). Then search both ways with core/search findMaxBatch, first inside a
+ *    window of +-1 tolerance around the refined start (a factor-2 bracket would cost ~3 probes more),
+ *    then, if the answer lies outside it, on from the window's edge by doubling or halving. Batches
+ *    already measured are never probed again.
+ * 3. Verify the answer with a longer run (20 steps by default). The margin is derived again with the
+ *    verification's peak (find-max-margin.ts); if the answer no longer fits, step down and verify again.
+ *    The reported batch is always one that a verification run passed.
+ *
+ * What the budget is compared with is the prober's measure: for TF.js models the tensor peak of a step
+ * (RunSummary.peakBytes: weights, optimizer state, activations and gradients, dataset excluded), the
+ * analogue of a GPU's memory; for a command, its process tree's RSS, its GPU memory or its own report.
+ * A probe fails 'over-budget' when that peak exceeds budget x (1 - margin), 'oom' when the allocator
+ * failed or the process was SIGKILLed; any other failure ('error', 'timeout') stops the search with
+ * that error, and is never read as "too big".
+ */
+import { BatchlabError, UsageError } from '../core/errors.js';
+import { scaleLr, type LrRule } from '../core/lr.js';
+import { accumulationPlan, findMaxBatch, fitMemory, predictMaxBatch, type AccumulationChoice, type FindMaxResult, type MemoryFit, type ProbeResult } from '../core/search.js';
+import { formatBytes } from '../core/units.js';
+import { openStore, type Store } from '../store/index.js';
+import type { ProbePhase } from '../store/types.js';
+import { deriveMargin, MAX_MARGIN, type MarginDerivation, type PeakSample } from './find-max-margin.js';
+import type { Measurement, MeasurementKind, Prober } from './find-max-probers.js';
+import { environment } from './sweep.js';
+
+/** Batch sizes of the analytic profile. */
+export const ANALYTIC_BATCHES: readonly number[] = [1, 2, 4, 8];
+/** Default steps of a probe: the first step creates the optimizer state, the next ones show the steady peak. */
+export const DEFAULT_PROBE_STEPS = 3;
+/** Default steps of the verification run of the answer. */
+export const DEFAULT_VERIFY_STEPS = 20;
+/** Default bisection tolerance: hi - lo <= 4% of lo, so the answer is within 4 / 104 = 3.8% of the true maximum. */
+export const DEFAULT_TOLERANCE = 0.04;
+/** Half-width of the search window around the refined start, in tolerances (step 2 of the module doc). */
+export const WINDOW_TOLERANCES = 1;
+/** Below this R^2 the line does not describe the peaks (e.g. RSS noise at small B): search up by doubling instead. */
+export const MIN_TRUSTED_R2 = 0.9;
+/** Verification attempts before giving up (each steps down from a failed one). */
+export const MAX_VERIFY_ATTEMPTS = 3;
+
+/** What find-max needs besides the prober. */
+export interface FindMaxSettings {
+  budgetBytes: number;
+  /** What the budget is compared with, as a short name ('tensor', 'rss', 'gpu', 'reported'). */
+  budgetOn: string;
+  /** Smallest margin (--margin), in [0, MAX_MARGIN]. */
+  marginFloor: number;
+  /** Largest batch worth trying (the training-set size, or --max-batch for a command). */
+  cap: number;
+  probeSteps: number;
+  verifySteps: number;
+  /** Most probes per findMaxBatch search (batches already measured count too). */
+  maxTrials: number;
+  tolerance: number;
+  analyticBatches: readonly number[];
+  /** A batch the user wants; above the maximum, the report gives an accumulation plan for it. */
+  targetBatch?: number;
+  /** For the LR note of the target batch. */
+  lr?: { rule: LrRule; baseLr?: number; baseBatch?: number };
+  /** What is probed, stored with the experiment (the TF.js config, or the command). */
+  subject: Record<string, unknown>;
+}
+
+/** One probe as it ran. */
+export interface ProbeRecord {
+  /** 1-based, in the order the probes ran. */
+  index: number;
+  phase: ProbePhase;
+  batch: number;
+  steps: number;
+  kind: MeasurementKind;
+  ok: boolean;
+  peakBytes?: number;
+  vmHwmBytes?: number;
+  ms: number;
+  /** The limit the probe was judged against: budget x (1 - margin at that time). */
+  limitBytes: number;
+  /** Why it ended so, in one line ('' for a pass). */
+  reason: string;
+  /** The full failure message (stderr tail included). */
+  message?: string;
+}
+
+/** The analytic phase's result. */
+export interface Prediction {
+  /** Largest batch the fit predicts under the limit; undefined without a usable fit. */
+  batch: number | undefined;
+  /** Where the search started. */
+  start: number;
+  /** Whether the fit was good enough to start from (R^2 >= MIN_TRUSTED_R2, memory growing with B). */
+  trusted: boolean;
+  limitBytes: number;
+  /** Why the search starts where it does. */
+  note: string;
+}
+
+/** What to do about a target batch. */
+export interface TargetAdvice {
+  targetBatch: number;
+  /** The target itself fits: no accumulation. */
+  fits: boolean;
+  /** micro-batch x accumulation steps (when it does not fit). */
+  plan: AccumulationChoice;
+  /** LR for the effective batch: the rule, the value when a base LR and batch are known, and the words. */
+  lr: { rule: LrRule; value?: number; text: string };
+}
+
+/** Everything find-max found. */
+export interface FindMaxReport {
+  experimentId: number;
+  budgetBytes: number;
+  budgetOn: string;
+  /** The prober's measure in words. */
+  measure: string;
+  probes: ProbeRecord[];
+  fit?: MemoryFit;
+  prediction: Prediction;
+  margin: MarginDerivation;
+  search: { outcome: FindMaxResult['outcome']; lo?: number; hi?: number };
+  answer: { batch: number; peakBytes: number; budgetFraction: number; limitBytes: number; verifySteps: number };
+  target?: TargetAdvice;
+  counts: { analytic: number; search: number; verify: number; total: number };
+  wallMs: number;
+}
+
+export interface FindMaxHooks {
+  onProbeStart?(info: { index: number; phase: ProbePhase; batch: number; steps: number; limitBytes: number }): void;
+  onProbeStep?(info: { step: number; totalSteps: number }): void;
+  onProbeEnd?(record: ProbeRecord): void;
+  onPrediction?(info: { fit?: MemoryFit; prediction: Prediction; margin: MarginDerivation }): void;
+  signal?: AbortSignal;
+}
+
+/** Checks the numbers of the settings (the CLI parses them; a library caller may not have). */
+export function checkSettings(s: FindMaxSettings): void {
+  if (!(Number.isFinite(s.budgetBytes) && s.budgetBytes >= 1)) throw new BatchlabError('BATCHLAB_BAD_BUDGET', `memory budget must be a positive number of bytes, got ${s.budgetBytes}; use e.g. --memory-budget 4GiB`);
+  if (!(s.marginFloor >= 0 && s.marginFloor <= MAX_MARGIN)) throw new UsageError(`margin must be in [0, ${MAX_MARGIN}], got ${s.marginFloor}; use e.g. --margin 0.1 (10% of the budget held back)`);
+  for (const [v, what] of [[s.cap, 'largest batch'], [s.probeSteps, 'probe steps'], [s.verifySteps, 'verification steps'], [s.maxTrials, 'max trials']] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`${what} must be a positive integer, got ${v}`);
+  }
+  if (!(s.tolerance >= 0 && s.tolerance < 1)) throw new UsageError(`search tolerance must be in [0, 1), got ${s.tolerance}`);
+  if (s.analyticBatches.length === 0 || s.analyticBatches.some((b) => !Number.isSafeInteger(b) || b < 1)) throw new UsageError(`analytic batches must be positive integers, got ${s.analyticBatches.join(', ')}`);
+}
+
+/** Mutable state of one find-max, owned by one findMax call. */
+interface Ctx {
+  store: Store;
+  experimentId: number;
+  s: FindMaxSettings;
+  prober: Prober;
+  hooks: FindMaxHooks;
+  records: ProbeRecord[];
+  /** Results already measured by batch (analytic and search), so the search never probes a batch twice. */
+  memo: Map<number, ProbeResult>;
+}
+
+/**
+ * Runs find-max and stores every probe and the result as a 'find-max' experiment in `dbPath`.
+ * findMax owns `prober` and disposes it at the end. Throws (after storing the probes, with the
+ * experiment marked failed) for a budget the model does not fit at batch 1, a probe 'error' or
+ * 'timeout' (with its message), an interrupt, or an answer that could not be verified.
+ */
+export async function findMax(opts: { dbPath: string; settings: FindMaxSettings; prober: Prober }, hooks: FindMaxHooks = {}): Promise<FindMaxReport> {
+  try {
+    checkSettings(opts.settings);
+    const store = openStore(opts.dbPath);
+    try {
+      return await runExperiment(store, opts, hooks);
+    } finally {
+      store.close();
+    }
+  } finally {
+    // restore: stop any probe still running and remove the prober's signal handlers, whatever happened.
+    await opts.prober.dispose?.();
+  }
+}
+
+/** The experiment around the phases: created 'running', then 'done' with its summary, or 'failed'/'interrupted' with the error. */
+async function runExperiment(store: Store, opts: { settings: FindMaxSettings; prober: Prober }, hooks: FindMaxHooks): Promise<FindMaxReport> {
+  const startMs = performance.now();
+  // save: nothing of the caller's is written. Each probe gets its own copy of the config (probeConfig) or
+  // its own trial values, so there is no setting or weight to put back; what the search does hold (the
+  // prober's processes and signal handlers, the store) is released by findMax's `finally`.
+  const experiment = store.createExperiment({ kind: 'find-max', settings: opts.settings, env: environment() });
+  const ctx: Ctx = { store, experimentId: experiment.id, s: opts.settings, prober: opts.prober, hooks, records: [], memo: new Map() };
+  try {
+    // adjust + search: short probes at small B, the fit, the search from its prediction, the verification.
+    const report = await runPhases(ctx, startMs);
+    store.setExperimentSummary(experiment.id, summaryOf(report));
+    store.setExperimentStatus(experiment.id, 'done');
+    return report;
+  } catch (err) {
+    const interrupted = err instanceof BatchlabError && err.code === 'BATCHLAB_INTERRUPTED';
+    store.setExperimentSummary(experiment.id, { error: err instanceof Error ? err.message : String(err), probes: ctx.records.length });
+    store.setExperimentStatus(experiment.id, interrupted ? 'interrupted' : 'failed');
+    throw err;
+  }
+}
+
+async function runPhases(ctx: Ctx, startMs: number): Promise<FindMaxReport> {
+  const failedAt = await analyticPhase(ctx);
+  const { fit, prediction, margin } = predict(ctx, failedAt);
+  ctx.hooks.onPrediction?.({ fit, prediction, margin });
+  const search = await searchPhase(ctx, prediction, failedAt);
+  const verified = await verifyPhase(ctx, search.maxBatch as number, fit);
+  const count = (p: ProbePhase) => ctx.records.filter((r) => r.phase === p).length;
+  const s = ctx.s;
+  return {
+    experimentId: ctx.experimentId,
+    budgetBytes: s.budgetBytes,
+    budgetOn: s.budgetOn,
+    measure: ctx.prober.measure,
+    probes: ctx.records,
+    fit,
+    prediction,
+    margin: verified.margin,
+    search: { outcome: search.outcome, lo: search.maxBatch, hi: search.firstFailure },
+    answer: { batch: verified.batch, peakBytes: verified.peakBytes, budgetFraction: verified.peakBytes / s.budgetBytes, limitBytes: limitOf(s, verified.margin), verifySteps: s.verifySteps },
+    target: s.targetBatch === undefined ? undefined : targetAdvice(s.targetBatch, verified.batch, s.lr),
+    counts: { analytic: count('analytic'), search: count('search'), verify: count('verify'), total: ctx.records.length },
+    wallMs: performance.now() - startMs,
+  };
+}
+
+/** The usable limit under a margin. */
+function limitOf(s: FindMaxSettings, margin: MarginDerivation | number): number {
+  return s.budgetBytes * (1 - (typeof margin === 'number' ? margin : margin.margin));
+}
+
+/** First line of a message, for tables. */
+function firstLine(text: string | undefined): string {
+  return (text ?? '').split('\n')[0]!.trim();
+}
+
+/** Runs one probe, judges it against `limitBytes`, stores and reports it. */
+async function probeOnce(ctx: Ctx, phase: ProbePhase, batch: number, steps: number, limitBytes: number): Promise<ProbeRecord> {
+  const index = ctx.records.length + 1;
+  ctx.hooks.onProbeStart?.({ index, phase, batch, steps, limitBytes });
+  const m = await ctx.prober.run(batch, { steps, signal: ctx.hooks.signal, onStep: (step, totalSteps) => ctx.hooks.onProbeStep?.({ step, totalSteps }) });
+  const rec = judge(m, { index, phase, batch, steps, limitBytes });
+  ctx.records.push(rec);
+  ctx.store.addProbe({ experimentId: ctx.experimentId, batchSize: batch, ok: rec.ok, kind: rec.kind, peakBytes: rec.peakBytes, rssBytes: rec.vmHwmBytes, ms: Math.round(rec.ms), message: rec.message ?? (rec.reason || null), phase });
+  ctx.hooks.onProbeEnd?.(rec);
+  return rec;
+}
+
+/** A measurement judged against the limit: a run that finished above it is 'over-budget'. */
+export function judge(m: Measurement, at: { index: number; phase: ProbePhase; batch: number; steps: number; limitBytes: number }): ProbeRecord {
+  const base = { ...at, peakBytes: m.peakBytes, vmHwmBytes: m.vmHwmBytes, ms: m.ms };
+  if (m.kind === 'ok' && m.peakBytes !== undefined && m.peakBytes > at.limitBytes) {
+    return { ...base, kind: 'over-budget', ok: false, reason: `peak ${formatBytes(m.peakBytes)} > limit ${formatBytes(at.limitBytes)}` };
+  }
+  if (m.kind === 'ok') return { ...base, kind: 'ok', ok: true, reason: '' };
+  return { ...base, kind: m.kind, ok: false, reason: firstLine(m.message) || m.kind, message: m.message };
+}
+
+/** The error that stops the search at an 'error' or 'timeout' probe, with its message. */
+function probeError(rec: ProbeRecord): BatchlabError {
+  const what = rec.kind === 'timeout' ? 'timed out' : 'failed with an error (not a memory failure, so the search stops)';
+  return new BatchlabError(rec.kind === 'timeout' ? 'BATCHLAB_TIMEOUT' : 'BATCHLAB_CHILD_FAILED', `${rec.phase} probe at batch ${rec.batch} ${what}: ${rec.message ?? rec.reason}`, { exitCode: 1 });
+}
+
+/** Batch 1 did not fit: the budget is below what the model itself needs. */
+function budgetTooSmall(ctx: Ctx, rec: ProbeRecord): BatchlabError {
+  const s = ctx.s;
+  if (rec.kind === 'oom') return new BatchlabError('BATCHLAB_OOM', `even batch 1 ran out of memory (${rec.reason}); the model does not fit this machine`, { exitCode: 1 });
+  const need = rec.peakBytes ?? s.budgetBytes;
+  // formatBytes keeps 3 significant digits; 0.5% up keeps the suggested budget from rounding below the need.
+  const atLeast = formatBytes(Math.ceil((need / (1 - s.marginFloor)) * 1.005)).replace(' ', '');
+  const withMargin = s.marginFloor > 0 ? ` (with the ${Math.round(s.marginFloor * 100)}% margin)` : '';
+  const needs = `${rec.peakBytes !== undefined ? '' : 'over '}${formatBytes(need)} at batch 1 (${s.budgetOn} peak)`;
+  return new BatchlabError('BATCHLAB_BAD_BUDGET', `memory budget ${formatBytes(s.budgetBytes)} is smaller than the model itself needs: ${needs}; pass --memory-budget ${atLeast} or more${withMargin}`);
+}
+
+/** Probes the analytic batches at the floor margin; returns the first batch that failed for memory, if any. */
+async function analyticPhase(ctx: Ctx): Promise<number | undefined> {
+  const limit = limitOf(ctx.s, ctx.s.marginFloor);
+  const batches = [...new Set(ctx.s.analyticBatches.map((b) => Math.min(b, ctx.s.cap)))].sort((a, b) => a - b);
+  for (const [i, b] of batches.entries()) {
+    const rec = await probeOnce(ctx, 'analytic', b, ctx.s.probeSteps, limit);
+    if (rec.kind === 'error' || rec.kind === 'timeout') throw probeError(rec);
+    ctx.memo.set(b, rec.ok ? { ok: true, peakBytes: rec.peakBytes as number } : { ok: false, kind: rec.kind as 'oom' | 'over-budget', message: rec.reason });
+    if (!rec.ok && i === 0) throw budgetTooSmall(ctx, rec);
+    if (!rec.ok) return b;
+  }
+  return undefined;
+}
+
+/** Samples for the margin: every probe that measured its peak to the end or to the budget. */
+function peakSamples(records: readonly ProbeRecord[]): PeakSample[] {
+  return records.filter((r) => r.peakBytes !== undefined && (r.kind === 'ok' || r.kind === 'over-budget')).map((r) => ({ batch: r.batch, peakBytes: r.peakBytes as number }));
+}
+
+/** The fit over the analytic probes that passed, the margin so far, and where the search starts. */
+function predict(ctx: Ctx, failedAt: number | undefined): { fit?: MemoryFit; prediction: Prediction; margin: MarginDerivation } {
+  const s = ctx.s;
+  const points = ctx.records.filter((r) => r.ok).map((r) => ({ batchSize: r.batch, peakBytes: r.peakBytes as number }));
+  const fit = new Set(points.map((p) => p.batchSize)).size >= 2 ? fitMemory(points) : undefined;
+  const margin = deriveMargin({ floor: s.marginFloor, budgetBytes: s.budgetBytes, residualStdBytes: fit?.residualStdBytes, samples: peakSamples(ctx.records) });
+  const limitBytes = limitOf(s, margin);
+  const batch = fit ? predictMaxBatch(fit, s.budgetBytes, { marginBytes: s.budgetBytes - limitBytes }) : undefined;
+  const cap = failedAt !== undefined ? failedAt - 1 : s.cap;
+  const largestPassed = Math.max(...points.map((p) => p.batchSize), 1);
+  const trusted = batch !== undefined && batch >= 1 && (fit as MemoryFit).r2 >= MIN_TRUSTED_R2;
+  const start = Math.max(1, Math.min(cap, trusted ? (batch as number) : 2 * largestPassed));
+  const note = trusted
+    ? `the search starts at the prediction`
+    : fit === undefined
+      ? `too few analytic points for a fit; searching from ${start}`
+      : !(fit.bytesPerSample > 0)
+        ? `memory did not grow with the batch at B <= ${largestPassed}; searching up by doubling from ${start}`
+        : `the line fits the small-B peaks poorly (R^2 ${fit.r2.toFixed(2)} < ${MIN_TRUSTED_R2}); searching up by doubling from ${start}`;
+  return { fit, prediction: { batch, start, trusted, limitBytes, note }, margin };
+}
+
+/** A probe for findMaxBatch: batches already measured answer from the memo; new ones run as 'search' probes. */
+function searchProbe(ctx: Ctx, limitBytes: number): (batch: number) => Promise<ProbeResult> {
+  return async (batch) => {
+    const known = ctx.memo.get(batch);
+    if (known !== undefined) return known;
+    const rec = await probeOnce(ctx, 'search', batch, ctx.s.probeSteps, limitBytes);
+    const result: ProbeResult = rec.ok
+      ? { ok: true, peakBytes: rec.peakBytes as number }
+      : { ok: false, kind: rec.kind === 'oom' || rec.kind === 'over-budget' ? rec.kind : 'error', message: rec.message ?? rec.reason };
+    ctx.memo.set(batch, result);
+    return result;
+  };
+}
+
+/**
+ * Secant refinement of the start: the line through the largest analytic point (bA, pA) and the probe at
+ * the prediction (p0, peak0) gives slope = (peak0 - pA) / (p0 - bA) and the start bA + (limit - pA) / slope.
+ * Undefined when the probe at p0 measured no peak (a real OOM) or the slope is not positive.
+ */
+export function secantStart(anchor: { batch: number; peakBytes: number }, far: { batch: number; peakBytes?: number }, limitBytes: number): number | undefined {
+  if (far.peakBytes === undefined || far.batch <= anchor.batch) return undefined;
+  const slope = (far.peakBytes - anchor.peakBytes) / (far.batch - anchor.batch);
+  if (!(slope > 0)) return undefined;
+  return anchor.batch + Math.floor((limitBytes - anchor.peakBytes) / slope);
+}
+
+/** Probes the prediction and returns the refined start (the prediction itself when no secant can be drawn). */
+async function refinedStart(ctx: Ctx, prediction: Prediction, cap: number): Promise<number> {
+  const probe = searchProbe(ctx, prediction.limitBytes);
+  const p0 = prediction.start;
+  await probe(p0);
+  // Only a run that measured its peak to the end (or to the budget) can anchor a line; a killed one cannot.
+  const far = ctx.records.find((r) => r.batch === p0 && (r.kind === 'ok' || r.kind === 'over-budget'));
+  const anchors = ctx.records.filter((r) => r.phase === 'analytic' && r.ok && r.batch < p0);
+  const anchor = anchors[anchors.length - 1];
+  const start = anchor && far ? secantStart({ batch: anchor.batch, peakBytes: anchor.peakBytes as number }, far, prediction.limitBytes) : undefined;
+  return Math.max(1, Math.min(cap, start ?? p0));
+}
+
+/** Step 2 of the module doc: the prediction, the window around the refined start, then on from its edge if the answer lies outside. */
+async function searchPhase(ctx: Ctx, prediction: Prediction, failedAt: number | undefined): Promise<FindMaxResult> {
+  const s = ctx.s;
+  const probe = searchProbe(ctx, prediction.limitBytes);
+  const cap = failedAt !== undefined ? failedAt - 1 : s.cap;
+  const common = { probe, tolerance: s.tolerance };
+  const start = prediction.trusted ? await refinedStart(ctx, prediction, cap) : prediction.start;
+  // start - low <= tolerance x low and high - start <= tolerance x start: a bracket the bisection accepts as it is.
+  const width = WINDOW_TOLERANCES * s.tolerance;
+  const low = prediction.trusted ? Math.max(1, Math.min(start - 1, Math.ceil(start / (1 + width)))) : 1;
+  const high = prediction.trusted ? Math.min(cap, start + Math.max(1, Math.floor(width * start))) : cap;
+  let r = await findMaxBatch({ ...common, predictedMax: start, cap: high, minBatch: low, maxTrials: s.maxTrials });
+  const left = Math.max(1, s.maxTrials - r.trials.length + 1); // +1: the second search starts at a batch already measured
+  if (r.outcome === 'capped' && high < cap) r = await findMaxBatch({ ...common, predictedMax: high, cap, minBatch: high, maxTrials: left });
+  else if (r.outcome === 'none-fits' && low > 1) r = await findMaxBatch({ ...common, predictedMax: low, cap: low, minBatch: 1, maxTrials: left });
+  if (r.outcome === 'error' || ctx.records.some((x) => x.phase === 'search' && (x.kind === 'error' || x.kind === 'timeout'))) {
+    throw probeError(ctx.records[ctx.records.length - 1] as ProbeRecord);
+  }
+  if (r.maxBatch === undefined) {
+    throw new BatchlabError('BATCHLAB_OOM', `no batch size passed a probe within ${s.maxTrials} trials (${r.outcome}); raise --max-trials or the budget`, { exitCode: 1 });
+  }
+  return r;
+}
+
+/** The next candidate after a verification run failed at `batch`. */
+function stepDown(batch: number, rec: ProbeRecord, fit: MemoryFit | undefined, limitBytes: number, records: readonly ProbeRecord[]): number {
+  let next: number;
+  if (rec.peakBytes !== undefined && rec.peakBytes > limitBytes) {
+    // Memory is a + b B: shed the excess at b bytes per sample (or proportionally without a usable slope).
+    const perSample = fit !== undefined && fit.bytesPerSample > 0 ? fit.bytesPerSample : rec.peakBytes / batch;
+    next = batch - Math.ceil((rec.peakBytes - limitBytes) / perSample);
+  } else {
+    const passedBelow = records.filter((r) => r.ok && r.phase === 'search' && r.batch < batch).map((r) => r.batch);
+    next = passedBelow.length > 0 ? Math.max(...passedBelow) : Math.floor(batch / 2);
+  }
+  return Math.min(batch - 1, next);
+}
+
+/** Step 3 of the module doc: a longer run at the answer, the margin again with its peak, step down if needed. */
+async function verifyPhase(ctx: Ctx, first: number, fit: MemoryFit | undefined): Promise<{ batch: number; peakBytes: number; margin: MarginDerivation }> {
+  const s = ctx.s;
+  let batch = first;
+  let margin = deriveMargin({ floor: s.marginFloor, budgetBytes: s.budgetBytes, residualStdBytes: fit?.residualStdBytes, samples: peakSamples(ctx.records) });
+  for (let attempt = 1; attempt <= MAX_VERIFY_ATTEMPTS && batch >= 1; attempt++) {
+    const rec = await probeOnce(ctx, 'verify', batch, s.verifySteps, limitOf(s, margin));
+    if (rec.kind === 'error' || rec.kind === 'timeout') throw probeError(rec);
+    margin = deriveMargin({ floor: s.marginFloor, budgetBytes: s.budgetBytes, residualStdBytes: fit?.residualStdBytes, samples: peakSamples(ctx.records) });
+    if (rec.ok && (rec.peakBytes as number) <= limitOf(s, margin)) return { batch, peakBytes: rec.peakBytes as number, margin };
+    batch = stepDown(batch, rec, fit, limitOf(s, margin), ctx.records);
+  }
+  throw new BatchlabError('BATCHLAB_OOM', `no batch passed verification over ${s.verifySteps} steps after ${MAX_VERIFY_ATTEMPTS} attempts (last tried ${first}); memory grows with the steps: raise --probe-steps or the margin`, { exitCode: 1 });
+}
+
+/** Default LR rule of an optimizer: square-root for Adam (Malladi et al. 2022), linear for SGD (Goyal et al. 2017). */
+export function defaultLrRule(optimizer: string | undefined): LrRule {
+  return optimizer === 'adam' ? 'sqrt' : 'linear';
+}
+
+/** The accumulation plan for a target batch above the maximum, and the LR for its effective batch. */
+export function targetAdvice(targetBatch: number, maxBatch: number, lr: FindMaxSettings['lr'] = { rule: 'linear' }): TargetAdvice {
+  const plan = accumulationPlan(targetBatch, maxBatch);
+  const B = plan.effectiveBatch;
+  const ruleWords = { linear: 'linear rule (Goyal et al. 2017; for SGD, with warm-up)', sqrt: 'square-root rule (Malladi et al. 2022; for Adam)', fixed: 'fixed LR' }[lr.rule];
+  if (lr.baseLr === undefined || lr.baseBatch === undefined) {
+    const how = lr.rule === 'linear' ? `x ${B} / B0` : lr.rule === 'sqrt' ? `x sqrt(${B} / B0)` : 'unchanged';
+    return { targetBatch, fits: targetBatch <= maxBatch, plan, lr: { rule: lr.rule, text: `LR for the effective batch ${B}: ${ruleWords}: the LR tuned at batch B0 ${how}; pass --base-lr and --base-batch to compute it` } };
+  }
+  const value = scaleLr({ rule: lr.rule, baseLr: lr.baseLr, baseBatch: lr.baseBatch, batch: B });
+  const formula = lr.rule === 'linear' ? `${lr.baseLr} x ${B} / ${lr.baseBatch}` : lr.rule === 'sqrt' ? `${lr.baseLr} x sqrt(${B} / ${lr.baseBatch})` : `${lr.baseLr}`;
+  return { targetBatch, fits: targetBatch <= maxBatch, plan, lr: { rule: lr.rule, value, text: `LR for the effective batch ${B}: ${ruleWords}: ${formula} = ${+value.toPrecision(4)}` } };
+}
+
+/** The experiment summary stored with the probes. */
+function summaryOf(r: FindMaxReport): Record<string, unknown> {
+  return {
+    budgetBytes: r.budgetBytes,
+    budgetOn: r.budgetOn,
+    measure: r.measure,
+    memoryFit: r.fit && { interceptBytes: r.fit.interceptBytes, bytesPerSample: r.fit.bytesPerSample, r2: r.fit.r2, residualStdBytes: r.fit.residualStdBytes, n: r.fit.n },
+    prediction: r.prediction,
+    margin: r.margin,
+    search: r.search,
+    answer: r.answer,
+    target: r.target,
+    counts: r.counts,
+    wallMs: r.wallMs,
+  };
+}
