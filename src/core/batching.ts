@@ -5,7 +5,7 @@
  * samples per forward/backward pass; accumulation steps k; B = b x k.
  */
 import { BatchSizeError, UsageError } from './errors.js';
-import { createRng } from './random.js';
+import { createRng, permutation } from './random.js';
 
 /** A half-open range of positions: `start` is inclusive, `end` is exclusive. */
 export type BatchRange = readonly [start: number, end: number];
@@ -46,17 +46,7 @@ export function assertBatchSize(batchSize: number, what = 'batch size'): void {
  */
 export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   // Knuth's multiplicative hash spreads consecutive epochs over unrelated seeds.
-  const rng = createRng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  // Fisher-Yates: swap position i with a uniform j in [0, i].
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.randInt(i + 1);
-    const tmp = order[i]!;
-    order[i] = order[j]!;
-    order[j] = tmp;
-  }
-  return order;
+  return permutation(n, createRng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0));
 }
 
 /** How one update of `batchSize` samples is computed: `batchSize = microBatchSize x accumSteps`. */

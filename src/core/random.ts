@@ -100,12 +100,35 @@ export function createRng(seed: number): Rng {
  * Fisher-Yates (Durstenfeld) shuffle: for i = n-1 down to 1, swap a[i] with a[j], j uniform in [0, i].
  * Every permutation is equally likely. Mutates and returns `arr`.
  */
-export function shuffleInPlace<T>(arr: T[], rng: Rng): T[] {
+export function shuffleInPlace<A extends unknown[] | Int32Array>(arr: A, rng: Rng): A {
   for (let i = arr.length - 1; i > 0; i--) {
     const j = rng.randInt(i + 1);
-    const tmp = arr[i] as T;
-    arr[i] = arr[j] as T;
-    arr[j] = tmp;
+    const tmp = arr[i];
+    arr[i] = arr[j]!;
+    arr[j] = tmp!;
   }
   return arr;
+}
+
+/** A uniformly random permutation of 0..n-1 (the identity, shuffled). */
+export function permutation(n: number, rng: Rng): Int32Array {
+  const perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  return shuffleInPlace(perm, rng);
+}
+
+/**
+ * Derives an independent-looking uint32 seed from a base seed and a purpose label, so that e.g. the
+ * held-out split and the `limit` subset of one seed do not reuse the same stream.
+ * Formula: FNV-1a 32-bit hash of `label`, xor the base seed (mod 2^32), then murmur3's fmix32 finalizer.
+ */
+export function deriveSeed(seed: number, label: string): number {
+  let h = 0x811c9dc5; // FNV offset basis
+  for (let i = 0; i < label.length; i++) {
+    h = Math.imul(h ^ label.charCodeAt(i), 0x01000193); // FNV prime
+  }
+  h ^= seed >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { DataFileError } from '../core/errors.js';
 import { readDataFile } from './files.js';
 import { PIXEL_MAX } from './pixels.js';
-import { deriveSeed } from './random.js';
+import { deriveSeed } from '../core/random.js';
 import { gatherSplit, stratifiedSplitIndices } from './split.js';
 import type { Dataset, Split } from './types.js';
 

@@ -5,7 +5,7 @@
  */
 import { DataFileError, UsageError } from '../core/errors.js';
 import { readDataFile } from './files.js';
-import { deriveSeed } from './random.js';
+import { deriveSeed } from '../core/random.js';
 import { gatherSplit, randomSplitIndices, stratifiedSplitIndices } from './split.js';
 import type { Dataset, Split, Task } from './types.js';
 

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { DataFileError } from '../core/errors.js';
 import { readDataFile } from './files.js';
 import { gatherUnitFloats } from './pixels.js';
-import { deriveSeed } from './random.js';
+import { deriveSeed } from '../core/random.js';
 import { stratifiedSplitIndices } from './split.js';
 import type { Dataset } from './types.js';
 

@@ -8,7 +8,7 @@ import { DataFileError, UsageError } from '../core/errors.js';
 import { readIdxFile, type IdxTensor } from './idx.js';
 import { bytesToUnitFloats } from './pixels.js';
 import { featureSize, gatherSplit, randomSplitIndices, stratifiedSplitIndices } from './split.js';
-import { deriveSeed } from './random.js';
+import { deriveSeed } from '../core/random.js';
 import type { Dataset, Split, Task } from './types.js';
 
 /** The decoded contents of one images file + labels file pair. */

@@ -3,7 +3,7 @@
  * (sepal length, sepal width, petal length, petal width, in cm), 3 classes.
  */
 import { createRequire } from 'node:module';
-import { deriveSeed } from './random.js';
+import { deriveSeed } from '../core/random.js';
 import { gatherSplit, stratifiedSplitIndices } from './split.js';
 import { applyStandardization, fitStandardization } from './standardize.js';
 import type { Dataset, Split } from './types.js';

@@ -2,7 +2,7 @@
  * Pure helpers that split and subset typed-array datasets: seeded stratified and random held-out
  * splits, row gathering, and the `limit` subset.
  */
-import { createRng, deriveSeed, permutation, shuffleIndices } from './random.js';
+import { createRng, deriveSeed, permutation, shuffleInPlace } from '../core/random.js';
 import type { Dataset, Split } from './types.js';
 
 /** Row indices of the two sides of a held-out split, each in a seeded shuffled order. */
@@ -42,12 +42,12 @@ export function stratifiedSplitIndices(labels: ArrayLike<number>, opts: SplitOpt
   const test: number[] = [];
   for (const cls of [...byClass.keys()].sort((a, b) => a - b)) {
     const members = byClass.get(cls)!;
-    shuffleIndices(members, rng);
+    shuffleInPlace(members, rng);
     const testCount = Math.round(members.length * opts.testFraction);
     for (let k = 0; k < members.length; k++) (k < testCount ? test : train).push(members[k]);
   }
-  shuffleIndices(train, rng);
-  shuffleIndices(test, rng);
+  shuffleInPlace(train, rng);
+  shuffleInPlace(test, rng);
   return { trainIndices: Int32Array.from(train), testIndices: Int32Array.from(test) };
 }
 

@@ -5,7 +5,7 @@
  * samples, each sample drawing its numbers in the order its formula lists them. Inputs and targets
  * are stored as float32.
  */
-import { createRng, type Rng } from './random.js';
+import { createRng, type Rng } from '../core/random.js';
 import type { Dataset, Split } from './types.js';
 
 /** Sizes shared by all synthetic datasets. */

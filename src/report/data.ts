@@ -38,20 +38,8 @@ export interface EvalColumns {
   accuracy: (number | null)[];
 }
 
-export interface ReportRun {
-  id: number;
-  key: string;
-  batchSize: number;
-  microBatchSize: number;
-  accumSteps: number;
-  seed: number;
-  lr: number;
-  status: RunStatus;
-  reason: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** The RunSummary (src/lab/summary.ts) as stored, or null until the run finished. */
-  summary: JsonObject | null;
+/** A stored run (its `summary` is the RunSummary of src/lab/summary.ts, null until it finished) as charted. */
+export interface ReportRun extends Omit<Run, 'experimentId' | 'settings'> {
   /** Colour of this batch size (src/report/palette.ts). */
   color: string;
   /** False for failed runs (FAILED_RUN_STATUSES): they are shown in the table only. */

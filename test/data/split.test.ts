@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng as createCoreRng } from '../../src/core/random.js';
-import { createRng, deriveSeed, permutation } from '../../src/data/random.js';
+import { createRng, deriveSeed, permutation } from '../../src/core/random.js';
 import { gatherSplit, randomSplitIndices, stratifiedSplitIndices } from '../../src/data/split.js';
 import { applyStandardization, fitStandardization } from '../../src/data/standardize.js';
 
