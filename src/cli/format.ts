@@ -11,8 +11,8 @@ export function table(header: readonly string[], rows: readonly (readonly (strin
 }
 
 /** 12345.6 -> "12,346"; small values keep `digits` significant digits. */
-export function num(x: number | undefined, digits = 3): string {
-  if (x === undefined || Number.isNaN(x)) return '-';
+export function num(x: number | undefined | null, digits = 3): string {
+  if (x === undefined || x === null || Number.isNaN(x)) return '-';
   if (!Number.isFinite(x)) return String(x);
   if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
   return Number(x.toPrecision(digits)).toString();

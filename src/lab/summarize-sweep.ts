@@ -96,7 +96,14 @@ export function findings(points: readonly BatchPoint[], s: SweepSummary): Findin
   const lo = points[0]!;
   const hi = points.at(-1)!;
   const span = `from B=${lo.batchSize} to B=${hi.batchSize}`;
-  return [memoryFinding(lo, hi, span, s), ...speedFindings(lo, hi, span, s), stabilityFinding(lo, hi, span), ...generalizationFindings(points, lo, hi, span), ...tradeoffFinding(s)];
+  const withTarget = points.some((p) => p.reachedTarget > 0);
+  return [memoryFinding(lo, hi, span, s), ...speedFindings(lo, hi, span, s), stabilityFinding(points), ...generalizationFindings(points, lo, hi, span, withTarget), ...tradeoffFinding(s, hi.batchSize)];
+}
+
+/** The smallest and largest batch among the points where `value` was measured. */
+function measuredEnds(points: readonly BatchPoint[], value: (p: BatchPoint) => number | undefined): [BatchPoint, BatchPoint] | undefined {
+  const ok = points.filter((p) => Number.isFinite(value(p)));
+  return ok.length >= 2 ? [ok[0]!, ok.at(-1)!] : undefined;
 }
 
 function memoryFinding(lo: BatchPoint, hi: BatchPoint, span: string, s: SweepSummary): Finding {
@@ -126,16 +133,19 @@ function speedFindings(lo: BatchPoint, hi: BatchPoint, span: string, s: SweepSum
   return out;
 }
 
-function stabilityFinding(lo: BatchPoint, hi: BatchPoint, span: string): Finding {
+function stabilityFinding(points: readonly BatchPoint[]): Finding {
+  const ends = measuredEnds(points, (p) => p.lossNoise);
+  if (!ends) return { effect: 'stability', text: 'loss noise needs at least 3 steps per run; the runs were too short to measure it', agreesWithSeed: null };
+  const [lo, hi] = ends;
   const fell = hi.lossNoise < lo.lossNoise;
   return {
     effect: 'stability',
-    text: `loss noise (std around its EMA) ${fell ? 'fell' : 'rose'} ${ratio(Math.max(lo.lossNoise, hi.lossNoise), Math.min(lo.lossNoise, hi.lossNoise))} ${span}: ${fmt(lo.lossNoise, 3)} -> ${fmt(hi.lossNoise, 3)}${fell ? '; small batches give noisier updates' : ''}`,
+    text: `loss noise (std around its EMA) ${fell ? 'fell' : 'rose'} ${ratio(Math.max(lo.lossNoise, hi.lossNoise), Math.min(lo.lossNoise, hi.lossNoise))} from B=${lo.batchSize} to B=${hi.batchSize}: ${fmt(lo.lossNoise, 3)} -> ${fmt(hi.lossNoise, 3)}${fell ? '; small batches give noisier updates' : ''}`,
     agreesWithSeed: fell,
   };
 }
 
-function generalizationFindings(points: readonly BatchPoint[], lo: BatchPoint, hi: BatchPoint, span: string): Finding[] {
+function generalizationFindings(points: readonly BatchPoint[], lo: BatchPoint, hi: BatchPoint, span: string, withTarget: boolean): Finding[] {
   const out: Finding[] = [];
   if (lo.gapAccuracy !== undefined && hi.gapAccuracy !== undefined) {
     const grew = hi.gapAccuracy > lo.gapAccuracy;
@@ -145,7 +155,8 @@ function generalizationFindings(points: readonly BatchPoint[], lo: BatchPoint, h
       agreesWithSeed: grew,
     });
   }
-  if (lo.testAccuracy !== undefined) {
+  // With a target budget every run stops at the same accuracy: comparing final accuracies says nothing.
+  if (lo.testAccuracy !== undefined && !withTarget) {
     const best = points.reduce((a, b) => ((b.testAccuracy ?? -1) > (a.testAccuracy ?? -1) ? b : a));
     const worst = points.reduce((a, b) => ((b.testAccuracy ?? 2) < (a.testAccuracy ?? 2) ? b : a));
     out.push({
@@ -165,9 +176,12 @@ function generalizationFindings(points: readonly BatchPoint[], lo: BatchPoint, h
   return out;
 }
 
-function tradeoffFinding(s: SweepSummary): Finding[] {
+function tradeoffFinding(s: SweepSummary, largest: number): Finding[] {
   const t = s.tradeoff;
-  if (!t || t.bCrit === undefined) return [];
+  if (!t) return [];
+  if (t.bCrit === undefined) {
+    return [{ effect: 'speed', text: `steps-to-target fell in proportion to 1/B over the whole range (S_min fitted at ${fmt(t.sMin)} <= 0): the critical batch lies above the largest batch tried, B=${largest}`, agreesWithSeed: null }];
+  }
   return [
     {
       effect: 'speed',

@@ -240,3 +240,24 @@ test('demo runs a sweep and ends by writing a self-contained report, printing it
   assert.match(html, /^<!doctype html>/i);
   assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=["']https?:/i, 'no external scripts or styles');
 });
+
+test('a sweep to a target records steps, samples and time to target and fits the trade-off', () => {
+  const db = dbPath('target');
+  const r = runCli(['sweep', '--dataset', 'gauss', '--model', 'mlp', '--hidden', '32', '--batch-sizes', '4,8,16,32,64', '--budget', 'target=acc:0.88', '--max-epochs', '20', '--lr-rule', 'linear', '--base-lr', '0.05', '--base-batch', '16', '--sharpness-iterations', '0', '--no-report', '--db', db]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /critical batch/);
+  const store = openStore(db, { readonly: true });
+  try {
+    const e = store.latestExperiment()!;
+    for (const run of store.runsOf(e.id)) {
+      const t = (run.summary as unknown as RunSummary).target!;
+      assert.equal(t.reached, true);
+      assert.ok(t.steps! >= 1 && t.samples === t.steps! * run.batchSize && t.wallMs! > 0, JSON.stringify(t));
+      // The run stopped at the evaluation that first reached the target.
+      assert.equal(store.stepsOf(run.id).length, t.steps);
+    }
+    assert.ok((e.summary as unknown as SweepSummary).tradeoff!.sMin !== undefined);
+  } finally {
+    store.close();
+  }
+});
