@@ -13,7 +13,8 @@
         "src/gemm_kernels.cc",
         "src/conv.cc",
         "src/pool.cc",
-        "src/eltwise.cc"
+        "src/eltwise.cc",
+        "src/train_ops.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags!": ["-O2", "-O0"],

@@ -13,12 +13,14 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "conv.h"
 #include "eltwise.h"
 #include "gemm.h"
 #include "pool.h"
 #include "threadpool.h"
+#include "train_ops.h"
 #include "workspace.h"
 
 namespace {
@@ -56,6 +58,41 @@ class Args {
       throw ArgError{"argument " + std::to_string(i) + " has " + std::to_string(len) + " elements, needs " +
                      std::to_string(min_len)};
     return static_cast<float*>(data);
+  }
+
+  // An Int32Array with at least `min_len` elements.
+  int* i32(size_t i, size_t min_len) {
+    bool is_ta = false;
+    napi_is_typedarray(env_, argv_[i], &is_ta);
+    napi_typedarray_type type = napi_float32_array;
+    size_t len = 0;
+    void* data = nullptr;
+    if (is_ta) napi_get_typedarray_info(env_, argv_[i], &type, &len, &data, nullptr, nullptr);
+    if (!is_ta || type != napi_int32_array) throw ArgError{"argument " + std::to_string(i) + " must be an Int32Array"};
+    if (len < min_len) throw ArgError{"argument " + std::to_string(i) + " is too short"};
+    return static_cast<int*>(data);
+  }
+
+  // A JS array of Float32Arrays: their data pointers and lengths.
+  void f32_list(size_t i, std::vector<const float*>* ptrs, std::vector<long>* lens) {
+    bool is_array = false;
+    napi_is_array(env_, argv_[i], &is_array);
+    if (!is_array) throw ArgError{"argument " + std::to_string(i) + " must be an array of Float32Arrays"};
+    uint32_t n = 0;
+    napi_get_array_length(env_, argv_[i], &n);
+    for (uint32_t k = 0; k < n; ++k) {
+      napi_value el;
+      napi_get_element(env_, argv_[i], k, &el);
+      bool is_ta = false;
+      napi_is_typedarray(env_, el, &is_ta);
+      napi_typedarray_type type = napi_int32_array;
+      size_t len = 0;
+      void* data = nullptr;
+      if (is_ta) napi_get_typedarray_info(env_, el, &type, &len, &data, nullptr, nullptr);
+      if (!is_ta || type != napi_float32_array) throw ArgError{"argument " + std::to_string(i) + " must be an array of Float32Arrays"};
+      ptrs->push_back(static_cast<const float*>(data));
+      lens->push_back(static_cast<long>(len));
+    }
   }
 
   long i64(size_t i) {
@@ -259,6 +296,74 @@ napi_value ReduceSum(napi_env env, napi_callback_info info) {
   });
 }
 
+// sumSquares([x0, x1, ...]): sum of squares of every element of every array, as a double.
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 1);
+    std::vector<const float*> ptrs;
+    std::vector<long> lens;
+    a.f32_list(0, &ptrs, &lens);
+    return number(env, bl::sum_squares(ptrs.data(), lens.data(), static_cast<int>(ptrs.size())));
+  });
+}
+
+// sgdUpdate(w, g, wOut, n, lr)
+napi_value SgdUpdate(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 5);
+    const long n = a.dim(3);
+    bl::sgd_update(a.f32(0, n), a.f32(1, n), a.f32(2, n), n, static_cast<float>(a.f64(4)));
+    return undefined(env);
+  });
+}
+
+// momentumUpdate(w, buf, g, wOut, bufOut, n, lr, mu)
+napi_value MomentumUpdate(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 8);
+    const long n = a.dim(5);
+    bl::momentum_update(a.f32(0, n), a.f32(1, n), a.f32(2, n), a.f32(3, n), a.f32(4, n), n,
+                        static_cast<float>(a.f64(6)), static_cast<float>(a.f64(7)));
+    return undefined(env);
+  });
+}
+
+// adamUpdate(w, m, v, g, wOut, mOut, vOut, n, lr, beta1, beta2, c1, c2, eps)
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 14);
+    const long n = a.dim(7);
+    const double b1 = a.f64(9), b2 = a.f64(10);
+    // The TF.js chain multiplies by scalar tensors, i.e. by these constants rounded to fp32.
+    const bl::AdamConsts k{static_cast<float>(a.f64(8)), static_cast<float>(b1), static_cast<float>(1 - b1),
+                           static_cast<float>(b2), static_cast<float>(1 - b2), static_cast<float>(a.f64(11)),
+                           static_cast<float>(a.f64(12)), static_cast<float>(a.f64(13))};
+    bl::adam_update(a.f32(0, n), a.f32(1, n), a.f32(2, n), a.f32(3, n), a.f32(4, n), a.f32(5, n), a.f32(6, n), n, k);
+    return undefined(env);
+  });
+}
+
+// softmaxXent(logits, labels, probs, rows, classes): fills probs, returns the mean loss.
+napi_value SoftmaxXent(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 5);
+    const long rows = a.dim(3), classes = a.dim(4);
+    const double loss = bl::softmax_xent(a.f32(0, rows * classes), a.i32(1, rows), a.f32(2, rows * classes), rows, classes);
+    return number(env, loss);
+  });
+}
+
+// softmaxXentGrad(probs, labels, dy, dlogits, rows, classes)
+napi_value SoftmaxXentGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 6);
+    const long rows = a.dim(4), classes = a.dim(5);
+    bl::softmax_xent_grad(a.f32(0, rows * classes), a.i32(1, rows), static_cast<float>(a.f64(2)),
+                          a.f32(3, rows * classes), rows, classes);
+    return undefined(env);
+  });
+}
+
 napi_value Info(napi_env env, napi_callback_info) {
   return guarded(env, [&] {
     napi_value obj, simd;
@@ -328,6 +433,12 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"momentumUpdate", nullptr, MomentumUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxXent", nullptr, SoftmaxXent, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxXentGrad", nullptr, SoftmaxXentGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setSimd", nullptr, SetSimd, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -24,6 +24,17 @@ export interface NativeAddon {
   binary(op: number, mode: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, inner: number): void;
   unary(op: number, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, inner: number, overOuter: boolean): void;
+  /** Sum of squares of every element of every array (accumulated in double, in a fixed order). */
+  sumSquares(xs: Float32Array[]): number;
+  sgdUpdate(w: Float32Array, g: Float32Array, wOut: Float32Array, n: number, lr: number): void;
+  momentumUpdate(w: Float32Array, buf: Float32Array, g: Float32Array, wOut: Float32Array, bufOut: Float32Array, n: number, lr: number, mu: number): void;
+  adamUpdate(
+    w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, wOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
+    n: number, lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number,
+  ): void;
+  /** Fills `probs` with softmax(logits) row by row; returns the mean softmax cross-entropy. */
+  softmaxXent(logits: Float32Array, labels: Int32Array, probs: Float32Array, rows: number, classes: number): number;
+  softmaxXentGrad(probs: Float32Array, labels: Int32Array, dy: number, dlogits: Float32Array, rows: number, classes: number): void;
   info(): { simd: string; threads: number };
   setThreads(n: number): number;
   setSimd(name: string): boolean;

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './native-addon.js';
+import { FUSED_KERNELS, type AdamStep } from './native-ops.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type KernelArgs = Parameters<KernelFunc>[0];
@@ -387,6 +388,68 @@ function gatherRowsKernel(): tf.KernelConfig {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Fused training-step kernels (native-ops.ts): no cpu counterpart, so inputs in another storage are
+// converted rather than declined.
+
+function f32Of(backend: MathBackendCPU, t: Info): Float32Array {
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
+}
+
+function i32Of(backend: MathBackendCPU, t: Info): Int32Array {
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Int32Array ? v : Int32Array.from(v as ArrayLike<number>);
+}
+
+function fusedKernel(kernelName: string, fn: (args: KernelArgs, backend: MathBackendCPU) => Info | Info[]): tf.KernelConfig {
+  return { kernelName, backendName: '', kernelFunc: (args) => fn(args, args.backend as MathBackendCPU) };
+}
+
+function fusedKernels(addon: NativeAddon): tf.KernelConfig[] {
+  return [
+    fusedKernel(FUSED_KERNELS.sumSquares, ({ inputs }, backend) => {
+      const xs = Object.values(inputs as Record<string, Info>).map((t) => f32Of(backend, t));
+      return output(backend, [], Float32Array.of(addon.sumSquares(xs)));
+    }),
+    fusedKernel(FUSED_KERNELS.sgd, ({ inputs, attrs }, backend) => {
+      const { w, g } = inputs as { w: Info; g: Info };
+      const n = size(w.shape), out = new Float32Array(n);
+      addon.sgdUpdate(f32Of(backend, w), f32Of(backend, g), out, n, (attrs as { lr: number }).lr);
+      return output(backend, [...w.shape], out);
+    }),
+    fusedKernel(FUSED_KERNELS.momentum, ({ inputs, attrs }, backend) => {
+      const { w, buf, g } = inputs as { w: Info; buf: Info; g: Info };
+      const { lr, mu } = attrs as { lr: number; mu: number };
+      const n = size(w.shape), wOut = new Float32Array(n), bufOut = new Float32Array(n);
+      addon.momentumUpdate(f32Of(backend, w), f32Of(backend, buf), f32Of(backend, g), wOut, bufOut, n, lr, mu);
+      return [output(backend, [...w.shape], wOut), output(backend, [...w.shape], bufOut)];
+    }),
+    fusedKernel(FUSED_KERNELS.adam, ({ inputs, attrs }, backend) => {
+      const { w, m, v, g } = inputs as { w: Info; m: Info; v: Info; g: Info };
+      const k = attrs as unknown as AdamStep;
+      const n = size(w.shape), wOut = new Float32Array(n), mOut = new Float32Array(n), vOut = new Float32Array(n);
+      addon.adamUpdate(f32Of(backend, w), f32Of(backend, m), f32Of(backend, v), f32Of(backend, g), wOut, mOut, vOut, n,
+        k.lr, k.beta1, k.beta2, k.c1, k.c2, k.epsilon);
+      return [wOut, mOut, vOut].map((d) => output(backend, [...w.shape], d));
+    }),
+    fusedKernel(FUSED_KERNELS.softmaxXent, ({ inputs }, backend) => {
+      const { logits, labels } = inputs as { logits: Info; labels: Info };
+      const [rows, classes] = logits.shape as [number, number];
+      const probs = new Float32Array(rows * classes);
+      const loss = addon.softmaxXent(f32Of(backend, logits), i32Of(backend, labels), probs, rows, classes);
+      return [output(backend, [], Float32Array.of(loss)), output(backend, [rows, classes], probs)];
+    }),
+    fusedKernel(FUSED_KERNELS.softmaxXentGrad, ({ inputs }, backend) => {
+      const { dy, probs, labels } = inputs as { dy: Info; probs: Info; labels: Info };
+      const [rows, classes] = probs.shape as [number, number];
+      const d = new Float32Array(rows * classes);
+      addon.softmaxXentGrad(f32Of(backend, probs), i32Of(backend, labels), f32Of(backend, dy)[0]!, d, rows, classes);
+      return output(backend, [rows, classes], d);
+    }),
+  ];
+}
+
 /** Every kernel the native backend overrides, built over a loaded addon. */
 export function nativeKernelConfigs(addon: NativeAddon): tf.KernelConfig[] {
   return [
@@ -395,5 +458,6 @@ export function nativeKernelConfigs(addon: NativeAddon): tf.KernelConfig[] {
     maxPool(addon), maxPoolGrad(addon),
     binaryKernel(addon, 'Add'), binaryKernel(addon, 'Sub'), binaryKernel(addon, 'Multiply'),
     reluKernel(addon), stepKernel(addon), sumKernel(addon), gatherRowsKernel(),
+    ...fusedKernels(addon),
   ];
 }

@@ -7,8 +7,12 @@
  * - momentum:  v <- mu v + g;  w <- w - lr v            (torch.optim.SGD with momentum, dampening 0)
  * - Adam:      m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
  *              w <- w - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)   (Kingma & Ba 2015, Alg. 1)
+ *
+ * On batchlab-native each variable's update is one fused pass (native-ops.ts), in place when the variable
+ * owns its storage, with the same fp32 rounding order; other backends run the op chains below.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { adamInPlace, fusedAdam, fusedMomentum, fusedSgd, momentumInPlace, sgdInPlace } from '../backends/native-ops.js';
 import { UnknownNameError } from '../../core/errors.js';
 
 export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam'] as const;
@@ -47,7 +51,7 @@ export function createOptimizer(config: OptimizerConfig): Optimizer {
 function sgd(): Optimizer {
   return {
     apply(vars, grads, lr) {
-      tf.tidy(() => vars.forEach((v, i) => v.assign(tf.sub(v, tf.mul(grads[i]!, lr)))));
+      tf.tidy(() => vars.forEach((v, i) => sgdInPlace(v, grads[i]!, lr) || v.assign(fusedSgd(v, grads[i]!, lr) ?? tf.sub(v, tf.mul(grads[i]!, lr)))));
     },
     dispose() {},
   };
@@ -61,6 +65,13 @@ function momentum(mu: number): Optimizer {
       const bufs = buffers;
       tf.tidy(() =>
         vars.forEach((v, i) => {
+          if (momentumInPlace(v, bufs[i]!, grads[i]!, lr, mu)) return;
+          const fused = fusedMomentum(v, bufs[i]!, grads[i]!, lr, mu);
+          if (fused) {
+            v.assign(fused[0]);
+            bufs[i]!.assign(fused[1]);
+            return;
+          }
           bufs[i]!.assign(tf.add(tf.mul(bufs[i]!, mu), grads[i]!));
           v.assign(tf.sub(v, tf.mul(bufs[i]!, lr)));
         }),
@@ -87,6 +98,15 @@ function adam(beta1: number, beta2: number, epsilon: number): Optimizer {
         vars.forEach((w, i) => {
           const g = grads[i]!;
           const { m, v } = state[i]!;
+          const k = { lr, beta1, beta2, c1, c2, epsilon };
+          if (adamInPlace(w, m, v, g, k)) return;
+          const fused = fusedAdam(w, m, v, g, k);
+          if (fused) {
+            w.assign(fused[0]);
+            m.assign(fused[1]);
+            v.assign(fused[2]);
+            return;
+          }
           m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
           v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
           const step = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), epsilon));

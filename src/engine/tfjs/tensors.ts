@@ -8,6 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from '../../data/types.js';
 import type { BuiltModel } from '../../models/index.js';
 import type { Metrics } from '../trainer.js';
+import { fusedSoftmaxCrossEntropy } from '../backends/native-ops.js';
 
 export interface SplitTensors {
   /** [count, ...inputShape], float32. */
@@ -38,6 +39,9 @@ export function makeLossFn(data: Dataset, built: BuiltModel): LossFn {
   }
   const classes = data.numClasses;
   return (out, target) => {
+    // From logits, batchlab-native runs the loss and its gradient as one kernel each.
+    const fused = built.outputsProbabilities ? undefined : fusedSoftmaxCrossEntropy(out, target);
+    if (fused) return fused;
     const logp = built.outputsProbabilities ? tf.log(tf.maximum(out, 1e-7)) : tf.logSoftmax(out);
     return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(target as tf.Tensor1D, classes), logp), -1))) as tf.Scalar;
   };

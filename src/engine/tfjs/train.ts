@@ -14,6 +14,7 @@ import type { EvalRecord, StepRecord } from '../../core/types.js';
 import type { Dataset } from '../../data/types.js';
 import { buildModel, type BuiltModel, type ModelSpec } from '../../models/index.js';
 import type { Metrics, TrainHooks, TrainResult, TrainSettings } from '../trainer.js';
+import { fusedSumSquares } from '../backends/native-ops.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { topHessianEigenvalue } from './sharpness.js';
 import { batchLoss, evaluate, makeLossFn, takeRows, toTensors, type LossFn, type SplitTensors } from './tensors.js';
@@ -284,9 +285,9 @@ function microGradients(state: RunState, rows: Int32Array): { value: tf.Scalar; 
   }
 }
 
-/** Sum of squares over a list of tensors: |g|^2 for a gradient split across variables. */
+/** Sum of squares over a list of tensors: |g|^2 for a gradient split across variables (one kernel on batchlab-native). */
 function sqNorm(ts: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.addN(ts.map((t) => tf.sum(tf.square(t)))) as tf.Scalar);
+  return tf.tidy(() => fusedSumSquares(ts) ?? (tf.addN(ts.map((t) => tf.sum(tf.square(t)))) as tf.Scalar));
 }
 
 function distanceFromInit(state: RunState): number {
