@@ -19,13 +19,8 @@ export const NOISE_CONFIDENCE = 0.95;
 /** Points kept of the B_simple series for charts. */
 const NOISE_SERIES_POINTS = 200;
 
-export interface RunFacts {
-  batchSize: number;
-  microBatchSize: number;
-  accumSteps: number;
-  seed: number;
-  lr: number;
-  backend: string;
+/** What the summary needs to know that the measured steps do not say. */
+export interface RunFacts extends Pick<RunSummary, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'seed' | 'lr' | 'backend'> {
   target?: TrainTarget;
   vmHwmBytes?: number;
 }

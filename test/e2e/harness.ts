@@ -20,3 +20,13 @@ export function runCli(args: readonly string[], opts: { cwd?: string; timeoutMs?
   });
   return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
 }
+
+/** Debian's torch belongs to /usr/bin/python3 (a pyenv `python3` on PATH may lack it); BATCHLAB_TEST_PYTHON picks another. */
+export const TEST_PYTHON = process.env.BATCHLAB_TEST_PYTHON ?? '/usr/bin/python3';
+
+/** Why torch cannot be used here, or undefined when `TEST_PYTHON -c "import torch"` works (tests skip, not pass, without it). */
+export function torchMissing(): string | undefined {
+  const r = spawnSync(TEST_PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) return `${TEST_PYTHON} cannot be run (${r.error.message})`;
+  return r.status === 0 ? undefined : `${TEST_PYTHON} cannot import torch (install python3-torch): ${r.stderr.trim().split('\n').pop()}`;
+}

@@ -2,21 +2,14 @@
 // from the script's own gradient norms.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { RunSummary } from '../../src/lab/summary.js';
 import { openStore } from '../../src/store/index.js';
-import { runCli } from './harness.js';
+import { runCli, TEST_PYTHON, torchMissing } from './harness.js';
 
-const PYTHON = process.env.BATCHLAB_TEST_PYTHON ?? '/usr/bin/python3';
-
-function torchMissing(): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) return `${PYTHON} cannot be run (${r.error.message})`;
-  return r.status === 0 ? undefined : `${PYTHON} cannot import torch (install python3-torch)`;
-}
+const PYTHON = TEST_PYTHON;
 
 test('sweep --cmd runs the PyTorch example at each batch size and measures B_simple from its gradient norms', (t) => {
   const missing = torchMissing();

@@ -1,21 +1,13 @@
 // The example trainers in examples/ run end to end under the runner and report the protocol fields.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { TrialRunner, type TrialResult } from '../../src/engine/external/runner.js';
 import { REPO_ROOT } from './helpers.js';
+import { TEST_PYTHON, torchMissing } from '../e2e/harness.js';
 
-/** Debian's torch belongs to /usr/bin/python3 (a pyenv `python3` on PATH may lack it; docs/protocol.md); BATCHLAB_TEST_PYTHON picks another. */
-const PYTHON = process.env.BATCHLAB_TEST_PYTHON ?? '/usr/bin/python3';
+const PYTHON = TEST_PYTHON;
 const runner = new TrialRunner({ killGraceMs: 1_000 });
 after(() => runner.dispose());
-
-/** Why torch cannot be used here, or undefined when `PYTHON -c "import torch"` works. */
-function torchMissing(): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) return `${PYTHON} cannot be run (${r.error.message})`;
-  return r.status === 0 ? undefined : `${PYTHON} cannot import torch (install python3-torch): ${r.stderr.trim().split('\n').pop()}`;
-}
 
 /** Checks what every example must report: each step with the protocol fields, the eval metrics at the end. */
 function checkProtocolRun(r: TrialResult, steps: number, accum: number): void {
