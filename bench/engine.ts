@@ -1,68 +1,95 @@
 /**
- * Training throughput of batchlab-native vs wasm vs cpu vs PyTorch (same machine), MLP 784-256-10
- * and the small CNN, batch sizes 16, 64, 256, 1024. Prints one table, writes bench/results/engine.json.
+ * Training throughput of batchlab's REAL trainer (`trainTfjs`, src/engine/tfjs/train.ts) on
+ * batchlab-native, wasm and cpu vs PyTorch (same machine): the built-in `mlp` (784-256-10) and `cnn`
+ * models (src/models) on MNIST, plain SGD (`{ name: 'sgd' }`, lr 0.05), B = 16, 64, 256, 1024.
+ * Prints one table, writes bench/results/engine.json.
  *
- * FLOPs: training = 3 x forward FLOPs of the matmuls/convs (2 per multiply-add; forward + input
- * grad + weight grad). Share of peak: 270 GFLOP/s per core (AVX-512 FMA) x threads used.
- * Each cell: warm-up steps, then the median samples/s over timed windows.
+ * TF.js cells: each runs in its own child process (a fresh TF.js engine), trains WARMUP steps, then
+ * times about TIMED_MS of steps; samples/s = B / median StepRecord.stepMs (row gather, forward, loss,
+ * gradients, |g|^2, update, one read-back), leaving out the steps the trainer memory-profiles.
  * The cpu backend is capped (a CNN step takes seconds); wasm cannot train convs ("n/a").
- * PyTorch runs from /usr/bin/python3 if `import torch` works there (Debian: apt-get install
+ * PyTorch (bench/torch_bench.py): the same architectures, Glorot-uniform kernels, zero biases, plain
+ * SGD at the same lr; from /usr/bin/python3 if `import torch` works there (Debian: apt-get install
  * python3-torch), with OPENBLAS_CORETYPE unset and OMP_WAIT_POLICY=PASSIVE for that process only,
  * at 1 and 2 threads, taking the better.
+ * FLOPs: training = 3 x forward FLOPs of the matmuls/convs (2 per multiply-add; forward + input
+ * grad + weight grad). Share of peak: 270 GFLOP/s per core (AVX-512 FMA) x threads used.
  * Usage: npx tsx bench/engine.ts [--quick]
  */
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { selectBackend } from '../src/engine/backends/select.js';
 import { registerNativeBackend } from '../src/engine/backends/native.js';
-import { forwardFlopsPerSample, makeBatch, makeTrainer, type ModelKind } from './lib/train.js';
+import { trainTfjs } from '../src/engine/tfjs/train.js';
+import { loadDataset } from '../src/data/registry.js';
+import { forwardFlopsPerSample, type ModelKind } from './lib/train.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
 const PEAK_PER_CORE = 270;
 const BATCHES = [16, 64, 256, 1024];
 const MODELS: ModelKind[] = ['mlp', 'cnn'];
+const LR = 0.05;
 const PYTHON = '/usr/bin/python3';
+/** Rows of each split the trainer's final evaluations use (outside the timed steps; kept small). */
+const EVAL_ROWS = 16;
+/** The trainer memory-profiles step 1 (first of its shape) and every 100th; those are not timed. */
+const PROFILED = (step: number) => step === 1 || step % 100 === 0;
 
+type Backend = 'batchlab-native' | 'wasm' | 'cpu';
+/** warmup: untimed steps; timedMs / minSteps: time at least this much and this many steps. */
+interface CellSpec { model: ModelKind; batch: number; backend: Backend; warmup: number; timedMs: number; minSteps: number }
 interface Cell { samplesPerSec?: number; threads?: number; note?: string }
+
+const TIMING: Record<Backend, Pick<CellSpec, 'warmup' | 'timedMs' | 'minSteps'>> = {
+  'batchlab-native': { warmup: 15, timedMs: 1500, minSteps: 8 },
+  wasm: { warmup: 10, timedMs: 1500, minSteps: 5 },
+  cpu: { warmup: 2, timedMs: 1000, minSteps: 1 },
+};
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
 
-/**
- * Median samples/s of `windows` timed windows (each >= windowMs, at least one step) after
- * `warmup` steps; returns undefined (with the measured step time) if one step exceeds maxStepMs.
- */
-async function measureTf(backend: string, kind: ModelKind, batch: number, opts: { warmup: number; windows: number; windowMs: number; maxStepMs: number }): Promise<Cell> {
-  await tf.setBackend(backend);
-  const trainer = makeTrainer(kind, 1);
-  const { x, y } = makeBatch(kind, batch, 3);
+/** Child: trains one cell with `trainTfjs` and prints {msPerStep, steps} as one JSON line. */
+async function runCell(spec: CellSpec): Promise<void> {
+  await selectBackend({ requested: spec.backend, needsConv: spec.model === 'cnn' });
+  const data = loadDataset('mnist', {});
+  const test = { ...data.test, count: EVAL_ROWS, x: data.test.x.subarray(0, EVAL_ROWS * 784), y: data.test.y.subarray(0, EVAL_ROWS) };
+  const times: number[] = [];
+  const controller = new AbortController();
+  await trainTfjs({
+    data: { ...data, test },
+    model: { name: spec.model },
+    settings: {
+      batchSize: spec.batch, accumSteps: 1, budget: { maxSteps: 1_000_000 }, lastBatch: 'drop', seed: 1,
+      optimizer: { name: 'sgd' }, lrAt: () => LR, evalEvery: 0, evalTrainLimit: EVAL_ROWS,
+    },
+    hooks: {
+      signal: controller.signal,
+      onStep: (s) => {
+        if (s.step <= spec.warmup || PROFILED(s.step)) return;
+        times.push(s.stepMs);
+        if (times.length >= spec.minSteps && times.reduce((a, b) => a + b, 0) >= spec.timedMs) controller.abort();
+      },
+    },
+  });
+  console.log(JSON.stringify({ msPerStep: median(times), steps: times.length }));
+}
+
+/** Parent: runs one TF.js cell in a child process. */
+function measureTf(spec: Omit<CellSpec, keyof (typeof TIMING)[Backend]>): Cell {
+  const full: CellSpec = { ...spec, ...TIMING[spec.backend] };
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--cell', JSON.stringify(full)], { encoding: 'utf8', cwd: ROOT, timeout: 300_000 });
   try {
-    let t0 = performance.now();
-    trainer.step(x, y).dispose();
-    let stepMs = performance.now() - t0;
-    if (stepMs > opts.maxStepMs) return { note: `capped (${(stepMs / 1000).toFixed(1)} s/step)`, samplesPerSec: (batch * 1000) / stepMs };
-    for (let i = 1; i < opts.warmup; i++) trainer.step(x, y).dispose();
-    t0 = performance.now();
-    trainer.step(x, y).dispose();
-    stepMs = performance.now() - t0;
-    const steps = Math.max(1, Math.round(opts.windowMs / Math.max(stepMs, 0.01)));
-    const rates: number[] = [];
-    for (let w = 0; w < opts.windows; w++) {
-      t0 = performance.now();
-      for (let i = 0; i < steps; i++) trainer.step(x, y).dispose();
-      rates.push((batch * steps * 1000) / (performance.now() - t0));
-    }
-    return { samplesPerSec: median(rates) };
-  } finally {
-    tf.dispose([x, y]);
-    trainer.dispose();
+    const { msPerStep } = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as { msPerStep: number };
+    return { samplesPerSec: (spec.batch * 1000) / msPerStep };
+  } catch {
+    return { note: `failed: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').slice(-2).join(' | ').slice(0, 200)}` };
   }
 }
 
@@ -73,11 +100,11 @@ function torchAvailable(): string | undefined {
 }
 
 /** PyTorch samples/s per (model, batch): the better of 1 and 2 threads. */
-function measureTorch(quick: boolean): Map<string, Cell> {
+function measureTorch(batches: number[]): Map<string, Cell> {
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
   delete env['OPENBLAS_CORETYPE'];
   const threads = [...new Set([1, Math.min(2, availableParallelism())])].join(',');
-  const r = spawnSync(PYTHON, [join(HERE, 'torch_bench.py'), MODELS.join(','), (quick ? [16, 256] : BATCHES).join(','), threads], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(PYTHON, [join(HERE, 'torch_bench.py'), MODELS.join(','), batches.join(','), threads, String(LR)], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
   const out = new Map<string, Cell>();
   if (r.status !== 0) {
     console.log(`PyTorch run failed: ${r.stderr.slice(-500)}`);
@@ -97,43 +124,48 @@ function fmt(v: number | undefined, digits = 0): string {
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  const batches = quick ? [16, 256] : BATCHES;
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--cell') return runCell(JSON.parse(argv[1]!) as CellSpec);
+  const batches = argv.includes('--quick') ? [16, 256] : BATCHES;
   const reg = registerNativeBackend();
   if (!reg.ok) console.log(`batchlab-native unavailable: ${reg.reason}`);
-  const nativeThreads = reg.ok ? reg.threads : 0;
   const torchMissing = torchAvailable();
   if (torchMissing) console.log(`PyTorch column empty: ${torchMissing}`);
-  const torch = torchMissing ? new Map<string, Cell>() : measureTorch(quick);
+  const torch = torchMissing ? new Map<string, Cell>() : measureTorch(batches);
 
   const rows: Record<string, unknown>[] = [];
-  const header = ['model', 'B', 'engine', 'thr', 'samples/s', 'GFLOP/s', '%peak', 'native/torch', 'note'];
   console.log(`\nload average: ${existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').trim() : 'n/a'}`);
-  console.log(header.join('\t'));
-  for (const kind of MODELS) {
+  console.log(['model', 'B', 'engine', 'thr', 'samples/s', 'GFLOP/s', '%peak', 'native/torch', 'note'].join('\t'));
+  for (const model of MODELS) {
     for (const batch of batches) {
       const cells: [string, number, Cell][] = [];
-      if (reg.ok) cells.push(['batchlab-native', nativeThreads, await measureTf('batchlab-native', kind, batch, { warmup: 3, windows: 7, windowMs: 300, maxStepMs: 60_000 })]);
-      if (kind === 'mlp') cells.push(['wasm', 1, await measureTf('wasm', kind, batch, { warmup: 3, windows: 5, windowMs: 300, maxStepMs: 60_000 })]);
-      else cells.push(['wasm', 1, { note: 'n/a (no Conv2DBackpropFilter)' }]);
-      const cpuCap = kind === 'cnn' && batch > 16 ? { note: 'skipped (cpu CNN: ~0.4 s per sample)' } : undefined;
-      cells.push(['cpu', 1, cpuCap ?? await measureTf('cpu', kind, batch, { warmup: 1, windows: kind === 'cnn' ? 1 : 3, windowMs: 300, maxStepMs: 20_000 })]);
-      const t = torch.get(`${kind}/${batch}`);
+      if (reg.ok) cells.push(['batchlab-native', reg.threads, measureTf({ model, batch, backend: 'batchlab-native' })]);
+      cells.push(['wasm', 1, model === 'mlp' ? measureTf({ model, batch, backend: 'wasm' }) : { note: 'n/a (no Conv2DBackpropFilter)' }]);
+      const cpuCapped = model === 'cnn' && batch > 16;
+      cells.push(['cpu', 1, cpuCapped ? { note: 'skipped (cpu CNN: ~0.4 s per sample)' } : measureTf({ model, batch, backend: 'cpu' })]);
+      const t = torch.get(`${model}/${batch}`);
       cells.push(['pytorch', t?.threads ?? 0, t ?? { note: torchMissing ?? 'no result' }]);
-      const torchRate = t?.samplesPerSec;
       for (const [engine, threads, cell] of cells) {
         const sps = cell.samplesPerSec;
-        const gflops = sps === undefined ? undefined : (sps * 3 * forwardFlopsPerSample(kind)) / 1e9;
+        const gflops = sps === undefined ? undefined : (sps * 3 * forwardFlopsPerSample(model)) / 1e9;
         const peak = gflops === undefined || threads === 0 ? undefined : (100 * gflops) / (PEAK_PER_CORE * threads);
-        const ratio = engine === 'batchlab-native' && sps !== undefined && torchRate ? sps / torchRate : undefined;
-        const row = { model: kind, batch, engine, threads, samplesPerSec: sps, gflops, percentPeak: peak, nativeOverTorch: ratio, note: cell.note ?? '' };
+        const ratio = engine === 'batchlab-native' && sps !== undefined && t?.samplesPerSec ? sps / t.samplesPerSec : undefined;
+        const row = { model, batch, engine, threads, samplesPerSec: sps, gflops, percentPeak: peak, nativeOverTorch: ratio, note: cell.note ?? '' };
         rows.push(row);
-        console.log([kind, batch, engine, threads || '', fmt(sps), fmt(gflops, 1), fmt(peak, 1), fmt(ratio, 2), row.note].join('\t'));
+        console.log([model, batch, engine, threads || '', fmt(sps), fmt(gflops, 1), fmt(peak, 1), fmt(ratio, 2), row.note].join('\t'));
       }
     }
   }
   mkdirSync(join(HERE, 'results'), { recursive: true });
-  const meta = { date: new Date().toISOString(), flops: 'training = 3 x forward matmul/conv FLOPs', peakPerCoreGflops: PEAK_PER_CORE, native: reg };
+  const meta = {
+    date: new Date().toISOString(),
+    trainer: "trainTfjs, optimizer { name: 'sgd' }, MNIST; samples/s = B / median stepMs after warm-up",
+    lr: LR,
+    timing: TIMING,
+    flops: 'training = 3 x forward matmul/conv FLOPs',
+    peakPerCoreGflops: PEAK_PER_CORE,
+    native: reg,
+  };
   writeFileSync(join(HERE, 'results', 'engine.json'), JSON.stringify({ ...meta, rows }, null, 2));
   console.log(`\nwrote ${join('bench', 'results', 'engine.json')}`);
 }

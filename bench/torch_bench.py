@@ -1,7 +1,8 @@
-"""PyTorch reference for bench/engine.ts: the same MLP / CNN, Glorot-uniform weights, zero biases,
-plain SGD (lr 0.05), softmax cross-entropy, random inputs. Prints one JSON object per line:
+"""PyTorch reference for bench/engine.ts: the same MLP / CNN as batchlab's built-in models
+(src/models), Glorot-uniform weights, zero biases, plain SGD (lr 0.05 unless given), softmax
+cross-entropy, random inputs. Prints one JSON object per line:
 {"model", "batch", "threads", "samples_per_s"} (median of timed windows after warm-up).
-Usage: python3 bench/torch_bench.py mlp,cnn 16,64,256,1024 1,2
+Usage: python3 bench/torch_bench.py mlp,cnn 16,64,256,1024 1,2 [lr]
 """
 import json
 import statistics
@@ -27,11 +28,11 @@ def build(kind):
     return model
 
 
-def measure(kind, batch, threads):
+def measure(kind, batch, threads, lr):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build(kind)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     x = torch.rand(batch, 784) if kind == "mlp" else torch.rand(batch, 1, 28, 28)
     y = torch.randint(0, 10, (batch,))
@@ -61,10 +62,11 @@ def main():
     kinds = sys.argv[1].split(",")
     batches = [int(b) for b in sys.argv[2].split(",")]
     threads = [int(t) for t in sys.argv[3].split(",")]
+    lr = float(sys.argv[4]) if len(sys.argv) > 4 else 0.05
     for kind in kinds:
         for batch in batches:
             for t in threads:
-                rate = measure(kind, batch, t)
+                rate = measure(kind, batch, t, lr)
                 print(json.dumps({"model": kind, "batch": batch, "threads": t, "samples_per_s": rate}), flush=True)
 
 

@@ -1,8 +1,8 @@
 /**
- * Shared by bench/ and test/native/: the two reference models (MLP 784-256-10, small CNN) and a
- * training step that mirrors batchlab's own loop (layers model applied in training mode, softmax
- * cross-entropy, tf.variableGrads, plain SGD), so that profiles, benchmarks and equivalence tests
- * all exercise exactly the kernels a real batchlab run calls.
+ * Shared by bench/ and test/native/: the two reference models (MLP 784-256-10, small CNN), the FLOP
+ * count bench/engine.ts reports, and a simplified training step (layers model applied in training
+ * mode, softmax cross-entropy, tf.variableGrads, tf.train.sgd) for profiles and equivalence tests.
+ * Throughput benchmarks time batchlab's real trainer (`trainTfjs`) instead: bench/engine.ts, bench/trainer.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
