@@ -28,7 +28,7 @@ export const SWEEP_OPTIONS = {
   accum: { type: 'int', value: 'K', default: 1, help: 'accumulation steps for every run' },
   seeds: { type: 'string', value: 'S,S,...', default: '1', help: 'seeds; each seed runs every batch size from the same initial weights' },
   'noise-every': { type: 'count', value: 'N', default: 10, help: 'measure the gradient noise scale every N steps (0: off)' },
-  'sharpness-iterations': { type: 'count', value: 'N', default: 20, help: 'power iterations for the top Hessian eigenvalue at the end (0: off)' },
+  'sharpness-iterations': { type: 'count', value: 'N', default: 100, help: 'most power iterations for the top Hessian eigenvalue at the end; stops early when converged (0: off)' },
   cmd: { type: 'string', value: 'TEMPLATE', help: 'sweep your own training command instead, e.g. "python3 train.py --batch-size {batch} --accum {accum} --lr {lr} --max-steps {max_steps}" (docs/protocol.md)' },
   timeout: { type: 'int', value: 'SECONDS', help: 'with --cmd: stop a run after this long' },
   'train-size': { type: 'int', value: 'N', help: 'with --cmd: training-set size, for epochs=N budgets' },
