@@ -3,7 +3,8 @@
  * MLP's training shapes (forward B x 784 x 256, weight grad x^T dy, input grad dy W^T).
  * OpenBLAS is optional (apt-get install libopenblas-dev); its column stays empty without it.
  * OPENBLAS_CORETYPE is removed from the OpenBLAS child's environment only (it halves its speed here).
- * Usage: npx tsx bench/gemm.ts
+ * Usage: npx tsx bench/gemm.ts [--train] [--no-blas] [--threads 1,2]
+ *   --train: only the MLP training shapes at B = 256 and 1024; --no-blas: skip OpenBLAS.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -15,9 +16,18 @@ interface Shape { label: string; m: number; n: number; k: number; ta: boolean; t
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
+const ARGS = process.argv.slice(2);
+const argValue = (name: string): string | undefined => {
+  const i = ARGS.indexOf(name);
+  return i >= 0 ? ARGS[i + 1] : undefined;
+};
+const TRAIN_ONLY = ARGS.includes('--train');
+const NO_BLAS = ARGS.includes('--no-blas');
+const THREADS = (argValue('--threads') ?? '1,2').split(',').map(Number);
+
 function shapes(): Shape[] {
-  const out: Shape[] = [256, 1024, 2048].map((s) => ({ label: `square ${s}`, m: s, n: s, k: s, ta: false, tb: false }));
-  for (const b of [16, 256, 1024]) {
+  const out: Shape[] = TRAIN_ONLY ? [] : [256, 1024, 2048].map((s) => ({ label: `square ${s}`, m: s, n: s, k: s, ta: false, tb: false }));
+  for (const b of TRAIN_ONLY ? [256, 1024] : [16, 256, 1024]) {
     out.push({ label: `fwd x.W B=${b}`, m: b, n: 256, k: 784, ta: false, tb: false });
     out.push({ label: `dW x^T.dy B=${b}`, m: 784, n: 256, k: b, ta: true, tb: false });
     out.push({ label: `dx dy.W^T B=${b}`, m: b, n: 784, k: 256, ta: false, tb: true });
@@ -71,23 +81,24 @@ function main(): void {
   const loaded = loadNativeAddon();
   if (!loaded.ok) throw new Error(loaded.reason);
   const { addon } = loaded;
-  const blas = buildOpenBlasHelper();
+  const blas: { path: string } | { reason: string } = NO_BLAS ? { reason: 'OpenBLAS skipped (--no-blas)' } : buildOpenBlasHelper();
   if ('reason' in blas) console.log(blas.reason);
   const rows: Record<string, string | number>[] = [];
   console.log(`native simd=${addon.info().simd}; GFLOP/s (median of 7 windows); load average ${(globalThis.process.platform === 'linux' && existsSync('/proc/loadavg')) ? execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim() : 'n/a'}`);
   console.log(['shape'.padEnd(20), 'M', 'N', 'K', 'op', 'native1T', 'blas1T', 'native2T', 'blas2T'].join('\t'));
   for (const s of shapes()) {
     const row: Record<string, string | number> = { shape: s.label, m: s.m, n: s.n, k: s.k, op: `${s.ta ? 'T' : 'N'}${s.tb ? 'T' : 'N'}` };
-    for (const threads of [1, 2]) {
+    for (const threads of THREADS) {
       addon.setThreads(threads);
       row[`native${threads}T`] = Number(timeNative(addon, s).toFixed(1));
       row[`blas${threads}T`] = 'path' in blas ? timeOpenBlas(blas.path, s, threads) : '';
     }
     rows.push(row);
-    console.log([s.label.padEnd(20), s.m, s.n, s.k, row['op'], row['native1T'], row['blas1T'], row['native2T'], row['blas2T']].join('\t'));
+    console.log([s.label.padEnd(20), s.m, s.n, s.k, row['op'], row['native1T'] ?? '', row['blas1T'] ?? '', row['native2T'] ?? '', row['blas2T'] ?? ''].join('\t'));
   }
   addon.setThreads(0);
   mkdirSync(join(HERE, 'results'), { recursive: true });
+  if (TRAIN_ONLY || NO_BLAS || argValue('--threads')) return; // partial runs don't overwrite the full table
   writeFileSync(join(HERE, 'results', 'gemm.json'), JSON.stringify({ date: new Date().toISOString(), simd: addon.info().simd, rows }, null, 2));
 }
 

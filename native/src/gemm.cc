@@ -132,40 +132,49 @@ bool gemm_set_simd(const char* name) {
   return true;
 }
 
-void gemm_st(const Gemm& g, int tid, bool reuse_packed_b) {
-  if (g.M <= 0 || g.N <= 0) return;
-  if (g.K <= 0) return gemm_empty_k(g);
+namespace {
+
+// Packs all of op(B), block by block ([jc][pc] panels: block (jc, pc) at pb + jc*K + pc*nc_pad,
+// NR-column panel jr of it at + jr*kc), restricted to the NR panels [q0, q1) of the whole of op(B).
+void pack_b_all(const Gemm& g, long KC, long NC, int NR, long q0, long q1, float* pb) {
+  for (long jc = 0; jc < g.N; jc += NC) {
+    const long nc = std::min(NC, g.N - jc), nc_pad = round_up(nc, NR);
+    // Panels of this block that fall in [q0, q1), as column offsets within the block.
+    const long a = std::max(q0 * NR, jc) - jc, b = std::min(q1 * NR, jc + nc) - jc;
+    if (a >= b) continue;
+    for (long pc = 0; pc < g.K; pc += KC) {
+      const long kc = std::min(KC, g.K - pc);
+      pack_b(g, pc, kc, jc + a, b - a, NR, pb + jc * g.K + pc * nc_pad + a * kc);
+    }
+  }
+}
+
+// C rows [r0, r1) x columns [c0, c1) (c0 a multiple of NR) from the packed op(B) `pb` laid out by
+// pack_b_all over the whole problem. The K sum of every element runs in the same order (the same
+// KC blocks, one after another) whatever the rectangle, so results do not depend on the split.
+void gemm_packed(const Gemm& g, const float* pb, long r0, long r1, long c0, long c1, int tid) {
   const MicroKernel& k = kernel();
   const int MR = k.mr, NR = k.nr;
   const long KC = balanced_block(g.K, k.kc, 8);
-  const long MC = balanced_block(g.M, k.mc, MR);
+  const long MC = balanced_block(r1 - r0, k.mc, MR);
   const long NC = k.nc;
-  const long n_pad = round_up(g.N, NR);
-
-  // All of op(B) is packed up front, block by block ([jc][pc] panels), so a caller can reuse it.
-  float* pb = workspace(kPackB, tid, static_cast<size_t>(g.K * n_pad));
-  if (!reuse_packed_b) {
-    for (long jc = 0; jc < g.N; jc += NC) {
-      const long nc = std::min(NC, g.N - jc), nc_pad = round_up(nc, NR);
-      for (long pc = 0; pc < g.K; pc += KC)
-        pack_b(g, pc, std::min(KC, g.K - pc), jc, nc, NR, pb + jc * g.K + pc * nc_pad);
-    }
-  }
   float* pa = workspace(kPackA, tid, static_cast<size_t>(MC * KC));
   alignas(64) float tile[16 * 64];
 
   for (long jc = 0; jc < g.N; jc += NC) {
     const long nc = std::min(NC, g.N - jc), nc_pad = round_up(nc, NR);
+    const long ja = std::max(c0, jc) - jc, jb = std::min(c1, jc + nc) - jc;
+    if (ja >= jb) continue;
     for (long pc = 0; pc < g.K; pc += KC) {
       const long kc = std::min(KC, g.K - pc);
       const bool add = g.accumulate || pc > 0;
       const bool last = pc + kc == g.K;
       const float* pbk = pb + jc * g.K + pc * nc_pad;
-      for (long ic = 0; ic < g.M; ic += MC) {
-        const long mc = std::min(MC, g.M - ic);
+      for (long ic = r0; ic < r1; ic += MC) {
+        const long mc = std::min(MC, r1 - ic);
         pack_a(g, ic, mc, pc, kc, MR, pa);
-        for (long jr = 0; jr < nc; jr += NR) {
-          const long nr = std::min<long>(NR, nc - jr);
+        for (long jr = ja; jr < jb; jr += NR) {
+          const long nr = std::min<long>(NR, jb - jr);
           const float* bp = pbk + jr * kc;
           for (long ir = 0; ir < mc; ir += MR) {
             const long mr = std::min<long>(MR, mc - ir);
@@ -180,12 +189,27 @@ void gemm_st(const Gemm& g, int tid, bool reuse_packed_b) {
                 for (long j = 0; j < nr; ++j)
                   cp[i * g.ldc + j] = add ? cp[i * g.ldc + j] + tile[i * NR + j] : tile[i * NR + j];
             }
-            if (last && (g.bias || g.act)) epilogue(cp, g.ldc, mr, nr, g.bias ? g.bias + jc + jr : nullptr, g.act);
+            if (last && (g.bias || g.act))
+              epilogue(cp, g.ldc, mr, nr, g.bias ? g.bias + jc + jr : nullptr, g.act);
           }
         }
       }
     }
   }
+}
+
+}  // namespace
+
+void gemm_st(const Gemm& g, int tid, bool reuse_packed_b) {
+  if (g.M <= 0 || g.N <= 0) return;
+  if (g.K <= 0) return gemm_empty_k(g);
+  const MicroKernel& k = kernel();
+  const long KC = balanced_block(g.K, k.kc, 8);
+  const long n_pad = round_up(g.N, k.nr);
+  // All of op(B) is packed up front, so a caller can reuse it.
+  float* pb = workspace(kPackB, tid, static_cast<size_t>(g.K * n_pad));
+  if (!reuse_packed_b) pack_b_all(g, KC, k.nc, k.nr, 0, ceil_div(g.N, k.nr), pb);
+  gemm_packed(g, pb, 0, g.M, 0, g.N, tid);
 }
 
 namespace {
@@ -218,27 +242,54 @@ void gemm(const Gemm& g, int max_threads) {
   long Q = std::min<long>(static_cast<long>(T) * (flops > 8e6 ? 2 : 1), mp * np);
   if (T <= 1 || Q <= 1) return gemm_st(g, 0);
 
-  // Each task gets an independent rectangle of C (tM x tN grid). Pick the grid minimising one
-  // task's compute plus its (redundant) packing of A rows and B columns.
+  // Each task gets an independent rectangle of C (tM x tN grid), and either packs the columns of
+  // op(B) it needs itself (redundantly when tM > 1; cheap when K is small) or, `shared`, op(B) is
+  // packed once into a shared buffer by all threads first (a second fork/join). Pick the grid and
+  // mode minimising one thread's compute plus its packing; packing a float costs about as much as
+  // 32 multiply-adds, a fork/join about as much as packing 16k floats.
+  const double tasks_per_thread = static_cast<double>(ceil_div(Q, T));
+  const double pack_b_share = static_cast<double>(np * k.nr) * g.K / T + 16384.0;
   long best_tm = 0;
+  bool shared = false;
   double best_cost = 1e300;
   for (long tm = 1; tm <= Q; ++tm) {
     if (Q % tm) continue;
     const long tn = Q / tm;
     if (tm > mp || tn > np) continue;
     const double rows = ceil_div(mp, tm) * k.mr, cols = ceil_div(np, tn) * k.nr;
-    const double cost = rows * cols * g.K / 32.0 + (rows + cols) * g.K;
-    if (cost < best_cost) best_cost = cost, best_tm = tm;
+    const double task = rows * cols * g.K / 32.0 + rows * g.K;
+    const double own = tasks_per_thread * (task + cols * g.K);
+    if (own < best_cost) best_cost = own, best_tm = tm, shared = false;
+    const double with_shared = tasks_per_thread * task + pack_b_share;
+    if (tm > 1 && with_shared < best_cost) best_cost = with_shared, best_tm = tm, shared = true;
   }
   if (best_tm == 0) return gemm_st(g, 0);
   const long tm = best_tm, tn = Q / tm;
+  if (!shared) {
+    parallel_tasks(Q, [&](long task, int tid) {
+      long pr0, pr1, pc0, pc1;
+      split_range(mp, tm, task % tm, &pr0, &pr1);
+      split_range(np, tn, task / tm, &pc0, &pc1);
+      const long r0 = pr0 * k.mr, r1 = std::min(g.M, pr1 * k.mr);
+      const long c0 = pc0 * k.nr, c1 = std::min(g.N, pc1 * k.nr);
+      if (r0 < r1 && c0 < c1) gemm_st(sub_gemm(g, r0, r1, c0, c1), tid);
+    });
+    return;
+  }
+  const long KC = balanced_block(g.K, k.kc, 8);
+  float* pb = workspace(kPackBShared, 0, static_cast<size_t>(g.K * np * k.nr));
+  parallel_tasks(T, [&](long part, int) {
+    long q0, q1;
+    split_range(np, T, part, &q0, &q1);
+    pack_b_all(g, KC, k.nc, k.nr, q0, q1, pb);
+  });
   parallel_tasks(Q, [&](long task, int tid) {
     long pr0, pr1, pc0, pc1;
     split_range(mp, tm, task % tm, &pr0, &pr1);
     split_range(np, tn, task / tm, &pc0, &pc1);
     const long r0 = pr0 * k.mr, r1 = std::min(g.M, pr1 * k.mr);
     const long c0 = pc0 * k.nr, c1 = std::min(g.N, pc1 * k.nr);
-    if (r0 < r1 && c0 < c1) gemm_st(sub_gemm(g, r0, r1, c0, c1), tid);
+    if (r0 < r1 && c0 < c1) gemm_packed(g, pb, r0, r1, c0, c1, tid);
   });
 }
 

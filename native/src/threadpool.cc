@@ -28,9 +28,17 @@ struct Pool {
   // Job claim word: generation in the high 32 bits, next task index in the low 32. A worker can
   // only claim a task by CAS on this word, so a late worker can never claim from a finished job.
   std::atomic<uint64_t> claim{0};
-  std::atomic<TaskFn> fn{nullptr};
-  std::atomic<void*> ctx{nullptr};
-  std::atomic<long> ntasks{0};
+  // The job's fields live in one of two slots, by generation parity. The caller fills the slot of
+  // the next generation while the word still shows the finished current one, so a worker that read
+  // the current word (index == ntasks) always reads the current job's ntasks and stops; with one
+  // set of fields it could read the next job's larger ntasks, claim a task from the old word, and
+  // run a task of the next job twice (and overshoot `done`, hanging the caller).
+  struct Job {
+    std::atomic<TaskFn> fn{nullptr};
+    std::atomic<void*> ctx{nullptr};
+    std::atomic<long> ntasks{0};
+  };
+  Job jobs[2];
   std::atomic<long> done{0};
   std::atomic<int> sleepers{0};
   std::atomic<bool> stop{false};
@@ -43,9 +51,10 @@ struct Pool {
   void drain(int tid) {
     for (;;) {
       uint64_t v = claim.load(std::memory_order_acquire);
-      TaskFn f = fn.load(std::memory_order_relaxed);
-      void* c = ctx.load(std::memory_order_relaxed);
-      const long n = ntasks.load(std::memory_order_relaxed);
+      const Job& job = jobs[(v >> 32) & 1];
+      TaskFn f = job.fn.load(std::memory_order_relaxed);
+      void* c = job.ctx.load(std::memory_order_relaxed);
+      const long n = job.ntasks.load(std::memory_order_relaxed);
       const long task = static_cast<long>(v & 0xffffffffu);
       if (task >= n) return;
       if (!claim.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
@@ -98,11 +107,12 @@ struct Pool {
       for (long t = 0; t < n; ++t) f(c, t, 0);
       return;
     }
-    fn.store(f, std::memory_order_relaxed);
-    ctx.store(c, std::memory_order_relaxed);
-    ntasks.store(n, std::memory_order_relaxed);
-    done.store(0, std::memory_order_relaxed);
     ++gen;
+    Job& job = jobs[gen & 1];
+    job.fn.store(f, std::memory_order_relaxed);
+    job.ctx.store(c, std::memory_order_relaxed);
+    job.ntasks.store(n, std::memory_order_relaxed);
+    done.store(0, std::memory_order_relaxed);
     {
       // Publish under the mutex so that a worker about to sleep cannot miss the wake-up.
       std::lock_guard<std::mutex> lk(mu);

@@ -6,7 +6,8 @@
 
 namespace bl {
 
-enum Slot { kPackA = 0, kPackB, kCol, kAcc, kSlotCount };
+// kPackBShared: op(B) packed once by all threads of a parallel gemm (thread 0's slot only).
+enum Slot { kPackA = 0, kPackB, kPackBShared, kCol, kAcc, kSlotCount };
 constexpr int kMaxThreads = 64;
 
 // Buffer of at least `count` floats for (slot, thread), 64-byte aligned; contents undefined.
