@@ -113,8 +113,8 @@ function runningWithSteps(db: string): boolean {
   }
 }
 
-/** Enough steps per run that a run is still going when the test acts. */
-const SLOW = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '64', '--batch-sizes', '2,4,8', '--budget', 'samples=4096', '--sharpness-iterations', '0', '--no-report'];
+/** Enough steps per run that a run is still going when the test acts (12,288 samples: B=2 takes seconds even on a fast machine). */
+const SLOW = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '64', '--batch-sizes', '2,4,8', '--budget', 'samples=12288', '--sharpness-iterations', '0', '--no-report'];
 
 test('a run whose child is killed (SIGKILL) is recorded as OOM and the sweep goes on', async () => {
   const db = dbPath('child-killed');
@@ -163,7 +163,7 @@ test('a parent killed mid-sweep loses no finished run; --resume runs only the un
     assert.equal(runs[0]!.finishedAt, first.finishedAt, 'the first run was not run twice');
     assert.equal(after.stepsOf(runs[0]!.id).length, firstSteps);
     // The interrupted run restarted from step 1: its steps are exactly one run's worth, no duplicates.
-    assert.equal(after.stepsOf(runs[1]!.id).length, 4096 / 4);
+    assert.equal(after.stepsOf(runs[1]!.id).length, 12288 / 4);
   } finally {
     after.close();
   }
