@@ -6,6 +6,7 @@ import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BackendChoice } from '../engine/backends/select.js';
+import { matchOom } from '../engine/external/classify.js';
 import type { RunSummary } from './summary.js';
 import type { WorkerJob, WorkerMessage } from './worker-protocol.js';
 
@@ -40,16 +41,15 @@ function workerEntry(): { file: string; execArgv: string[] } {
   return { file: fileURLToPath(new URL('./worker.ts', import.meta.url)), execArgv: ['--import', 'tsx'] };
 }
 
-/** Messages a dying V8/Node prints when the heap or an ArrayBuffer allocation fails. */
-const NODE_OOM_PATTERN = /JavaScript heap out of memory|Array buffer allocation failed|FATAL ERROR: .*(allocation failed|Reached heap limit)|std::bad_alloc/i;
-
 /** How a child that exited without reporting its own result ended. */
 export function classifyCrash(opts: { exitCode: number | null; signal: NodeJS.Signals | null; stderrTail: string; interrupted: boolean }): {
   status: 'oom' | 'error' | 'interrupted';
   message: string;
 } {
   if (opts.signal === 'SIGKILL') return { status: 'oom', message: 'killed by SIGKILL (most likely the kernel out-of-memory killer)' };
-  if (NODE_OOM_PATTERN.test(opts.stderrTail)) return { status: 'oom', message: `out of memory: ${NODE_OOM_PATTERN.exec(opts.stderrTail)![0]}` };
+  // The same OOM table as external commands: V8 heap, ArrayBuffer, wasm, std::bad_alloc, ...
+  const oom = matchOom(opts.stderrTail);
+  if (oom) return { status: 'oom', message: `out of memory (${oom.source})` };
   if (opts.interrupted) return { status: 'interrupted', message: 'interrupted' };
   const last = opts.stderrTail.trim().split('\n').at(-1) ?? '';
   return { status: 'error', message: `worker exited with ${opts.signal ?? `code ${opts.exitCode}`}${last ? `: ${last}` : ''}` };

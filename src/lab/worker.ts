@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { BatchlabError, DivergedError, isKnownError } from '../core/errors.js';
 import type { StepRecord } from '../core/types.js';
+import { matchOom } from '../engine/external/classify.js';
 import { openStore, StepWriter, type Store } from '../store/index.js';
 import { summarizeRun } from './summarize-run.js';
 import { prepareRun, runTraining } from './train.js';
@@ -31,10 +32,9 @@ export function readVmHwmBytes(): number | undefined {
   }
 }
 
-/** Allocation failures of V8, typed arrays, wasm and the native addon: a real out-of-memory. */
+/** Allocation failures of V8, typed arrays, wasm and the native addon (the one OOM table: engine/external/classify.ts). */
 export function isAllocationFailure(err: unknown): boolean {
-  const msg = err instanceof Error ? err.message : String(err);
-  return /Array buffer allocation failed|Invalid typed array length|Out of memory|allocation failed|std::bad_alloc/i.test(msg);
+  return matchOom(err instanceof Error ? err.message : String(err)) !== undefined;
 }
 
 async function runJob(job: WorkerJob): Promise<number> {

@@ -32,7 +32,7 @@ export const OOM_PATTERNS: readonly OomPattern[] = [
   { name: 'python', source: 'Python and NumPy', pattern: /^(?:\w+\.)*\w*MemoryError\b|Unable to allocate [\d.]+ [KMGTP]?i?B for an array/m, example: 'numpy.core._exceptions._ArrayMemoryError: Unable to allocate 7.45 GiB for an array with shape (1000000000,) and data type float64' },
   { name: 'cpp', source: 'C++ new (native extensions)', pattern: /std::bad_alloc/, example: "terminate called after throwing an instance of 'std::bad_alloc'\n  what():  std::bad_alloc" },
   { name: 'v8-heap', source: 'Node.js / V8 heap', pattern: /JavaScript heap out of memory|Fatal process out of memory/, example: 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory' },
-  { name: 'v8-array-buffer', source: 'Node.js ArrayBuffer / Buffer', pattern: /Array buffer allocation failed/, example: 'RangeError: Array buffer allocation failed' },
+  { name: 'v8-array-buffer', source: 'Node.js ArrayBuffer / Buffer', pattern: /Array buffer allocation failed|Invalid typed array length/, example: 'RangeError: Array buffer allocation failed' },
   { name: 'wasm', source: 'WebAssembly (TF.js wasm backend, emscripten)', pattern: /WebAssembly\.[\w.]+\(\): Out of memory|Cannot enlarge memory arrays|Aborted\(OOM\)/, example: 'RangeError: WebAssembly.Memory.grow(): Out of memory: Maximum memory size exceeded' },
 ];
 

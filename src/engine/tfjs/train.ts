@@ -13,7 +13,7 @@ import { DivergedError } from '../../core/errors.js';
 import type { EvalRecord, StepRecord } from '../../core/types.js';
 import type { Dataset } from '../../data/types.js';
 import { buildModel, type BuiltModel, type ModelSpec } from '../../models/index.js';
-import type { Metrics, TrainHooks, TrainResult, TrainSettings } from '../trainer.js';
+import type { TrainHooks, TrainResult, TrainSettings } from '../trainer.js';
 import { fusedSumSquares } from '../backends/native-ops.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { topHessianEigenvalue } from './sharpness.js';
@@ -294,4 +294,3 @@ function distanceFromInit(state: RunState): number {
   return Math.sqrt(tf.tidy(() => sqNorm(state.vars.map((v, i) => tf.sub(v, state.initial[i]!))).dataSync()[0]!));
 }
 
-export type { Metrics };
