@@ -101,8 +101,17 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
+def shuffled_order(n, batch_size, gen, device):
+    """The sample order of a new epoch: a permutation of 0..n-1, or, for a batch larger than the
+    training set, ceil(batch / n) permutations end to end. Samples then repeat within a batch, but its
+    memory and time are those of `batch_size` samples: find-max can explore batches beyond n on a
+    large GPU instead of silently training on n."""
+    epochs = max(1, -(-batch_size // n))
+    return torch.cat([torch.randperm(n, generator=gen) for _ in range(epochs)]).to(device)
+
+
 def get_batch(order, cursor, size, x, y):
-    """Next `size` samples of the shuffled order, wrapping to a new epoch when it runs out."""
+    """Next `size` samples of the shuffled order, from `cursor` on."""
     idx = order[cursor:cursor + size]
     return x[idx], y[idx], cursor + size
 
@@ -128,13 +137,15 @@ def main():
     opt = torch.optim.SGD(params, lr=a.lr)
     report = Reporter()
     gen = torch.Generator().manual_seed(a.seed)
-    order, cursor = torch.randperm(len(x_train), generator=gen).to(device), 0
+    if a.batch_size > len(x_train):
+        print(f'note: batch {a.batch_size} > {len(x_train)} training samples: each batch repeats samples', file=sys.stderr)
+    order, cursor = shuffled_order(len(x_train), a.batch_size, gen, device), 0
     samples = 0
     for step in range(1, a.max_steps + 1):
         sync(device)
         t0 = time.perf_counter()
         if cursor + a.batch_size > len(order):  # a new epoch; the partial last batch is dropped
-            order, cursor = torch.randperm(len(x_train), generator=gen).to(device), 0
+            order, cursor = shuffled_order(len(x_train), a.batch_size, gen, device), 0
         acc = [torch.zeros_like(p) for p in params]
         micro_sq, loss_sum = 0.0, 0.0
         for _ in range(a.accum):

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accumulationPlan, findMaxBatch, fitMemory, predictMaxBatch, type FindMaxResult, type ProbeResult } from './search.js';
+import { accumulationPlan, findMaxBatch, fitMemory, GROWTH_FLAT_FACTOR, GROWTH_MAX_FACTOR, nextBatchUp, predictMaxBatch, secantCrossing, type FindMaxResult, type GrowthGuide, type PeakPoint, type ProbeResult } from './search.js';
 
 const BASE_BYTES = 50e6;
 const BYTES_PER_SAMPLE = 3e5;
@@ -100,6 +100,90 @@ test("an 'error' probe stops the search and is never taken for OOM", async () =>
     findMaxBatch({ probe: async () => { throw new Error('child died'); }, predictedMax: 8, cap: 10 }),
     /child died/,
   );
+});
+
+test('nextBatchUp: to the secant crossing, a step past it, clamped; flat memory grows by the flat factor', () => {
+  const guide: GrowthGuide = { limitBytes: 1000, baseline: { batch: 8, peakBytes: 100 }, minRiseBytes: 10 };
+  const up = (points: PeakPoint[], g = guide, tol = 0.04) => nextBatchUp(points, g, tol);
+  // One risen probe: the secant from the baseline, slope (200 - 100) / (108 - 8) = 1 byte per sample,
+  // meets the limit at 108 + 800 = 908; half a tolerance past it (x 1.02), rounded up.
+  assert.equal(up([{ batch: 108, peakBytes: 200 }]), Math.ceil(908 * 1.02));
+  assert.equal(up([{ batch: 108, peakBytes: 200 }], guide, 0), 908);
+  // A rise below minRiseBytes is noise: grow by the flat factor (from the largest passed batch).
+  assert.equal(up([{ batch: 16, peakBytes: 100 }, { batch: 1000, peakBytes: 109 }]), 1000 * GROWTH_FLAT_FACTOR);
+  assert.equal(up([{ batch: 1000, peakBytes: 95 }], { ...guide, flatFactor: 3 }), 3000);
+  // A far crossing from a small rise is capped at maxFactor x B (rise 1 over 8 samples: 16 + 899 x 8 = 7208).
+  assert.equal(up([{ batch: 16, peakBytes: 101 }], { ...guide, minRiseBytes: 1 }), 16 * GROWTH_MAX_FACTOR);
+  assert.equal(up([{ batch: 16, peakBytes: 101 }], { ...guide, minRiseBytes: 1, maxFactor: 8 }), 128);
+  // At or over the limit (a passed probe right at it): still a step up, by at least one tolerance.
+  assert.equal(up([{ batch: 900, peakBytes: 1000 }]), Math.floor(900 * 1.04) + 1);
+  assert.equal(up([{ batch: 900, peakBytes: 1000 }], guide, 0), 901);
+});
+
+test('secantCrossing: the local secant through the two largest risen probes; none before a visible rise', () => {
+  const guide: GrowthGuide = { limitBytes: 1000, baseline: { batch: 8, peakBytes: 100 }, minRiseBytes: 10 };
+  // Memory 100 + B^2 / 1000 (faster than linear): the local secant through 200 (140) and 400 (260) has
+  // slope 0.6 and meets 1000 at 400 + 740 / 0.6 = 1633.3; from the baseline it would say 400 + 740 / (160 / 392) = 2213.
+  const points = [{ batch: 100, peakBytes: 105 }, { batch: 400, peakBytes: 260 }, { batch: 200, peakBytes: 140 }];
+  assert.ok(Math.abs((secantCrossing(points, guide) as number) - (400 + 740 / 0.6)) < 1e-9);
+  assert.ok(Math.abs((secantCrossing([points[1]], guide) as number) - (400 + 740 / (160 / 392))) < 1e-9);
+  // 105 is only 5 above the baseline (noise): it does not count, and alone it gives no crossing.
+  assert.equal(secantCrossing([points[0]], guide), undefined);
+  assert.equal(secantCrossing([], guide), undefined);
+  // A flat or falling secant predicts nothing.
+  assert.equal(secantCrossing([{ batch: 200, peakBytes: 300 }, { batch: 400, peakBytes: 300 }], guide), undefined);
+});
+
+/**
+ * A GPU-like memory model: a flat 1 GiB context, allocator blocks of 2 MiB, then bytesPerSample per
+ * sample plus an optional quadratic term; a probe fails 'over-budget' above the limit and 'oom' above
+ * the card. The true maximum is brute-forced by bisection over the monotone model.
+ */
+function gpuLike(o: { bytesPerSample: number; quadratic?: number; limitBytes: number; cardBytes: number }) {
+  const block = 2 ** 21;
+  const peak = (b: number) => 2 ** 30 + Math.ceil((o.bytesPerSample * b + (o.quadratic ?? 0) * b * b) / block) * block;
+  const calls: number[] = [];
+  const probe = async (b: number): Promise<ProbeResult> => {
+    calls.push(b);
+    const p = peak(b);
+    if (p > o.cardBytes) return { ok: false, kind: 'oom', message: 'CUDA out of memory' };
+    return p > o.limitBytes ? { ok: false, kind: 'over-budget', message: `peak ${p}` } : { ok: true, peakBytes: p };
+  };
+  let lo = 1;
+  let hi = 2 ** 40;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (peak(mid) <= o.limitBytes) lo = mid;
+    else hi = mid;
+  }
+  return { probe, calls, trueMax: lo, baseline: { batch: 8, peakBytes: peak(8) } };
+}
+
+test('a guided climb from a flat small-B profile finds the maximum in far fewer probes than doubling', async (t) => {
+  const card = 80 * 2 ** 30;
+  const cases = [
+    { bytesPerSample: 7_000 }, // the MNIST MLP on an 80 GB card: the maximum near 10 million
+    { bytesPerSample: 3e6 }, // a CNN: the maximum in the thousands
+    { bytesPerSample: 7_000, quadratic: 1e-4 }, // superlinear memory: the secant undershoots the slope
+    { bytesPerSample: 50 }, // almost nothing per sample: the cap decides
+  ];
+  for (const c of cases) {
+    const cap = 2 ** 28;
+    const limitBytes = 0.9 * card;
+    const plain = gpuLike({ ...c, limitBytes, cardBytes: card });
+    const base = await findMaxBatch({ probe: plain.probe, predictedMax: 16, cap, tolerance: 0.04 });
+    const g = gpuLike({ ...c, limitBytes, cardBytes: card });
+    const growth: GrowthGuide = { limitBytes, baseline: g.baseline, minRiseBytes: 0.01 * (limitBytes - g.baseline.peakBytes) };
+    const r = await findMaxBatch({ probe: g.probe, predictedMax: 16, cap, tolerance: 0.04, growth });
+    checkResult(r, g.calls);
+    const what = `${JSON.stringify(c)}: truth ${g.trueMax}, got ${r.maxBatch} in ${g.calls.length} probes (${g.calls.join(',')}); doubling ${base.maxBatch} in ${plain.calls.length}`;
+    assert.ok(r.outcome === 'found' || r.outcome === 'capped', what);
+    const truth = Math.min(g.trueMax, cap);
+    assert.ok(r.maxBatch! <= truth && r.maxBatch! >= truth / 1.04, what);
+    assert.ok(g.calls.length <= plain.calls.length, what);
+    if (truth > 1e5) assert.ok(g.calls.length <= 0.7 * plain.calls.length, what);
+    t.diagnostic(what);
+  }
 });
 
 test('fitMemory and predictMaxBatch against brute force', () => {

@@ -41,7 +41,76 @@ export interface FindMaxOptions {
   maxTrials?: number;
   /** Bisection stops when firstFailure - lastSuccess <= max(1, tolerance * lastSuccess); default DEFAULT_SEARCH_TOLERANCE; 0 = exact. */
   tolerance?: number;
+  /** Steers the climb up from a success (nextBatchUp) instead of plain doubling; for a start with no trusted prediction. */
+  growth?: GrowthGuide;
 }
+
+/**
+ * How the climb up from a passed probe picks its next batch when no trusted prediction exists (e.g.
+ * a GPU, where the CUDA context hides the per-sample memory at B <= 8).
+ */
+export interface GrowthGuide {
+  /** Usable memory limit: the secant aims at it. */
+  limitBytes: number;
+  /** A passed probe at small B: the secant is drawn from it. */
+  baseline: { batch: number; peakBytes: number };
+  /** Smallest rise of the peak above the baseline read as growth rather than measurement noise. */
+  minRiseBytes: number;
+  /** Growth factor while the peak has not visibly risen; default GROWTH_FLAT_FACTOR. */
+  flatFactor?: number;
+  /** Largest growth factor of one step; default GROWTH_MAX_FACTOR. */
+  maxFactor?: number;
+}
+
+/** Growth per step while memory looks flat: an overshoot costs log2(4) = 2 bisection probes, a doubling climb twice the probes. */
+export const GROWTH_FLAT_FACTOR = 4;
+/** Largest jump a secant may ask for (a prediction from a small rise is uncertain); log2(64) = 6 bisection probes at worst. */
+export const GROWTH_MAX_FACTOR = 64;
+
+/** A passed probe: a batch and its measured peak. */
+export interface PeakPoint {
+  batch: number;
+  peakBytes: number;
+}
+
+/**
+ * The next batch of the climb, given the probes that passed so far (the largest, B, is where it stands).
+ * With a crossing B* from secantCrossing: B* x (1 + tolerance / 2), just past it, so that a good
+ * prediction brackets the answer within one tolerance in one or two probes; clamped to
+ * [B (1 + tolerance) + 1, maxFactor B].
+ * Without one (the peak has not visibly risen): B x flatFactor. Always > B; the caller clamps it to its cap.
+ */
+export function nextBatchUp(passed: readonly PeakPoint[], guide: GrowthGuide, tolerance: number): number {
+  const b = Math.max(...passed.map((p) => p.batch));
+  const predicted = secantCrossing(passed, guide);
+  if (predicted === undefined) return b * (guide.flatFactor ?? GROWTH_FLAT_FACTOR);
+  const lowest = Math.floor(b * (1 + tolerance)) + 1;
+  return Math.min((guide.maxFactor ?? GROWTH_MAX_FACTOR) * b, Math.max(lowest, Math.ceil(predicted * (1 + tolerance / 2))));
+}
+
+/**
+ * Where memory reaches the limit, by the secant through the largest passed probe (B1, p1) and the one
+ * before it (B0, p0): B1 + max(0, limitBytes - p1) / ((p1 - p0) / (B1 - B0)). Only probes whose peak
+ * rose at least minRiseBytes above the baseline count (below that the peak is noise, or the flat part
+ * a GPU's context makes); with one such probe the secant starts at the baseline. The local secant
+ * follows memory that grows faster than linearly better than one from the baseline would.
+ * Undefined with no risen probe or a slope that is not positive.
+ */
+export function secantCrossing(passed: readonly PeakPoint[], guide: GrowthGuide): number | undefined {
+  const base = guide.baseline;
+  const risen = passed
+    .filter((p) => p.batch > base.batch && p.peakBytes - base.peakBytes >= guide.minRiseBytes && p.peakBytes > base.peakBytes)
+    .sort((a, b) => a.batch - b.batch);
+  const top = risen[risen.length - 1];
+  if (top === undefined) return undefined;
+  const from = risen.length >= 2 ? risen[risen.length - 2] : base;
+  const slope = (top.peakBytes - from.peakBytes) / (top.batch - from.batch);
+  if (!(slope > 0)) return undefined;
+  return top.batch + Math.max(0, guide.limitBytes - top.peakBytes) / slope;
+}
+
+/** Bisection probes that may go to the secant's crossing instead of the midpoint (a guard against a slow regula falsi). */
+export const GUIDED_BISECTION_PROBES = 2;
 
 /** Result of findMaxBatch. */
 export interface FindMaxResult {
@@ -80,9 +149,11 @@ function searchSettings(o: FindMaxOptions): { start: number; cap: number; minBat
 /**
  * Finds the largest batch size whose probe passes.
  * 1. Probe the analytic prediction (not 2: a good prediction saves the long climb).
- * 2. If it passed, double (capped at `cap`) until a probe fails or `cap` passes; if it failed, halve
- *    (floored, down to minBatch) until a probe passes or minBatch fails.
- * 3. Bisect between the last success lo and the first failure hi (mid = floor((lo + hi) / 2)) until
+ * 2. If it passed, double (capped at `cap`; with a growth guide, nextBatchUp instead) until a probe
+ *    fails or `cap` passes; if it failed, halve (floored, down to minBatch) until a probe passes or
+ *    minBatch fails.
+ * 3. Bisect between the last success lo and the first failure hi (mid = floor((lo + hi) / 2); with a
+ *    growth guide up to two probes go to guided guesses inside it, guidedGuess) until
  *    hi - lo <= max(1, tolerance * lo).
  * Memory failures ('over-budget', 'oom') steer the search; an 'error' probe stops it at once with
  * outcome 'error' (a crash is never taken for OOM). The answer is always a batch that was probed and
@@ -90,23 +161,50 @@ function searchSettings(o: FindMaxOptions): { start: number; cap: number; minBat
  * a tolerance.
  */
 export async function findMaxBatch(options: FindMaxOptions): Promise<FindMaxResult> {
-  const st: SearchState = { settings: searchSettings(options), probe: options.probe, trials: [], lo: undefined, hi: undefined };
+  const st: SearchState = { settings: searchSettings(options), probe: options.probe, growth: options.growth, trials: [], lo: undefined, hi: undefined };
   const stop = await bracket(st);
   if (stop !== undefined) return finish(st, stop);
-  // Bisection between the last success lo and the first failure hi.
+  // Bisection between the last success lo and the first failure hi; with a growth guide the first
+  // GUIDED_BISECTION_PROBES go to the secant's crossing when it lies inside the bracket.
+  // The crossing is only worth a probe when it rests on a success the last prediction did not have.
+  let guided = st.growth ? GUIDED_BISECTION_PROBES : 0;
+  let predictedFrom = st.lo?.batch;
   for (;;) {
-    const l = (st.lo as { batch: number }).batch;
+    const lo = st.lo as PeakPoint;
     const h = st.hi as number;
-    if (h - l <= Math.max(1, st.settings.tolerance * l)) return finish(st, 'found');
+    if (h - lo.batch <= Math.max(1, st.settings.tolerance * lo.batch)) return finish(st, 'found');
     if (st.trials.length >= st.settings.maxTrials) return finish(st, 'trial-limit');
-    if ((await runProbe(st, Math.floor((l + h) / 2))) === 'error') return finish(st, 'error');
+    const guess = guided > 0 && st.growth !== undefined ? guidedGuess(st, st.growth, lo.batch !== predictedFrom) : undefined;
+    const inside = guess !== undefined && guess > lo.batch && guess < h;
+    if (inside) {
+      guided--;
+      predictedFrom = lo.batch;
+    }
+    if ((await runProbe(st, inside ? guess : Math.floor((lo.batch + h) / 2))) === 'error') return finish(st, 'error');
   }
+}
+
+/**
+ * A guided bisection probe. On a success the last prediction did not have (`fresh`): the secant's
+ * crossing. Else the failure hi was that prediction, a step past the crossing: one tolerance below it,
+ * ceil(hi / (1 + tolerance)), whose success closes the bracket at once.
+ */
+function guidedGuess(st: SearchState, growth: GrowthGuide, fresh: boolean): number | undefined {
+  if (!fresh) return Math.ceil((st.hi as number) / (1 + st.settings.tolerance));
+  const crossing = secantCrossing(passedPoints(st), growth);
+  return crossing === undefined ? undefined : Math.floor(crossing);
+}
+
+/** The probes of a search that passed, with their peaks. */
+function passedPoints(st: SearchState): PeakPoint[] {
+  return st.trials.flatMap((t) => (t.result.ok ? [{ batch: t.batch, peakBytes: t.result.peakBytes }] : []));
 }
 
 /** Mutable state of one search, owned by one findMaxBatch call. */
 interface SearchState {
   settings: ReturnType<typeof searchSettings>;
   probe: FindMaxOptions['probe'];
+  growth: GrowthGuide | undefined;
   trials: Trial[];
   /** Largest batch that passed so far, with its peak memory. */
   lo: { batch: number; peakBytes: number } | undefined;
@@ -141,7 +239,8 @@ async function bracket(st: SearchState): Promise<FindMaxResult['outcome'] | unde
     if (passed ? st.hi !== undefined : st.lo !== undefined) return undefined; // crossed the boundary
     if (passed) {
       if (next >= s.cap) return 'capped';
-      next = Math.min(s.cap, next * 2);
+      const up = st.growth ? nextBatchUp(passedPoints(st), st.growth, s.tolerance) : next * 2;
+      next = Math.min(s.cap, up);
     } else {
       if (next <= s.minBatch) return 'none-fits';
       next = Math.max(s.minBatch, Math.floor(next / 2));

@@ -9,7 +9,10 @@
  *    lands within a batch or two). Then search both ways with core/search findMaxBatch, first inside a
  *    window of +-1 tolerance around the refined start (a factor-2 bracket would cost ~3 probes more),
  *    then, if the answer lies outside it, on from the window's edge by doubling or halving. Batches
- *    already measured are never probed again.
+ *    already measured are never probed again. Without a trusted prediction (a flat or noisy profile at
+ *    small B: on a GPU the CUDA context hides the per-sample memory) the climb is guided instead of
+ *    doubling: x4 while the peak stays flat, then to where the secant from the largest analytic point
+ *    reaches the limit (growthGuide; core/search nextBatchUp).
  * 3. Verify the answer with a longer run (20 steps by default). The margin is derived again with the
  *    verification's peak (find-max-margin.ts); if the answer no longer fits, step down and verify again.
  *    The reported batch is always one that a verification run passed.
@@ -23,7 +26,7 @@
  */
 import { BatchlabError, UsageError } from '../core/errors.js';
 import { scaleLr, type LrRule } from '../core/lr.js';
-import { accumulationPlan, findMaxBatch, fitMemory, predictMaxBatch, type AccumulationChoice, type FindMaxResult, type MemoryFit, type ProbeResult } from '../core/search.js';
+import { accumulationPlan, findMaxBatch, fitMemory, predictMaxBatch, GROWTH_FLAT_FACTOR, type AccumulationChoice, type FindMaxResult, type GrowthGuide, type MemoryFit, type ProbeResult } from '../core/search.js';
 import { formatBytes } from '../core/units.js';
 import { openStore, type Store } from '../store/index.js';
 import type { ProbePhase } from '../store/types.js';
@@ -316,8 +319,8 @@ function predict(ctx: Ctx, failedAt: number | undefined): { fit?: MemoryFit; pre
     : fit === undefined
       ? `too few analytic points for a fit; searching from ${start}`
       : !(fit.bytesPerSample > 0)
-        ? `memory did not grow with the batch at B <= ${largestPassed}; searching up by doubling from ${start}`
-        : `the line fits the small-B peaks poorly (R^2 ${fit.r2.toFixed(2)} < ${MIN_TRUSTED_R2}); searching up by doubling from ${start}`;
+        ? `memory did not grow with the batch at B <= ${largestPassed}; ${climbWords(start, largestPassed)}`
+        : `the line fits the small-B peaks poorly (R^2 ${fit.r2.toFixed(2)} < ${MIN_TRUSTED_R2}); ${climbWords(start, largestPassed)}`;
   return { fit, prediction: { batch, start, trusted, limitBytes, note }, margin };
 }
 
@@ -367,13 +370,14 @@ async function searchPhase(ctx: Ctx, prediction: Prediction, failedAt: number | 
   const cap = failedAt !== undefined ? failedAt - 1 : s.cap;
   const common = { probe, tolerance: s.tolerance };
   const start = prediction.trusted ? await refinedStart(ctx, prediction, cap) : prediction.start;
+  const growth = growthGuide(ctx.records, prediction.limitBytes);
   // start - low <= tolerance x low and high - start <= tolerance x start: a bracket the bisection accepts as it is.
   const width = WINDOW_TOLERANCES * s.tolerance;
   const low = prediction.trusted ? Math.max(1, Math.min(start - 1, Math.ceil(start / (1 + width)))) : 1;
   const high = prediction.trusted ? Math.min(cap, start + Math.max(1, Math.floor(width * start))) : cap;
-  let r = await findMaxBatch({ ...common, predictedMax: start, cap: high, minBatch: low, maxTrials: s.maxTrials });
+  let r = await findMaxBatch({ ...common, predictedMax: start, cap: high, minBatch: low, maxTrials: s.maxTrials, growth: prediction.trusted ? undefined : growth });
   const left = Math.max(1, s.maxTrials - r.trials.length + 1); // +1: the second search starts at a batch already measured
-  if (r.outcome === 'capped' && high < cap) r = await findMaxBatch({ ...common, predictedMax: high, cap, minBatch: high, maxTrials: left });
+  if (r.outcome === 'capped' && high < cap) r = await findMaxBatch({ ...common, predictedMax: high, cap, minBatch: high, maxTrials: left, growth });
   else if (r.outcome === 'none-fits' && low > 1) r = await findMaxBatch({ ...common, predictedMax: low, cap: low, minBatch: 1, maxTrials: left });
   if (r.outcome === 'error' || ctx.records.some((x) => x.phase === 'search' && (x.kind === 'error' || x.kind === 'timeout'))) {
     throw probeError(ctx.records[ctx.records.length - 1] as ProbeRecord);
@@ -384,18 +388,61 @@ async function searchPhase(ctx: Ctx, prediction: Prediction, failedAt: number | 
   return r;
 }
 
-/** The next candidate after a verification run failed at `batch`. */
-function stepDown(batch: number, rec: ProbeRecord, fit: MemoryFit | undefined, limitBytes: number, records: readonly ProbeRecord[]): number {
+/** How the untrusted climb is described to the user. */
+function climbWords(start: number, anchor: number): string {
+  return `climbing from ${start}: x${GROWTH_FLAT_FACTOR} while the peak stays flat, then to where the secant from B = ${anchor} meets the limit`;
+}
+
+/** Noise floor of the climb: a rise of the peak under this fraction of the room above the baseline reads as flat. */
+export const MIN_RISE_FRACTION = 0.01;
+
+/**
+ * The guide of the climb up (core/search nextBatchUp) from the analytic probes: the secant starts at
+ * the largest analytic batch that passed; a rise counts as growth from max(3 x the spread of the
+ * analytic peaks, MIN_RISE_FRACTION x the room between that peak and the limit). Undefined without a
+ * passed analytic probe.
+ */
+export function growthGuide(records: readonly ProbeRecord[], limitBytes: number): GrowthGuide | undefined {
+  const passed = records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined);
+  const last = passed[passed.length - 1];
+  if (last === undefined) return undefined;
+  const peaks = passed.map((r) => r.peakBytes as number);
+  const mean = peaks.reduce((a, b) => a + b, 0) / peaks.length;
+  const spread = Math.sqrt(peaks.reduce((a, p) => a + (p - mean) ** 2, 0) / peaks.length);
+  const baseline = { batch: last.batch, peakBytes: last.peakBytes as number };
+  return { limitBytes, baseline, minRiseBytes: Math.max(3 * spread, MIN_RISE_FRACTION * Math.max(0, limitBytes - baseline.peakBytes)) };
+}
+
+/**
+ * Bytes per sample near `batch`: the secant from the largest passed probe below it to (batch, peakBytes).
+ * Local, because the small-B fit may be flat or noisy (a GPU's context, RSS) while memory near the
+ * answer grows steadily; and a verification's longer run peaks higher than the short probes, which
+ * makes this slope steeper and the step down safer. Undefined without such a probe or a positive slope.
+ */
+export function localBytesPerSample(batch: number, peakBytes: number, records: readonly ProbeRecord[]): number | undefined {
+  const below = records.filter((r) => r.ok && r.peakBytes !== undefined && r.batch < batch);
+  if (below.length === 0) return undefined;
+  const near = below.reduce((a, r) => (r.batch > a.batch ? r : a));
+  const slope = (peakBytes - (near.peakBytes as number)) / (batch - near.batch);
+  return slope > 0 ? slope : undefined;
+}
+
+/**
+ * The next candidate after a verification run failed at `batch`: over the limit, shed the excess at the
+ * local bytes per sample (or peak / B without one); out of memory, the largest batch that passed a
+ * search probe below it (or half). At least tolerance / 2 below `batch`, so that a peak a little over
+ * the limit (a longer run's growth, noise) does not cost a verification per few samples.
+ */
+function stepDown(batch: number, rec: ProbeRecord, limitBytes: number, records: readonly ProbeRecord[], tolerance: number): number {
   let next: number;
   if (rec.peakBytes !== undefined && rec.peakBytes > limitBytes) {
-    // Memory is a + b B: shed the excess at b bytes per sample (or proportionally without a usable slope).
-    const perSample = fit !== undefined && fit.bytesPerSample > 0 ? fit.bytesPerSample : rec.peakBytes / batch;
+    const perSample = localBytesPerSample(batch, rec.peakBytes, records) ?? rec.peakBytes / batch;
     next = batch - Math.ceil((rec.peakBytes - limitBytes) / perSample);
   } else {
     const passedBelow = records.filter((r) => r.ok && r.phase === 'search' && r.batch < batch).map((r) => r.batch);
     next = passedBelow.length > 0 ? Math.max(...passedBelow) : Math.floor(batch / 2);
   }
-  return Math.min(batch - 1, next);
+  return Math.min(batch - 1, Math.floor(batch * (1 - tolerance / 2)), next);
 }
 
 /** Step 3 of the module doc: a longer run at the answer, the margin again with its peak, step down if needed. */
@@ -408,7 +455,7 @@ async function verifyPhase(ctx: Ctx, first: number, fit: MemoryFit | undefined):
     if (rec.kind === 'error' || rec.kind === 'timeout') throw probeError(rec);
     margin = deriveMargin({ floor: s.marginFloor, budgetBytes: s.budgetBytes, residualStdBytes: fit?.residualStdBytes, samples: peakSamples(ctx.records) });
     if (rec.ok && (rec.peakBytes as number) <= limitOf(s, margin)) return { batch, peakBytes: rec.peakBytes as number, margin };
-    batch = stepDown(batch, rec, fit, limitOf(s, margin), ctx.records);
+    batch = stepDown(batch, rec, limitOf(s, margin), ctx.records, s.tolerance);
   }
   throw new BatchlabError('BATCHLAB_OOM', `no batch passed verification over ${s.verifySteps} steps after ${MAX_VERIFY_ATTEMPTS} attempts (last tried ${first}); memory grows with the steps: raise --probe-steps or the margin`, { exitCode: 1 });
 }
