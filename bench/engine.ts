@@ -11,7 +11,10 @@
  * PyTorch (bench/torch_bench.py): the same architectures, Glorot-uniform kernels, zero biases, plain
  * SGD at the same lr; from /usr/bin/python3 if `import torch` works there (Debian: apt-get install
  * python3-torch), with OPENBLAS_CORETYPE unset and OMP_WAIT_POLICY=PASSIVE for that process only,
- * at 1 and 2 threads, taking the better.
+ * at 1 and 2 threads, taking the better. Two PyTorch rows: `pytorch` does the work of batchlab's step
+ * (the next B rows of a shuffled order gathered from a resident 60,000-sample dataset, and the loss
+ * read back), and the ratio native/torch is against it; `pytorch-fixed` trains on one fixed batch
+ * with no read-back (its best case), given as native/fixed.
  * FLOPs: training = 3 x forward FLOPs of the matmuls/convs (2 per multiply-add; forward + input
  * grad + weight grad). Share of peak: 270 GFLOP/s per core (AVX-512 FMA) x threads used.
  * Usage: npx tsx bench/engine.ts [--quick]
@@ -99,12 +102,12 @@ function torchAvailable(): string | undefined {
   return r.status === 0 ? undefined : `import torch failed in ${PYTHON}; to compare, install it: apt-get install -y python3-torch`;
 }
 
-/** PyTorch samples/s per (model, batch): the better of 1 and 2 threads. */
-function measureTorch(batches: number[]): Map<string, Cell> {
+/** PyTorch samples/s per (model, batch) in one torch_bench.py mode: the better of 1 and 2 threads. */
+function measureTorch(batches: number[], mode: 'step' | 'fixed'): Map<string, Cell> {
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
   delete env['OPENBLAS_CORETYPE'];
   const threads = [...new Set([1, Math.min(2, availableParallelism())])].join(',');
-  const r = spawnSync(PYTHON, [join(HERE, 'torch_bench.py'), MODELS.join(','), batches.join(','), threads, String(LR)], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(PYTHON, [join(HERE, 'torch_bench.py'), MODELS.join(','), batches.join(','), threads, String(LR), mode], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
   const out = new Map<string, Cell>();
   if (r.status !== 0) {
     console.log(`PyTorch run failed: ${r.stderr.slice(-500)}`);
@@ -131,11 +134,12 @@ async function main(): Promise<void> {
   if (!reg.ok) console.log(`batchlab-native unavailable: ${reg.reason}`);
   const torchMissing = torchAvailable();
   if (torchMissing) console.log(`PyTorch column empty: ${torchMissing}`);
-  const torch = torchMissing ? new Map<string, Cell>() : measureTorch(batches);
+  const torch = torchMissing ? new Map<string, Cell>() : measureTorch(batches, 'step');
+  const torchFixed = torchMissing ? new Map<string, Cell>() : measureTorch(batches, 'fixed');
 
   const rows: Record<string, unknown>[] = [];
   console.log(`\nload average: ${existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').trim() : 'n/a'}`);
-  console.log(['model', 'B', 'engine', 'thr', 'samples/s', 'GFLOP/s', '%peak', 'native/torch', 'note'].join('\t'));
+  console.log(['model', 'B', 'engine', 'thr', 'samples/s', 'GFLOP/s', '%peak', 'native/torch', 'native/fixed', 'note'].join('\t'));
   for (const model of MODELS) {
     for (const batch of batches) {
       const cells: [string, number, Cell][] = [];
@@ -144,15 +148,18 @@ async function main(): Promise<void> {
       const cpuCapped = model === 'cnn' && batch > 16;
       cells.push(['cpu', 1, cpuCapped ? { note: 'skipped (cpu CNN: ~0.4 s per sample)' } : measureTf({ model, batch, backend: 'cpu' })]);
       const t = torch.get(`${model}/${batch}`);
+      const tf = torchFixed.get(`${model}/${batch}`);
       cells.push(['pytorch', t?.threads ?? 0, t ?? { note: torchMissing ?? 'no result' }]);
+      cells.push(['pytorch-fixed', tf?.threads ?? 0, tf ?? { note: torchMissing ?? 'no result' }]);
       for (const [engine, threads, cell] of cells) {
         const sps = cell.samplesPerSec;
         const gflops = sps === undefined ? undefined : (sps * 3 * forwardFlopsPerSample(model)) / 1e9;
         const peak = gflops === undefined || threads === 0 ? undefined : (100 * gflops) / (PEAK_PER_CORE * threads);
-        const ratio = engine === 'batchlab-native' && sps !== undefined && t?.samplesPerSec ? sps / t.samplesPerSec : undefined;
-        const row = { model, batch, engine, threads, samplesPerSec: sps, gflops, percentPeak: peak, nativeOverTorch: ratio, note: cell.note ?? '' };
+        const over = (ref: Cell | undefined) => (engine === 'batchlab-native' && sps !== undefined && ref?.samplesPerSec ? sps / ref.samplesPerSec : undefined);
+        const ratio = over(t), ratioFixed = over(tf);
+        const row = { model, batch, engine, threads, samplesPerSec: sps, gflops, percentPeak: peak, nativeOverTorch: ratio, nativeOverTorchFixed: ratioFixed, note: cell.note ?? '' };
         rows.push(row);
-        console.log([model, batch, engine, threads || '', fmt(sps), fmt(gflops, 1), fmt(peak, 1), fmt(ratio, 2), row.note].join('\t'));
+        console.log([model, batch, engine, threads || '', fmt(sps), fmt(gflops, 1), fmt(peak, 1), fmt(ratio, 2), fmt(ratioFixed, 2), row.note].join('\t'));
       }
     }
   }

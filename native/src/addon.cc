@@ -343,6 +343,16 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   });
 }
 
+// gatherRows(src, srcRows, idx, count, rowSize, out): -1, or the position of the first bad index (nothing copied).
+napi_value GatherRows(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 6);
+    const long src_rows = a.dim(1), count = a.dim(3), row_size = a.dim(4);
+    return number(env, static_cast<double>(bl::gather_rows(a.f32(0, src_rows * row_size), src_rows, a.i32(2, count), count,
+                                                            row_size, a.f32(5, count * row_size))));
+  });
+}
+
 // softmaxXent(logits, labels, probs, rows, classes): fills probs, returns the mean loss.
 napi_value SoftmaxXent(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -437,6 +447,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"momentumUpdate", nullptr, MomentumUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gatherRows", nullptr, GatherRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxXent", nullptr, SoftmaxXent, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxXentGrad", nullptr, SoftmaxXentGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -72,6 +72,16 @@ void binary_op(int mode, const float* a, const float* b, float* out, long n, lon
   }
 }
 
+// Step (the relu derivative): 1 where x > 0, NaN where x is NaN, else alpha. A plain function: the
+// same loop written inside the for_range lambda was not vectorized ("control flow in loop") and, on
+// random signs, ran 540 us vs relu's 20 us at 1024 x 256.
+void step_range(const float* x, float* out, long s, long e, float alpha) {
+  for (long i = s; i < e; ++i) {
+    const float v = x[i];
+    out[i] = v > 0.f ? 1.f : (v != v ? v : alpha);
+  }
+}
+
 }  // namespace
 
 void binary(int op, int mode, const float* a, const float* b, float* out, long n, long inner) {
@@ -87,9 +97,7 @@ void unary(int op, const float* x, float* out, long n, float alpha) {
       for (long i = s; i < e; ++i) out[i] = x[i] > 0.f ? x[i] : (x[i] != x[i] ? x[i] : 0.f);
     });
   } else {
-    for_range(n, [&](long s, long e) {
-      for (long i = s; i < e; ++i) out[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : alpha);
-    });
+    for_range(n, [&](long s, long e) { step_range(x, out, s, e, alpha); });
   }
 }
 
@@ -124,6 +132,20 @@ void reduce_sum(const float* x, float* out, long outer, long inner, bool over_ou
   });
   for (long g = 1; g < groups; ++g)
     for (long j = 0; j < inner; ++j) out[j] += acc[g][j];
+}
+
+long gather_rows(const float* src, long src_rows, const int* idx, long count, long row_size, float* out) {
+  for (long i = 0; i < count; ++i) {
+    if (idx[i] < 0 || idx[i] >= src_rows) return i;
+  }
+  // Split by elements copied, so a few long rows still use every thread.
+  for_range(count * row_size, [&](long s, long e) {
+    for (long r = s / row_size; r * row_size < e; ++r) {
+      const long j0 = std::max(s - r * row_size, 0L), j1 = std::min(e - r * row_size, row_size);
+      std::memcpy(out + r * row_size + j0, src + static_cast<long>(idx[r]) * row_size + j0, sizeof(float) * (j1 - j0));
+    }
+  });
+  return -1;
 }
 
 }  // namespace bl

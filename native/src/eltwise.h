@@ -19,4 +19,8 @@ void unary(int op, const float* x, float* out, long n, float alpha);
 // `over_outer`, else over the inner axis (out has outer elements).
 void reduce_sum(const float* x, float* out, long outer, long inner, bool over_outer);
 
+// Rows idx[0..count) of src (src_rows rows of row_size floats) into out, in order. Checks every
+// index first and copies nothing when one is outside [0, src_rows): returns its position, else -1.
+long gather_rows(const float* src, long src_rows, const int* idx, long count, long row_size, float* out);
+
 }  // namespace bl

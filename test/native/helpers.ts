@@ -10,8 +10,12 @@ import { registerNativeBackend, type NativeRegistration } from '../../src/engine
 
 export const NATIVE = 'batchlab-native';
 
-/** Registration result, computed once per test file (registration itself is idempotent). */
-export const registration: NativeRegistration = registerNativeBackend();
+/**
+ * Registration result, computed once per test file (registration itself is idempotent). The output
+ * pool recycles every array (minBytes 0) and fills each one it hands out with NaN: a kernel that
+ * reads its output before writing all of it, or a recycled array still in use, shows up as NaN.
+ */
+export const registration: NativeRegistration = registerNativeBackend({ pool: { minBytes: 0, poison: true } });
 export const skipReason = registration.ok ? undefined : `addon not built: ${registration.reason}`;
 
 /** Seeded uniform values in [lo, hi) (mulberry32), so both backends see identical inputs. */

@@ -33,6 +33,8 @@ export interface NativeAddon {
     n: number, lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number,
   ): void;
   /** Fills `probs` with softmax(logits) row by row; returns the mean softmax cross-entropy. */
+  /** Rows idx of src ([srcRows, rowSize]) into out, in order; -1, or the position of the first index outside [0, srcRows) (then nothing is copied). */
+  gatherRows(src: Float32Array, srcRows: number, idx: Int32Array, count: number, rowSize: number, out: Float32Array): number;
   softmaxXent(logits: Float32Array, labels: Int32Array, probs: Float32Array, rows: number, classes: number): number;
   softmaxXentGrad(probs: Float32Array, labels: Int32Array, dy: number, dlogits: Float32Array, rows: number, classes: number): void;
   info(): { simd: string; threads: number };
@@ -70,6 +72,8 @@ export function loadNativeAddon(): { ok: true; addon: NativeAddon } | { ok: fals
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon.matmul !== 'function') return { ok: false, reason: `batchlab-native: ${path} is not the expected addon` };
+    // The newest function: without it the .node file predates this source (an old build left in place).
+    if (typeof addon.gatherRows !== 'function') return { ok: false, reason: `batchlab-native: ${path} is an older build; run: npx node-gyp rebuild --directory native` };
     return { ok: true, addon };
   } catch (e) {
     return { ok: false, reason: `batchlab-native addon failed to load from ${path}: ${(e as Error).message}` };

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { Float32Pool } from './buffer-pool.js';
 import type { NativeAddon } from './native-addon.js';
 import { FUSED_KERNELS, type AdamStep } from './native-ops.js';
 
@@ -29,6 +30,16 @@ function values(backend: MathBackendCPU, t: Info): Float32Array {
  */
 function isF32(backend: MathBackendCPU, ...ts: (Info | undefined | null)[]): boolean {
   return ts.every((t) => t == null || (t.dtype === 'float32' && backend.data.get(t.dataId).values instanceof Float32Array));
+}
+
+/**
+ * An output array of `length` elements: from the backend's pool under batchlab-native (buffer-pool.ts),
+ * so its contents are unspecified and the kernel must write every element (the addon clears what it
+ * accumulates into); a plain zeroed array on any other CPU-storage backend.
+ */
+function alloc(backend: MathBackendCPU, length: number): Float32Array {
+  const pool = (backend as Partial<{ pool: Float32Pool }>).pool;
+  return pool === undefined ? new Float32Array(length) : pool.take(length);
 }
 
 function output(backend: MathBackendCPU, shape: number[], data: Float32Array): Info {
@@ -100,7 +111,7 @@ function runMatmul(
   if (plan === undefined || act === undefined) return undefined;
   const biasValues = columnBias(backend, bias, plan.n);
   if (biasValues === undefined) return undefined;
-  const out = new Float32Array(plan.batch * plan.m * plan.n);
+  const out = alloc(backend, plan.batch * plan.m * plan.n);
   addon.matmul(values(backend, a), values(backend, b), out, plan.batch, plan.m, plan.n, plan.k,
     transA, transB, plan.strideA, plan.strideB, biasValues, act);
   return output(backend, plan.outShape, out);
@@ -167,7 +178,7 @@ function runConv(
   const info = conv2dInfo(x.shape, filter.shape, attrs);
   const biasValues = columnBias(backend, bias, info.outChannels);
   if (biasValues === undefined) return undefined;
-  const out = new Float32Array(size(info.outShape));
+  const out = alloc(backend, size(info.outShape));
   addon.conv2d(values(backend, x), values(backend, filter), out, biasValues, act, ...convParams(info));
   return output(backend, info.outShape, out);
 }
@@ -204,7 +215,7 @@ function conv2DBackpropInput(addon: NativeAddon): tf.KernelConfig {
       const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
       if (!isF32(backend, dy, filter) || !channelsLast(a.dataFormat)) return undefined;
       const info = conv2dInfo(a.inputShape, filter.shape, { ...a, dilations: 1 });
-      const dx = new Float32Array(size(a.inputShape));
+      const dx = alloc(backend, size(a.inputShape));
       addon.conv2dBackpropInput(values(backend, dy), values(backend, filter), dx, ...convParams(info));
       return output(backend, [...a.inputShape], dx);
     }),
@@ -220,7 +231,7 @@ function conv2DBackpropFilter(addon: NativeAddon): tf.KernelConfig {
       const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
       if (!isF32(backend, x, dy) || !channelsLast(a.dataFormat)) return undefined;
       const info = conv2dInfo(x.shape, a.filterShape, { ...a, dilations: 1 });
-      const dw = new Float32Array(size(a.filterShape));
+      const dw = alloc(backend, size(a.filterShape));
       addon.conv2dBackpropFilter(values(backend, x), values(backend, dy), dw, ...convParams(info));
       return output(backend, [...a.filterShape], dw);
     }),
@@ -240,7 +251,7 @@ function maxPool(addon: NativeAddon): tf.KernelConfig {
       const { x } = inputs as { x: Info };
       if (!isF32(backend, x) || x.shape.length !== 4) return undefined;
       const info = pool2dInfo(x.shape, attrs as unknown as tf.MaxPoolAttrs);
-      const y = new Float32Array(size(info.outShape));
+      const y = alloc(backend, size(info.outShape));
       addon.maxPool(values(backend, x), y, ...poolParams(info));
       return output(backend, info.outShape, y);
     }),
@@ -255,7 +266,7 @@ function maxPoolGrad(addon: NativeAddon): tf.KernelConfig {
       const { dy, input } = inputs as { dy: Info; input: Info };
       if (!isF32(backend, dy, input) || input.shape.length !== 4) return undefined;
       const info = pool2dInfo(input.shape, attrs as unknown as tf.MaxPoolAttrs);
-      const dx = new Float32Array(size(input.shape));
+      const dx = alloc(backend, size(input.shape));
       addon.maxPoolGrad(values(backend, dy), values(backend, input), dx, ...poolParams(info));
       return output(backend, [...input.shape], dx);
     }),
@@ -298,7 +309,7 @@ function binaryKernel(addon: NativeAddon, kernelName: 'Add' | 'Sub' | 'Multiply'
       else if (na === n && nb > 0 && isRowBroadcast(b.shape, outShape)) (mode = MODE.rowB), (inner = nb);
       else if (nb === n && na > 0 && isRowBroadcast(a.shape, outShape)) (mode = MODE.rowA), (inner = na);
       else return undefined;
-      const out = new Float32Array(n);
+      const out = alloc(backend, n);
       if (n > 0) addon.binary(op, mode, values(backend, a), values(backend, b), out, n, inner);
       return output(backend, outShape, out);
     }),
@@ -312,7 +323,7 @@ function reluKernel(addon: NativeAddon): tf.KernelConfig {
     kernelFunc: withFallback(tf.Relu, ({ inputs }, backend) => {
       const { x } = inputs as { x: Info };
       if (!isF32(backend, x)) return undefined;
-      const n = size(x.shape), out = new Float32Array(n);
+      const n = size(x.shape), out = alloc(backend, n);
       addon.unary(0, values(backend, x), out, n, 0);
       return output(backend, [...x.shape], out);
     }),
@@ -326,7 +337,7 @@ function stepKernel(addon: NativeAddon): tf.KernelConfig {
     kernelFunc: withFallback(tf.Step, ({ inputs, attrs }, backend) => {
       const { x } = inputs as { x: Info };
       if (!isF32(backend, x)) return undefined;
-      const n = size(x.shape), out = new Float32Array(n);
+      const n = size(x.shape), out = alloc(backend, n);
       addon.unary(1, values(backend, x), out, n, (attrs as unknown as tf.StepAttrs).alpha ?? 0);
       return output(backend, [...x.shape], out);
     }),
@@ -352,7 +363,7 @@ function sumKernel(addon: NativeAddon): tf.KernelConfig {
       const outer = size(shape.slice(0, split)), inner = size(shape.slice(split));
       const kept = shape.filter((_, i) => !axes.includes(i));
       const outShape = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept;
-      const out = new Float32Array(leading ? inner : outer);
+      const out = alloc(backend, leading ? inner : outer);
       addon.reduceSum(values(backend, x), out, outer, inner, leading);
       return output(backend, outShape, out);
     }),
@@ -360,11 +371,14 @@ function sumKernel(addon: NativeAddon): tf.KernelConfig {
 }
 
 /**
- * GatherV2 along axis 0 (taking batch rows out of a resident dataset): one contiguous copy per row with
- * TypedArray.set. The cpu kernel walks the output element by element through index arithmetic, which
- * measured 2.2 ms of a 4.4 ms MLP step at B = 64. Other axes and batch dims go to the cpu kernel.
+ * GatherV2 along axis 0 (taking batch rows out of a resident dataset). float32 rows with int32
+ * indices: one threaded memcpy per row in the addon, into a pooled output (at B = 1024 the MLP's
+ * 3.2 MB gather took ~0.8 ms as TypedArray.set per row into a fresh array). Other dtypes: one
+ * TypedArray.set per row. The cpu kernel walks the output element by element through index
+ * arithmetic (2.2 ms of a 4.4 ms MLP step at B = 64). Other axes and batch dims go to the cpu kernel,
+ * and so does a bad index (it reports it).
  */
-function gatherRowsKernel(): tf.KernelConfig {
+function gatherRowsKernel(addon: NativeAddon): tf.KernelConfig {
   return {
     kernelName: tf.GatherV2,
     backendName: '',
@@ -377,13 +391,22 @@ function gatherRowsKernel(): tf.KernelConfig {
       const idx = backend.data.get(indices.dataId).values as Int32Array | Float32Array;
       const rowSize = size(x.shape.slice(1));
       const rows = x.shape[0]!;
-      const out = new (src.constructor as Float32ArrayConstructor)(idx.length * rowSize);
+      const outShape = [...indices.shape, ...x.shape.slice(1)];
+      if (src instanceof Float32Array && idx instanceof Int32Array) {
+        const out = alloc(backend, idx.length * rowSize);
+        if (addon.gatherRows(src, rows, idx, idx.length, rowSize, out) >= 0) {
+          (backend as Partial<{ pool: Float32Pool }>).pool?.release(out);
+          return undefined;
+        }
+        return backend.makeTensorInfo(outShape, x.dtype, out);
+      }
+      const out = new (src.constructor as Int32ArrayConstructor)(idx.length * rowSize);
       for (let i = 0; i < idx.length; i++) {
         const r = idx[i]!;
-        if (r < 0 || r >= rows) return undefined; // the cpu kernel reports the bad index
+        if (r < 0 || r >= rows) return undefined;
         out.set(src.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize);
       }
-      return backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], x.dtype, out);
+      return backend.makeTensorInfo(outShape, x.dtype, out);
     }),
   };
 }
@@ -414,21 +437,21 @@ function fusedKernels(addon: NativeAddon): tf.KernelConfig[] {
     }),
     fusedKernel(FUSED_KERNELS.sgd, ({ inputs, attrs }, backend) => {
       const { w, g } = inputs as { w: Info; g: Info };
-      const n = size(w.shape), out = new Float32Array(n);
+      const n = size(w.shape), out = alloc(backend, n);
       addon.sgdUpdate(f32Of(backend, w), f32Of(backend, g), out, n, (attrs as { lr: number }).lr);
       return output(backend, [...w.shape], out);
     }),
     fusedKernel(FUSED_KERNELS.momentum, ({ inputs, attrs }, backend) => {
       const { w, buf, g } = inputs as { w: Info; buf: Info; g: Info };
       const { lr, mu } = attrs as { lr: number; mu: number };
-      const n = size(w.shape), wOut = new Float32Array(n), bufOut = new Float32Array(n);
+      const n = size(w.shape), wOut = alloc(backend, n), bufOut = alloc(backend, n);
       addon.momentumUpdate(f32Of(backend, w), f32Of(backend, buf), f32Of(backend, g), wOut, bufOut, n, lr, mu);
       return [output(backend, [...w.shape], wOut), output(backend, [...w.shape], bufOut)];
     }),
     fusedKernel(FUSED_KERNELS.adam, ({ inputs, attrs }, backend) => {
       const { w, m, v, g } = inputs as { w: Info; m: Info; v: Info; g: Info };
       const k = attrs as unknown as AdamStep;
-      const n = size(w.shape), wOut = new Float32Array(n), mOut = new Float32Array(n), vOut = new Float32Array(n);
+      const n = size(w.shape), wOut = alloc(backend, n), mOut = alloc(backend, n), vOut = alloc(backend, n);
       addon.adamUpdate(f32Of(backend, w), f32Of(backend, m), f32Of(backend, v), f32Of(backend, g), wOut, mOut, vOut, n,
         k.lr, k.beta1, k.beta2, k.c1, k.c2, k.epsilon);
       return [wOut, mOut, vOut].map((d) => output(backend, [...w.shape], d));
@@ -436,14 +459,14 @@ function fusedKernels(addon: NativeAddon): tf.KernelConfig[] {
     fusedKernel(FUSED_KERNELS.softmaxXent, ({ inputs }, backend) => {
       const { logits, labels } = inputs as { logits: Info; labels: Info };
       const [rows, classes] = logits.shape as [number, number];
-      const probs = new Float32Array(rows * classes);
+      const probs = alloc(backend, rows * classes);
       const loss = addon.softmaxXent(f32Of(backend, logits), i32Of(backend, labels), probs, rows, classes);
       return [output(backend, [], Float32Array.of(loss)), output(backend, [rows, classes], probs)];
     }),
     fusedKernel(FUSED_KERNELS.softmaxXentGrad, ({ inputs }, backend) => {
       const { dy, probs, labels } = inputs as { dy: Info; probs: Info; labels: Info };
       const [rows, classes] = probs.shape as [number, number];
-      const d = new Float32Array(rows * classes);
+      const d = alloc(backend, rows * classes);
       addon.softmaxXentGrad(f32Of(backend, probs), i32Of(backend, labels), f32Of(backend, dy)[0]!, d, rows, classes);
       return output(backend, [rows, classes], d);
     }),
@@ -457,7 +480,7 @@ export function nativeKernelConfigs(addon: NativeAddon): tf.KernelConfig[] {
     conv2D(addon), fusedConv2D(addon), conv2DBackpropInput(addon), conv2DBackpropFilter(addon),
     maxPool(addon), maxPoolGrad(addon),
     binaryKernel(addon, 'Add'), binaryKernel(addon, 'Sub'), binaryKernel(addon, 'Multiply'),
-    reluKernel(addon), stepKernel(addon), sumKernel(addon), gatherRowsKernel(),
+    reluKernel(addon), stepKernel(addon), sumKernel(addon), gatherRowsKernel(addon),
     ...fusedKernels(addon),
   ];
 }

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { Float32Pool, type Float32PoolOptions, type PoolStats } from './buffer-pool.js';
 import { loadNativeAddon } from './native-addon.js';
 import { nativeKernelConfigs } from './native-kernels.js';
 
@@ -21,6 +22,66 @@ export interface NativeBackendOptions {
   priority?: number;
   /** Worker threads for the addon; default BATCHLAB_THREADS or the hardware thread count. */
   threads?: number;
+  /** The output-array pool of the backend (buffer-pool.ts); taken when the backend is first registered. */
+  pool?: Float32PoolOptions;
+}
+
+type DataId = Parameters<MathBackendCPU['readSync']>[0];
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+
+/**
+ * The CPU backend with a pool for kernel outputs: storage freed by disposeData goes back to the pool,
+ * and storage handed out by readSync/read (dataSync, data, bufferSync) escapes it for good.
+ */
+export class NativeBackend extends MathBackendCPU {
+  readonly pool: Float32Pool;
+
+  constructor(pool: Float32Pool) {
+    super();
+    this.pool = pool;
+  }
+
+  override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
+    this.pool.escape(this.data.get(dataId)?.values);
+    return super.readSync(dataId);
+  }
+
+  override read(dataId: DataId): ReturnType<MathBackendCPU['read']> {
+    this.pool.escape(this.data.get(dataId)?.values);
+    return super.read(dataId);
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.get(dataId)?.values;
+    const result = super.disposeData(dataId, force);
+    if (values !== undefined && !this.data.has(dataId)) this.pool.release(values);
+    return result;
+  }
+
+  /** After a cpu kernel: storage an output shares with an input (Slice returns a subarray) escapes. */
+  escapeAliases(inputs: tf.NamedTensorInfoMap, outputs: tf.TensorInfo | tf.TensorInfo[]): void {
+    for (const out of Array.isArray(outputs) ? outputs : [outputs]) {
+      const ov = this.data.get(out.dataId)?.values;
+      if (!ArrayBuffer.isView(ov)) continue;
+      for (const input of Object.values(inputs)) {
+        if (input == null || input.dataId === out.dataId) continue;
+        const iv = this.data.get(input.dataId)?.values;
+        if (ArrayBuffer.isView(iv) && iv.buffer === ov.buffer) {
+          this.pool.escape(iv);
+          this.pool.escape(ov);
+        }
+      }
+    }
+  }
+}
+
+/** A cpu kernel under batchlab-native: its outputs may alias its inputs, which then leave the pool. */
+function guardAliases(kernelFunc: KernelFunc): KernelFunc {
+  return (args) => {
+    const out = kernelFunc(args);
+    if (args.backend instanceof NativeBackend) args.backend.escapeAliases(args.inputs, out as tf.TensorInfo | tf.TensorInfo[]);
+    return out;
+  };
 }
 
 /**
@@ -36,11 +97,11 @@ export function registerNativeBackend(opts: NativeBackendOptions = {}): NativeRe
     const cpuKernels = tf.getKernelsForBackend('cpu');
     if (cpuKernels.length === 0) return { ok: false, reason: 'batchlab-native: @tensorflow/tfjs-backend-cpu kernels are not registered' };
     if (tf.findBackendFactory(NATIVE_BACKEND_NAME) == null) {
-      tf.registerBackend(NATIVE_BACKEND_NAME, () => new MathBackendCPU(), opts.priority ?? 3);
+      tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(new Float32Pool(opts.pool)), opts.priority ?? 3);
     }
     for (const config of cpuKernels) {
       if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME) === undefined) {
-        tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME });
+        tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME, kernelFunc: guardAliases(config.kernelFunc) });
       }
     }
     for (const config of nativeKernelConfigs(addon)) {
@@ -62,10 +123,22 @@ export function nativeMemoryBytes(): number {
   return loaded.ok ? loaded.addon.memoryBytes() : 0;
 }
 
-/** Frees the addon's scratch memory (it is re-grown on demand); no-op if not loaded. */
+/** The backend instance, when it has been initialized. */
+function nativeBackend(): NativeBackend | undefined {
+  const backend = tf.findBackend(NATIVE_BACKEND_NAME);
+  return backend instanceof NativeBackend ? backend : undefined;
+}
+
+/** Use of the output pool (arrays reused / freshly allocated, bytes held); undefined before the backend exists. */
+export function nativePoolStats(): PoolStats | undefined {
+  return nativeBackend()?.pool.stats();
+}
+
+/** Frees the addon's scratch memory and the output pool's free arrays (both re-grow on demand); no-op if not loaded. */
 export function releaseNativeMemory(): void {
   const loaded = loadNativeAddon();
   if (loaded.ok) loaded.addon.releaseScratch();
+  nativeBackend()?.pool.clear();
 }
 
 /** Kernel names the addon implements (the rest run the cpu backend's code). */
