@@ -285,6 +285,16 @@ napi_value Unary(napi_env env, napi_callback_info info) {
   });
 }
 
+// reluGrad(dy, x, out, n)
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 4);
+    const long n = a.dim(3);
+    bl::relu_grad(a.f32(0, n), a.f32(1, n), a.f32(2, n), n);
+    return undefined(env);
+  });
+}
+
 // reduceSum(x, out, outer, inner, overOuter)
 napi_value ReduceSum(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -447,6 +457,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"momentumUpdate", nullptr, MomentumUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gatherRows", nullptr, GatherRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxXent", nullptr, SoftmaxXent, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxXentGrad", nullptr, SoftmaxXentGrad, nullptr, nullptr, nullptr, napi_default, nullptr},

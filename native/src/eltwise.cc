@@ -82,7 +82,20 @@ void step_range(const float* x, float* out, long s, long e, float alpha) {
   }
 }
 
+// dy * step(x) as the cpu backend computes it (Step then Multiply): the product, so -0, inf and NaN
+// in dy come out as they would there.
+void relu_grad_range(const float* __restrict dy, const float* __restrict x, float* __restrict out, long s, long e) {
+  for (long i = s; i < e; ++i) {
+    const float v = x[i];
+    out[i] = dy[i] * (v > 0.f ? 1.f : (v != v ? v : 0.f));
+  }
+}
+
 }  // namespace
+
+void relu_grad(const float* dy, const float* x, float* out, long n) {
+  for_range(n, [&](long s, long e) { relu_grad_range(dy, x, out, s, e); });
+}
 
 void binary(int op, int mode, const float* a, const float* b, float* out, long n, long inner) {
   if (op == kAdd) binary_op<kAdd>(mode, a, b, out, n, inner);

@@ -15,6 +15,9 @@ void binary(int op, int mode, const float* a, const float* b, float* out, long n
 enum UnaryOp { kRelu = 0, kStep = 1 };
 void unary(int op, const float* x, float* out, long n, float alpha);
 
+// The relu gradient in one pass: out = dy * step(x), step(x) = 1 for x > 0, NaN for NaN, else 0.
+void relu_grad(const float* dy, const float* x, float* out, long n);
+
 // Sum of x viewed as [outer, inner]: over the outer axis (out has inner elements) when
 // `over_outer`, else over the inner axis (out has outer elements).
 void reduce_sum(const float* x, float* out, long outer, long inner, bool over_outer);

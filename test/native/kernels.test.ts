@@ -154,6 +154,9 @@ test('MaxPool and MaxPoolGrad, including ties', async (t) => {
   const pools: [number[], number, number, 'same' | 'valid'][] = [
     [[2, 14, 14, 8], 2, 2, 'valid'], [[1, 7, 9, 3], 2, 2, 'valid'], [[2, 7, 9, 3], 3, 2, 'same'],
     [[2, 6, 5, 4], 3, 1, 'same'], [[3, 28, 28, 32], 2, 2, 'valid'],
+    // Tiling windows (the direct-write gradient): partial windows at the end ('same', odd sizes),
+    // uncovered last row and column ('valid', odd sizes), 3x3 tiles, more than 512 channels.
+    [[2, 7, 9, 3], 2, 2, 'same'], [[2, 8, 11, 5], 3, 3, 'valid'], [[1, 5, 4, 600], 2, 2, 'valid'],
   ];
   let seed = 200;
   for (const [shape, size, stride, pad] of pools) {
@@ -208,7 +211,33 @@ test('Relu and Step (relu gradient), with NaN and -0', async (t) => {
     { name: 'step', specs: [{ shape: [300, 257], seed: 2 }], fn: (x) => tf.step(x!) },
     { name: 'step alpha special', specs: [{ shape: [9], seed: 0, values: special }], fn: (x) => tf.step(x!, 0.3) },
     { name: 'relu grad', specs: [{ shape: [17, 31], seed: 3 }, { shape: [17, 31], seed: 4 }], fn: (x, dy) => tf.grad((xx) => tf.sum(tf.mul(tf.relu(xx), dy!)))(x!) },
+    { name: 'relu grad, large (threaded)', specs: [{ shape: [300, 257], seed: 5 }, { shape: [300, 257], seed: 6 }], fn: (x, dy) => tf.grad((xx) => tf.sum(tf.mul(tf.relu(xx), dy!)))(x!) },
+    // Every pair of special values in x and dy: the product dy * step(x) keeps -0, inf x 0 = NaN, NaN.
+    {
+      name: 'relu grad special',
+      specs: [
+        { shape: [81], seed: 0, values: Float32Array.from({ length: 81 }, (_, i) => special[Math.floor(i / 9)]!) },
+        { shape: [81], seed: 0, values: Float32Array.from({ length: 81 }, (_, i) => special[i % 9]!) },
+      ],
+      fn: (x, dy) => tf.grad((xx) => tf.sum(tf.mul(tf.relu(xx), dy!)))(x!),
+    },
   ]);
+});
+
+test('the relu gradient runs as one fused kernel on batchlab-native (no Step, no Multiply)', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  await tf.setBackend('batchlab-native');
+  const x = tf.tensor1d([1, -2, 3, 0]);
+  const dy = tf.tensor1d([5, 6, 7, 8]);
+  let g: tf.Tensor | undefined;
+  const profile = await tf.profile(() => {
+    g = tf.grad((xx) => tf.relu(xx))(x, dy);
+  });
+  const names = profile.kernels.map((k) => k.name);
+  assert.ok(names.includes('BatchlabReluGrad'), names.join(','));
+  assert.ok(!names.includes('Step') && !names.includes('Multiply'), names.join(','));
+  assert.deepEqual(Array.from(g!.dataSync()), [5, 0, 7, 0]);
+  tf.dispose([x, dy, g!]);
 });
 
 test('Sum over leading axes (bias grads), trailing axes, middle axes (fallback), keepDims', async (t) => {

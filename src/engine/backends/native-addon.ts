@@ -23,6 +23,8 @@ export interface NativeAddon {
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, ...p: number[]): void;
   binary(op: number, mode: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, inner: number): void;
   unary(op: number, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
+  /** out = dy * step(x): the relu gradient in one pass. */
+  reluGrad(dy: Float32Array, x: Float32Array, out: Float32Array, n: number): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, inner: number, overOuter: boolean): void;
   /** Sum of squares of every element of every array (accumulated in double, in a fixed order). */
   sumSquares(xs: Float32Array[]): number;
@@ -73,7 +75,7 @@ export function loadNativeAddon(): { ok: true; addon: NativeAddon } | { ok: fals
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon.matmul !== 'function') return { ok: false, reason: `batchlab-native: ${path} is not the expected addon` };
     // The newest function: without it the .node file predates this source (an old build left in place).
-    if (typeof addon.gatherRows !== 'function') return { ok: false, reason: `batchlab-native: ${path} is an older build; run: npx node-gyp rebuild --directory native` };
+    if (typeof addon.reluGrad !== 'function') return { ok: false, reason: `batchlab-native: ${path} is an older build; run: npx node-gyp rebuild --directory native` };
     return { ok: true, addon };
   } catch (e) {
     return { ok: false, reason: `batchlab-native addon failed to load from ${path}: ${(e as Error).message}` };

@@ -456,6 +456,12 @@ function fusedKernels(addon: NativeAddon): tf.KernelConfig[] {
         k.lr, k.beta1, k.beta2, k.c1, k.c2, k.epsilon);
       return [wOut, mOut, vOut].map((d) => output(backend, [...w.shape], d));
     }),
+    fusedKernel(FUSED_KERNELS.reluGrad, ({ inputs }, backend) => {
+      const { dy, x } = inputs as { dy: Info; x: Info };
+      const n = size(x.shape), out = alloc(backend, n);
+      addon.reluGrad(f32Of(backend, dy), f32Of(backend, x), out, n);
+      return output(backend, [...x.shape], out);
+    }),
     fusedKernel(FUSED_KERNELS.softmaxXent, ({ inputs }, backend) => {
       const { logits, labels } = inputs as { logits: Info; labels: Info };
       const [rows, classes] = logits.shape as [number, number];

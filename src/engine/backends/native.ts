@@ -10,6 +10,7 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { Float32Pool, type Float32PoolOptions, type PoolStats } from './buffer-pool.js';
 import { loadNativeAddon } from './native-addon.js';
 import { nativeKernelConfigs } from './native-kernels.js';
+import { fusedReluGradConfig } from './native-ops.js';
 
 export const NATIVE_BACKEND_NAME = 'batchlab-native';
 
@@ -110,6 +111,8 @@ export function registerNativeBackend(opts: NativeBackendOptions = {}): NativeRe
       }
       tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME });
     }
+    const reluGrad = tf.getGradient(tf.Relu);
+    if (reluGrad !== undefined) tf.registerGradient(fusedReluGradConfig(reluGrad));
     const { simd, threads } = addon.info();
     return { ok: true, name: NATIVE_BACKEND_NAME, simd, threads };
   } catch (e) {
