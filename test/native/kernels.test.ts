@@ -273,3 +273,14 @@ test('GatherV2 along axis 0 (batch rows): float32 and int32 sources, repeated in
     { name: 'gather gradient', specs: [{ shape: [10, 6], seed: 104 }], fn: (x) => tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.gather(v, tf.tensor1d(idx, 'int32')))))(x!) },
   ]);
 });
+
+test('Pack (tf.stack) on axis 0, and other axes through the cpu kernel', async (t) => {
+  const three = (shape: number[], seed: number): Spec[] => [0, 1, 2].map((i) => ({ shape, seed: seed + i }));
+  await check(t, [
+    { name: 'stack scalars', specs: three([], 700), fn: (a, b, c) => tf.stack([a!, b!, c!]) },
+    { name: 'stack matrices', specs: three([3, 4], 710), fn: (a, b, c) => tf.stack([a!, b!, c!]) },
+    { name: 'stack large (pooled output)', specs: three([130, 257], 720), fn: (a, b, c) => tf.stack([a!, b!, c!]) },
+    { name: 'stack axis 1 (cpu)', specs: three([3, 4], 730), fn: (a, b, c) => tf.stack([a!, b!, c!], 1) },
+    { name: 'stack one', specs: three([5], 740).slice(0, 1), fn: (a) => tf.stack([a!]) },
+  ]);
+});

@@ -411,6 +411,30 @@ function gatherRowsKernel(addon: NativeAddon): tf.KernelConfig {
   };
 }
 
+/**
+ * Pack (tf.stack) along axis 0 of float32 tensors of one shape: one TypedArray.set per input. The
+ * trainer stacks its per-step scalars (loss, |g|^2) to read them back in one dataSync; the cpu kernel
+ * goes through expandDims and concat, ~45 us for three scalars, a tenth of a B = 64 MLP step.
+ */
+function packKernel(): tf.KernelConfig {
+  return {
+    kernelName: tf.Pack,
+    backendName: '',
+    kernelFunc: withFallback(tf.Pack, ({ inputs, attrs }, backend) => {
+      const list = inputs as unknown as Info[];
+      const { axis } = attrs as unknown as tf.PackAttrs;
+      const first = list[0];
+      if (first === undefined || axis !== 0 || !isF32(backend, ...list)) return undefined;
+      const shape = first.shape;
+      if (list.some((t) => !tf.util.arraysEqual(t.shape, shape))) return undefined;
+      const n = size(shape);
+      const out = alloc(backend, n * list.length);
+      list.forEach((t, i) => out.set(values(backend, t), i * n));
+      return output(backend, [list.length, ...shape], out);
+    }),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fused training-step kernels (native-ops.ts): no cpu counterpart, so inputs in another storage are
 // converted rather than declined.
@@ -486,7 +510,7 @@ export function nativeKernelConfigs(addon: NativeAddon): tf.KernelConfig[] {
     conv2D(addon), fusedConv2D(addon), conv2DBackpropInput(addon), conv2DBackpropFilter(addon),
     maxPool(addon), maxPoolGrad(addon),
     binaryKernel(addon, 'Add'), binaryKernel(addon, 'Sub'), binaryKernel(addon, 'Multiply'),
-    reluKernel(addon), stepKernel(addon), sumKernel(addon), gatherRowsKernel(addon),
+    reluKernel(addon), stepKernel(addon), sumKernel(addon), gatherRowsKernel(addon), packKernel(),
     ...fusedKernels(addon),
   ];
 }
