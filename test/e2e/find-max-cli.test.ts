@@ -75,7 +75,8 @@ test('a TF.js MLP under an emulated budget: within 5% of the brute-force maximum
 test('--cmd: a trainer killed by SIGKILL above batch 40 counts as OOM; the table, the answer and the --target-batch plan', () => {
   // `kill -9 $$` kills the trial's shell, as the kernel's OOM killer would.
   const cmd = `[ {batch} -gt 40 ] && kill -9 $$; ${node}`;
-  const r = runFindMax(['--cmd', cmd, '--memory-budget', '2GiB', '--max-batch', '4096', '--target-batch', '100', '--base-lr', '0.1', '--base-batch', '10', '--lr-rule', 'sqrt', '--db', newDb()], FAKE_ENV);
+  const db = newDb();
+  const r = runFindMax(['--cmd', cmd, '--memory-budget', '2GiB', '--max-batch', '4096', '--target-batch', '100', '--base-lr', '0.1', '--base-batch', '10', '--lr-rule', 'sqrt', '--db', db], FAKE_ENV);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /#\s+phase\s+B\s+peak MiB\s+VmHWM MiB\s+result\s+reason\s+time/);
   assert.match(r.stdout, /^\s*\d+\s+search\s+\d+\s+.*\boom\s+.*SIGKILL/m);
@@ -85,6 +86,13 @@ test('--cmd: a trainer killed by SIGKILL above batch 40 counts as OOM; the table
   assert.match(r.stdout, /^target\s+100 does not fit; accumulate: 100 = 25 x 4 \(micro-batch x accumulation steps/m);
   assert.match(r.stdout, /0\.1 x sqrt\(100 \/ 10\) = 0\.3162/);
   assert.match(r.stderr, /probe 1 \[analytic\] B=1: ok/, 'progress lines on stderr');
+  // `show` lists the stored probes of a find-max experiment (not an empty run table) and its answer.
+  const shown = runCli(['show', 'latest', '--db', db]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^experiment 1: find-max, done/m);
+  assert.match(shown.stdout, /#\s+phase\s+B\s+peak MiB\s+VmHWM MiB\s+result\s+reason\s+time/);
+  assert.match(shown.stdout, /^\s*\d+\s+search\s+\d+\s+.*\boom\s+.*SIGKILL/m);
+  assert.match(shown.stdout, new RegExp(`^answer: ${answer} fits \\(peak .*verified\\)$`, 'm'));
 });
 
 test('--cmd: a crash is an error that stops the search and shows the stderr; it is never read as too big', () => {

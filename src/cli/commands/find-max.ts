@@ -184,8 +184,11 @@ function fitText(fit: NonNullable<FindMaxReport['fit']>): string {
   return `peak = ${formatBytes(fit.interceptBytes)} + ${formatBytes(fit.bytesPerSample)} x B (R^2 ${fit.r2.toFixed(4)}, ${fit.n} points)`;
 }
 
+/** The fields of a probe its table shows (a stored probe maps onto them too). */
+export type ProbeTableRow = Pick<ProbeRecord, 'index' | 'phase' | 'batch' | 'peakBytes' | 'vmHwmBytes' | 'kind' | 'reason' | 'ms'>;
+
 /** The table of every probe. */
-export function probeTable(probes: readonly ProbeRecord[]): string {
+export function probeTable(probes: readonly ProbeTableRow[]): string {
   const cut = (t: string) => (t.length > 70 ? `${t.slice(0, 67)}...` : t);
   return table(
     ['#', 'phase', 'B', 'peak MiB', 'VmHWM MiB', 'result', 'reason', 'time'],

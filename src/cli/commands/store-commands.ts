@@ -7,6 +7,8 @@ import { table } from '../format.js';
 import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable } from '../options.js';
 import { findingLines, sweepTable } from '../render-sweep.js';
+import { formatBytes } from '../../core/units.js';
+import { probeTable } from './find-max.js';
 
 const DB_OPTION = { db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' } } as const satisfies OptionTable;
 
@@ -55,7 +57,7 @@ export async function listCommand(argv: readonly string[], io: Io): Promise<numb
 export async function showCommand(argv: readonly string[], io: Io): Promise<number> {
   const { options, positionals, help } = parseOptions(argv, DB_OPTION, 'show');
   if (help) {
-    io.out(formatHelp({ command: 'show', usage: 'batchlab show ID|latest [--db PATH]', description: 'Shows one experiment: settings, the run table and what it shows.', table: DB_OPTION }));
+    io.out(formatHelp({ command: 'show', usage: 'batchlab show ID|latest [--db PATH]', description: 'Shows one experiment: settings, then the run table and what it shows (a sweep) or every probe and the answer (find-max).', table: DB_OPTION }));
     return 0;
   }
   const store = openStore(options.db, { readonly: true });
@@ -66,6 +68,10 @@ export async function showCommand(argv: readonly string[], io: Io): Promise<numb
     io.out(`settings: ${JSON.stringify(e.settings)}`);
     io.out(`environment: ${JSON.stringify(e.env)}`);
     io.out('');
+    if (e.kind === 'find-max') {
+      io.out(findMaxLines(store, e));
+      return 0;
+    }
     io.out(sweepTable(runs));
     const summary = e.summary as unknown as SweepSummary | null;
     if (summary?.findings) io.out(`\n${findingLines(summary)}`);
@@ -73,6 +79,25 @@ export async function showCommand(argv: readonly string[], io: Io): Promise<numb
   } finally {
     store.close();
   }
+}
+
+/** A stored find-max experiment: its probes in order, and the verified answer when it finished. */
+function findMaxLines(store: Store, e: Experiment): string {
+  const rows = store.probesOf(e.id).map((p, i) => ({
+    index: i + 1,
+    phase: p.phase,
+    batch: p.batchSize,
+    peakBytes: p.peakBytes ?? undefined,
+    vmHwmBytes: p.rssBytes ?? undefined,
+    kind: p.kind,
+    reason: p.ok ? '' : (p.message ?? '').split('\n')[0] ?? '',
+    ms: p.ms ?? 0,
+  }));
+  const answer = (e.summary as { answer?: { batch: number; peakBytes: number; budgetFraction: number } } | null)?.answer;
+  const end = answer
+    ? `answer: ${answer.batch} fits (peak ${formatBytes(answer.peakBytes)}, ${(100 * answer.budgetFraction).toFixed(1)}% of the budget; verified)`
+    : `no answer (${e.status})`;
+  return `${probeTable(rows)}\n\n${end}`;
 }
 
 const EXPORT_OPTIONS = {
