@@ -111,6 +111,8 @@ export function registerNativeBackend(opts: NativeBackendOptions = {}): NativeRe
       }
       tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME });
     }
+    // Gradients exist once tfjs-layers (or tfjs-core/dist/register_all_gradients) is loaded; one loaded
+    // later would put the unfused gradient back, and the next registration (every selectBackend) wraps it again.
     const reluGrad = tf.getGradient(tf.Relu);
     if (reluGrad !== undefined) tf.registerGradient(fusedReluGradConfig(reluGrad));
     const { simd, threads } = addon.info();
