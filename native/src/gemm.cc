@@ -8,6 +8,10 @@
 #include "threadpool.h"
 #include "workspace.h"
 
+#ifndef BL_DIRECT_B_MAX_ROWS
+#define BL_DIRECT_B_MAX_ROWS 128
+#endif
+
 namespace bl {
 namespace {
 
@@ -37,6 +41,16 @@ long balanced_block(long total, long cap, long align) {
   long blocks = ceil_div(total, cap);
   return std::min(cap, round_up(ceil_div(total, blocks), align));
 }
+
+// Below this many rows of C, an untransposed B is read in place instead of packed. Each packed B
+// panel serves ceil(M / MR) register tiles; with few of them, packing (a read and a write of all of B)
+// costs more than the strided reads it saves: the MLP's forward pass at B = 64 packs its 784 x 256
+// weights for 64 rows.
+constexpr long kDirectBMaxRows = BL_DIRECT_B_MAX_ROWS;
+
+// Whether B can be read in place: untransposed, and N a whole number of NR-column panels (so no panel
+// reads past the last column).
+bool use_direct_b(const Gemm& g, int NR) { return !g.transB && g.N % NR == 0 && g.M <= kDirectBMaxRows; }
 
 // Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) as MR-row panels: dst[p*MR + i], zero-padded.
 void pack_a(const Gemm& g, long i0, long mc, long p0, long kc, int MR, float* dst) {
@@ -152,7 +166,7 @@ void pack_b_all(const Gemm& g, long KC, long NC, int NR, long q0, long q1, float
 // C rows [r0, r1) x columns [c0, c1) (c0 a multiple of NR) from the packed op(B) `pb` laid out by
 // pack_b_all over the whole problem. The K sum of every element runs in the same order (the same
 // KC blocks, one after another) whatever the rectangle, so results do not depend on the split.
-void gemm_packed(const Gemm& g, const float* pb, long r0, long r1, long c0, long c1, int tid) {
+void gemm_packed(const Gemm& g, const float* pb, long r0, long r1, long c0, long c1, int tid, bool direct_b = false) {
   const MicroKernel& k = kernel();
   const int MR = k.mr, NR = k.nr;
   const long KC = balanced_block(g.K, k.kc, 8);
@@ -169,22 +183,24 @@ void gemm_packed(const Gemm& g, const float* pb, long r0, long r1, long c0, long
       const long kc = std::min(KC, g.K - pc);
       const bool add = g.accumulate || pc > 0;
       const bool last = pc + kc == g.K;
-      const float* pbk = pb + jc * g.K + pc * nc_pad;
+      const float* pbk = direct_b ? nullptr : pb + jc * g.K + pc * nc_pad;
       for (long ic = r0; ic < r1; ic += MC) {
         const long mc = std::min(MC, r1 - ic);
         pack_a(g, ic, mc, pc, kc, MR, pa);
         for (long jr = ja; jr < jb; jr += NR) {
           const long nr = std::min<long>(NR, jb - jr);
-          const float* bp = pbk + jr * kc;
+          // Direct: NR columns of B itself, row stride ldb (use_direct_b guarantees whole panels).
+          const float* bp = direct_b ? g.B + pc * g.ldb + jc + jr : pbk + jr * kc;
+          const long ldbp = direct_b ? g.ldb : NR;
           for (long ir = 0; ir < mc; ir += MR) {
             const long mr = std::min<long>(MR, mc - ir);
             const float* ap = pa + ir * kc;
             float* cp = g.C + (ic + ir) * g.ldc + jc + jr;
             if (mr == MR && nr == NR) {
-              k.fn(kc, ap, bp, cp, g.ldc, add);
+              k.fn(kc, ap, bp, ldbp, cp, g.ldc, add);
             } else {
               // Edge tile: compute the full tile into a scratch tile, copy the valid part.
-              k.fn(kc, ap, bp, tile, NR, false);
+              k.fn(kc, ap, bp, ldbp, tile, NR, false);
               for (long i = 0; i < mr; ++i)
                 for (long j = 0; j < nr; ++j)
                   cp[i * g.ldc + j] = add ? cp[i * g.ldc + j] + tile[i * NR + j] : tile[i * NR + j];
@@ -205,6 +221,7 @@ void gemm_st(const Gemm& g, int tid, bool reuse_packed_b) {
   if (g.K <= 0) return gemm_empty_k(g);
   const MicroKernel& k = kernel();
   const long KC = balanced_block(g.K, k.kc, 8);
+  if (use_direct_b(g, k.nr)) return gemm_packed(g, nullptr, 0, g.M, 0, g.N, tid, true);
   const long n_pad = round_up(g.N, k.nr);
   // All of op(B) is packed up front, so a caller can reuse it.
   float* pb = workspace(kPackB, tid, static_cast<size_t>(g.K * n_pad));
@@ -265,17 +282,22 @@ void gemm(const Gemm& g, int max_threads) {
   }
   if (best_tm == 0) return gemm_st(g, 0);
   const long tm = best_tm, tn = Q / tm;
-  if (!shared) {
+  // Task q computes the rectangle (row block q % tm, column block q / tm) of the tm x tn grid.
+  auto on_grid = [&](auto&& rect) {
     parallel_tasks(Q, [&](long task, int tid) {
       long pr0, pr1, pc0, pc1;
       split_range(mp, tm, task % tm, &pr0, &pr1);
       split_range(np, tn, task / tm, &pc0, &pc1);
       const long r0 = pr0 * k.mr, r1 = std::min(g.M, pr1 * k.mr);
       const long c0 = pc0 * k.nr, c1 = std::min(g.N, pc1 * k.nr);
-      if (r0 < r1 && c0 < c1) gemm_st(sub_gemm(g, r0, r1, c0, c1), tid);
+      if (r0 < r1 && c0 < c1) rect(r0, r1, c0, c1, tid);
     });
-    return;
+  };
+  if (use_direct_b(g, k.nr)) {
+    // B is read in place: no packing, so no shared copy either (the grid above still balances the work).
+    return on_grid([&](long r0, long r1, long c0, long c1, int tid) { gemm_packed(g, nullptr, r0, r1, c0, c1, tid, true); });
   }
+  if (!shared) return on_grid([&](long r0, long r1, long c0, long c1, int tid) { gemm_st(sub_gemm(g, r0, r1, c0, c1), tid); });
   const long KC = balanced_block(g.K, k.kc, 8);
   float* pb = workspace(kPackBShared, 0, static_cast<size_t>(g.K * np * k.nr));
   parallel_tasks(T, [&](long part, int) {
@@ -283,14 +305,7 @@ void gemm(const Gemm& g, int max_threads) {
     split_range(np, T, part, &q0, &q1);
     pack_b_all(g, KC, k.nc, k.nr, q0, q1, pb);
   });
-  parallel_tasks(Q, [&](long task, int tid) {
-    long pr0, pr1, pc0, pc1;
-    split_range(mp, tm, task % tm, &pr0, &pr1);
-    split_range(np, tn, task / tm, &pc0, &pc1);
-    const long r0 = pr0 * k.mr, r1 = std::min(g.M, pr1 * k.mr);
-    const long c0 = pc0 * k.nr, c1 = std::min(g.N, pc1 * k.nr);
-    if (r0 < r1 && c0 < c1) gemm_packed(g, pb, r0, r1, c0, c1, tid);
-  });
+  on_grid([&](long r0, long r1, long c0, long c1, int tid) { gemm_packed(g, pb, r0, r1, c0, c1, tid); });
 }
 
 void gemm_batched(const Gemm& g, long batch, long strideA, long strideB, long strideC, int max_threads) {

@@ -4,7 +4,8 @@
 //   op(B)(p, j) = transB ? B[j * ldb + p] : B[p * ldb + j]     (K x N)
 // Blocked BLIS-style: panels of A (MR rows) and B (NR cols) are packed into contiguous, aligned
 // buffers, then an MR x NR register-tile micro-kernel (AVX-512, AVX2+FMA or portable, chosen at
-// run time) streams through them.
+// run time) streams through them. With few rows (M <= 128) an untransposed B whose N is a whole
+// number of panels is read in place instead: its packing would cost more than it saves.
 #pragma once
 
 namespace bl {

@@ -13,13 +13,13 @@ namespace {
 
 // Portable fallback: the compiler vectorises this with baseline SSE2 (x86-64) or NEON.
 template <int MR, int NR>
-void ukr_portable(long kc, const float* a, const float* b, float* c, long ldc, bool add) {
+void ukr_portable(long kc, const float* a, const float* b, long ldb, float* c, long ldc, bool add) {
   float acc[MR][NR] = {};
   for (long p = 0; p < kc; ++p) {
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
     a += MR;
-    b += NR;
+    b += ldb;
   }
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
@@ -28,13 +28,13 @@ void ukr_portable(long kc, const float* a, const float* b, float* c, long ldc, b
 #ifdef BL_X86
 // AVX2 + FMA: 6 x 16 tile = 12 ymm accumulators + 2 for B + 1 broadcast (of 16 registers).
 template <int MR>
-__attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* a, const float* b, float* c, long ldc,
-                                                   bool add) {
+__attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* a, const float* b, long ldb, float* c,
+                                                   long ldc, bool add) {
   __m256 c0[MR], c1[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
   for (long p = 0; p < kc; ++p) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       __m256 ai = _mm256_broadcast_ss(a + i);
@@ -42,7 +42,7 @@ __attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* a, const
       c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
     }
     a += MR;
-    b += 16;
+    b += ldb;
   }
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
@@ -59,13 +59,13 @@ __attribute__((target("avx2,fma"))) void ukr_avx2(long kc, const float* a, const
 // AVX-512: MR x 32 tile, 2*MR zmm accumulators; each k step loads two B vectors and broadcasts
 // MR values of A straight from memory into the FMAs.
 template <int MR>
-__attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* a, const float* b, float* c,
-                                                        long ldc, bool add) {
+__attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* a, const float* b, long ldb,
+                                                        float* c, long ldc, bool add) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   for (long p = 0; p < kc; ++p) {
-    __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       __m512 ai = _mm512_set1_ps(a[i]);
@@ -73,7 +73,7 @@ __attribute__((target("avx512f,fma"))) void ukr_avx512(long kc, const float* a, 
       c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
     }
     a += MR;
-    b += 32;
+    b += ldb;
   }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {

@@ -1,10 +1,11 @@
-// Register-tile micro-kernels: c[MR x NR] (=|+=) sum_p a[p*MR + i] * b[p*NR + j] over kc steps,
-// `a` and `b` being packed panels (b 64-byte aligned). c has row stride ldc.
+// Register-tile micro-kernels: c[MR x NR] (=|+=) sum_p a[p*MR + i] * b[p*ldb + j] over kc steps,
+// `a` a packed panel, `b` a packed panel (ldb = NR) or NR columns of an unpacked row-major B (ldb its
+// row stride). c has row stride ldc.
 #pragma once
 
 namespace bl {
 
-using MicroKernelFn = void (*)(long kc, const float* a, const float* b, float* c, long ldc, bool add);
+using MicroKernelFn = void (*)(long kc, const float* a, const float* b, long ldb, float* c, long ldc, bool add);
 
 struct MicroKernel {
   const char* name;

@@ -19,7 +19,9 @@ async function check(t: { skip: (m: string) => void }, cases: Case[]): Promise<v
   }
 }
 
-const MATMUL_SIZES: [number, number, number][] = [[1, 1, 1], [1, 7, 3], [5, 3, 9], [17, 33, 65], [16, 256, 784], [67, 45, 300], [9, 100, 1030]];
+// [m, n, k]. n a multiple of every kernel's NR (8, 16, 32) with m <= 128 reads B in place (no packing):
+// [16, 256, 784], [40, 64, 50]; [130, 64, 30] is just above that row limit.
+const MATMUL_SIZES: [number, number, number][] = [[1, 1, 1], [1, 7, 3], [5, 3, 9], [17, 33, 65], [16, 256, 784], [67, 45, 300], [9, 100, 1030], [40, 64, 50], [130, 64, 30]];
 
 function matmulCases(): Case[] {
   const cases: Case[] = [];
@@ -54,6 +56,8 @@ test('BatchMatMul: every transpose combination, odd sizes, each SIMD kernel', as
 test('BatchMatMul: batched, with batch broadcasting', async (t) => {
   await check(t, [
     { name: 'batched 3', specs: [{ shape: [3, 5, 7], seed: 1 }, { shape: [3, 7, 4], seed: 2 }], fn: (a, b) => tf.matMul(a!, b!) },
+    { name: 'batched, B read in place', specs: [{ shape: [3, 20, 50], seed: 11 }, { shape: [3, 50, 64], seed: 12 }], fn: (a, b) => tf.matMul(a!, b!) },
+    { name: 'broadcast b, B read in place', specs: [{ shape: [4, 9, 6], seed: 13 }, { shape: [1, 6, 32], seed: 14 }], fn: (a, b) => tf.matMul(a!, b!) },
     { name: 'batched 2x2 tb', specs: [{ shape: [2, 2, 33, 17], seed: 3 }, { shape: [2, 2, 40, 17], seed: 4 }], fn: (a, b) => tf.matMul(a!, b!, false, true) },
     { name: 'broadcast b', specs: [{ shape: [4, 9, 6], seed: 5 }, { shape: [1, 6, 11], seed: 6 }], fn: (a, b) => tf.matMul(a!, b!) },
     { name: 'broadcast a ta', specs: [{ shape: [1, 6, 9], seed: 7 }, { shape: [4, 6, 11], seed: 8 }], fn: (a, b) => tf.matMul(a!, b!, true, false) },
