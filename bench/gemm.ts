@@ -27,7 +27,7 @@ const THREADS = (argValue('--threads') ?? '1,2').split(',').map(Number);
 
 function shapes(): Shape[] {
   const out: Shape[] = TRAIN_ONLY ? [] : [256, 1024, 2048].map((s) => ({ label: `square ${s}`, m: s, n: s, k: s, ta: false, tb: false }));
-  for (const b of TRAIN_ONLY ? [256, 1024] : [16, 256, 1024]) {
+  for (const b of TRAIN_ONLY ? [64, 256, 1024] : [16, 64, 256, 1024]) {
     out.push({ label: `fwd x.W B=${b}`, m: b, n: 256, k: 784, ta: false, tb: false });
     out.push({ label: `dW x^T.dy B=${b}`, m: 784, n: 256, k: b, ta: true, tb: false });
     out.push({ label: `dx dy.W^T B=${b}`, m: b, n: 784, k: 256, ta: false, tb: true });
