@@ -11,8 +11,9 @@
  *    then, if the answer lies outside it, on from the window's edge by doubling or halving. Batches
  *    already measured are never probed again. Without a trusted prediction (a flat or noisy profile at
  *    small B: on a GPU the CUDA context hides the per-sample memory) the climb is guided instead of
- *    doubling: x4 while the peak stays flat, then to where the secant from the largest analytic point
- *    reaches the limit (growthGuide; core/search nextBatchUp).
+ *    doubling: x4 while the peak stays flat, then to where the secant through the last two risen peaks
+ *    (the first one from the largest analytic point) reaches the limit (growthGuide; core/search
+ *    nextBatchUp, secantCrossing).
  * 3. Verify the answer with a longer run (20 steps by default). The margin is derived again with the
  *    verification's peak (find-max-margin.ts); if the answer no longer fits, step down and verify again.
  *    The reported batch is always one that a verification run passed.
@@ -26,6 +27,7 @@
  */
 import { BatchlabError, UsageError } from '../core/errors.js';
 import { scaleLr, type LrRule } from '../core/lr.js';
+import { std } from '../core/stats.js';
 import { accumulationPlan, findMaxBatch, fitMemory, predictMaxBatch, GROWTH_FLAT_FACTOR, type AccumulationChoice, type FindMaxResult, type GrowthGuide, type MemoryFit, type ProbeResult } from '../core/search.js';
 import { formatBytes } from '../core/units.js';
 import { openStore, type Store } from '../store/index.js';
@@ -390,7 +392,7 @@ async function searchPhase(ctx: Ctx, prediction: Prediction, failedAt: number | 
 
 /** How the untrusted climb is described to the user. */
 function climbWords(start: number, anchor: number): string {
-  return `climbing from ${start}: x${GROWTH_FLAT_FACTOR} while the peak stays flat, then to where the secant from B = ${anchor} meets the limit`;
+  return `climbing from ${start}: x${GROWTH_FLAT_FACTOR} while the peak stays flat, then to where the secant of the risen peaks (the first from B = ${anchor}) meets the limit`;
 }
 
 /** Noise floor of the climb: a rise of the peak under this fraction of the room above the baseline reads as flat. */
@@ -406,9 +408,7 @@ export function growthGuide(records: readonly ProbeRecord[], limitBytes: number)
   const passed = records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined);
   const last = passed[passed.length - 1];
   if (last === undefined) return undefined;
-  const peaks = passed.map((r) => r.peakBytes as number);
-  const mean = peaks.reduce((a, b) => a + b, 0) / peaks.length;
-  const spread = Math.sqrt(peaks.reduce((a, p) => a + (p - mean) ** 2, 0) / peaks.length);
+  const spread = std(passed.map((r) => r.peakBytes as number), { sample: false });
   const baseline = { batch: last.batch, peakBytes: last.peakBytes as number };
   return { limitBytes, baseline, minRiseBytes: Math.max(3 * spread, MIN_RISE_FRACTION * Math.max(0, limitBytes - baseline.peakBytes)) };
 }
