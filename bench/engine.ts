@@ -48,8 +48,19 @@ const PROFILED = (step: number) => step === 1 || step % 100 === 0;
 
 type Backend = 'batchlab-native' | 'wasm' | 'cpu';
 /** warmup: untimed steps; timedMs / minSteps: time at least this much and this many steps. */
-interface CellSpec { model: ModelKind; batch: number; backend: Backend; warmup: number; timedMs: number; minSteps: number }
-interface Cell { samplesPerSec?: number; threads?: number; note?: string }
+interface CellSpec {
+  model: ModelKind;
+  batch: number;
+  backend: Backend;
+  warmup: number;
+  timedMs: number;
+  minSteps: number;
+}
+interface Cell {
+  samplesPerSec?: number;
+  threads?: number;
+  note?: string;
+}
 
 const TIMING: Record<Backend, Pick<CellSpec, 'warmup' | 'timedMs' | 'minSteps'>> = {
   'batchlab-native': { warmup: 15, timedMs: 1500, minSteps: 8 },
@@ -66,15 +77,27 @@ function median(xs: number[]): number {
 async function runCell(spec: CellSpec): Promise<void> {
   await selectBackend({ requested: spec.backend, needsConv: spec.model === 'cnn' });
   const data = loadDataset('mnist', {});
-  const test = { ...data.test, count: EVAL_ROWS, x: data.test.x.subarray(0, EVAL_ROWS * 784), y: data.test.y.subarray(0, EVAL_ROWS) };
+  const test = {
+    ...data.test,
+    count: EVAL_ROWS,
+    x: data.test.x.subarray(0, EVAL_ROWS * 784),
+    y: data.test.y.subarray(0, EVAL_ROWS),
+  };
   const times: number[] = [];
   const controller = new AbortController();
   await trainTfjs({
     data: { ...data, test },
     model: { name: spec.model },
     settings: {
-      batchSize: spec.batch, accumSteps: 1, budget: { maxSteps: 1_000_000 }, lastBatch: 'drop', seed: 1,
-      optimizer: { name: 'sgd' }, lrAt: () => LR, evalEvery: 0, evalTrainLimit: EVAL_ROWS,
+      batchSize: spec.batch,
+      accumSteps: 1,
+      budget: { maxSteps: 1_000_000 },
+      lastBatch: 'drop',
+      seed: 1,
+      optimizer: { name: 'sgd' },
+      lrAt: () => LR,
+      evalEvery: 0,
+      evalTrainLimit: EVAL_ROWS,
     },
     hooks: {
       signal: controller.signal,
@@ -91,19 +114,27 @@ async function runCell(spec: CellSpec): Promise<void> {
 /** Parent: runs one TF.js cell in a child process. */
 function measureTf(spec: Omit<CellSpec, keyof (typeof TIMING)[Backend]>): Cell {
   const full: CellSpec = { ...spec, ...TIMING[spec.backend] };
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--cell', JSON.stringify(full)], { encoding: 'utf8', cwd: ROOT, timeout: 300_000 });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--cell', JSON.stringify(full)],
+    { encoding: 'utf8', cwd: ROOT, timeout: 300_000 },
+  );
   try {
     const { msPerStep } = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as { msPerStep: number };
     return { samplesPerSec: (spec.batch * 1000) / msPerStep };
   } catch {
-    return { note: `failed: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').slice(-2).join(' | ').slice(0, 200)}` };
+    return {
+      note: `failed: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').slice(-2).join(' | ').slice(0, 200)}`,
+    };
   }
 }
 
 function torchAvailable(): string | undefined {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `import torch failed in ${PYTHON}; to compare, install it: apt-get install -y python3-torch`;
+  return r.status === 0
+    ? undefined
+    : `import torch failed in ${PYTHON}; to compare, install it: apt-get install -y python3-torch`;
 }
 
 /** PyTorch samples/s per (model, batch) in one torch_bench.py mode: the better of 1 and 2 threads. */
@@ -111,7 +142,11 @@ function measureTorch(batches: number[], mode: 'step' | 'fixed'): Map<string, Ce
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
   delete env['OPENBLAS_CORETYPE'];
   const threads = [...new Set([1, Math.min(2, availableParallelism())])].join(',');
-  const r = spawnSync(PYTHON, [join(HERE, 'torch_bench.py'), MODELS.join(','), batches.join(','), threads, String(LR), mode], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(
+    PYTHON,
+    [join(HERE, 'torch_bench.py'), MODELS.join(','), batches.join(','), threads, String(LR), mode],
+    { env, encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
   const out = new Map<string, Cell>();
   if (r.status !== 0) {
     console.log(`PyTorch run failed: ${r.stderr.slice(-500)}`);
@@ -121,7 +156,8 @@ function measureTorch(batches: number[], mode: 'step' | 'fixed'): Map<string, Ce
     const o = JSON.parse(line) as { model: string; batch: number; threads: number; samples_per_s: number };
     const key = `${o.model}/${o.batch}`;
     const prev = out.get(key);
-    if (prev === undefined || (prev.samplesPerSec ?? 0) < o.samples_per_s) out.set(key, { samplesPerSec: o.samples_per_s, threads: o.threads });
+    if (prev === undefined || (prev.samplesPerSec ?? 0) < o.samples_per_s)
+      out.set(key, { samplesPerSec: o.samples_per_s, threads: o.threads });
   }
   return out;
 }
@@ -165,24 +201,37 @@ async function main(): Promise<void> {
       mergeFaster(torchFixed, measureTorch(batches, 'fixed'));
     }
     if (reg.ok) {
-      for (const model of MODELS) for (const batch of batches) {
-        const key = `${model}/${batch}`;
-        native.set(key, faster(native.get(key), measureTf({ model, batch, backend: 'batchlab-native' })) as Cell);
-      }
+      for (const model of MODELS)
+        for (const batch of batches) {
+          const key = `${model}/${batch}`;
+          native.set(key, faster(native.get(key), measureTf({ model, batch, backend: 'batchlab-native' })) as Cell);
+        }
     }
   }
 
   const rows: Record<string, unknown>[] = [];
-  console.log(`\nload average: ${existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').trim() : 'n/a'}; best of ${rounds} round(s) for batchlab-native and PyTorch`);
-  console.log(['model', 'B', 'engine', 'thr', 'samples/s', 'GFLOP/s', '%peak', 'native/torch', 'native/fixed', 'note'].join('\t'));
+  console.log(
+    `\nload average: ${existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').trim() : 'n/a'}; best of ${rounds} round(s) for batchlab-native and PyTorch`,
+  );
+  console.log(
+    ['model', 'B', 'engine', 'thr', 'samples/s', 'GFLOP/s', '%peak', 'native/torch', 'native/fixed', 'note'].join('\t'),
+  );
   for (const model of MODELS) {
     for (const batch of batches) {
       const key = `${model}/${batch}`;
       const cells: [string, number, Cell][] = [];
       if (reg.ok) cells.push(['batchlab-native', reg.threads, native.get(key) ?? { note: 'no result' }]);
-      cells.push(['wasm', 1, model === 'mlp' ? measureTf({ model, batch, backend: 'wasm' }) : { note: 'n/a (no Conv2DBackpropFilter)' }]);
+      cells.push([
+        'wasm',
+        1,
+        model === 'mlp' ? measureTf({ model, batch, backend: 'wasm' }) : { note: 'n/a (no Conv2DBackpropFilter)' },
+      ]);
       const cpuCapped = model === 'cnn' && batch > 16;
-      cells.push(['cpu', 1, cpuCapped ? { note: 'skipped (cpu CNN: ~0.4 s per sample)' } : measureTf({ model, batch, backend: 'cpu' })]);
+      cells.push([
+        'cpu',
+        1,
+        cpuCapped ? { note: 'skipped (cpu CNN: ~0.4 s per sample)' } : measureTf({ model, batch, backend: 'cpu' }),
+      ]);
       const t = torch.get(key);
       const tf = torchFixed.get(key);
       cells.push(['pytorch', t?.threads ?? 0, t ?? { note: torchMissing ?? 'no result' }]);
@@ -191,11 +240,37 @@ async function main(): Promise<void> {
         const sps = cell.samplesPerSec;
         const gflops = sps === undefined ? undefined : (sps * 3 * forwardFlopsPerSample(model)) / 1e9;
         const peak = gflops === undefined || threads === 0 ? undefined : (100 * gflops) / (PEAK_PER_CORE * threads);
-        const over = (ref: Cell | undefined) => (engine === 'batchlab-native' && sps !== undefined && ref?.samplesPerSec ? sps / ref.samplesPerSec : undefined);
-        const ratio = over(t), ratioFixed = over(tf);
-        const row = { model, batch, engine, threads, samplesPerSec: sps, gflops, percentPeak: peak, nativeOverTorch: ratio, nativeOverTorchFixed: ratioFixed, note: cell.note ?? '' };
+        const over = (ref: Cell | undefined) =>
+          engine === 'batchlab-native' && sps !== undefined && ref?.samplesPerSec ? sps / ref.samplesPerSec : undefined;
+        const ratio = over(t),
+          ratioFixed = over(tf);
+        const row = {
+          model,
+          batch,
+          engine,
+          threads,
+          samplesPerSec: sps,
+          gflops,
+          percentPeak: peak,
+          nativeOverTorch: ratio,
+          nativeOverTorchFixed: ratioFixed,
+          note: cell.note ?? '',
+        };
         rows.push(row);
-        console.log([model, batch, engine, threads || '', fmt(sps), fmt(gflops, 1), fmt(peak, 1), fmt(ratio, 2), fmt(ratioFixed, 2), row.note].join('\t'));
+        console.log(
+          [
+            model,
+            batch,
+            engine,
+            threads || '',
+            fmt(sps),
+            fmt(gflops, 1),
+            fmt(peak, 1),
+            fmt(ratio, 2),
+            fmt(ratioFixed, 2),
+            row.note,
+          ].join('\t'),
+        );
       }
     }
   }

@@ -24,12 +24,27 @@ function medianMs(f: () => tf.Tensor, calls = 30): number {
 async function main(): Promise<void> {
   await selectBackend({ requested: 'batchlab-native', needsConv: true });
   const rows: [string, number][] = [];
-  for (const shape of [[256, 28, 28, 32], [256, 14, 14, 64]] as const) {
+  for (const shape of [
+    [256, 28, 28, 32],
+    [256, 14, 14, 64],
+  ] as const) {
     const x = tf.randomNormal([...shape]) as tf.Tensor4D;
     const y = tf.maxPool(x, 2, 2, 'valid');
     const dy = tf.randomNormal(y.shape);
     rows.push([`MaxPool 2x2 ${shape.join('x')}`, medianMs(() => tf.maxPool(x, 2, 2, 'valid'))]);
-    rows.push([`MaxPoolGrad 2x2 ${shape.join('x')}`, medianMs(() => tf.engine().runKernel(tf.MaxPoolGrad, { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor)]);
+    rows.push([
+      `MaxPoolGrad 2x2 ${shape.join('x')}`,
+      medianMs(
+        () =>
+          tf
+            .engine()
+            .runKernel(
+              tf.MaxPoolGrad,
+              { dy, input: x, output: y },
+              { filterSize: 2, strides: 2, pad: 'valid' },
+            ) as tf.Tensor,
+      ),
+    ]);
     tf.dispose([x, y, dy]);
   }
   const h = tf.randomNormal([1024, 256]);
@@ -38,7 +53,10 @@ async function main(): Promise<void> {
   rows.push(['Relu 1024x256', medianMs(() => tf.relu(h))]);
   rows.push(['relu gradient 1024x256 (BatchlabReluGrad)', medianMs(() => tf.grad((v) => tf.relu(v))(h, g))]);
   const data = tf.randomUniform([60_000, 784]);
-  const idx = tf.tensor1d(Int32Array.from({ length: 1024 }, (_, i) => (i * 7919) % 60_000), 'int32');
+  const idx = tf.tensor1d(
+    Int32Array.from({ length: 1024 }, (_, i) => (i * 7919) % 60_000),
+    'int32',
+  );
   rows.push(['GatherV2 1024 rows of 60000x784', medianMs(() => tf.gather(data, idx))]);
   tf.dispose([h, g, data, idx]);
   for (const [name, ms] of rows) console.log(`${name.padEnd(44)} ${ms.toFixed(3).padStart(8)} ms`);

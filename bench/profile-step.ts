@@ -8,18 +8,26 @@ import '@tensorflow/tfjs-backend-cpu';
 import { makeBatch, makeTrainer, type ModelKind } from './lib/train.js';
 import { registerNativeBackend } from '../src/engine/backends/native.js';
 
-interface Row { name: string; ms: number; calls: number; shapes: string }
+interface Row {
+  name: string;
+  ms: number;
+  calls: number;
+  shapes: string;
+}
 
 async function profileOnce(kind: ModelKind, batch: number): Promise<{ total: number; rows: Row[] }> {
   const trainer = makeTrainer(kind, 1);
   const { x, y } = makeBatch(kind, batch, 7);
   trainer.step(x, y).dispose(); // warm-up: first call pays lazy init and JIT
   const t0 = performance.now();
-  const info = await tf.profile(() => { trainer.step(x, y).dispose(); });
+  const info = await tf.profile(() => {
+    trainer.step(x, y).dispose();
+  });
   const total = performance.now() - t0;
   const byName = new Map<string, Row>();
   for (const k of info.kernels) {
-    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : (k.kernelTimeMs as { error: string }).error ? 0 : 0;
+    const ms =
+      typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : (k.kernelTimeMs as { error: string }).error ? 0 : 0;
     const row = byName.get(k.name) ?? { name: k.name, ms: 0, calls: 0, shapes: '' };
     row.ms += ms;
     row.calls += 1;
@@ -47,13 +55,20 @@ async function main(): Promise<void> {
     for (const batch of batches) {
       const { total, rows } = await profileOnce(kind, batch);
       const kernelSum = rows.reduce((s, r) => s + r.ms, 0);
-      console.log(`\n== ${backend} ${kind} B=${batch}: step ${total.toFixed(1)} ms (kernels ${kernelSum.toFixed(1)} ms)`);
+      console.log(
+        `\n== ${backend} ${kind} B=${batch}: step ${total.toFixed(1)} ms (kernels ${kernelSum.toFixed(1)} ms)`,
+      );
       for (const r of rows.slice(0, 14)) {
         const pct = ((100 * r.ms) / kernelSum).toFixed(1).padStart(5);
-        console.log(`${r.name.padEnd(22)} ${r.ms.toFixed(2).padStart(10)} ms ${pct}%  x${r.calls}  ${r.shapes.slice(0, 90)}`);
+        console.log(
+          `${r.name.padEnd(22)} ${r.ms.toFixed(2).padStart(10)} ms ${pct}%  x${r.calls}  ${r.shapes.slice(0, 90)}`,
+        );
       }
     }
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

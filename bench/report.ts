@@ -25,7 +25,12 @@ async function main(): Promise<void> {
   try {
     const store = openStore(join(dir, 'bench.db'));
     let t = performance.now();
-    const { experimentId } = writeSyntheticSweep(store, { batchSizes: [16, 32, 64, 128, 256, 512, 1024, 2048], seeds: [1, 2], stepsPerRun, probes: true });
+    const { experimentId } = writeSyntheticSweep(store, {
+      batchSizes: [16, 32, 64, 128, 256, 512, 1024, 2048],
+      seeds: [1, 2],
+      stepsPerRun,
+      probes: true,
+    });
     const writeMs = performance.now() - t;
     t = performance.now();
     const html = renderReport(store, experimentId);
@@ -34,9 +39,22 @@ async function main(): Promise<void> {
     const path = join(dir, 'report.html');
     writeFileSync(path, html);
     const openMs = await timeOpen(pathToFileURL(path).href);
-    const result = { runs: 16, stepsPerRun, writeStoreMs: Math.round(writeMs), renderReportMs: Math.round(renderMs), htmlBytes: statSync(path).size, openAndDrawMs: Math.round(Math.min(...openMs)), allOpenMs: openMs.map(Math.round), goalMs: GOAL_MS };
-    console.log(`store written in ${result.writeStoreMs} ms; renderReport ${result.renderReportMs} ms; HTML ${(result.htmlBytes / 1e6).toFixed(2)} MB`);
-    console.log(`open + draw all charts in chromium: ${result.openAndDrawMs} ms (best of ${LOADS}: ${result.allOpenMs.join(', ')} ms; goal < ${GOAL_MS} ms) ${result.openAndDrawMs < GOAL_MS ? 'OK' : 'TOO SLOW'}`);
+    const result = {
+      runs: 16,
+      stepsPerRun,
+      writeStoreMs: Math.round(writeMs),
+      renderReportMs: Math.round(renderMs),
+      htmlBytes: statSync(path).size,
+      openAndDrawMs: Math.round(Math.min(...openMs)),
+      allOpenMs: openMs.map(Math.round),
+      goalMs: GOAL_MS,
+    };
+    console.log(
+      `store written in ${result.writeStoreMs} ms; renderReport ${result.renderReportMs} ms; HTML ${(result.htmlBytes / 1e6).toFixed(2)} MB`,
+    );
+    console.log(
+      `open + draw all charts in chromium: ${result.openAndDrawMs} ms (best of ${LOADS}: ${result.allOpenMs.join(', ')} ms; goal < ${GOAL_MS} ms) ${result.openAndDrawMs < GOAL_MS ? 'OK' : 'TOO SLOW'}`,
+    );
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
     writeFileSync(new URL('./results/report.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
   } finally {
@@ -46,14 +64,23 @@ async function main(): Promise<void> {
 
 /** Milliseconds from navigation start until every chart drew, per load (first load excluded: cold cache). */
 async function timeOpen(url: string): Promise<number[]> {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
   try {
     const times: number[] = [];
     for (let i = 0; i <= LOADS; i++) {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       await page.goto(url);
-      await page.waitForFunction(() => (window as unknown as { __batchlab?: { ready: boolean } }).__batchlab?.ready === true, null, { timeout: 30_000 });
-      const ms = await page.evaluate(() => (window as unknown as { __batchlab: { drawnMs: number } }).__batchlab.drawnMs);
+      await page.waitForFunction(
+        () => (window as unknown as { __batchlab?: { ready: boolean } }).__batchlab?.ready === true,
+        null,
+        { timeout: 30_000 },
+      );
+      const ms = await page.evaluate(
+        () => (window as unknown as { __batchlab: { drawnMs: number } }).__batchlab.drawnMs,
+      );
       if (i > 0) times.push(ms);
       await page.close();
     }

@@ -16,7 +16,10 @@ const WARMUP_STEPS = 10;
 /** The trainer memory-profiles step 1 and every 100th step (slower, under tf.profile): not counted. */
 const PROFILED = (step: number) => step === 1 || step % 100 === 0;
 
-interface Total { ms: number; calls: number }
+interface Total {
+  ms: number;
+  calls: number;
+}
 
 /** Re-registers every kernel of `backend` behind a timer that records into `totals` while `on()`. */
 function timeKernels(backend: string, totals: Map<string, Total>, on: () => boolean): void {
@@ -62,7 +65,17 @@ async function main(): Promise<void> {
   await trainTfjs({
     data: { ...data, test },
     model: { name: model },
-    settings: { batchSize: batch, accumSteps: 1, budget: { maxSteps: 1e6 }, lastBatch: 'drop', seed: 1, optimizer: { name: 'sgd' }, lrAt: () => 0.05, evalEvery: 0, evalTrainLimit: 16 },
+    settings: {
+      batchSize: batch,
+      accumSteps: 1,
+      budget: { maxSteps: 1e6 },
+      lastBatch: 'drop',
+      seed: 1,
+      optimizer: { name: 'sgd' },
+      lrAt: () => 0.05,
+      evalEvery: 0,
+      evalTrainLimit: 16,
+    },
     hooks: {
       signal: controller.signal,
       onStep: (s) => {
@@ -77,8 +90,11 @@ async function main(): Promise<void> {
   stepMs.sort((a, b) => a - b);
   const rows = [...totals.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const kernelMs = rows.reduce((a, [, t]) => a + t.ms, 0) / n;
-  console.log(`${model} B=${batch} on batchlab-native: ${n} steps, median ${stepMs[n >> 1]!.toFixed(3)} ms/step, mean ${(stepMs.reduce((a, b) => a + b, 0) / n).toFixed(3)}; kernels ${kernelMs.toFixed(3)} ms/step`);
-  for (const [name, t] of rows.slice(0, 20)) console.log(`${name.padEnd(48)} ${(t.ms / n).toFixed(3).padStart(8)} ms  ${(t.calls / n).toFixed(1)}x`);
+  console.log(
+    `${model} B=${batch} on batchlab-native: ${n} steps, median ${stepMs[n >> 1]!.toFixed(3)} ms/step, mean ${(stepMs.reduce((a, b) => a + b, 0) / n).toFixed(3)}; kernels ${kernelMs.toFixed(3)} ms/step`,
+  );
+  for (const [name, t] of rows.slice(0, 20))
+    console.log(`${name.padEnd(48)} ${(t.ms / n).toFixed(3).padStart(8)} ms  ${(t.calls / n).toFixed(1)}x`);
   console.log(`output pool: ${JSON.stringify(nativePoolStats())}`);
 }
 

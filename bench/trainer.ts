@@ -27,11 +27,21 @@ const WARMUP_STEPS = 15;
 const TIMED_MS = 1500;
 const MIN_TIMED_STEPS = 8;
 
-interface CellSpec { model: 'mlp' | 'cnn'; batch: number; backend: 'batchlab-native' | 'wasm'; tree: string }
-interface CellResult { msPerStep: number; steps: number }
+interface CellSpec {
+  model: 'mlp' | 'cnn';
+  batch: number;
+  backend: 'batchlab-native' | 'wasm';
+  tree: string;
+}
+interface CellResult {
+  msPerStep: number;
+  steps: number;
+}
 
 const CELLS: Omit<CellSpec, 'tree'>[] = [
-  ...[16, 64, 256, 1024].flatMap((batch) => (['batchlab-native', 'wasm'] as const).map((backend) => ({ model: 'mlp' as const, batch, backend }))),
+  ...[16, 64, 256, 1024].flatMap((batch) =>
+    (['batchlab-native', 'wasm'] as const).map((backend) => ({ model: 'mlp' as const, batch, backend })),
+  ),
   { model: 'cnn', batch: 64, backend: 'batchlab-native' },
 ];
 
@@ -57,8 +67,15 @@ async function runCell(spec: CellSpec): Promise<void> {
     data: { ...data, test },
     model: { name: spec.model },
     settings: {
-      batchSize: spec.batch, accumSteps: 1, budget: { maxSteps: 100_000 }, lastBatch: 'drop', seed: 1,
-      optimizer: { name: 'momentum' }, lrAt: () => 0.05, evalEvery: 0, evalTrainLimit: 256,
+      batchSize: spec.batch,
+      accumSteps: 1,
+      budget: { maxSteps: 100_000 },
+      lastBatch: 'drop',
+      seed: 1,
+      optimizer: { name: 'momentum' },
+      lrAt: () => 0.05,
+      evalEvery: 0,
+      evalTrainLimit: 256,
     },
     hooks: {
       signal: controller.signal,
@@ -75,7 +92,11 @@ async function runCell(spec: CellSpec): Promise<void> {
 }
 
 function spawnCell(spec: CellSpec): CellResult | { error: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--cell', JSON.stringify(spec)], { encoding: 'utf8', cwd: ROOT });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--cell', JSON.stringify(spec)],
+    { encoding: 'utf8', cwd: ROOT },
+  );
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(line) as CellResult;
@@ -90,12 +111,26 @@ async function main(): Promise<void> {
   if (cellArg >= 0) return runCell(JSON.parse(argv[cellArg + 1]!) as CellSpec);
   const opt = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
   const baseline = opt('--baseline');
-  if (baseline !== undefined && !existsSync(join(baseline, 'src', 'engine', 'tfjs', 'train.ts'))) throw new Error(`--baseline ${baseline}: not a batchlab checkout`);
+  if (baseline !== undefined && !existsSync(join(baseline, 'src', 'engine', 'tfjs', 'train.ts')))
+    throw new Error(`--baseline ${baseline}: not a batchlab checkout`);
   const rounds = Number(opt('--rounds') ?? (baseline ? 2 : 1));
   const cells = argv.includes('--quick') ? CELLS.filter((c) => c.batch === 64) : CELLS;
-  const trees: [string, string][] = [...(baseline ? [['baseline', resolve(baseline)] as [string, string]] : []), ['current', ROOT]];
-  console.log(`load average: ${existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').trim() : 'n/a'}; rounds ${rounds}`);
-  console.log(['model', 'B', 'backend', ...trees.flatMap(([t]) => [`${t} ms/step`, `${t} samples/s`]), ...(baseline ? ['speed-up'] : [])].join('\t'));
+  const trees: [string, string][] = [
+    ...(baseline ? [['baseline', resolve(baseline)] as [string, string]] : []),
+    ['current', ROOT],
+  ];
+  console.log(
+    `load average: ${existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').trim() : 'n/a'}; rounds ${rounds}`,
+  );
+  console.log(
+    [
+      'model',
+      'B',
+      'backend',
+      ...trees.flatMap(([t]) => [`${t} ms/step`, `${t} samples/s`]),
+      ...(baseline ? ['speed-up'] : []),
+    ].join('\t'),
+  );
   const rows: Record<string, unknown>[] = [];
   for (const cell of cells) {
     const best = new Map<string, number>();
@@ -110,13 +145,21 @@ async function main(): Promise<void> {
       const ms = best.get(t);
       return ms === undefined ? ['', ''] : [ms.toFixed(3), ((cell.batch * 1000) / ms).toFixed(0)];
     });
-    const b = best.get('baseline'), c = best.get('current');
+    const b = best.get('baseline'),
+      c = best.get('current');
     const speedup = b !== undefined && c !== undefined ? `${(b / c).toFixed(2)}x` : '';
     console.log([cell.model, cell.batch, cell.backend, ...cols, ...(baseline ? [speedup] : [])].join('\t'));
     rows.push({ ...cell, msPerStep: Object.fromEntries(best) });
   }
   mkdirSync(join(HERE, 'results'), { recursive: true });
-  writeFileSync(join(HERE, 'results', 'trainer.json'), JSON.stringify({ date: new Date().toISOString(), warmupSteps: WARMUP_STEPS, timedMs: TIMED_MS, rounds, baseline, rows }, null, 2));
+  writeFileSync(
+    join(HERE, 'results', 'trainer.json'),
+    JSON.stringify(
+      { date: new Date().toISOString(), warmupSteps: WARMUP_STEPS, timedMs: TIMED_MS, rounds, baseline, rows },
+      null,
+      2,
+    ),
+  );
   console.log(`\nwrote ${join('bench', 'results', 'trainer.json')}`);
 }
 

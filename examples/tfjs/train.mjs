@@ -34,10 +34,27 @@ function options() {
   const batch = Number(v['batch-size']);
   const accum = v.accum ? Number(v.accum) : v['micro-batch'] ? batch / Number(v['micro-batch']) : 1;
   const micro = v['micro-batch'] ? Number(v['micro-batch']) : batch / accum;
-  if (!(Number.isInteger(batch) && batch > 0 && Number.isInteger(micro) && Number.isInteger(accum) && micro * accum === batch)) {
+  if (
+    !(
+      Number.isInteger(batch) &&
+      batch > 0 &&
+      Number.isInteger(micro) &&
+      Number.isInteger(accum) &&
+      micro * accum === batch
+    )
+  ) {
     throw new Error(`batch size ${v['batch-size']} must equal micro-batch ${micro} x accumulation steps ${accum}`);
   }
-  return { batch, micro, accum, lr: Number(v.lr), maxSteps: Number(v['max-steps']), seed: Number(v.seed), dataDir: v['data-dir'], evalTrainLimit: Number(v['eval-train-limit']) };
+  return {
+    batch,
+    micro,
+    accum,
+    lr: Number(v.lr),
+    maxSteps: Number(v['max-steps']),
+    seed: Number(v.seed),
+    dataDir: v['data-dir'],
+    evalTrainLimit: Number(v['eval-train-limit']),
+  };
 }
 
 /** An IDX file as bytes after its header (magic: 0, 0, type, number of dimensions; then one uint32 BE per dimension). */
@@ -90,10 +107,18 @@ const lossOf = (model, xs, ys) => tf.losses.softmaxCrossEntropy(ys, model.apply(
 
 function evaluate(model, data, limit) {
   const n = Math.min(limit, data.n);
-  const b = getBatch(data, Int32Array.from({ length: n }, (_, i) => i), 0, n);
+  const b = getBatch(
+    data,
+    Int32Array.from({ length: n }, (_, i) => i),
+    0,
+    n,
+  );
   const [loss, acc] = tf.tidy(() => {
     const logits = model.apply(b.xs);
-    return [tf.losses.softmaxCrossEntropy(b.ys, logits).dataSync()[0], tf.mean(tf.equal(tf.argMax(logits, 1), tf.argMax(b.ys, 1))).dataSync()[0]];
+    return [
+      tf.losses.softmaxCrossEntropy(b.ys, logits).dataSync()[0],
+      tf.mean(tf.equal(tf.argMax(logits, 1), tf.argMax(b.ys, 1))).dataSync()[0],
+    ];
   });
   tf.dispose([b.xs, b.ys]);
   return { loss, acc };
@@ -117,7 +142,10 @@ async function main() {
   const test = loadSplit(o.dataDir, 't10k');
   const init = (s) => tfl.initializers.glorotUniform({ seed: o.seed + s });
   const model = tfl.sequential({
-    layers: [tfl.layers.dense({ inputShape: [784], units: 256, activation: 'relu', kernelInitializer: init(1) }), tfl.layers.dense({ units: 10, kernelInitializer: init(2) })],
+    layers: [
+      tfl.layers.dense({ inputShape: [784], units: 256, activation: 'relu', kernelInitializer: init(1) }),
+      tfl.layers.dense({ units: 10, kernelInitializer: init(2) }),
+    ],
   });
   const optimizer = tf.train.sgd(o.lr);
   const report = reporter();
@@ -137,7 +165,11 @@ async function main() {
       microSq += sqNorm(grads) / o.accum; // mean over micro-batches of |g_micro|^2
       loss += value.dataSync()[0] / o.accum;
       // Average, not sum: the update must be that of one batch of B samples.
-      const next = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, acc[k] ? tf.add(acc[k], tf.div(g, o.accum)) : tf.div(g, o.accum)])));
+      const next = tf.tidy(() =>
+        Object.fromEntries(
+          Object.entries(grads).map(([k, g]) => [k, acc[k] ? tf.add(acc[k], tf.div(g, o.accum)) : tf.div(g, o.accum)]),
+        ),
+      );
       tf.dispose([...Object.values(acc), ...Object.values(grads), value, b.xs, b.ys]);
       acc = next;
     }
@@ -145,11 +177,31 @@ async function main() {
     optimizer.applyGradients(acc);
     tf.dispose(Object.values(acc));
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    report({ step, samples: step * o.batch, loss, lr: o.lr, batch: o.batch, micro_batch: o.micro, accum: o.accum, grad_sq_norm: gradSq, micro_grad_sq_norm: microSq, peak_mem_bytes: peakRss, step_ms: performance.now() - t0 });
+    report({
+      step,
+      samples: step * o.batch,
+      loss,
+      lr: o.lr,
+      batch: o.batch,
+      micro_batch: o.micro,
+      accum: o.accum,
+      grad_sq_norm: gradSq,
+      micro_grad_sq_norm: microSq,
+      peak_mem_bytes: peakRss,
+      step_ms: performance.now() - t0,
+    });
   }
   const ev = evaluate(model, test, test.n);
   const tr = evaluate(model, train, o.evalTrainLimit);
-  report({ step: o.maxSteps, samples: o.maxSteps * o.batch, eval_loss: ev.loss, eval_accuracy: ev.acc, train_loss: tr.loss, train_accuracy: tr.acc, peak_mem_bytes: peakRss });
+  report({
+    step: o.maxSteps,
+    samples: o.maxSteps * o.batch,
+    eval_loss: ev.loss,
+    eval_accuracy: ev.acc,
+    train_loss: tr.loss,
+    train_accuracy: tr.acc,
+    peak_mem_bytes: peakRss,
+  });
 }
 
 await main();

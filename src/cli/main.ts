@@ -25,10 +25,13 @@ interface CommandEntry {
 }
 
 const COMMANDS: Record<string, CommandEntry> = {
-  demo: { run: demoCommand, summary: 'a short showcase on MNIST (the README\'s main job)' },
+  demo: { run: demoCommand, summary: "a short showcase on MNIST (the README's main job)" },
   train: { run: trainCommand, summary: 'train one model at one batch size, measuring every step' },
   sweep: { run: sweepCommand, summary: 'train at many batch sizes side by side and show what batch size does' },
-  'find-max': { run: findMaxCommand, summary: 'the largest batch that fits a memory budget, found by safe probes and verified' },
+  'find-max': {
+    run: findMaxCommand,
+    summary: 'the largest batch that fits a memory budget, found by safe probes and verified',
+  },
   recommend: { run: recommendCommand, summary: 'a batch size and learning rate with reasons, from a cheap probe' },
   noise: { run: noiseCommand, summary: 'measure the gradient noise scale B_simple at a point in training' },
   report: { run: reportCommand, summary: 'write a self-contained HTML report of an experiment' },
@@ -65,7 +68,11 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       return 0;
     }
     const entry = COMMANDS[name];
-    if (!entry) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`, 'BATCHLAB_UNKNOWN_COMMAND');
+    if (!entry)
+      throw new UsageError(
+        `unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`,
+        'BATCHLAB_UNKNOWN_COMMAND',
+      );
     return await entry.run(rest, io);
   } catch (err) {
     if (isKnownError(err)) {

@@ -23,7 +23,11 @@ export interface OptionSpec {
 
 export type OptionTable = Record<string, OptionSpec>;
 
-type ValueOf<S extends OptionSpec> = S['type'] extends 'int' | 'count' | 'number' ? number : S['type'] extends 'boolean' ? boolean : string;
+type ValueOf<S extends OptionSpec> = S['type'] extends 'int' | 'count' | 'number'
+  ? number
+  : S['type'] extends 'boolean'
+    ? boolean
+    : string;
 
 /** Parsed values keyed by flag name; options with a default are always present. */
 export type Parsed<T extends OptionTable> = {
@@ -37,7 +41,11 @@ export interface ParseResult<T extends OptionTable> {
 }
 
 /** Parses `--flag value`, `--flag=value` and boolean `--flag` for the options in `table`. */
-export function parseOptions<T extends OptionTable>(argv: readonly string[], table: T, command: string): ParseResult<T> {
+export function parseOptions<T extends OptionTable>(
+  argv: readonly string[],
+  table: T,
+  command: string,
+): ParseResult<T> {
   const values: Record<string, unknown> = {};
   const positionals: string[] = [];
   let help = false;
@@ -55,7 +63,12 @@ export function parseOptions<T extends OptionTable>(argv: readonly string[], tab
     const flag = arg.slice(2, eq < 0 ? undefined : eq);
     const spec = table[flag];
     if (!spec) {
-      throw new UsageError(`unknown option --${flag} for "batchlab ${command}"; valid options: ${Object.keys(table).map((f) => `--${f}`).join(', ')}`, 'BATCHLAB_UNKNOWN_FLAG');
+      throw new UsageError(
+        `unknown option --${flag} for "batchlab ${command}"; valid options: ${Object.keys(table)
+          .map((f) => `--${f}`)
+          .join(', ')}`,
+        'BATCHLAB_UNKNOWN_FLAG',
+      );
     }
     let raw: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
     if (spec.type === 'boolean') {
@@ -76,7 +89,11 @@ export function parseOptions<T extends OptionTable>(argv: readonly string[], tab
 }
 
 function convert(flag: string, spec: OptionSpec, raw: string): string | number {
-  if (spec.type === 'int') return parsePositiveInt(raw, `--${flag}`, { code: spec.code, example: spec.default !== undefined ? String(spec.default) : '1' });
+  if (spec.type === 'int')
+    return parsePositiveInt(raw, `--${flag}`, {
+      code: spec.code,
+      example: spec.default !== undefined ? String(spec.default) : '1',
+    });
   if (spec.type === 'count') {
     if (/^\s*\+?\d+\s*$/.test(raw) && Number.isSafeInteger(Number(raw))) return Number(raw);
     throw new UsageError(`--${flag} must be an integer >= 0, got "${raw}"`, spec.code);
@@ -93,10 +110,19 @@ function convert(flag: string, spec: OptionSpec, raw: string): string | number {
 }
 
 /** The help text of one command: usage line, description and every option with its default. */
-export function formatHelp(opts: { command: string; usage: string; description: string; table: OptionTable; examples?: string[] }): string {
+export function formatHelp(opts: {
+  command: string;
+  usage: string;
+  description: string;
+  table: OptionTable;
+  examples?: string[];
+}): string {
   const rows = Object.entries(opts.table).map(([flag, spec]) => {
     const left = `  --${flag}${spec.type === 'boolean' ? '' : ` ${spec.value ?? 'VALUE'}`}`;
-    const extra = [spec.choices ? `one of: ${spec.choices.join(', ')}` : '', spec.default !== undefined && spec.type !== 'boolean' ? `default: ${spec.default}` : '']
+    const extra = [
+      spec.choices ? `one of: ${spec.choices.join(', ')}` : '',
+      spec.default !== undefined && spec.type !== 'boolean' ? `default: ${spec.default}` : '',
+    ]
       .filter(Boolean)
       .join('; ');
     return `${left.padEnd(30)} ${spec.help}${extra ? ` (${extra})` : ''}`;

@@ -13,13 +13,19 @@ test('scaleLr: fixed, linear, sqrt', () => {
   close(scaleLr({ rule: 'linear', ...base, batch: 64 }), 0.025);
   close(scaleLr({ rule: 'sqrt', ...base, batch: 1024 }), 0.2); // sqrt(4) = 2
   close(scaleLr({ rule: 'sqrt', ...base, batch: 64 }), 0.05);
-  assert.throws(() => scaleLr({ rule: 'cubic' as never, ...base, batch: 64 }), /unknown LR scaling rule "cubic"; valid .*fixed, linear, sqrt/);
+  assert.throws(
+    () => scaleLr({ rule: 'cubic' as never, ...base, batch: 64 }),
+    /unknown LR scaling rule "cubic"; valid .*fixed, linear, sqrt/,
+  );
   assert.throws(() => scaleLr({ rule: 'linear', ...base, batch: 0 }), /batch size must be a positive number, got 0/);
 });
 
 test('lrAt: linear warm-up then constant', () => {
   const o: LrScheduleOptions = { kind: 'constant', baseLr: 0.4, warmupSteps: 4, totalSteps: 100 };
-  assert.deepEqual([1, 2, 3, 4, 5, 100].map((s) => lrAt(s, o)), [0.1, 0.2, 0.30000000000000004, 0.4, 0.4, 0.4]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 100].map((s) => lrAt(s, o)),
+    [0.1, 0.2, 0.30000000000000004, 0.4, 0.4, 0.4],
+  );
   assert.equal(lrAt(1, { ...o, warmupSteps: 0 }), 0.4);
   assert.throws(() => lrAt(0, o), /1-based/);
 });
@@ -28,11 +34,14 @@ test('lrAt: cosine decay hand values', () => {
   const o: LrScheduleOptions = { kind: 'cosine', baseLr: 1, warmupSteps: 10, totalSteps: 110, minLr: 0.1 };
   close(lrAt(10, o), 1); // end of warm-up
   close(lrAt(60, o), 0.1 + 0.9 * 0.5); // p = 0.5: cos(pi/2) = 0
-  close(lrAt(35, o), 0.1 + 0.9 * (1 + Math.SQRT1_2) / 2); // p = 0.25
+  close(lrAt(35, o), 0.1 + (0.9 * (1 + Math.SQRT1_2)) / 2); // p = 0.25
   close(lrAt(110, o), 0.1); // p = 1
   close(lrAt(500, o), 0.1); // clamped after the end
   close(lrAt(5, o), 0.5); // warm-up half way
-  assert.throws(() => lrAt(5, { ...o, totalSteps: 10 }), /cosine schedule needs total steps \(10\) above the warm-up steps \(10\)/);
+  assert.throws(
+    () => lrAt(5, { ...o, totalSteps: 10 }),
+    /cosine schedule needs total steps \(10\) above the warm-up steps \(10\)/,
+  );
 });
 
 test('lrAt: step decay hand values and bad schedules', () => {
@@ -44,7 +53,8 @@ test('lrAt: step decay hand values and bad schedules', () => {
   assert.throws(() => lrAt(5, { ...o, stepEvery: undefined }), /stepEvery/);
   assert.throws(
     () => lrAt(5, { ...o, kind: 'linear' as never }),
-    (e: unknown) => e instanceof BatchlabError && e.code === 'BATCHLAB_UNKNOWN_SCHEDULE' && /constant, cosine, step/.test(e.message),
+    (e: unknown) =>
+      e instanceof BatchlabError && e.code === 'BATCHLAB_UNKNOWN_SCHEDULE' && /constant, cosine, step/.test(e.message),
   );
 });
 

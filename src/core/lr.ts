@@ -13,7 +13,8 @@ export type LrScheduleKind = (typeof LR_SCHEDULES)[number];
 
 /** Throws unless x is finite and > 0. */
 function requirePositive(x: number, what: string, example: string): void {
-  if (!(Number.isFinite(x) && x > 0)) throw new UsageError(`${what} must be a positive number, got ${x}; use e.g. ${example}`);
+  if (!(Number.isFinite(x) && x > 0))
+    throw new UsageError(`${what} must be a positive number, got ${x}; use e.g. ${example}`);
 }
 
 /**
@@ -67,10 +68,14 @@ function checkSchedule(o: LrScheduleOptions): void {
     throw new UsageError(`total steps must be a positive integer, got ${o.totalSteps}`);
   }
   if (o.kind === 'cosine' && o.totalSteps <= o.warmupSteps) {
-    throw new UsageError(`cosine schedule needs total steps (${o.totalSteps}) above the warm-up steps (${o.warmupSteps}); lower --warmup-steps`);
+    throw new UsageError(
+      `cosine schedule needs total steps (${o.totalSteps}) above the warm-up steps (${o.warmupSteps}); lower --warmup-steps`,
+    );
   }
   if (o.kind === 'step' && !(Number.isInteger(o.stepEvery) && (o.stepEvery as number) >= 1)) {
-    throw new UsageError(`step schedule needs stepEvery, a positive integer, got ${o.stepEvery}; use e.g. --lr-step-every 1000`);
+    throw new UsageError(
+      `step schedule needs stepEvery, a positive integer, got ${o.stepEvery}; use e.g. --lr-step-every 1000`,
+    );
   }
 }
 
@@ -86,7 +91,8 @@ function checkSchedule(o: LrScheduleOptions): void {
  */
 export function lrAt(step: number, options: LrScheduleOptions): number {
   checkSchedule(options);
-  if (!Number.isInteger(step) || step < 1) throw new UsageError(`step must be a positive integer (1-based), got ${step}`);
+  if (!Number.isInteger(step) || step < 1)
+    throw new UsageError(`step must be a positive integer (1-based), got ${step}`);
   const W = options.warmupSteps;
   if (step <= W) return (options.baseLr * step) / W;
   const t = step - W;
@@ -134,11 +140,19 @@ export function roundBatch(b: number, options: { ciLow: number; ciHigh: number; 
   const range = `[${+ciLow.toPrecision(4)}, ${+ciHigh.toPrecision(4)}]`;
   const pow = nearestInside(b, [2 ** Math.floor(Math.log2(b)), 2 ** Math.ceil(Math.log2(b))], ciLow, ciHigh, max);
   if (pow !== undefined) {
-    return { batch: pow, rounding: 'power-of-two', text: `rounded ${+b.toPrecision(4)} to ${pow}, a power of two inside ${range}` };
+    return {
+      batch: pow,
+      rounding: 'power-of-two',
+      text: `rounded ${+b.toPrecision(4)} to ${pow}, a power of two inside ${range}`,
+    };
   }
   const m8 = nearestInside(b, [8 * Math.floor(b / 8), 8 * Math.ceil(b / 8)], ciLow, ciHigh, max);
   if (m8 !== undefined) {
-    return { batch: m8, rounding: 'multiple-of-8', text: `rounded ${+b.toPrecision(4)} to ${m8}, a multiple of 8 inside ${range} (no power of two is)` };
+    return {
+      batch: m8,
+      rounding: 'multiple-of-8',
+      text: `rounded ${+b.toPrecision(4)} to ${m8}, a multiple of 8 inside ${range} (no power of two is)`,
+    };
   }
   const batch = Math.max(1, Math.min(Math.round(b), Math.floor(max)));
   return { batch, rounding: 'integer', text: `kept ${batch}: no power of two or multiple of 8 lies inside ${range}` };

@@ -68,7 +68,10 @@ test('noiseTerms hand values and input checks', () => {
   close(t.gradSqNorm, 1, 1e-12);
   close(t.traceSigma, 8, 1e-12);
   assert.deepEqual(simpleNoiseScale(t), { bSimple: 8, status: 'ok' });
-  assert.throws(() => noiseTerms({ smallBatch: 8, smallSqNorm: 1, bigBatch: 8, bigSqNorm: 1 }), /0 < b < B, got b = 8, B = 8/);
+  assert.throws(
+    () => noiseTerms({ smallBatch: 8, smallSqNorm: 1, bigBatch: 8, bigSqNorm: 1 }),
+    /0 < b < B, got b = 8, B = 8/,
+  );
   assert.throws(() => noiseTerms({ smallBatch: 2, smallSqNorm: Number.NaN, bigBatch: 8, bigSqNorm: 1 }), /finite/);
 });
 
@@ -78,7 +81,10 @@ test('degenerate estimates are reported as not measurable, never as a negative n
   assert.ok(t.gradSqNorm < 0);
   assert.deepEqual(simpleNoiseScale(t), { bSimple: undefined, status: 'gradient-not-measurable' });
   // |G_B|^2 > |G_b|^2: tr(Sigma) estimate < 0.
-  assert.deepEqual(simpleNoiseScale(noiseTerms({ smallBatch: 2, smallSqNorm: 1, bigBatch: 8, bigSqNorm: 2 })).status, 'noise-not-measurable');
+  assert.deepEqual(
+    simpleNoiseScale(noiseTerms({ smallBatch: 2, smallSqNorm: 1, bigBatch: 8, bigSqNorm: 2 })).status,
+    'noise-not-measurable',
+  );
   // A step without accumulation gives nothing; neither does a partial batch.
   const base = { step: 1, gradSqNorm: 1, microGradSqNorm: 2 };
   assert.equal(termsFromRecord({ ...base, batchSize: 32, microBatchSize: 32, accumSteps: 1 }), undefined);
@@ -89,7 +95,14 @@ test('degenerate estimates are reported as not measurable, never as a negative n
   const none = noiseScaleWithCI([{ ...base, batchSize: 32, microBatchSize: 32, accumSteps: 1 }], { rng: createRng(1) });
   assert.equal(none.status, 'no-two-batch-sizes');
   assert.equal(none.bSimple, undefined);
-  const p = tracker.ingest({ step: 2, batchSize: 8, microBatchSize: 2, accumSteps: 4, microGradSqNorm: 5, gradSqNorm: 0.1 });
+  const p = tracker.ingest({
+    step: 2,
+    batchSize: 8,
+    microBatchSize: 2,
+    accumSteps: 4,
+    microGradSqNorm: 5,
+    gradSqNorm: 0.1,
+  });
   assert.equal(p?.bSimple, undefined);
   assert.equal(p?.status, 'gradient-not-measurable');
 });
@@ -132,7 +145,10 @@ function regressionGradients(n: number, rng: Rng): Vec[] {
  * Step records as a trainer with accumulation would write them: k micro-batches of b samples drawn
  * with replacement; microGradSqNorm = mean_k |g_micro|^2, gradSqNorm = |mean_k g_micro|^2, B = b k.
  */
-function simulateSteps(grads: readonly Vec[], options: { steps: number; micro: number; accum: number; rng: Rng }): NoiseStepRecord[] {
+function simulateSteps(
+  grads: readonly Vec[],
+  options: { steps: number; micro: number; accum: number; rng: Rng },
+): NoiseStepRecord[] {
   const records: NoiseStepRecord[] = [];
   for (let step = 1; step <= options.steps; step++) {
     const micros: Vec[] = [];
@@ -174,7 +190,10 @@ test('linear regression: estimated B_simple matches the closed form and the exac
   // ...and 15% against the population closed form.
   close(est.bSimple!, CLOSED_FORM_B_SIMPLE, 0.15 * CLOSED_FORM_B_SIMPLE, 'estimate vs closed form');
   // The interval contains the exact value and is narrow.
-  assert.ok(est.low! <= empiricalBSimple && empiricalBSimple <= est.high!, `CI [${est.low}, ${est.high}] vs ${empiricalBSimple}`);
+  assert.ok(
+    est.low! <= empiricalBSimple && empiricalBSimple <= est.high!,
+    `CI [${est.low}, ${est.high}] vs ${empiricalBSimple}`,
+  );
   assert.ok(est.high! - est.low! < 0.1 * empiricalBSimple, `CI width ${est.high! - est.low!}`);
 
   // The streaming tracker with a ~500-step EMA ends near the same value.
@@ -190,8 +209,14 @@ test('tracker smooths numerator and denominator separately with the bias-correct
   const records = simulateSteps(grads, { steps: 50, micro: 4, accum: 4, rng });
   const terms = records.map((r) => termsFromRecord(r)!);
   const alpha = 0.1;
-  const gEma = ema(terms.map((t) => t.gradSqNorm), alpha);
-  const tEma = ema(terms.map((t) => t.traceSigma), alpha);
+  const gEma = ema(
+    terms.map((t) => t.gradSqNorm),
+    alpha,
+  );
+  const tEma = ema(
+    terms.map((t) => t.traceSigma),
+    alpha,
+  );
   const series = noiseScaleSeries(records, { alpha });
   series.forEach((p, i) => {
     close(p.smoothedGradSqNorm, gEma[i]!, 1e-9, `grad ${i}`);
@@ -200,7 +225,10 @@ test('tracker smooths numerator and denominator separately with the bias-correct
     else assert.equal(p.bSimple, undefined);
   });
   // The ratio of EMAs differs from the EMA of per-step ratios (which the tracker must not compute).
-  const perStepRatios = ema(terms.map((t) => t.traceSigma / t.gradSqNorm), alpha);
+  const perStepRatios = ema(
+    terms.map((t) => t.traceSigma / t.gradSqNorm),
+    alpha,
+  );
   assert.notEqual(series[series.length - 1]!.bSimple, perStepRatios[perStepRatios.length - 1]);
   assert.throws(() => new NoiseScaleTracker({ alpha: 0 }), /alpha/);
 });

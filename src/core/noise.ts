@@ -66,7 +66,9 @@ export type NoiseStatus =
 export function noiseTerms(input: TwoBatchNorms): NoiseTerms {
   const { smallBatch: b, smallSqNorm: gb, bigBatch: B, bigSqNorm: gB } = input;
   if (!(Number.isFinite(b) && Number.isFinite(B) && b > 0 && B > b)) {
-    throw new UsageError(`noise scale needs two batch sizes 0 < b < B, got b = ${b}, B = ${B}; use gradient accumulation with at least 2 micro-batches`);
+    throw new UsageError(
+      `noise scale needs two batch sizes 0 < b < B, got b = ${b}, B = ${B}; use gradient accumulation with at least 2 micro-batches`,
+    );
   }
   if (!(Number.isFinite(gb) && Number.isFinite(gB) && gb >= 0 && gB >= 0)) {
     throw new UsageError(`squared gradient norms must be finite and >= 0, got |G_b|^2 = ${gb}, |G_B|^2 = ${gB}`);
@@ -173,7 +175,10 @@ export class NoiseScaleTracker {
 }
 
 /** Runs a fresh tracker over `records` and returns the point of every usable step, in order. */
-export function noiseScaleSeries(records: readonly NoiseStepRecord[], options: { alpha?: number } = {}): NoiseScalePoint[] {
+export function noiseScaleSeries(
+  records: readonly NoiseStepRecord[],
+  options: { alpha?: number } = {},
+): NoiseScalePoint[] {
   const tracker = new NoiseScaleTracker(options);
   const out: NoiseScalePoint[] = [];
   for (const r of records) {
@@ -231,7 +236,10 @@ function ratioOfMeans(terms: readonly NoiseTerms[]): number {
  * Windows keep neighbouring, correlated steps together. The point estimate is the same ratio of means
  * over all usable steps; it is undefined (with the status saying why) when a mean is <= 0.
  */
-export function noiseScaleWithCI(records: readonly NoiseStepRecord[], options: NoiseScaleCIOptions): NoiseScaleEstimate {
+export function noiseScaleWithCI(
+  records: readonly NoiseStepRecord[],
+  options: NoiseScaleCIOptions,
+): NoiseScaleEstimate {
   const terms: NoiseTerms[] = [];
   for (const r of records) {
     const t = termsFromRecord(r);
@@ -239,7 +247,17 @@ export function noiseScaleWithCI(records: readonly NoiseStepRecord[], options: N
   }
   const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
   if (terms.length === 0) {
-    return { bSimple: undefined, status: 'no-two-batch-sizes', low: undefined, high: undefined, confidence, gradSqNorm: undefined, traceSigma: undefined, steps: 0, windows: 0 };
+    return {
+      bSimple: undefined,
+      status: 'no-two-batch-sizes',
+      low: undefined,
+      high: undefined,
+      confidence,
+      gradSqNorm: undefined,
+      traceSigma: undefined,
+      steps: 0,
+      windows: 0,
+    };
   }
   const windows = Math.min(options.windows ?? DEFAULT_NOISE_WINDOWS, terms.length);
   const gradSqNorm = terms.reduce((s, x) => s + x.gradSqNorm, 0) / terms.length;

@@ -50,7 +50,7 @@ test('normal has mean 0, variance 1, and P(|z| < 1.96) ~ 0.95', () => {
   assert.ok(Math.abs(m) < 4 / Math.sqrt(n), `mean ${m}`);
   // Var of z^2 is 2, so SE of the variance ~ sqrt(2 / n).
   assert.ok(Math.abs(v - 1) < 4 * Math.sqrt(2 / n), `variance ${v}`);
-  assert.ok(Math.abs(inside / n - 0.95) < 4 * Math.sqrt(0.95 * 0.05 / n), `coverage ${inside / n}`);
+  assert.ok(Math.abs(inside / n - 0.95) < 4 * Math.sqrt((0.95 * 0.05) / n), `coverage ${inside / n}`);
 });
 
 test('randInt(n) covers [0, n) evenly (chi-square) and rejects bad n', () => {
@@ -88,5 +88,8 @@ test('shuffleInPlace gives each of the 3! permutations with probability 1/6', ()
   // A shuffle keeps the multiset.
   const arr = Array.from({ length: 50 }, (_, i) => i);
   shuffleInPlace(arr, rng);
-  assert.deepEqual([...arr].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    [...arr].sort((x, y) => x - y),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
 });

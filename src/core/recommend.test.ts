@@ -40,7 +40,10 @@ test("'time': B* = sqrt(B_crit alpha / beta), the noise scale binds", () => {
   assert.equal(r.lrRule, 'linear');
   assert.equal(r.warmupSteps, Math.ceil((0.25 * 60_000) / 400)); // a quarter epoch
   assert.equal(r.confidence, 'high'); // 1000 / 600 < 2
-  assert.deepEqual(r.reasons.map((x) => x.effect), ['memory', 'speed', 'stability', 'generalization']);
+  assert.deepEqual(
+    r.reasons.map((x) => x.effect),
+    ['memory', 'speed', 'stability', 'generalization'],
+  );
   assert.match(r.reasons[0]!.text, /fits up to 4,096 in 4 GiB/);
   assert.match(r.reasons[1]!.text, /throughput flat past 1,024/);
   assert.match(r.reasons[2]!.text, /B_simple ~ 800 \(90% CI 600-1,000\) after 200 steps/);
@@ -62,7 +65,10 @@ test("'time' where the noise scale binds below throughput: small B_simple gives 
   assert.deepEqual([r.batch, r.binding, r.rounding.kind], [64, 'noise', 'power-of-two']);
   assert.match(r.rounding.text, /rounded 63.25 to 64, a power of two inside/);
   assert.equal(r.warmupSteps, 0, 'no warm-up when the LR is scaled down');
-  assert.ok(r.warnings.some((w) => /past the critical batch ~20.*linear LR rule stops holding/.test(w)), r.warnings.join('|'));
+  assert.ok(
+    r.warnings.some((w) => /past the critical batch ~20.*linear LR rule stops holding/.test(w)),
+    r.warnings.join('|'),
+  );
 });
 
 test("'compute': B = B_crit / 10 so that E(B) <= 1.1 E_min; accumulation when memory binds", () => {
@@ -97,7 +103,10 @@ test("'memory': the largest batch that fits; needs a budget", () => {
   // 3000 capped; interval [2250, 3750] capped at 3000: no power of two inside, 3000 is a multiple of 8.
   assert.deepEqual([r.batch, r.accumSteps, r.binding, r.rounding.kind], [3000, 1, 'memory', 'multiple-of-8']);
   assert.ok(r.warnings.some((w) => /past the critical batch ~800/.test(w)));
-  assert.throws(() => recommend({ ...BASE, objective: 'memory', memoryBudgetBytes: undefined }), /no budget was given.*--memory-budget 4GiB/);
+  assert.throws(
+    () => recommend({ ...BASE, objective: 'memory', memoryBudgetBytes: undefined }),
+    /no budget was given.*--memory-budget 4GiB/,
+  );
   const data = recommend({ ...BASE, objective: 'memory', maxBatch: 100_000 });
   assert.deepEqual([data.batch, data.binding], [60_000, 'data'], 'capped by the training set');
 });

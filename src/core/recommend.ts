@@ -115,7 +115,8 @@ export function criticalBatchOf(i: Pick<RecommendInputs, 'measuredBCrit' | 'nois
   if (i.measuredBCrit !== undefined && i.measuredBCrit > 0) {
     return { value: i.measuredBCrit, low: i.measuredBCrit, high: i.measuredBCrit, source: 'sweep' };
   }
-  if (i.noise !== undefined && i.noise.bSimple > 0) return { value: i.noise.bSimple, low: i.noise.low, high: i.noise.high, source: 'noise' };
+  if (i.noise !== undefined && i.noise.bSimple > 0)
+    return { value: i.noise.bSimple, low: i.noise.low, high: i.noise.high, source: 'noise' };
   return undefined;
 }
 
@@ -135,7 +136,11 @@ function positiveModel(i: RecommendInputs): { alphaMs: number; betaMsPerSample: 
  * Predicted time to target up to a constant: T(B) / (S_min B_crit) = (1/B + 1/B_crit)(alpha + beta B);
  * with no critical batch (perfect scaling, S proportional to 1/B) it is (alpha + beta B) / B.
  */
-export function relativeTimeToTarget(batch: number, model: { alphaMs: number; betaMsPerSample: number }, bCrit?: number): number {
+export function relativeTimeToTarget(
+  batch: number,
+  model: { alphaMs: number; betaMsPerSample: number },
+  bCrit?: number,
+): number {
   const inv = bCrit !== undefined && bCrit > 0 ? 1 / bCrit : 0;
   return (1 / batch + inv) * (model.alphaMs + model.betaMsPerSample * batch);
 }
@@ -144,7 +149,11 @@ export function relativeTimeToTarget(batch: number, model: { alphaMs: number; be
  * The smallest B with (1/B + 1/Bc)(alpha + beta B) <= K, i.e. the smaller root of
  * (beta/Bc) B^2 + (beta + alpha/Bc - K) B + alpha = 0; with no Bc (1/Bc = 0): B = alpha / (K - beta).
  */
-export function smallestBatchWithin(k: number, model: { alphaMs: number; betaMsPerSample: number }, bCrit?: number): number {
+export function smallestBatchWithin(
+  k: number,
+  model: { alphaMs: number; betaMsPerSample: number },
+  bCrit?: number,
+): number {
   const { alphaMs: a, betaMsPerSample: b } = model;
   const inv = bCrit !== undefined && bCrit > 0 ? 1 / bCrit : 0;
   const qa = b * inv;
@@ -165,7 +174,10 @@ function timeTarget(i: RecommendInputs, crit: number | undefined): { target: num
 }
 
 /** 'generalization' target: the smallest batch within the time allowance of the 'time' optimum. */
-function generalizationTarget(i: RecommendInputs, crit: number | undefined): { target: number; by: 'noise' | 'throughput' } {
+function generalizationTarget(
+  i: RecommendInputs,
+  crit: number | undefined,
+): { target: number; by: 'noise' | 'throughput' } {
   const model = positiveModel(i);
   const best = timeTarget(i, crit);
   if (model === undefined) return { target: Math.max(1, best.target / 2), by: best.by };
@@ -180,7 +192,9 @@ function rawTarget(i: RecommendInputs, crit: number | undefined): { target: numb
     case 'time':
       return timeTarget(i, crit);
     case 'compute':
-      return crit === undefined ? { target: i.saturationBatch ?? i.maxBatch, by: 'throughput' } : { target: crit * COMPUTE_EXTRA_EXAMPLES, by: 'noise' };
+      return crit === undefined
+        ? { target: i.saturationBatch ?? i.maxBatch, by: 'throughput' }
+        : { target: crit * COMPUTE_EXTRA_EXAMPLES, by: 'noise' };
     case 'generalization':
       return generalizationTarget(i, crit);
     case 'memory':
@@ -193,13 +207,18 @@ function rawTarget(i: RecommendInputs, crit: number | undefined): { target: numb
 /** Checks the numeric inputs and the options that contradict each other. */
 function checkInputs(i: RecommendInputs): void {
   if (!Number.isInteger(i.maxBatch) || i.maxBatch < 1) {
-    throw new UsageError(`largest batch that fits must be a positive integer, got ${i.maxBatch}; raise --memory-budget or use a smaller model`, 'BATCHLAB_BAD_BATCH_SIZE');
+    throw new UsageError(
+      `largest batch that fits must be a positive integer, got ${i.maxBatch}; raise --memory-budget or use a smaller model`,
+      'BATCHLAB_BAD_BATCH_SIZE',
+    );
   }
   if (!Number.isInteger(i.trainSamples) || i.trainSamples < 1) {
     throw new UsageError(`training-set size must be a positive integer, got ${i.trainSamples}`);
   }
   if (i.objective === 'memory' && i.memoryBudgetBytes === undefined) {
-    throw new UsageError('--objective memory picks the largest batch that fits a memory budget, but no budget was given and no device memory could be read; pass --memory-budget 4GiB');
+    throw new UsageError(
+      '--objective memory picks the largest batch that fits a memory budget, but no budget was given and no device memory could be read; pass --memory-budget 4GiB',
+    );
   }
 }
 
@@ -209,7 +228,11 @@ function roundTarget(target: number, crit: CriticalBatch | undefined, cap: numbe
   const hasCi = crit !== undefined && crit.low < crit.high && Number.isFinite(crit.high);
   const ciLow = hasCi ? crit.low * scale : target / ROUNDING_SLACK;
   const ciHigh = hasCi ? crit.high * scale : target * ROUNDING_SLACK;
-  return roundBatch(Math.max(1, Math.min(target, cap)), { ciLow: Math.min(ciLow, cap), ciHigh: Math.min(ciHigh, cap), max: cap });
+  return roundBatch(Math.max(1, Math.min(target, cap)), {
+    ciLow: Math.min(ciLow, cap),
+    ciHigh: Math.min(ciHigh, cap),
+    max: cap,
+  });
 }
 
 /**
@@ -225,17 +248,35 @@ export function recommend(inputs: RecommendInputs): Recommendation {
   const accumulate = inputs.objective === 'compute';
   const cap = Math.min(inputs.trainSamples, accumulate ? inputs.trainSamples : inputs.maxBatch);
   const rounded = roundTarget(target, crit, cap);
-  const binding = target > inputs.trainSamples && inputs.trainSamples <= inputs.maxBatch ? 'data' : by === 'memory' || (!accumulate && target > inputs.maxBatch) ? 'memory' : by;
+  const binding =
+    target > inputs.trainSamples && inputs.trainSamples <= inputs.maxBatch
+      ? 'data'
+      : by === 'memory' || (!accumulate && target > inputs.maxBatch)
+        ? 'memory'
+        : by;
   const plan = accumulationPlan(Math.min(rounded.batch, cap), inputs.maxBatch);
   const rule = inputs.lr.rule ?? (inputs.lr.optimizer === 'adam' ? 'sqrt' : 'linear');
   const lr = scaleLr({ rule, baseLr: inputs.lr.baseLr, baseBatch: inputs.lr.baseBatch, batch: plan.effectiveBatch });
-  const warmupSteps = plan.effectiveBatch > inputs.lr.baseBatch && rule !== 'fixed'
-    ? Math.ceil(((inputs.warmupEpochs ?? DEFAULT_WARMUP_EPOCHS) * inputs.trainSamples) / plan.effectiveBatch)
-    : 0;
+  const warmupSteps =
+    plan.effectiveBatch > inputs.lr.baseBatch && rule !== 'fixed'
+      ? Math.ceil(((inputs.warmupEpochs ?? DEFAULT_WARMUP_EPOCHS) * inputs.trainSamples) / plan.effectiveBatch)
+      : 0;
   const rec: Recommendation = {
-    objective: inputs.objective, batch: plan.effectiveBatch, microBatchSize: plan.microBatchSize, accumSteps: plan.accumSteps,
-    lr, lrRule: rule, warmupSteps, targetBatch: target, rounding: { kind: rounded.rounding, text: rounded.text },
-    binding, criticalBatch: crit, confidence: confidenceOf(crit), reasons: [], conclusion: '', warnings: [],
+    objective: inputs.objective,
+    batch: plan.effectiveBatch,
+    microBatchSize: plan.microBatchSize,
+    accumSteps: plan.accumSteps,
+    lr,
+    lrRule: rule,
+    warmupSteps,
+    targetBatch: target,
+    rounding: { kind: rounded.rounding, text: rounded.text },
+    binding,
+    criticalBatch: crit,
+    confidence: confidenceOf(crit),
+    reasons: [],
+    conclusion: '',
+    warnings: [],
   };
   rec.reasons = reasonsFor(inputs, rec, plan.text);
   rec.conclusion = conclusionOf(inputs, rec);
@@ -253,36 +294,54 @@ function confidenceOf(crit: CriticalBatch | undefined): Recommendation['confiden
 
 /** Memory line: the ceiling in the budget, the micro-batch, accumulation, and whether memory binds. */
 function memoryReason(i: RecommendInputs, r: Recommendation, planText: string): string {
-  const ceiling = i.memoryBudgetBytes === undefined
-    ? `no memory budget given: memory does not bind (batches up to the training set of ${fmt(i.trainSamples)})`
-    : i.maxBatch >= i.trainSamples
-      ? `the whole training set (${fmt(i.trainSamples)}) fits in ${formatBytes(i.memoryBudgetBytes)} as one batch: memory does not bind`
-      : `fits up to ${fmt(i.maxBatch)} in ${formatBytes(i.memoryBudgetBytes)} (margin kept)`;
-  const accum = r.accumSteps > 1 ? `; batch ${planText}: ${r.accumSteps} accumulation steps of micro-batch ${r.microBatchSize}` : '';
-  const binds = r.binding === 'memory' && i.objective !== 'memory' ? `; memory binds: the objective asked for about ${fmt(r.targetBatch)}` : '';
+  const ceiling =
+    i.memoryBudgetBytes === undefined
+      ? `no memory budget given: memory does not bind (batches up to the training set of ${fmt(i.trainSamples)})`
+      : i.maxBatch >= i.trainSamples
+        ? `the whole training set (${fmt(i.trainSamples)}) fits in ${formatBytes(i.memoryBudgetBytes)} as one batch: memory does not bind`
+        : `fits up to ${fmt(i.maxBatch)} in ${formatBytes(i.memoryBudgetBytes)} (margin kept)`;
+  const accum =
+    r.accumSteps > 1
+      ? `; batch ${planText}: ${r.accumSteps} accumulation steps of micro-batch ${r.microBatchSize}`
+      : '';
+  const binds =
+    r.binding === 'memory' && i.objective !== 'memory'
+      ? `; memory binds: the objective asked for about ${fmt(r.targetBatch)}`
+      : '';
   return ceiling + accum + binds;
 }
 
 /** Speed line: where throughput saturates and the step-time model. */
 function speedReason(i: RecommendInputs): string {
-  const sat = i.saturationBatch === undefined ? 'throughput still rising at the largest batch measured' : `throughput flat past ${fmt(i.saturationBatch)} (under 10% more samples/s per doubling)`;
-  const model = i.stepTime === undefined ? '' : `; step time ${fmt(i.stepTime.alphaMs)} ms + ${fmt(i.stepTime.betaMsPerSample)} ms x B`;
+  const sat =
+    i.saturationBatch === undefined
+      ? 'throughput still rising at the largest batch measured'
+      : `throughput flat past ${fmt(i.saturationBatch)} (under 10% more samples/s per doubling)`;
+  const model =
+    i.stepTime === undefined
+      ? ''
+      : `; step time ${fmt(i.stepTime.alphaMs)} ms + ${fmt(i.stepTime.betaMsPerSample)} ms x B`;
   return sat + model;
 }
 
 /** Stability line: the critical batch with its interval and when it was measured. */
 function stabilityReason(i: RecommendInputs, crit: CriticalBatch | undefined): string {
-  if (crit === undefined) return 'no critical batch estimate (gradient noise scale not measurable): chosen from memory and throughput only';
-  if (crit.source === 'sweep') return `B_crit ~ ${fmt(crit.value)} measured by the steps-to-target sweep: past it, steps to target stop falling`;
+  if (crit === undefined)
+    return 'no critical batch estimate (gradient noise scale not measurable): chosen from memory and throughput only';
+  if (crit.source === 'sweep')
+    return `B_crit ~ ${fmt(crit.value)} measured by the steps-to-target sweep: past it, steps to target stop falling`;
   const n = i.noise!;
   const when = n.afterStep !== undefined ? ` after ${fmt(n.afterStep)} steps` : '';
-  const ci = Number.isFinite(crit.high) ? `${fmt(crit.low)}-${fmt(crit.high)}` : `${fmt(crit.low)} and up, upper end not resolved`;
+  const ci = Number.isFinite(crit.high)
+    ? `${fmt(crit.low)}-${fmt(crit.high)}`
+    : `${fmt(crit.low)} and up, upper end not resolved`;
   return `B_simple ~ ${fmt(crit.value)} (${Math.round(n.confidence * 100)}% CI ${ci})${when}: the critical batch estimate; past it, steps to target stop falling (B_simple grows as training goes on)`;
 }
 
 /** Generalization line: what the objective did about it, with the caveat. */
 function generalizationReason(i: RecommendInputs, r: Recommendation): string {
-  const caveat = 'the seed claims smaller batches generalize better; Shallue et al. 2019 found the effect vanishes once the metaparameters are tuned';
+  const caveat =
+    'the seed claims smaller batches generalize better; Shallue et al. 2019 found the effect vanishes once the metaparameters are tuned';
   if (i.objective !== 'generalization') return `not optimized for: ${caveat}`;
   const allowance = Math.round((i.timeAllowance ?? DEFAULT_TIME_ALLOWANCE) * 100);
   return `batch ${fmt(r.batch)} is the smallest within +${allowance}% of the fastest predicted time to target; ${caveat}, so treat it as a tendency`;
@@ -301,7 +360,12 @@ function reasonsFor(i: RecommendInputs, r: Recommendation, planText: string): Re
 /** "so 256 (256 x 1), LR 0.4 by the linear rule with 59 warm-up steps; rounded ..." */
 function conclusionOf(i: RecommendInputs, r: Recommendation): string {
   const split = r.accumSteps > 1 ? ` (micro-batch ${r.microBatchSize} x ${r.accumSteps} accumulation steps)` : '';
-  const rule = r.lrRule === 'linear' ? 'the linear rule of Goyal et al. 2017' : r.lrRule === 'sqrt' ? 'the square-root rule of Malladi et al. 2022' : 'a fixed LR';
+  const rule =
+    r.lrRule === 'linear'
+      ? 'the linear rule of Goyal et al. 2017'
+      : r.lrRule === 'sqrt'
+        ? 'the square-root rule of Malladi et al. 2022'
+        : 'a fixed LR';
   const warm = r.warmupSteps > 0 ? ` with ${fmt(r.warmupSteps)} warm-up steps` : '';
   return `so batch ${fmt(r.batch)}${split}, LR ${fmt(r.lr)}${warm} (by ${rule} from ${i.lr.baseLr} at batch ${i.lr.baseBatch}); ${r.rounding.text}`;
 }
@@ -311,9 +375,17 @@ function warningsFor(r: Recommendation): string[] {
   const out: string[] = [];
   const crit = r.criticalBatch;
   if (crit !== undefined && r.batch > crit.high) {
-    out.push(`batch ${fmt(r.batch)} is past the critical batch ~${fmt(crit.value)}: steps to target barely fall there and the ${r.lrRule} LR rule stops holding (Goyal et al. 2017; McCandlish et al. 2018); tune the LR at this batch`);
+    out.push(
+      `batch ${fmt(r.batch)} is past the critical batch ~${fmt(crit.value)}: steps to target barely fall there and the ${r.lrRule} LR rule stops holding (Goyal et al. 2017; McCandlish et al. 2018); tune the LR at this batch`,
+    );
   }
-  if (crit === undefined) out.push('no critical batch estimate: the batch comes from memory and throughput only; measure it with `batchlab noise`');
-  if (r.accumSteps > 1) out.push(`${r.accumSteps} accumulation steps: each update takes ${r.accumSteps} passes, so it saves no time on one device`);
+  if (crit === undefined)
+    out.push(
+      'no critical batch estimate: the batch comes from memory and throughput only; measure it with `batchlab noise`',
+    );
+  if (r.accumSteps > 1)
+    out.push(
+      `${r.accumSteps} accumulation steps: each update takes ${r.accumSteps} passes, so it saves no time on one device`,
+    );
   return out;
 }

@@ -1,6 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accumulationPlan, findMaxBatch, fitMemory, GROWTH_FLAT_FACTOR, GROWTH_MAX_FACTOR, nextBatchUp, predictMaxBatch, secantCrossing, type FindMaxResult, type GrowthGuide, type PeakPoint, type ProbeResult } from './search.js';
+import {
+  accumulationPlan,
+  findMaxBatch,
+  fitMemory,
+  GROWTH_FLAT_FACTOR,
+  GROWTH_MAX_FACTOR,
+  nextBatchUp,
+  predictMaxBatch,
+  secantCrossing,
+  type FindMaxResult,
+  type GrowthGuide,
+  type PeakPoint,
+  type ProbeResult,
+} from './search.js';
 
 const BASE_BYTES = 50e6;
 const BYTES_PER_SAMPLE = 3e5;
@@ -19,15 +32,24 @@ function fakeProbe(trueMax: number): { probe: (b: number) => Promise<ProbeResult
 
 /** Checks the invariants every result must satisfy. */
 function checkResult(r: FindMaxResult, calls: number[]): void {
-  assert.deepEqual(r.trials.map((t) => t.batch), calls, 'trials are every probe, in order');
+  assert.deepEqual(
+    r.trials.map((t) => t.batch),
+    calls,
+    'trials are every probe, in order',
+  );
   if (r.maxBatch !== undefined) {
-    assert.ok(r.trials.some((t) => t.batch === r.maxBatch && t.result.ok), `maxBatch ${r.maxBatch} was tested and passed`);
+    assert.ok(
+      r.trials.some((t) => t.batch === r.maxBatch && t.result.ok),
+      `maxBatch ${r.maxBatch} was tested and passed`,
+    );
   }
   assert.equal(new Set(calls).size, calls.length, 'no batch probed twice');
 }
 
 test('exact search (tolerance 0) finds the true max within log2(max) + 3 probes for predictions within 2x', async () => {
-  const maxima = [1, 2, 3, 5, 7, 8, 9, 16, 17, 31, 33, 100, 127, 128, 129, 500, 777, 1000, 1023, 1024, 1025, 4097, 10_000];
+  const maxima = [
+    1, 2, 3, 5, 7, 8, 9, 16, 17, 31, 33, 100, 127, 128, 129, 500, 777, 1000, 1023, 1024, 1025, 4097, 10_000,
+  ];
   for (let m = 2; m < 300; m += 3) maxima.push(m);
   for (const trueMax of maxima) {
     for (const ratio of [0.5, 0.51, 0.7, 0.99, 1, 1.01, 1.3, 1.99, 2]) {
@@ -38,7 +60,10 @@ test('exact search (tolerance 0) finds the true max within log2(max) + 3 probes 
       assert.equal(r.maxBatch, trueMax, `max ${trueMax} ratio ${ratio}: got ${r.maxBatch}`);
       assert.equal(r.firstFailure, trueMax + 1);
       assert.equal(r.peakBytes, BASE_BYTES + BYTES_PER_SAMPLE * trueMax);
-      assert.ok(calls.length <= Math.log2(trueMax) + 3, `max ${trueMax} ratio ${ratio}: ${calls.length} probes (${calls.join(',')})`);
+      assert.ok(
+        calls.length <= Math.log2(trueMax) + 3,
+        `max ${trueMax} ratio ${ratio}: ${calls.length} probes (${calls.join(',')})`,
+      );
     }
   }
 });
@@ -49,7 +74,10 @@ test('default tolerance lands within 5% (below the truth) in fewer probes, even 
       const { probe, calls } = fakeProbe(trueMax);
       const r = await findMaxBatch({ probe, predictedMax: trueMax * ratio, cap: 1_000_000 });
       checkResult(r, calls);
-      assert.ok(r.maxBatch! <= trueMax && r.maxBatch! >= 0.95 * trueMax, `max ${trueMax} ratio ${ratio}: got ${r.maxBatch}`);
+      assert.ok(
+        r.maxBatch! <= trueMax && r.maxBatch! >= 0.95 * trueMax,
+        `max ${trueMax} ratio ${ratio}: got ${r.maxBatch}`,
+      );
       // Within 2x: the product goal log2(max) + 3; 4x off costs one more doubling or halving.
       const bound = Math.log2(trueMax) + (ratio >= 0.5 && ratio <= 2 ? 3 : 4);
       assert.ok(calls.length <= bound, `max ${trueMax} ratio ${ratio}: ${calls.length} probes (${calls.join(',')})`);
@@ -97,7 +125,13 @@ test("an 'error' probe stops the search and is never taken for OOM", async () =>
   assert.equal(r.firstFailure, undefined, 'the error is not a memory failure');
   // A probe that throws propagates.
   await assert.rejects(
-    findMaxBatch({ probe: async () => { throw new Error('child died'); }, predictedMax: 8, cap: 10 }),
+    findMaxBatch({
+      probe: async () => {
+        throw new Error('child died');
+      },
+      predictedMax: 8,
+      cap: 10,
+    }),
     /child died/,
   );
 });
@@ -110,7 +144,13 @@ test('nextBatchUp: to the secant crossing, a step past it, clamped; flat memory 
   assert.equal(up([{ batch: 108, peakBytes: 200 }]), Math.ceil(908 * 1.02));
   assert.equal(up([{ batch: 108, peakBytes: 200 }], guide, 0), 908);
   // A rise below minRiseBytes is noise: grow by the flat factor (from the largest passed batch).
-  assert.equal(up([{ batch: 16, peakBytes: 100 }, { batch: 1000, peakBytes: 109 }]), 1000 * GROWTH_FLAT_FACTOR);
+  assert.equal(
+    up([
+      { batch: 16, peakBytes: 100 },
+      { batch: 1000, peakBytes: 109 },
+    ]),
+    1000 * GROWTH_FLAT_FACTOR,
+  );
   assert.equal(up([{ batch: 1000, peakBytes: 95 }], { ...guide, flatFactor: 3 }), 3000);
   // A far crossing from a small rise is capped at maxFactor x B (rise 1 over 8 samples: 16 + 899 x 8 = 7208).
   assert.equal(up([{ batch: 16, peakBytes: 101 }], { ...guide, minRiseBytes: 1 }), 16 * GROWTH_MAX_FACTOR);
@@ -124,14 +164,27 @@ test('secantCrossing: the local secant through the two largest risen probes; non
   const guide: GrowthGuide = { limitBytes: 1000, baseline: { batch: 8, peakBytes: 100 }, minRiseBytes: 10 };
   // Memory 100 + B^2 / 1000 (faster than linear): the local secant through 200 (140) and 400 (260) has
   // slope 0.6 and meets 1000 at 400 + 740 / 0.6 = 1633.3; from the baseline it would say 400 + 740 / (160 / 392) = 2213.
-  const points = [{ batch: 100, peakBytes: 105 }, { batch: 400, peakBytes: 260 }, { batch: 200, peakBytes: 140 }];
+  const points = [
+    { batch: 100, peakBytes: 105 },
+    { batch: 400, peakBytes: 260 },
+    { batch: 200, peakBytes: 140 },
+  ];
   assert.ok(Math.abs((secantCrossing(points, guide) as number) - (400 + 740 / 0.6)) < 1e-9);
   assert.ok(Math.abs((secantCrossing([points[1]], guide) as number) - (400 + 740 / (160 / 392))) < 1e-9);
   // 105 is only 5 above the baseline (noise): it does not count, and alone it gives no crossing.
   assert.equal(secantCrossing([points[0]], guide), undefined);
   assert.equal(secantCrossing([], guide), undefined);
   // A flat or falling secant predicts nothing.
-  assert.equal(secantCrossing([{ batch: 200, peakBytes: 300 }, { batch: 400, peakBytes: 300 }], guide), undefined);
+  assert.equal(
+    secantCrossing(
+      [
+        { batch: 200, peakBytes: 300 },
+        { batch: 400, peakBytes: 300 },
+      ],
+      guide,
+    ),
+    undefined,
+  );
 });
 
 /**
@@ -173,7 +226,11 @@ test('a guided climb from a flat small-B profile finds the maximum in far fewer 
     const plain = gpuLike({ ...c, limitBytes, cardBytes: card });
     const base = await findMaxBatch({ probe: plain.probe, predictedMax: 16, cap, tolerance: 0.04 });
     const g = gpuLike({ ...c, limitBytes, cardBytes: card });
-    const growth: GrowthGuide = { limitBytes, baseline: g.baseline, minRiseBytes: 0.01 * (limitBytes - g.baseline.peakBytes) };
+    const growth: GrowthGuide = {
+      limitBytes,
+      baseline: g.baseline,
+      minRiseBytes: 0.01 * (limitBytes - g.baseline.peakBytes),
+    };
     const r = await findMaxBatch({ probe: g.probe, predictedMax: 16, cap, tolerance: 0.04, growth });
     checkResult(r, g.calls);
     const what = `${JSON.stringify(c)}: truth ${g.trueMax}, got ${r.maxBatch} in ${g.calls.length} probes (${g.calls.join(',')}); doubling ${base.maxBatch} in ${plain.calls.length}`;
@@ -204,7 +261,14 @@ test('fitMemory and predictMaxBatch against brute force', () => {
 
 test('accumulationPlan: hand cases', () => {
   assert.deepEqual(
-    [accumulationPlan(512, 128)].map((p) => [p.microBatchSize, p.accumSteps, p.effectiveBatch, p.batchSize, p.exact, p.text]),
+    [accumulationPlan(512, 128)].map((p) => [
+      p.microBatchSize,
+      p.accumSteps,
+      p.effectiveBatch,
+      p.batchSize,
+      p.exact,
+      p.text,
+    ]),
     [[128, 4, 512, 512, true, '512 = 128 x 4']],
   );
   assert.equal(accumulationPlan(100, 128).accumSteps, 1);

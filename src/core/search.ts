@@ -85,7 +85,10 @@ export function nextBatchUp(passed: readonly PeakPoint[], guide: GrowthGuide, to
   const predicted = secantCrossing(passed, guide);
   if (predicted === undefined) return b * (guide.flatFactor ?? GROWTH_FLAT_FACTOR);
   const lowest = Math.floor(b * (1 + tolerance)) + 1;
-  return Math.min((guide.maxFactor ?? GROWTH_MAX_FACTOR) * b, Math.max(lowest, Math.ceil(predicted * (1 + tolerance / 2))));
+  return Math.min(
+    (guide.maxFactor ?? GROWTH_MAX_FACTOR) * b,
+    Math.max(lowest, Math.ceil(predicted * (1 + tolerance / 2))),
+  );
 }
 
 /**
@@ -99,7 +102,9 @@ export function nextBatchUp(passed: readonly PeakPoint[], guide: GrowthGuide, to
 export function secantCrossing(passed: readonly PeakPoint[], guide: GrowthGuide): number | undefined {
   const base = guide.baseline;
   const risen = passed
-    .filter((p) => p.batch > base.batch && p.peakBytes - base.peakBytes >= guide.minRiseBytes && p.peakBytes > base.peakBytes)
+    .filter(
+      (p) => p.batch > base.batch && p.peakBytes - base.peakBytes >= guide.minRiseBytes && p.peakBytes > base.peakBytes,
+    )
     .sort((a, b) => a.batch - b.batch);
   const top = risen[risen.length - 1];
   if (top === undefined) return undefined;
@@ -132,16 +137,25 @@ export interface FindMaxResult {
 }
 
 /** Validates the numeric options of findMaxBatch and fills in defaults. */
-function searchSettings(o: FindMaxOptions): { start: number; cap: number; minBatch: number; maxTrials: number; tolerance: number } {
+function searchSettings(o: FindMaxOptions): {
+  start: number;
+  cap: number;
+  minBatch: number;
+  maxTrials: number;
+  tolerance: number;
+} {
   const minBatch = o.minBatch ?? 1;
   const maxTrials = o.maxTrials ?? DEFAULT_MAX_TRIALS;
   const tolerance = o.tolerance ?? DEFAULT_SEARCH_TOLERANCE;
-  if (!Number.isInteger(o.cap) || o.cap < 1) throw new BatchSizeError(`search cap must be a positive integer (e.g. the training-set size), got ${o.cap}`);
+  if (!Number.isInteger(o.cap) || o.cap < 1)
+    throw new BatchSizeError(`search cap must be a positive integer (e.g. the training-set size), got ${o.cap}`);
   if (!Number.isInteger(minBatch) || minBatch < 1 || minBatch > o.cap) {
     throw new BatchSizeError(`smallest batch to try must be an integer in [1, ${o.cap}], got ${minBatch}`);
   }
-  if (!Number.isInteger(maxTrials) || maxTrials < 1) throw new UsageError(`maxTrials must be a positive integer, got ${maxTrials}`);
-  if (!(tolerance >= 0 && tolerance < 1)) throw new UsageError(`search tolerance must be in [0, 1), got ${tolerance}; use e.g. 0.02`);
+  if (!Number.isInteger(maxTrials) || maxTrials < 1)
+    throw new UsageError(`maxTrials must be a positive integer, got ${maxTrials}`);
+  if (!(tolerance >= 0 && tolerance < 1))
+    throw new UsageError(`search tolerance must be in [0, 1), got ${tolerance}; use e.g. 0.02`);
   const guess = Number.isFinite(o.predictedMax) ? Math.round(o.predictedMax) : minBatch;
   return { start: Math.min(o.cap, Math.max(minBatch, guess)), cap: o.cap, minBatch, maxTrials, tolerance };
 }
@@ -161,7 +175,14 @@ function searchSettings(o: FindMaxOptions): { start: number; cap: number; minBat
  * a tolerance.
  */
 export async function findMaxBatch(options: FindMaxOptions): Promise<FindMaxResult> {
-  const st: SearchState = { settings: searchSettings(options), probe: options.probe, growth: options.growth, trials: [], lo: undefined, hi: undefined };
+  const st: SearchState = {
+    settings: searchSettings(options),
+    probe: options.probe,
+    growth: options.growth,
+    trials: [],
+    lo: undefined,
+    hi: undefined,
+  };
   const stop = await bracket(st);
   if (stop !== undefined) return finish(st, stop);
   // Bisection between the last success lo and the first failure hi; with a growth guide the first
@@ -174,7 +195,8 @@ export async function findMaxBatch(options: FindMaxOptions): Promise<FindMaxResu
     const h = st.hi as number;
     if (h - lo.batch <= Math.max(1, st.settings.tolerance * lo.batch)) return finish(st, 'found');
     if (st.trials.length >= st.settings.maxTrials) return finish(st, 'trial-limit');
-    const guess = guided > 0 && st.growth !== undefined ? guidedGuess(st, st.growth, lo.batch !== predictedFrom) : undefined;
+    const guess =
+      guided > 0 && st.growth !== undefined ? guidedGuess(st, st.growth, lo.batch !== predictedFrom) : undefined;
     const inside = guess !== undefined && guess > lo.batch && guess < h;
     if (inside) {
       guided--;
@@ -250,9 +272,16 @@ async function bracket(st: SearchState): Promise<FindMaxResult['outcome'] | unde
 
 /** Builds the result from the state; for 'error' it carries the failing probe's batch and message. */
 function finish(st: SearchState, outcome: FindMaxResult['outcome']): FindMaxResult {
-  const result: FindMaxResult = { outcome, maxBatch: st.lo?.batch, peakBytes: st.lo?.peakBytes, firstFailure: st.hi, trials: st.trials };
+  const result: FindMaxResult = {
+    outcome,
+    maxBatch: st.lo?.batch,
+    peakBytes: st.lo?.peakBytes,
+    firstFailure: st.hi,
+    trials: st.trials,
+  };
   const last = st.trials[st.trials.length - 1];
-  if (outcome === 'error' && last !== undefined && !last.result.ok) result.error = { batch: last.batch, message: last.result.message };
+  if (outcome === 'error' && last !== undefined && !last.result.ok)
+    result.error = { batch: last.batch, message: last.result.message };
   return result;
 }
 
@@ -274,7 +303,13 @@ export function fitMemory(points: readonly { batchSize: number; peakBytes: numbe
     points.map((p) => p.batchSize),
     points.map((p) => p.peakBytes),
   );
-  return { interceptBytes: line.intercept, bytesPerSample: line.slope, r2: line.r2, n: line.n, residualStdBytes: line.residualStd };
+  return {
+    interceptBytes: line.intercept,
+    bytesPerSample: line.slope,
+    r2: line.r2,
+    n: line.n,
+    residualStdBytes: line.residualStd,
+  };
 }
 
 /**
@@ -282,7 +317,11 @@ export function fitMemory(points: readonly { batchSize: number; peakBytes: numbe
  * the fixed part a does not fit; undefined when b <= 0 (memory did not grow with the batch, so the
  * model cannot predict a limit: probe instead).
  */
-export function predictMaxBatch(fit: Pick<MemoryFit, 'interceptBytes' | 'bytesPerSample'>, budgetBytes: number, options: { marginBytes?: number } = {}): number | undefined {
+export function predictMaxBatch(
+  fit: Pick<MemoryFit, 'interceptBytes' | 'bytesPerSample'>,
+  budgetBytes: number,
+  options: { marginBytes?: number } = {},
+): number | undefined {
   if (!(budgetBytes > 0)) throw new UsageError(`memory budget must be positive, got ${budgetBytes} bytes`);
   if (!(fit.bytesPerSample > 0)) return undefined;
   const room = budgetBytes - (options.marginBytes ?? 0) - fit.interceptBytes;
@@ -309,8 +348,12 @@ export interface AccumulationChoice extends AccumulationPlan {
  * at least the target and overshoots it by less than k_min samples.
  */
 export function accumulationPlan(targetBatch: number, maxMicroBatch: number): AccumulationChoice {
-  for (const [v, what] of [[targetBatch, 'target batch size'], [maxMicroBatch, 'largest micro-batch']] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new BatchSizeError(`${what} must be a positive integer, got ${v}; pass e.g. 64`);
+  for (const [v, what] of [
+    [targetBatch, 'target batch size'],
+    [maxMicroBatch, 'largest micro-batch'],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new BatchSizeError(`${what} must be a positive integer, got ${v}; pass e.g. 64`);
   }
   const make = (b: number, k: number, why = ''): AccumulationChoice => ({
     batchSize: b * k,

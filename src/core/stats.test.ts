@@ -43,7 +43,10 @@ test('quantile is type 7 (linear interpolation) and median the middle', () => {
 
 test('ema equals the normalized geometric weighted average (bias correction)', () => {
   close(ema([2, 4], 0.5)[1]!, (0.25 * 2 + 0.5 * 4) / 0.75);
-  assert.deepEqual(ema([5, 5, 5], 0.1).map((v) => +v.toFixed(12)), [5, 5, 5]);
+  assert.deepEqual(
+    ema([5, 5, 5], 0.1).map((v) => +v.toFixed(12)),
+    [5, 5, 5],
+  );
   close(ema([7], 0.01)[0]!, 7, 1e-12);
   // Brute force: out[t] = sum_i alpha (1-alpha)^(t-i) x_i / sum_i alpha (1-alpha)^(t-i).
   const rng = createRng(9);
@@ -94,7 +97,7 @@ test('bootstrapCI of the mean matches the normal-theory interval and is reproduc
   assert.deepEqual(ci, again);
   assert.equal(ci.estimate, mean(xs));
   // Normal theory: half width = 1.645 s / sqrt(n) (bootstrap uses the population variance of the data).
-  const half = 1.6449 * std(xs, { sample: false }) / Math.sqrt(n);
+  const half = (1.6449 * std(xs, { sample: false })) / Math.sqrt(n);
   close((ci.high - ci.low) / 2, half, 0.1 * half, 'half width');
   close((ci.high + ci.low) / 2, ci.estimate, 0.1 * half, 'centre');
   assert.equal(ci.iterations, 2000);
@@ -112,7 +115,11 @@ test('bootstrapCI drops and counts non-finite statistics', () => {
 
 test('splitWindows cuts floor(w n / W) boundaries', () => {
   const xs = Array.from({ length: 10 }, (_, i) => i);
-  assert.deepEqual(splitWindows(xs, 3), [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]);
+  assert.deepEqual(splitWindows(xs, 3), [
+    [0, 1, 2],
+    [3, 4, 5],
+    [6, 7, 8, 9],
+  ]);
   assert.throws(() => splitWindows(xs, 11), /window count/);
 });
 

@@ -80,5 +80,5 @@ test('repeated measurements at a batch size are merged by median', () => {
   // Medians: 31 and 60 ms. T(64)/T(32) = (64/60)/(32/31) = 1.0333 -> 3.3% gain < 10%.
   const sat = saturationBatch(points);
   assert.equal(sat?.batchSize, 32);
-  close(sat!.gain, (64 / 60) / (32 / 31) - 1, 1e-12);
+  close(sat!.gain, 64 / 60 / (32 / 31) - 1, 1e-12);
 });

@@ -28,7 +28,9 @@ export function stepTimeStats(stepMs: readonly number[], options: { warmupSteps:
   const w = options.warmupSteps;
   if (!Number.isInteger(w) || w < 0) throw new UsageError(`warm-up steps must be an integer >= 0, got ${w}`);
   if (stepMs.length <= w) {
-    throw new UsageError(`step-time stats need steps after the ${w} warm-up steps, got ${stepMs.length} steps in all; measure more steps or lower the warm-up`);
+    throw new UsageError(
+      `step-time stats need steps after the ${w} warm-up steps, got ${stepMs.length} steps in all; measure more steps or lower the warm-up`,
+    );
   }
   const kept = stepMs.slice(w);
   return { medianMs: median(kept), p90Ms: quantile(kept, 0.9), n: kept.length, excluded: w };
@@ -74,7 +76,10 @@ export function samplesPerSec(batchSize: number, stepMs: number): number {
  * which falls below g exactly when B > (1 - g) alpha / (2 g beta). Returns that threshold (continuous,
  * not rounded), or undefined when alpha <= 0 or beta <= 0 (the model has no saturation).
  */
-export function saturationBatchFromFit(fit: Pick<StepTimeFit, 'alphaMs' | 'betaMsPerSample'>, gainThreshold = DEFAULT_GAIN_THRESHOLD): number | undefined {
+export function saturationBatchFromFit(
+  fit: Pick<StepTimeFit, 'alphaMs' | 'betaMsPerSample'>,
+  gainThreshold = DEFAULT_GAIN_THRESHOLD,
+): number | undefined {
   if (!(fit.alphaMs > 0 && fit.betaMsPerSample > 0)) return undefined;
   return ((1 - gainThreshold) * fit.alphaMs) / (2 * gainThreshold * fit.betaMsPerSample);
 }
@@ -111,19 +116,26 @@ function doublingGain(
  * every larger measured batch size; undefined when throughput still gains at the largest one. Points
  * at the same batch size are merged by their median step time. The fit needs 2+ distinct batch sizes.
  */
-export function saturationBatch(points: readonly ThroughputPoint[], options: { gainThreshold?: number } = {}): Saturation | undefined {
+export function saturationBatch(
+  points: readonly ThroughputPoint[],
+  options: { gainThreshold?: number } = {},
+): Saturation | undefined {
   const g = options.gainThreshold ?? DEFAULT_GAIN_THRESHOLD;
-  if (!(g > 0 && g < 1)) throw new UsageError(`throughput gain threshold must be in (0, 1), got ${g}; use e.g. 0.1 for 10%`);
+  if (!(g > 0 && g < 1))
+    throw new UsageError(`throughput gain threshold must be in (0, 1), got ${g}; use e.g. 0.1 for 10%`);
   const byBatch = new Map<number, number[]>();
   for (const p of points) {
     if (!(p.batchSize > 0 && p.stepMs > 0)) {
-      throw new UsageError(`throughput points need batch size > 0 and step time > 0 ms, got batch ${p.batchSize} at ${p.stepMs} ms`);
+      throw new UsageError(
+        `throughput points need batch size > 0 and step time > 0 ms, got batch ${p.batchSize} at ${p.stepMs} ms`,
+      );
     }
     byBatch.set(p.batchSize, [...(byBatch.get(p.batchSize) ?? []), p.stepMs]);
   }
   const measured = new Map([...byBatch].map(([b, ts]) => [b, median(ts)] as [number, number]));
   const batches = [...measured.keys()].sort((a, b) => a - b);
-  const fit = batches.length >= 2 ? fitStepTime([...measured].map(([batchSize, stepMs]) => ({ batchSize, stepMs }))) : undefined;
+  const fit =
+    batches.length >= 2 ? fitStepTime([...measured].map(([batchSize, stepMs]) => ({ batchSize, stepMs }))) : undefined;
   let found: Saturation | undefined;
   for (const b of batches) {
     const d = doublingGain(b, measured, fit);

@@ -56,6 +56,20 @@ test('unphysical fits give no B_crit; bad runs throw', () => {
   ]);
   assert.ok(fit.eMin < 0);
   assert.equal(fit.bCrit, undefined);
-  assert.throws(() => fitTradeoff([{ batchSize: 16, steps: Number.POSITIVE_INFINITY }, { batchSize: 32, steps: 5 }]), /never reached/);
-  assert.throws(() => fitTradeoff([{ batchSize: 16, steps: 10 }, { batchSize: 16, steps: 12 }]), /2 distinct/);
+  assert.throws(
+    () =>
+      fitTradeoff([
+        { batchSize: 16, steps: Number.POSITIVE_INFINITY },
+        { batchSize: 32, steps: 5 },
+      ]),
+    /never reached/,
+  );
+  assert.throws(
+    () =>
+      fitTradeoff([
+        { batchSize: 16, steps: 10 },
+        { batchSize: 16, steps: 12 },
+      ]),
+    /2 distinct/,
+  );
 });

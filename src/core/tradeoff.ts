@@ -50,7 +50,10 @@ export type TradeoffWeighting =
  * run has weight 1 / S_i^2, since run-to-run noise in S grows with S; otherwise the few slow
  * small-batch runs would decide the intercept S_min alone. Needs runs at 2 or more distinct batch sizes.
  */
-export function fitTradeoff(runs: readonly StepsToTarget[], options: { weighting?: TradeoffWeighting } = {}): TradeoffFit {
+export function fitTradeoff(
+  runs: readonly StepsToTarget[],
+  options: { weighting?: TradeoffWeighting } = {},
+): TradeoffFit {
   for (const r of runs) {
     if (!(Number.isFinite(r.batchSize) && r.batchSize > 0 && Number.isFinite(r.steps) && r.steps > 0)) {
       throw new UsageError(

@@ -66,5 +66,8 @@ test('parsePositiveInt accepts integers and names bad values', () => {
       },
     );
   }
-  assert.throws(() => parsePositiveInt('x', 'steps'), (e: unknown) => e instanceof BatchlabError && e.code === 'BATCHLAB_BAD_ARGUMENT');
+  assert.throws(
+    () => parsePositiveInt('x', 'steps'),
+    (e: unknown) => e instanceof BatchlabError && e.code === 'BATCHLAB_BAD_ARGUMENT',
+  );
 });

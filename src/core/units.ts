@@ -49,7 +49,8 @@ export function parseBytes(value: string | number, what = 'memory budget'): numb
     bytes = value;
   } else {
     const match = BYTES_PATTERN.exec(value);
-    if (match === null) throw bad('must be a positive number with an optional unit (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB, K, M, G, T)');
+    if (match === null)
+      throw bad('must be a positive number with an optional unit (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB, K, M, G, T)');
     const unit = (match[2] as string).toLowerCase();
     const multiplier = BYTE_UNITS[unit];
     if (multiplier === undefined) throw bad(`has an unknown unit "${match[2]}"`);

@@ -23,7 +23,18 @@ const CIFAR_IMAGE_BYTES = CIFAR_PLANE * CIFAR_CHANNELS;
 export const CIFAR_RECORD_BYTES = 1 + CIFAR_IMAGE_BYTES;
 const CIFAR_CLASSES = 10;
 /** Class names by id, from the data set's batches.meta.txt. */
-export const CIFAR_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR_CLASS_NAMES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 
 /**
  * Decodes the records of one CIFAR-10 binary file. Pixel (row r, col c, channel ch) of record i is
@@ -73,9 +84,14 @@ function concatSplits(parts: Split[]): Split {
 function cifarDirFiles(dir: string): { trainFiles: string[]; testFile: string } {
   const names = readdirSync(dir);
   const batchNumber = (n: string) => Number(/^data_batch_(\d+)\.bin$/.exec(n)?.[1] ?? NaN);
-  const trainNames = names.filter((n) => Number.isFinite(batchNumber(n))).sort((a, b) => batchNumber(a) - batchNumber(b));
+  const trainNames = names
+    .filter((n) => Number.isFinite(batchNumber(n)))
+    .sort((a, b) => batchNumber(a) - batchNumber(b));
   if (trainNames.length === 0 || !names.includes('test_batch.bin')) {
-    throw new DataFileError(dir, `expected CIFAR-10 binary files data_batch_1.bin .. data_batch_5.bin and test_batch.bin, found: ${names.join(', ') || 'nothing'}`);
+    throw new DataFileError(
+      dir,
+      `expected CIFAR-10 binary files data_batch_1.bin .. data_batch_5.bin and test_batch.bin, found: ${names.join(', ') || 'nothing'}`,
+    );
   }
   return { trainFiles: trainNames.map((n) => join(dir, n)), testFile: join(dir, 'test_batch.bin') };
 }
@@ -101,7 +117,10 @@ export function loadCifar10(opts: { file: string; seed: number; testFraction: nu
     splitRule = `${files.trainFiles.length} data_batch files / test_batch.bin`;
   } else {
     const all = readCifarFile(opts.file);
-    const idx = stratifiedSplitIndices(all.y, { testFraction: opts.testFraction, seed: deriveSeed(opts.seed, 'split') });
+    const idx = stratifiedSplitIndices(all.y, {
+      testFraction: opts.testFraction,
+      seed: deriveSeed(opts.seed, 'split'),
+    });
     const sizes = { xSize: CIFAR_IMAGE_BYTES, ySize: 1 };
     train = gatherSplit(all, idx.trainIndices, sizes);
     test = gatherSplit(all, idx.testIndices, sizes);

@@ -47,19 +47,28 @@ export function splitCsvRows(text: string): CsvRow[] {
 }
 
 /** Resolves `labelColumn` to a 0-based index among `width` columns. */
-function labelIndex(labelColumn: number | string | undefined, header: string[] | null, width: number, file: string): number {
+function labelIndex(
+  labelColumn: number | string | undefined,
+  header: string[] | null,
+  width: number,
+  file: string,
+): number {
   if (labelColumn === undefined) return width - 1;
   if (typeof labelColumn === 'string') {
     const at = header?.indexOf(labelColumn) ?? -1;
     if (at < 0) {
-      const known = header ? `columns: ${header.join(', ')}` : 'the file has no header row; pass a 0-based column index';
+      const known = header
+        ? `columns: ${header.join(', ')}`
+        : 'the file has no header row; pass a 0-based column index';
       throw new UsageError(`label column "${labelColumn}" is not in ${file}; ${known}`);
     }
     return at;
   }
   const at = labelColumn < 0 ? width + labelColumn : labelColumn;
   if (!Number.isInteger(labelColumn) || at < 0 || at >= width) {
-    throw new UsageError(`label column ${labelColumn} is out of range for ${file}, which has ${width} columns; pass 0..${width - 1} or -1 for the last`);
+    throw new UsageError(
+      `label column ${labelColumn} is out of range for ${file}, which has ${width} columns; pass 0..${width - 1} or -1 for the last`,
+    );
   }
   return at;
 }
@@ -78,11 +87,19 @@ export interface CsvTable {
  * Parses CSV text into features and raw label cells. Throws DataFileError naming the file, the
  * 1-based line and the cell for a ragged row or a feature cell that is not a number.
  */
-export function parseCsv(text: string, opts: { file: string; labelColumn?: number | string; header?: boolean }): CsvTable {
+export function parseCsv(
+  text: string,
+  opts: { file: string; labelColumn?: number | string; header?: boolean },
+): CsvTable {
   const rows = splitCsvRows(text);
-  if (rows.length === 0) throw new DataFileError(opts.file, 'no rows found; expected comma-separated numbers, one sample per line');
+  if (rows.length === 0)
+    throw new DataFileError(opts.file, 'no rows found; expected comma-separated numbers, one sample per line');
   const width = rows[0].cells.length;
-  if (width < 2) throw new DataFileError(opts.file, `line ${rows[0].line} has ${width} cell; expected at least one feature column and a label column`);
+  if (width < 2)
+    throw new DataFileError(
+      opts.file,
+      `line ${rows[0].line} has ${width} cell; expected at least one feature column and a label column`,
+    );
   const hasHeader = opts.header ?? rows[0].cells.every((c) => toNumber(c) === null);
   const columnNames = hasHeader ? rows[0].cells : null;
   const body = hasHeader ? rows.slice(1) : rows;
@@ -92,13 +109,20 @@ export function parseCsv(text: string, opts: { file: string; labelColumn?: numbe
   const labels: string[] = [];
   body.forEach((row, i) => {
     if (row.cells.length !== width) {
-      throw new DataFileError(opts.file, `line ${row.line} has ${row.cells.length} cells, expected ${width} like line ${rows[0].line}`);
+      throw new DataFileError(
+        opts.file,
+        `line ${row.line} has ${row.cells.length} cells, expected ${width} like line ${rows[0].line}`,
+      );
     }
     let k = i * (width - 1);
     row.cells.forEach((cell, col) => {
       if (col === label) return;
       const v = toNumber(cell);
-      if (v === null) throw new DataFileError(opts.file, `line ${row.line}, column ${col + 1}${columnNames ? ` ("${columnNames[col]}")` : ''}: "${cell}" is not a number`);
+      if (v === null)
+        throw new DataFileError(
+          opts.file,
+          `line ${row.line}, column ${col + 1}${columnNames ? ` ("${columnNames[col]}")` : ''}: "${cell}" is not a number`,
+        );
       x[k++] = v;
     });
     labels.push(row.cells[label]);
@@ -110,7 +134,10 @@ export function parseCsv(text: string, opts: { file: string; labelColumn?: numbe
  * Class ids from raw label cells. If every cell is an integer, those are the ids (each must be >= 0;
  * numClasses = max + 1). Otherwise every label is a name, and ids follow the distinct names sorted.
  */
-export function classLabels(table: CsvTable, file: string): { y: Int32Array; numClasses: number; classNames: string[] | null } {
+export function classLabels(
+  table: CsvTable,
+  file: string,
+): { y: Int32Array; numClasses: number; classNames: string[] | null } {
   const numeric = table.labels.map(toNumber);
   if (numeric.some((v) => v === null)) {
     const names = [...new Set(table.labels)].sort();
@@ -120,7 +147,10 @@ export function classLabels(table: CsvTable, file: string): { y: Int32Array; num
   let max = 0;
   numeric.forEach((v, i) => {
     if (!Number.isInteger(v) || v! < 0) {
-      throw new DataFileError(file, `line ${table.lines[i]}: label "${table.labels[i]}" is not a class id (an integer >= 0); for a float target pass task 'regression' (--task regression)`);
+      throw new DataFileError(
+        file,
+        `line ${table.lines[i]}: label "${table.labels[i]}" is not a class id (an integer >= 0); for a float target pass task 'regression' (--task regression)`,
+      );
     }
     max = Math.max(max, v!);
   });
@@ -131,7 +161,8 @@ export function classLabels(table: CsvTable, file: string): { y: Int32Array; num
 export function regressionTargets(table: CsvTable, file: string): Float32Array {
   return Float32Array.from(table.labels, (cell, i) => {
     const v = toNumber(cell);
-    if (v === null) throw new DataFileError(file, `line ${table.lines[i]}: target "${cell}" is not a number (task regression)`);
+    if (v === null)
+      throw new DataFileError(file, `line ${table.lines[i]}: target "${cell}" is not a number (task regression)`);
     return v;
   });
 }

@@ -21,7 +21,18 @@ const FASHION_CLASSES = 10;
 /** Default held-out fraction: 10000 of 70000, i.e. 1000 of the 7000 images of each class. */
 export const FASHION_TEST_FRACTION = 1 / 7;
 /** Class names, by id (Xiao, Rasul & Vollgraf 2017, arXiv 1708.07747, Table 1). */
-export const FASHION_CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_CLASS_NAMES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 const CHAR_OPEN = 0x5b; // [
 const CHAR_CLOSE = 0x5d; // ]
@@ -71,11 +82,22 @@ function scanRow(s: ScanState): void {
     if (c === CHAR_COMMA || isJsonSpace(c)) pos++;
     else if (c === CHAR_CLOSE) break;
     else if (pos >= bytes.length) throw scanError(s.file, bytes, pos, 'file ends inside an image row; it is truncated');
-    else throw scanError(s.file, bytes, pos, `unexpected character "${String.fromCharCode(c)}" in an image row; expected integers 0..255`);
+    else
+      throw scanError(
+        s.file,
+        bytes,
+        pos,
+        `unexpected character "${String.fromCharCode(c)}" in an image row; expected integers 0..255`,
+      );
   }
   const rowLength = written - s.written;
   if (rowLength !== 0 && rowLength !== FASHION_IMAGE_SIZE) {
-    throw scanError(s.file, bytes, pos, `image row has ${rowLength} pixels, expected ${FASHION_IMAGE_SIZE} (or 0 for the empty rows)`);
+    throw scanError(
+      s.file,
+      bytes,
+      pos,
+      `image row has ${rowLength} pixels, expected ${FASHION_IMAGE_SIZE} (or 0 for the empty rows)`,
+    );
   }
   s.pos = pos + 1;
   s.written = written;

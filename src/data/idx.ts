@@ -40,8 +40,14 @@ const IDX_TYPES: ReadonlyMap<number, IdxType> = new Map<number, IdxType>([
   [0x09, { name: 'byte', bytes: 1, read: (v, o, n) => new Int8Array(v.buffer, v.byteOffset + o, n) }],
   [0x0b, { name: 'short', bytes: 2, read: (v, o, n) => readBigEndian(new Int16Array(n), 2, (p) => v.getInt16(p), o) }],
   [0x0c, { name: 'int', bytes: 4, read: (v, o, n) => readBigEndian(new Int32Array(n), 4, (p) => v.getInt32(p), o) }],
-  [0x0d, { name: 'float', bytes: 4, read: (v, o, n) => readBigEndian(new Float32Array(n), 4, (p) => v.getFloat32(p), o) }],
-  [0x0e, { name: 'double', bytes: 8, read: (v, o, n) => readBigEndian(new Float64Array(n), 8, (p) => v.getFloat64(p), o) }],
+  [
+    0x0d,
+    { name: 'float', bytes: 4, read: (v, o, n) => readBigEndian(new Float32Array(n), 4, (p) => v.getFloat32(p), o) },
+  ],
+  [
+    0x0e,
+    { name: 'double', bytes: 8, read: (v, o, n) => readBigEndian(new Float64Array(n), 8, (p) => v.getFloat64(p), o) },
+  ],
 ]);
 
 /** Formats a magic number as 0x0000TTRR. */
@@ -52,7 +58,10 @@ function hex32(value: number): string {
 /** Reads the 4-byte magic and the dimension sizes; returns the element type, dims and data offset. */
 function parseIdxHeader(bytes: Uint8Array, file: string): { type: IdxType; dims: number[]; offset: number } {
   if (bytes.length < 4) {
-    throw new DataFileError(file, `IDX file too short: expected at least a 4-byte magic number, found ${bytes.length} bytes`);
+    throw new DataFileError(
+      file,
+      `IDX file too short: expected at least a 4-byte magic number, found ${bytes.length} bytes`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0);
@@ -66,7 +75,10 @@ function parseIdxHeader(bytes: Uint8Array, file: string): { type: IdxType; dims:
   const rank = bytes[3];
   const offset = 4 + 4 * rank;
   if (bytes.length < offset) {
-    throw new DataFileError(file, `IDX header truncated: expected ${offset} header bytes for ${rank} dims, found ${bytes.length}`);
+    throw new DataFileError(
+      file,
+      `IDX header truncated: expected ${offset} header bytes for ${rank} dims, found ${bytes.length}`,
+    );
   }
   const dims: number[] = [];
   for (let d = 0; d < rank; d++) dims.push(view.getUint32(4 + 4 * d));

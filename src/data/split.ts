@@ -65,7 +65,8 @@ export function randomSplitIndices(count: number, opts: SplitOptions): SplitIndi
 export function gatherSplit(split: Split, indices: ArrayLike<number>, sizes: { xSize: number; ySize: number }): Split {
   const { xSize, ySize } = sizes;
   const x = new Float32Array(indices.length * xSize);
-  const y = split.y instanceof Int32Array ? new Int32Array(indices.length * ySize) : new Float32Array(indices.length * ySize);
+  const y =
+    split.y instanceof Int32Array ? new Int32Array(indices.length * ySize) : new Float32Array(indices.length * ySize);
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k];
     x.set(split.x.subarray(i * xSize, (i + 1) * xSize), k * xSize);

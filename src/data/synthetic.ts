@@ -43,7 +43,12 @@ function pointSplit(count: number, point: (i: number) => [number, number, number
 }
 
 /** A 2-D, `numClasses`-class dataset from a per-sample generator; train first, then test. */
-function twoDimDataset(name: string, sizes: SyntheticSizes, numClasses: number, point: (i: number) => [number, number, number]): Dataset {
+function twoDimDataset(
+  name: string,
+  sizes: SyntheticSizes,
+  numClasses: number,
+  point: (i: number) => [number, number, number],
+): Dataset {
   const train = pointSplit(sizes.trainCount, point);
   const test = pointSplit(sizes.testCount, point);
   return { name, task: 'classification', inputShape: [2], numClasses, targetDim: 1, train, test, info: {} };
@@ -64,7 +69,11 @@ export function spiral(sizes: SyntheticSizes, opts: { numClasses: number; noiseS
     return [t * Math.cos(theta) + sigma * rng.normal(), t * Math.sin(theta) + sigma * rng.normal(), cls];
   };
   const ds = twoDimDataset('spiral', sizes, k, point);
-  ds.info = { source: 'synthetic', definition: `${k} spiral arms, r = t ~ U[0,1), ${SPIRAL_TURNS} turns, noise sigma ${sigma}`, seed: sizes.seed };
+  ds.info = {
+    source: 'synthetic',
+    definition: `${k} spiral arms, r = t ~ U[0,1), ${SPIRAL_TURNS} turns, noise sigma ${sigma}`,
+    seed: sizes.seed,
+  };
   return ds;
 }
 
@@ -82,7 +91,11 @@ export function gauss(sizes: SyntheticSizes, opts: { noiseSigma: number }): Data
     return [centre + sigma * rng.normal(), centre + sigma * rng.normal(), cls];
   };
   const ds = twoDimDataset('gauss', sizes, 2, point);
-  ds.info = { source: 'synthetic', definition: `blobs at (-${GAUSS_CENTER}, -${GAUSS_CENTER}) and (${GAUSS_CENTER}, ${GAUSS_CENTER}), sigma ${sigma}`, seed: sizes.seed };
+  ds.info = {
+    source: 'synthetic',
+    definition: `blobs at (-${GAUSS_CENTER}, -${GAUSS_CENTER}) and (${GAUSS_CENTER}, ${GAUSS_CENTER}), sigma ${sigma}`,
+    seed: sizes.seed,
+  };
   return ds;
 }
 
@@ -125,7 +138,11 @@ export function linreg(sizes: SyntheticSizes, opts: { dim: number; noiseSigma: n
     targetDim: 1,
     train,
     test,
-    info: { source: 'synthetic', definition: `y = w*.x + sigma eps, x ~ N(0, I_${opts.dim}), w* ~ N(0, I), eps ~ N(0, 1), sigma ${opts.noiseSigma}`, seed: sizes.seed },
+    info: {
+      source: 'synthetic',
+      definition: `y = w*.x + sigma eps, x ~ N(0, I_${opts.dim}), w* ~ N(0, I), eps ~ N(0, 1), sigma ${opts.noiseSigma}`,
+      seed: sizes.seed,
+    },
     truth: { weights, bias: 0, noiseSigma: opts.noiseSigma },
   };
 }

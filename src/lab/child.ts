@@ -42,22 +42,34 @@ function workerEntry(): { file: string; execArgv: string[] } {
 }
 
 /** How a child that exited without reporting its own result ended. */
-export function classifyCrash(opts: { exitCode: number | null; signal: NodeJS.Signals | null; stderrTail: string; interrupted: boolean }): {
+export function classifyCrash(opts: {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stderrTail: string;
+  interrupted: boolean;
+}): {
   status: 'oom' | 'error' | 'interrupted';
   message: string;
 } {
-  if (opts.signal === 'SIGKILL') return { status: 'oom', message: 'killed by SIGKILL (most likely the kernel out-of-memory killer)' };
+  if (opts.signal === 'SIGKILL')
+    return { status: 'oom', message: 'killed by SIGKILL (most likely the kernel out-of-memory killer)' };
   // The same OOM table as external commands: V8 heap, ArrayBuffer, wasm, std::bad_alloc, ...
   const oom = matchOom(opts.stderrTail);
   if (oom) return { status: 'oom', message: `out of memory (${oom.source})` };
   if (opts.interrupted) return { status: 'interrupted', message: 'interrupted' };
   const last = opts.stderrTail.trim().split('\n').at(-1) ?? '';
-  return { status: 'error', message: `worker exited with ${opts.signal ?? `code ${opts.exitCode}`}${last ? `: ${last}` : ''}` };
+  return {
+    status: 'error',
+    message: `worker exited with ${opts.signal ?? `code ${opts.exitCode}`}${last ? `: ${last}` : ''}`,
+  };
 }
 
 export function runInWorker(job: WorkerJob, hooks: WorkerHooks = {}): Promise<WorkerOutcome> {
   const entry = workerEntry();
-  const child = fork(entry.file, [], { execArgv: [...entry.execArgv, ...(hooks.execArgv ?? [])], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(entry.file, [], {
+    execArgv: [...entry.execArgv, ...(hooks.execArgv ?? [])],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   const stderr: string[] = [];
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr.push(...chunk.split('\n'));
@@ -68,7 +80,16 @@ export function runInWorker(job: WorkerJob, hooks: WorkerHooks = {}): Promise<Wo
     if (msg.type === 'start') hooks.onStart?.(msg);
     else if (msg.type === 'step') hooks.onStep?.(msg);
     else if (msg.type === 'done') reported = { kind: 'done', status: msg.status, summary: msg.summary };
-    else if (msg.type === 'failed') reported = { kind: 'failed', status: msg.status, code: msg.code, message: msg.message, exitCode: null, signal: null, stderrTail: '' };
+    else if (msg.type === 'failed')
+      reported = {
+        kind: 'failed',
+        status: msg.status,
+        code: msg.code,
+        message: msg.message,
+        exitCode: null,
+        signal: null,
+        stderrTail: '',
+      };
   });
   const onAbort = () => child.kill('SIGINT');
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
@@ -82,7 +103,14 @@ export function runInWorker(job: WorkerJob, hooks: WorkerHooks = {}): Promise<Wo
         return;
       }
       const crash = classifyCrash({ exitCode, signal, stderrTail, interrupted: hooks.signal?.aborted ?? false });
-      resolve({ kind: 'failed', ...crash, code: crash.status === 'oom' ? 'BATCHLAB_OOM' : 'BATCHLAB_CHILD_FAILED', exitCode, signal, stderrTail });
+      resolve({
+        kind: 'failed',
+        ...crash,
+        code: crash.status === 'oom' ? 'BATCHLAB_OOM' : 'BATCHLAB_CHILD_FAILED',
+        exitCode,
+        signal,
+        stderrTail,
+      });
     });
   });
 }

@@ -27,7 +27,10 @@ export interface ExternalRunInput {
 }
 
 /** Step records from the command's reports; fields it did not report are NaN (or derived when exact). */
-export function toStepRecords(steps: readonly ExternalStep[], run: Pick<Run, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'lr'>): StepRecord[] {
+export function toStepRecords(
+  steps: readonly ExternalStep[],
+  run: Pick<Run, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'lr'>,
+): StepRecord[] {
   let prevMs = 0;
   return steps.map((s) => {
     const batchSize = s.batchSize ?? run.batchSize;
@@ -54,12 +57,19 @@ export function toEvalRecords(steps: readonly ExternalStep[], batchSize: number)
   return steps
     .map((s) => ({ s, m: heldOut(s.evals) }))
     .filter(({ m }) => m.loss !== undefined || m.accuracy !== undefined)
-    .map(({ s, m }) => ({ step: s.step, samples: s.samples ?? s.step * batchSize, split: 'test' as const, loss: m.loss ?? NaN, accuracy: m.accuracy }));
+    .map(({ s, m }) => ({
+      step: s.step,
+      samples: s.samples ?? s.step * batchSize,
+      split: 'test' as const,
+      loss: m.loss ?? NaN,
+      accuracy: m.accuracy,
+    }));
 }
 
 /** The held-out loss and accuracy among a step's eval fields, whichever prefix the script used. */
 function heldOut(evals: Record<string, number>): { loss?: number; accuracy?: number } {
-  const pick = (suffix: string) => ['eval_', 'test_', 'val_'].map((p) => evals[`${p}${suffix}`]).find((v) => v !== undefined);
+  const pick = (suffix: string) =>
+    ['eval_', 'test_', 'val_'].map((p) => evals[`${p}${suffix}`]).find((v) => v !== undefined);
   return { loss: pick('loss'), accuracy: pick('accuracy') ?? pick('acc') };
 }
 
@@ -71,7 +81,10 @@ function asTrainResult(trial: TrialResult, steps: StepRecord[], evals: EvalRecor
     status: trial.outcome === 'interrupted' ? 'interrupted' : 'done',
     steps,
     evals,
-    final: { train: { loss: last.train_loss ?? NaN, accuracy: last.train_accuracy }, test: { loss: test.loss ?? NaN, accuracy: test.accuracy } },
+    final: {
+      train: { loss: last.train_loss ?? NaN, accuracy: last.train_accuracy },
+      test: { loss: test.loss ?? NaN, accuracy: test.accuracy },
+    },
     trainMs: steps.reduce((t, s) => t + s.stepMs, 0),
     wallMs: trial.wallMs,
     samples: steps.at(-1)?.samples ?? 0,
@@ -81,26 +94,50 @@ function asTrainResult(trial: TrialResult, steps: StepRecord[], evals: EvalRecor
 }
 
 /** Runs the command for one run, stores its steps and evals, and finishes the run with its summary. */
-export async function runExternal(input: ExternalRunInput): Promise<{ status: Run['status']; reason?: string; summary?: RunSummary }> {
+export async function runExternal(
+  input: ExternalRunInput,
+): Promise<{ status: Run['status']; reason?: string; summary?: RunSummary }> {
   const { store, run } = input;
   const runner = new TrialRunner();
   try {
     store.startRun(run.id);
     const trial = await runner.runTrial({
       cmd: input.spec.template,
-      values: { batch: run.batchSize, microBatch: run.microBatchSize, accum: run.accumSteps, lr: run.lr, maxSteps: input.maxSteps, seed: run.seed },
+      values: {
+        batch: run.batchSize,
+        microBatch: run.microBatchSize,
+        accum: run.accumSteps,
+        lr: run.lr,
+        maxSteps: input.maxSteps,
+        seed: run.seed,
+      },
       timeoutMs: input.spec.timeoutMs,
       signal: input.signal,
-      onMetric: (s) => input.onStep?.({ step: s.step, samples: s.samples ?? s.step * run.batchSize, loss: s.loss ?? NaN, stepMs: s.stepMs ?? NaN }),
+      onMetric: (s) =>
+        input.onStep?.({
+          step: s.step,
+          samples: s.samples ?? s.step * run.batchSize,
+          loss: s.loss ?? NaN,
+          stepMs: s.stepMs ?? NaN,
+        }),
     });
     const steps = toStepRecords(trial.steps, run);
     const evals = toEvalRecords(trial.steps, run.batchSize);
     store.appendSteps(run.id, steps);
     store.appendEvals(run.id, evals);
     const outcome = finishStatus(trial);
-    const summary = outcome.status === 'done' || outcome.status === 'interrupted'
-      ? summarizeRun(asTrainResult(trial, steps, evals), { batchSize: run.batchSize, microBatchSize: run.microBatchSize, accumSteps: run.accumSteps, seed: run.seed, lr: run.lr, backend: 'external command', vmHwmBytes: trial.peakRssBytes })
-      : undefined;
+    const summary =
+      outcome.status === 'done' || outcome.status === 'interrupted'
+        ? summarizeRun(asTrainResult(trial, steps, evals), {
+            batchSize: run.batchSize,
+            microBatchSize: run.microBatchSize,
+            accumSteps: run.accumSteps,
+            seed: run.seed,
+            lr: run.lr,
+            backend: 'external command',
+            vmHwmBytes: trial.peakRssBytes,
+          })
+        : undefined;
     store.finishRun(run.id, { ...outcome, summary });
     return { ...outcome, summary };
   } finally {
@@ -108,7 +145,10 @@ export async function runExternal(input: ExternalRunInput): Promise<{ status: Ru
   }
 }
 
-function finishStatus(trial: TrialResult): { status: 'done' | 'interrupted' | 'oom' | 'over-budget' | 'timeout' | 'failed'; reason?: string } {
+function finishStatus(trial: TrialResult): {
+  status: 'done' | 'interrupted' | 'oom' | 'over-budget' | 'timeout' | 'failed';
+  reason?: string;
+} {
   switch (trial.outcome) {
     case 'ok':
       return { status: 'done' };

@@ -45,7 +45,11 @@ export interface MarginDerivation {
 }
 
 /** Pooled relative std over batches measured more than once; also which batches those were and their largest peak. */
-export function runToRunSpread(samples: readonly PeakSample[]): { relStd: number; batches: number[]; maxPeakBytes: number } {
+export function runToRunSpread(samples: readonly PeakSample[]): {
+  relStd: number;
+  batches: number[];
+  maxPeakBytes: number;
+} {
   const groups = new Map<number, number[]>();
   for (const s of samples) groups.set(s.batch, [...(groups.get(s.batch) ?? []), s.peakBytes]);
   let sumSq = 0;
@@ -65,11 +69,24 @@ export function runToRunSpread(samples: readonly PeakSample[]): { relStd: number
 }
 
 /** The margin from the floor, the fit's residual std and the run-to-run spread of `samples` (see the module doc). */
-export function deriveMargin(opts: { floor: number; budgetBytes: number; residualStdBytes?: number; samples: readonly PeakSample[] }): MarginDerivation {
+export function deriveMargin(opts: {
+  floor: number;
+  budgetBytes: number;
+  residualStdBytes?: number;
+  samples: readonly PeakSample[];
+}): MarginDerivation {
   const fitTerm = (MARGIN_SIGMAS * (opts.residualStdBytes ?? 0)) / opts.budgetBytes;
   const spread = runToRunSpread(opts.samples);
   const runTerm = (MARGIN_SIGMAS * spread.relStd * spread.maxPeakBytes) / opts.budgetBytes;
   const largest = Math.max(opts.floor, fitTerm, runTerm);
   const source = largest === opts.floor ? 'floor' : largest === fitTerm ? 'fit' : 'run-to-run';
-  return { margin: Math.min(MAX_MARGIN, largest), floor: opts.floor, fitTerm, runTerm, runRelStd: spread.relStd, repeatedBatches: spread.batches, source };
+  return {
+    margin: Math.min(MAX_MARGIN, largest),
+    floor: opts.floor,
+    fitTerm,
+    runTerm,
+    runRelStd: spread.relStd,
+    repeatedBatches: spread.batches,
+    source,
+  };
 }

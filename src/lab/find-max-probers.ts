@@ -79,16 +79,28 @@ export function probeConfig(base: TrainConfig, batch: number, steps: number): Tr
 /** Maps a worker's outcome to a measurement. A SIGKILL or an allocation failure is 'oom' (child.ts decides); a divergence or a crash is 'error'. */
 export function measurementOf(outcome: WorkerOutcome, measure: TfjsBudgetMeasure, ms: number): Measurement {
   if (outcome.kind === 'done') {
-    if (outcome.status === 'interrupted') throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing', { exitCode: 130 });
+    if (outcome.status === 'interrupted')
+      throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing', { exitCode: 130 });
     const s = outcome.summary;
     const peakBytes = measure === 'tensor' ? s.peakBytes : s.vmHwmBytes;
-    if (peakBytes === undefined) return { kind: 'error', ms, message: 'the process high-water mark (VmHWM) is not readable here; budget on tensor memory instead (--budget-on tensor)' };
+    if (peakBytes === undefined)
+      return {
+        kind: 'error',
+        ms,
+        message:
+          'the process high-water mark (VmHWM) is not readable here; budget on tensor memory instead (--budget-on tensor)',
+      };
     return { kind: 'ok', peakBytes, vmHwmBytes: s.vmHwmBytes, ms };
   }
-  if (outcome.status === 'interrupted') throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing', { exitCode: 130 });
+  if (outcome.status === 'interrupted')
+    throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing', { exitCode: 130 });
   if (outcome.status === 'oom') return { kind: 'oom', ms, message: outcome.message };
   const tail = outcome.stderrTail ? `\n${outcome.stderrTail}` : '';
-  return { kind: 'error', ms, message: `${outcome.status === 'diverged' ? 'diverged' : outcome.code}: ${outcome.message}${tail}` };
+  return {
+    kind: 'error',
+    ms,
+    message: `${outcome.status === 'diverged' ? 'diverged' : outcome.code}: ${outcome.message}${tail}`,
+  };
 }
 
 /** Options of tfjsProber. */
@@ -103,13 +115,20 @@ export interface TfjsProberOptions {
 export function tfjsProber(options: TfjsProberOptions): Prober {
   const runWorker = options.runWorker ?? runInWorker;
   return {
-    measure: options.measure === 'tensor' ? 'tensor peak of a training step (weights, optimizer state, activations, gradients; dataset excluded)' : 'process resident high-water mark (VmHWM)',
+    measure:
+      options.measure === 'tensor'
+        ? 'tensor peak of a training step (weights, optimizer state, activations, gradients; dataset excluded)'
+        : 'process resident high-water mark (VmHWM)',
     async run(batch, o) {
       const t0 = performance.now();
       let total = o.steps;
       const outcome = await runWorker(
         { config: probeConfig(options.base, batch, o.steps) },
-        { signal: o.signal, onStart: (info) => (total = info.totalSteps), onStep: (info) => o.onStep?.(info.step, total) },
+        {
+          signal: o.signal,
+          onStart: (info) => (total = info.totalSteps),
+          onStep: (info) => o.onStep?.(info.step, total),
+        },
       );
       return measurementOf(outcome, options.measure, performance.now() - t0);
     },
@@ -138,14 +157,24 @@ function trialMeasurement(result: ProbeResult, trial: TrialResult | undefined, m
   // externalProbe folds a timeout into 'error' (it stops the search); the store keeps it apart.
   const kind = trial?.outcome === 'timeout' ? 'timeout' : result.kind;
   // Only a run stopped at the budget measured a peak that means something; a crashed or killed one did not get there.
-  return { kind, peakBytes: kind === 'over-budget' ? measured || undefined : undefined, vmHwmBytes, ms, message: result.message };
+  return {
+    kind,
+    peakBytes: kind === 'over-budget' ? measured || undefined : undefined,
+    vmHwmBytes,
+    ms,
+    message: result.message,
+  };
 }
 
 /** Probes a training command through externalProbe, with one TrialRunner for all probes (dispose() kills what is left). */
 export function commandProber(options: CommandProberOptions): Prober {
   const runner = new TrialRunner();
   let last: TrialResult | undefined;
-  const what = { rss: 'process-tree resident memory (RSS)', gpu: 'GPU memory (nvidia-smi)', reported: 'peak_mem_bytes the command reports' }[options.budgetOn];
+  const what = {
+    rss: 'process-tree resident memory (RSS)',
+    gpu: 'GPU memory (nvidia-smi)',
+    reported: 'peak_mem_bytes the command reports',
+  }[options.budgetOn];
   return {
     measure: what,
     async run(batch, o) {

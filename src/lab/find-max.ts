@@ -28,7 +28,18 @@
 import { BatchlabError, UsageError } from '../core/errors.js';
 import { scaleLr, type LrRule } from '../core/lr.js';
 import { std } from '../core/stats.js';
-import { accumulationPlan, findMaxBatch, fitMemory, predictMaxBatch, GROWTH_FLAT_FACTOR, type AccumulationChoice, type FindMaxResult, type GrowthGuide, type MemoryFit, type ProbeResult } from '../core/search.js';
+import {
+  accumulationPlan,
+  findMaxBatch,
+  fitMemory,
+  predictMaxBatch,
+  GROWTH_FLAT_FACTOR,
+  type AccumulationChoice,
+  type FindMaxResult,
+  type GrowthGuide,
+  type MemoryFit,
+  type ProbeResult,
+} from '../core/search.js';
 import { formatBytes } from '../core/units.js';
 import { openStore, type Store } from '../store/index.js';
 import type { ProbePhase } from '../store/types.js';
@@ -146,13 +157,27 @@ export interface FindMaxHooks {
 
 /** Checks the numbers of the settings (the CLI parses them; a library caller may not have). */
 export function checkSettings(s: FindMaxSettings): void {
-  if (!(Number.isFinite(s.budgetBytes) && s.budgetBytes >= 1)) throw new BatchlabError('BATCHLAB_BAD_BUDGET', `memory budget must be a positive number of bytes, got ${s.budgetBytes}; use e.g. --memory-budget 4GiB`);
-  if (!(s.marginFloor >= 0 && s.marginFloor <= MAX_MARGIN)) throw new UsageError(`margin must be in [0, ${MAX_MARGIN}], got ${s.marginFloor}; use e.g. --margin 0.1 (10% of the budget held back)`);
-  for (const [v, what] of [[s.cap, 'largest batch'], [s.probeSteps, 'probe steps'], [s.verifySteps, 'verification steps'], [s.maxTrials, 'max trials']] as const) {
+  if (!(Number.isFinite(s.budgetBytes) && s.budgetBytes >= 1))
+    throw new BatchlabError(
+      'BATCHLAB_BAD_BUDGET',
+      `memory budget must be a positive number of bytes, got ${s.budgetBytes}; use e.g. --memory-budget 4GiB`,
+    );
+  if (!(s.marginFloor >= 0 && s.marginFloor <= MAX_MARGIN))
+    throw new UsageError(
+      `margin must be in [0, ${MAX_MARGIN}], got ${s.marginFloor}; use e.g. --margin 0.1 (10% of the budget held back)`,
+    );
+  for (const [v, what] of [
+    [s.cap, 'largest batch'],
+    [s.probeSteps, 'probe steps'],
+    [s.verifySteps, 'verification steps'],
+    [s.maxTrials, 'max trials'],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`${what} must be a positive integer, got ${v}`);
   }
-  if (!(s.tolerance >= 0 && s.tolerance < 1)) throw new UsageError(`search tolerance must be in [0, 1), got ${s.tolerance}`);
-  if (s.analyticBatches.length === 0 || s.analyticBatches.some((b) => !Number.isSafeInteger(b) || b < 1)) throw new UsageError(`analytic batches must be positive integers, got ${s.analyticBatches.join(', ')}`);
+  if (!(s.tolerance >= 0 && s.tolerance < 1))
+    throw new UsageError(`search tolerance must be in [0, 1), got ${s.tolerance}`);
+  if (s.analyticBatches.length === 0 || s.analyticBatches.some((b) => !Number.isSafeInteger(b) || b < 1))
+    throw new UsageError(`analytic batches must be positive integers, got ${s.analyticBatches.join(', ')}`);
 }
 
 /** Mutable state of one find-max, owned by one findMax call. */
@@ -173,7 +198,10 @@ interface Ctx {
  * experiment marked failed) for a budget the model does not fit at batch 1, a probe 'error' or
  * 'timeout' (with its message), an interrupt, or an answer that could not be verified.
  */
-export async function findMax(opts: { dbPath: string; settings: FindMaxSettings; prober: Prober }, hooks: FindMaxHooks = {}): Promise<FindMaxReport> {
+export async function findMax(
+  opts: { dbPath: string; settings: FindMaxSettings; prober: Prober },
+  hooks: FindMaxHooks = {},
+): Promise<FindMaxReport> {
   try {
     checkSettings(opts.settings);
     const store = openStore(opts.dbPath);
@@ -189,13 +217,25 @@ export async function findMax(opts: { dbPath: string; settings: FindMaxSettings;
 }
 
 /** The experiment around the phases: created 'running', then 'done' with its summary, or 'failed'/'interrupted' with the error. */
-async function runExperiment(store: Store, opts: { settings: FindMaxSettings; prober: Prober }, hooks: FindMaxHooks): Promise<FindMaxReport> {
+async function runExperiment(
+  store: Store,
+  opts: { settings: FindMaxSettings; prober: Prober },
+  hooks: FindMaxHooks,
+): Promise<FindMaxReport> {
   const startMs = performance.now();
   // save: nothing of the caller's is written. Each probe gets its own copy of the config (probeConfig) or
   // its own trial values, so there is no setting or weight to put back; what the search does hold (the
   // prober's processes and signal handlers, the store) is released by findMax's `finally`.
   const experiment = store.createExperiment({ kind: 'find-max', settings: opts.settings, env: environment() });
-  const ctx: Ctx = { store, experimentId: experiment.id, s: opts.settings, prober: opts.prober, hooks, records: [], memo: new Map() };
+  const ctx: Ctx = {
+    store,
+    experimentId: experiment.id,
+    s: opts.settings,
+    prober: opts.prober,
+    hooks,
+    records: [],
+    memo: new Map(),
+  };
   try {
     // adjust + search: short probes at small B, the fit, the search from its prediction, the verification.
     const report = await runPhases(ctx, startMs);
@@ -204,7 +244,10 @@ async function runExperiment(store: Store, opts: { settings: FindMaxSettings; pr
     return report;
   } catch (err) {
     const interrupted = err instanceof BatchlabError && err.code === 'BATCHLAB_INTERRUPTED';
-    store.setExperimentSummary(experiment.id, { error: err instanceof Error ? err.message : String(err), probes: ctx.records.length });
+    store.setExperimentSummary(experiment.id, {
+      error: err instanceof Error ? err.message : String(err),
+      probes: ctx.records.length,
+    });
     store.setExperimentStatus(experiment.id, interrupted ? 'interrupted' : 'failed');
     throw err;
   }
@@ -228,9 +271,20 @@ async function runPhases(ctx: Ctx, startMs: number): Promise<FindMaxReport> {
     prediction,
     margin: verified.margin,
     search: { outcome: search.outcome, lo: search.maxBatch, hi: search.firstFailure },
-    answer: { batch: verified.batch, peakBytes: verified.peakBytes, budgetFraction: verified.peakBytes / s.budgetBytes, limitBytes: limitOf(s, verified.margin), verifySteps: s.verifySteps },
+    answer: {
+      batch: verified.batch,
+      peakBytes: verified.peakBytes,
+      budgetFraction: verified.peakBytes / s.budgetBytes,
+      limitBytes: limitOf(s, verified.margin),
+      verifySteps: s.verifySteps,
+    },
     target: s.targetBatch === undefined ? undefined : targetAdvice(s.targetBatch, verified.batch, s.lr),
-    counts: { analytic: count('analytic'), search: count('search'), verify: count('verify'), total: ctx.records.length },
+    counts: {
+      analytic: count('analytic'),
+      search: count('search'),
+      verify: count('verify'),
+      total: ctx.records.length,
+    },
     wallMs: performance.now() - startMs,
   };
 }
@@ -246,22 +300,50 @@ function firstLine(text: string | undefined): string {
 }
 
 /** Runs one probe, judges it against `limitBytes`, stores and reports it. */
-async function probeOnce(ctx: Ctx, phase: ProbePhase, batch: number, steps: number, limitBytes: number): Promise<ProbeRecord> {
+async function probeOnce(
+  ctx: Ctx,
+  phase: ProbePhase,
+  batch: number,
+  steps: number,
+  limitBytes: number,
+): Promise<ProbeRecord> {
   const index = ctx.records.length + 1;
   ctx.hooks.onProbeStart?.({ index, phase, batch, steps, limitBytes });
-  const m = await ctx.prober.run(batch, { steps, signal: ctx.hooks.signal, onStep: (step, totalSteps) => ctx.hooks.onProbeStep?.({ step, totalSteps }) });
+  const m = await ctx.prober.run(batch, {
+    steps,
+    signal: ctx.hooks.signal,
+    onStep: (step, totalSteps) => ctx.hooks.onProbeStep?.({ step, totalSteps }),
+  });
   const rec = judge(m, { index, phase, batch, steps, limitBytes });
   ctx.records.push(rec);
-  ctx.store.addProbe({ experimentId: ctx.experimentId, batchSize: batch, ok: rec.ok, kind: rec.kind, peakBytes: rec.peakBytes, rssBytes: rec.vmHwmBytes, ms: Math.round(rec.ms), message: rec.message ?? (rec.reason || null), phase });
+  ctx.store.addProbe({
+    experimentId: ctx.experimentId,
+    batchSize: batch,
+    ok: rec.ok,
+    kind: rec.kind,
+    peakBytes: rec.peakBytes,
+    rssBytes: rec.vmHwmBytes,
+    ms: Math.round(rec.ms),
+    message: rec.message ?? (rec.reason || null),
+    phase,
+  });
   ctx.hooks.onProbeEnd?.(rec);
   return rec;
 }
 
 /** A measurement judged against the limit: a run that finished above it is 'over-budget'. */
-export function judge(m: Measurement, at: { index: number; phase: ProbePhase; batch: number; steps: number; limitBytes: number }): ProbeRecord {
+export function judge(
+  m: Measurement,
+  at: { index: number; phase: ProbePhase; batch: number; steps: number; limitBytes: number },
+): ProbeRecord {
   const base = { ...at, peakBytes: m.peakBytes, vmHwmBytes: m.vmHwmBytes, ms: m.ms };
   if (m.kind === 'ok' && m.peakBytes !== undefined && m.peakBytes > at.limitBytes) {
-    return { ...base, kind: 'over-budget', ok: false, reason: `peak ${formatBytes(m.peakBytes)} > limit ${formatBytes(at.limitBytes)}` };
+    return {
+      ...base,
+      kind: 'over-budget',
+      ok: false,
+      reason: `peak ${formatBytes(m.peakBytes)} > limit ${formatBytes(at.limitBytes)}`,
+    };
   }
   if (m.kind === 'ok') return { ...base, kind: 'ok', ok: true, reason: '' };
   return { ...base, kind: m.kind, ok: false, reason: firstLine(m.message) || m.kind, message: m.message };
@@ -269,20 +351,33 @@ export function judge(m: Measurement, at: { index: number; phase: ProbePhase; ba
 
 /** The error that stops the search at an 'error' or 'timeout' probe, with its message. */
 function probeError(rec: ProbeRecord): BatchlabError {
-  const what = rec.kind === 'timeout' ? 'timed out' : 'failed with an error (not a memory failure, so the search stops)';
-  return new BatchlabError(rec.kind === 'timeout' ? 'BATCHLAB_TIMEOUT' : 'BATCHLAB_CHILD_FAILED', `${rec.phase} probe at batch ${rec.batch} ${what}: ${rec.message ?? rec.reason}`, { exitCode: 1 });
+  const what =
+    rec.kind === 'timeout' ? 'timed out' : 'failed with an error (not a memory failure, so the search stops)';
+  return new BatchlabError(
+    rec.kind === 'timeout' ? 'BATCHLAB_TIMEOUT' : 'BATCHLAB_CHILD_FAILED',
+    `${rec.phase} probe at batch ${rec.batch} ${what}: ${rec.message ?? rec.reason}`,
+    { exitCode: 1 },
+  );
 }
 
 /** Batch 1 did not fit: the budget is below what the model itself needs. */
 function budgetTooSmall(ctx: Ctx, rec: ProbeRecord): BatchlabError {
   const s = ctx.s;
-  if (rec.kind === 'oom') return new BatchlabError('BATCHLAB_OOM', `even batch 1 ran out of memory (${rec.reason}); the model does not fit this machine`, { exitCode: 1 });
+  if (rec.kind === 'oom')
+    return new BatchlabError(
+      'BATCHLAB_OOM',
+      `even batch 1 ran out of memory (${rec.reason}); the model does not fit this machine`,
+      { exitCode: 1 },
+    );
   const need = rec.peakBytes ?? s.budgetBytes;
   // formatBytes keeps 3 significant digits; 0.5% up keeps the suggested budget from rounding below the need.
   const atLeast = formatBytes(Math.ceil((need / (1 - s.marginFloor)) * 1.005)).replace(' ', '');
   const withMargin = s.marginFloor > 0 ? ` (with the ${Math.round(s.marginFloor * 100)}% margin)` : '';
   const needs = `${rec.peakBytes !== undefined ? '' : 'over '}${formatBytes(need)} at batch 1 (${s.budgetOn} peak)`;
-  return new BatchlabError('BATCHLAB_BAD_BUDGET', `memory budget ${formatBytes(s.budgetBytes)} is smaller than the model itself needs: ${needs}; pass --memory-budget ${atLeast} or more${withMargin}`);
+  return new BatchlabError(
+    'BATCHLAB_BAD_BUDGET',
+    `memory budget ${formatBytes(s.budgetBytes)} is smaller than the model itself needs: ${needs}; pass --memory-budget ${atLeast} or more${withMargin}`,
+  );
 }
 
 /** Probes the analytic batches at the floor margin; returns the first batch that failed for memory, if any. */
@@ -292,7 +387,12 @@ async function analyticPhase(ctx: Ctx): Promise<number | undefined> {
   for (const [i, b] of batches.entries()) {
     const rec = await probeOnce(ctx, 'analytic', b, ctx.s.probeSteps, limit);
     if (rec.kind === 'error' || rec.kind === 'timeout') throw probeError(rec);
-    ctx.memo.set(b, rec.ok ? { ok: true, peakBytes: rec.peakBytes as number } : { ok: false, kind: rec.kind as 'oom' | 'over-budget', message: rec.reason });
+    ctx.memo.set(
+      b,
+      rec.ok
+        ? { ok: true, peakBytes: rec.peakBytes as number }
+        : { ok: false, kind: rec.kind as 'oom' | 'over-budget', message: rec.reason },
+    );
     if (!rec.ok && i === 0) throw budgetTooSmall(ctx, rec);
     if (!rec.ok) return b;
   }
@@ -301,15 +401,25 @@ async function analyticPhase(ctx: Ctx): Promise<number | undefined> {
 
 /** Samples for the margin: every probe that measured its peak to the end or to the budget. */
 function peakSamples(records: readonly ProbeRecord[]): PeakSample[] {
-  return records.filter((r) => r.peakBytes !== undefined && (r.kind === 'ok' || r.kind === 'over-budget')).map((r) => ({ batch: r.batch, peakBytes: r.peakBytes as number }));
+  return records
+    .filter((r) => r.peakBytes !== undefined && (r.kind === 'ok' || r.kind === 'over-budget'))
+    .map((r) => ({ batch: r.batch, peakBytes: r.peakBytes as number }));
 }
 
 /** The fit over the analytic probes that passed, the margin so far, and where the search starts. */
-function predict(ctx: Ctx, failedAt: number | undefined): { fit?: MemoryFit; prediction: Prediction; margin: MarginDerivation } {
+function predict(
+  ctx: Ctx,
+  failedAt: number | undefined,
+): { fit?: MemoryFit; prediction: Prediction; margin: MarginDerivation } {
   const s = ctx.s;
   const points = ctx.records.filter((r) => r.ok).map((r) => ({ batchSize: r.batch, peakBytes: r.peakBytes as number }));
   const fit = new Set(points.map((p) => p.batchSize)).size >= 2 ? fitMemory(points) : undefined;
-  const margin = deriveMargin({ floor: s.marginFloor, budgetBytes: s.budgetBytes, residualStdBytes: fit?.residualStdBytes, samples: peakSamples(ctx.records) });
+  const margin = deriveMargin({
+    floor: s.marginFloor,
+    budgetBytes: s.budgetBytes,
+    residualStdBytes: fit?.residualStdBytes,
+    samples: peakSamples(ctx.records),
+  });
   const limitBytes = limitOf(s, margin);
   const batch = fit ? predictMaxBatch(fit, s.budgetBytes, { marginBytes: s.budgetBytes - limitBytes }) : undefined;
   const cap = failedAt !== undefined ? failedAt - 1 : s.cap;
@@ -334,7 +444,11 @@ function searchProbe(ctx: Ctx, limitBytes: number): (batch: number) => Promise<P
     const rec = await probeOnce(ctx, 'search', batch, ctx.s.probeSteps, limitBytes);
     const result: ProbeResult = rec.ok
       ? { ok: true, peakBytes: rec.peakBytes as number }
-      : { ok: false, kind: rec.kind === 'oom' || rec.kind === 'over-budget' ? rec.kind : 'error', message: rec.message ?? rec.reason };
+      : {
+          ok: false,
+          kind: rec.kind === 'oom' || rec.kind === 'over-budget' ? rec.kind : 'error',
+          message: rec.message ?? rec.reason,
+        };
     ctx.memo.set(batch, result);
     return result;
   };
@@ -345,7 +459,11 @@ function searchProbe(ctx: Ctx, limitBytes: number): (batch: number) => Promise<P
  * the prediction (p0, peak0) gives slope = (peak0 - pA) / (p0 - bA) and the start bA + (limit - pA) / slope.
  * Undefined when the probe at p0 measured no peak (a real OOM) or the slope is not positive.
  */
-export function secantStart(anchor: { batch: number; peakBytes: number }, far: { batch: number; peakBytes?: number }, limitBytes: number): number | undefined {
+export function secantStart(
+  anchor: { batch: number; peakBytes: number },
+  far: { batch: number; peakBytes?: number },
+  limitBytes: number,
+): number | undefined {
   if (far.peakBytes === undefined || far.batch <= anchor.batch) return undefined;
   const slope = (far.peakBytes - anchor.peakBytes) / (far.batch - anchor.batch);
   if (!(slope > 0)) return undefined;
@@ -361,7 +479,10 @@ async function refinedStart(ctx: Ctx, prediction: Prediction, cap: number): Prom
   const far = ctx.records.find((r) => r.batch === p0 && (r.kind === 'ok' || r.kind === 'over-budget'));
   const anchors = ctx.records.filter((r) => r.phase === 'analytic' && r.ok && r.batch < p0);
   const anchor = anchors[anchors.length - 1];
-  const start = anchor && far ? secantStart({ batch: anchor.batch, peakBytes: anchor.peakBytes as number }, far, prediction.limitBytes) : undefined;
+  const start =
+    anchor && far
+      ? secantStart({ batch: anchor.batch, peakBytes: anchor.peakBytes as number }, far, prediction.limitBytes)
+      : undefined;
   return Math.max(1, Math.min(cap, start ?? p0));
 }
 
@@ -377,15 +498,31 @@ async function searchPhase(ctx: Ctx, prediction: Prediction, failedAt: number | 
   const width = WINDOW_TOLERANCES * s.tolerance;
   const low = prediction.trusted ? Math.max(1, Math.min(start - 1, Math.ceil(start / (1 + width)))) : 1;
   const high = prediction.trusted ? Math.min(cap, start + Math.max(1, Math.floor(width * start))) : cap;
-  let r = await findMaxBatch({ ...common, predictedMax: start, cap: high, minBatch: low, maxTrials: s.maxTrials, growth: prediction.trusted ? undefined : growth });
+  let r = await findMaxBatch({
+    ...common,
+    predictedMax: start,
+    cap: high,
+    minBatch: low,
+    maxTrials: s.maxTrials,
+    growth: prediction.trusted ? undefined : growth,
+  });
   const left = Math.max(1, s.maxTrials - r.trials.length + 1); // +1: the second search starts at a batch already measured
-  if (r.outcome === 'capped' && high < cap) r = await findMaxBatch({ ...common, predictedMax: high, cap, minBatch: high, maxTrials: left, growth });
-  else if (r.outcome === 'none-fits' && low > 1) r = await findMaxBatch({ ...common, predictedMax: low, cap: low, minBatch: 1, maxTrials: left });
-  if (r.outcome === 'error' || ctx.records.some((x) => x.phase === 'search' && (x.kind === 'error' || x.kind === 'timeout'))) {
+  if (r.outcome === 'capped' && high < cap)
+    r = await findMaxBatch({ ...common, predictedMax: high, cap, minBatch: high, maxTrials: left, growth });
+  else if (r.outcome === 'none-fits' && low > 1)
+    r = await findMaxBatch({ ...common, predictedMax: low, cap: low, minBatch: 1, maxTrials: left });
+  if (
+    r.outcome === 'error' ||
+    ctx.records.some((x) => x.phase === 'search' && (x.kind === 'error' || x.kind === 'timeout'))
+  ) {
     throw probeError(ctx.records[ctx.records.length - 1] as ProbeRecord);
   }
   if (r.maxBatch === undefined) {
-    throw new BatchlabError('BATCHLAB_OOM', `no batch size passed a probe within ${s.maxTrials} trials (${r.outcome}); raise --max-trials or the budget`, { exitCode: 1 });
+    throw new BatchlabError(
+      'BATCHLAB_OOM',
+      `no batch size passed a probe within ${s.maxTrials} trials (${r.outcome}); raise --max-trials or the budget`,
+      { exitCode: 1 },
+    );
   }
   return r;
 }
@@ -408,9 +545,16 @@ export function growthGuide(records: readonly ProbeRecord[], limitBytes: number)
   const passed = records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined);
   const last = passed[passed.length - 1];
   if (last === undefined) return undefined;
-  const spread = std(passed.map((r) => r.peakBytes as number), { sample: false });
+  const spread = std(
+    passed.map((r) => r.peakBytes as number),
+    { sample: false },
+  );
   const baseline = { batch: last.batch, peakBytes: last.peakBytes as number };
-  return { limitBytes, baseline, minRiseBytes: Math.max(3 * spread, MIN_RISE_FRACTION * Math.max(0, limitBytes - baseline.peakBytes)) };
+  return {
+    limitBytes,
+    baseline,
+    minRiseBytes: Math.max(3 * spread, MIN_RISE_FRACTION * Math.max(0, limitBytes - baseline.peakBytes)),
+  };
 }
 
 /**
@@ -419,7 +563,11 @@ export function growthGuide(records: readonly ProbeRecord[], limitBytes: number)
  * answer grows steadily; and a verification's longer run peaks higher than the short probes, which
  * makes this slope steeper and the step down safer. Undefined without such a probe or a positive slope.
  */
-export function localBytesPerSample(batch: number, peakBytes: number, records: readonly ProbeRecord[]): number | undefined {
+export function localBytesPerSample(
+  batch: number,
+  peakBytes: number,
+  records: readonly ProbeRecord[],
+): number | undefined {
   const below = records.filter((r) => r.ok && r.peakBytes !== undefined && r.batch < batch);
   if (below.length === 0) return undefined;
   const near = below.reduce((a, r) => (r.batch > a.batch ? r : a));
@@ -433,7 +581,13 @@ export function localBytesPerSample(batch: number, peakBytes: number, records: r
  * search probe below it (or half). At least tolerance / 2 below `batch`, so that a peak a little over
  * the limit (a longer run's growth, noise) does not cost a verification per few samples.
  */
-function stepDown(batch: number, rec: ProbeRecord, limitBytes: number, records: readonly ProbeRecord[], tolerance: number): number {
+function stepDown(
+  batch: number,
+  rec: ProbeRecord,
+  limitBytes: number,
+  records: readonly ProbeRecord[],
+  tolerance: number,
+): number {
   let next: number;
   if (rec.peakBytes !== undefined && rec.peakBytes > limitBytes) {
     const perSample = localBytesPerSample(batch, rec.peakBytes, records) ?? rec.peakBytes / batch;
@@ -446,18 +600,37 @@ function stepDown(batch: number, rec: ProbeRecord, limitBytes: number, records: 
 }
 
 /** Step 3 of the module doc: a longer run at the answer, the margin again with its peak, step down if needed. */
-async function verifyPhase(ctx: Ctx, first: number, fit: MemoryFit | undefined): Promise<{ batch: number; peakBytes: number; margin: MarginDerivation }> {
+async function verifyPhase(
+  ctx: Ctx,
+  first: number,
+  fit: MemoryFit | undefined,
+): Promise<{ batch: number; peakBytes: number; margin: MarginDerivation }> {
   const s = ctx.s;
   let batch = first;
-  let margin = deriveMargin({ floor: s.marginFloor, budgetBytes: s.budgetBytes, residualStdBytes: fit?.residualStdBytes, samples: peakSamples(ctx.records) });
+  let margin = deriveMargin({
+    floor: s.marginFloor,
+    budgetBytes: s.budgetBytes,
+    residualStdBytes: fit?.residualStdBytes,
+    samples: peakSamples(ctx.records),
+  });
   for (let attempt = 1; attempt <= MAX_VERIFY_ATTEMPTS && batch >= 1; attempt++) {
     const rec = await probeOnce(ctx, 'verify', batch, s.verifySteps, limitOf(s, margin));
     if (rec.kind === 'error' || rec.kind === 'timeout') throw probeError(rec);
-    margin = deriveMargin({ floor: s.marginFloor, budgetBytes: s.budgetBytes, residualStdBytes: fit?.residualStdBytes, samples: peakSamples(ctx.records) });
-    if (rec.ok && (rec.peakBytes as number) <= limitOf(s, margin)) return { batch, peakBytes: rec.peakBytes as number, margin };
+    margin = deriveMargin({
+      floor: s.marginFloor,
+      budgetBytes: s.budgetBytes,
+      residualStdBytes: fit?.residualStdBytes,
+      samples: peakSamples(ctx.records),
+    });
+    if (rec.ok && (rec.peakBytes as number) <= limitOf(s, margin))
+      return { batch, peakBytes: rec.peakBytes as number, margin };
     batch = stepDown(batch, rec, limitOf(s, margin), ctx.records, s.tolerance);
   }
-  throw new BatchlabError('BATCHLAB_OOM', `no batch passed verification over ${s.verifySteps} steps after ${MAX_VERIFY_ATTEMPTS} attempts (last tried ${first}); memory grows with the steps: raise --probe-steps or the margin`, { exitCode: 1 });
+  throw new BatchlabError(
+    'BATCHLAB_OOM',
+    `no batch passed verification over ${s.verifySteps} steps after ${MAX_VERIFY_ATTEMPTS} attempts (last tried ${first}); memory grows with the steps: raise --probe-steps or the margin`,
+    { exitCode: 1 },
+  );
 }
 
 /** Default LR rule of an optimizer: square-root for Adam (Malladi et al. 2022), linear for SGD (Goyal et al. 2017). */
@@ -466,17 +639,47 @@ export function defaultLrRule(optimizer: string | undefined): LrRule {
 }
 
 /** The accumulation plan for a target batch above the maximum, and the LR for its effective batch. */
-export function targetAdvice(targetBatch: number, maxBatch: number, lr: FindMaxSettings['lr'] = { rule: 'linear' }): TargetAdvice {
+export function targetAdvice(
+  targetBatch: number,
+  maxBatch: number,
+  lr: FindMaxSettings['lr'] = { rule: 'linear' },
+): TargetAdvice {
   const plan = accumulationPlan(targetBatch, maxBatch);
   const B = plan.effectiveBatch;
-  const ruleWords = { linear: 'linear rule (Goyal et al. 2017; for SGD, with warm-up)', sqrt: 'square-root rule (Malladi et al. 2022; for Adam)', fixed: 'fixed LR' }[lr.rule];
+  const ruleWords = {
+    linear: 'linear rule (Goyal et al. 2017; for SGD, with warm-up)',
+    sqrt: 'square-root rule (Malladi et al. 2022; for Adam)',
+    fixed: 'fixed LR',
+  }[lr.rule];
   if (lr.baseLr === undefined || lr.baseBatch === undefined) {
     const how = lr.rule === 'linear' ? `x ${B} / B0` : lr.rule === 'sqrt' ? `x sqrt(${B} / B0)` : 'unchanged';
-    return { targetBatch, fits: targetBatch <= maxBatch, plan, lr: { rule: lr.rule, text: `LR for the effective batch ${B}: ${ruleWords}: the LR tuned at batch B0 ${how}; pass --base-lr and --base-batch to compute it` } };
+    return {
+      targetBatch,
+      fits: targetBatch <= maxBatch,
+      plan,
+      lr: {
+        rule: lr.rule,
+        text: `LR for the effective batch ${B}: ${ruleWords}: the LR tuned at batch B0 ${how}; pass --base-lr and --base-batch to compute it`,
+      },
+    };
   }
   const value = scaleLr({ rule: lr.rule, baseLr: lr.baseLr, baseBatch: lr.baseBatch, batch: B });
-  const formula = lr.rule === 'linear' ? `${lr.baseLr} x ${B} / ${lr.baseBatch}` : lr.rule === 'sqrt' ? `${lr.baseLr} x sqrt(${B} / ${lr.baseBatch})` : `${lr.baseLr}`;
-  return { targetBatch, fits: targetBatch <= maxBatch, plan, lr: { rule: lr.rule, value, text: `LR for the effective batch ${B}: ${ruleWords}: ${formula} = ${+value.toPrecision(4)}` } };
+  const formula =
+    lr.rule === 'linear'
+      ? `${lr.baseLr} x ${B} / ${lr.baseBatch}`
+      : lr.rule === 'sqrt'
+        ? `${lr.baseLr} x sqrt(${B} / ${lr.baseBatch})`
+        : `${lr.baseLr}`;
+  return {
+    targetBatch,
+    fits: targetBatch <= maxBatch,
+    plan,
+    lr: {
+      rule: lr.rule,
+      value,
+      text: `LR for the effective batch ${B}: ${ruleWords}: ${formula} = ${+value.toPrecision(4)}`,
+    },
+  };
 }
 
 /** The experiment summary stored with the probes. */
@@ -485,7 +688,13 @@ function summaryOf(r: FindMaxReport): Record<string, unknown> {
     budgetBytes: r.budgetBytes,
     budgetOn: r.budgetOn,
     measure: r.measure,
-    memoryFit: r.fit && { interceptBytes: r.fit.interceptBytes, bytesPerSample: r.fit.bytesPerSample, r2: r.fit.r2, residualStdBytes: r.fit.residualStdBytes, n: r.fit.n },
+    memoryFit: r.fit && {
+      interceptBytes: r.fit.interceptBytes,
+      bytesPerSample: r.fit.bytesPerSample,
+      r2: r.fit.r2,
+      residualStdBytes: r.fit.residualStdBytes,
+      n: r.fit.n,
+    },
     prediction: r.prediction,
     margin: r.margin,
     search: r.search,

@@ -37,14 +37,27 @@ export interface NoiseWindow {
 }
 
 /** B_simple with its CI over each window of `steps`. */
-export function noiseOverWindows(steps: readonly StepRecord[], windows: readonly [number, number][], seed: number): NoiseWindow[] {
+export function noiseOverWindows(
+  steps: readonly StepRecord[],
+  windows: readonly [number, number][],
+  seed: number,
+): NoiseWindow[] {
   return windows.map(([fromStep, toStep], i) => {
     const inWindow = steps.filter((s) => s.step >= fromStep && s.step <= toStep);
-    const est = noiseScaleWithCI(inWindow, { confidence: NOISE_PROBE_CONFIDENCE, windows: NOISE_BOOTSTRAP_WINDOWS, rng: createRng((seed + 1) * 7919 + i) });
+    const est = noiseScaleWithCI(inWindow, {
+      confidence: NOISE_PROBE_CONFIDENCE,
+      windows: NOISE_BOOTSTRAP_WINDOWS,
+      rng: createRng((seed + 1) * 7919 + i),
+    });
     return {
-      fromStep, toStep, bSimple: est.bSimple, ciLow: est.low,
+      fromStep,
+      toStep,
+      bSimple: est.bSimple,
+      ciLow: est.low,
       ciHigh: est.high !== undefined && Number.isFinite(est.high) ? est.high : undefined,
-      confidence: NOISE_PROBE_CONFIDENCE, status: est.status, measuredSteps: est.steps,
+      confidence: NOISE_PROBE_CONFIDENCE,
+      status: est.status,
+      measuredSteps: est.steps,
     };
   });
 }
@@ -85,9 +98,14 @@ export async function measureNoise(ctx: ProbeContext, o: NoiseProbeOptions): Pro
   const run = await runStoredProbe(ctx, o.key ?? `probe:noise:b=${o.batchSize}`, config, totalSteps);
   const windows = o.windows ?? [[o.atStep + 1, totalSteps]];
   return {
-    batchSize: o.batchSize, lr: o.lr, atStep: o.atStep, measuredSteps: o.measureSteps,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    atStep: o.atStep,
+    measuredSteps: o.measureSteps,
     windows: noiseOverWindows(run.steps, windows, o.base.seed),
-    runId: run.runId, samples: run.summary.samples, wallMs: performance.now() - started,
+    runId: run.runId,
+    samples: run.summary.samples,
+    wallMs: performance.now() - started,
   };
 }
 
@@ -97,7 +115,13 @@ export function latestEstimate(windows: readonly NoiseWindow[]): NoiseWindow | u
 }
 
 /** The command that re-measures B_simple later in training. */
-export function remeasureCommand(o: { dataset: string; model: string; batchSize: number; atStep: number; window: number }): string {
+export function remeasureCommand(o: {
+  dataset: string;
+  model: string;
+  batchSize: number;
+  atStep: number;
+  window: number;
+}): string {
   return `batchlab noise --dataset ${o.dataset} --model ${o.model} --batch-size ${o.batchSize} --at-step ${o.atStep} --window ${o.window}`;
 }
 
@@ -115,24 +139,47 @@ export interface NoiseExperimentOptions {
 /** Checks the batch (even, >= 2, <= the training set) and the window (enough steps for the bootstrap). */
 export function checkNoiseOptions(o: Pick<NoiseExperimentOptions, 'batchSize' | 'window'>, trainCount: number): void {
   if (o.batchSize < 2 || o.batchSize % 2 !== 0) {
-    throw new UsageError(`the noise scale splits each batch in two halves, so --batch-size must be even and >= 2, got ${o.batchSize}; pass e.g. --batch-size 64`, 'BATCHLAB_BAD_BATCH_SIZE');
+    throw new UsageError(
+      `the noise scale splits each batch in two halves, so --batch-size must be even and >= 2, got ${o.batchSize}; pass e.g. --batch-size 64`,
+      'BATCHLAB_BAD_BATCH_SIZE',
+    );
   }
   if (o.batchSize > trainCount) {
-    throw new UsageError(`--batch-size ${o.batchSize} is larger than the training set (${trainCount} samples); a noise scale needs batches of at most ${trainCount}`, 'BATCHLAB_BAD_BATCH_SIZE');
+    throw new UsageError(
+      `--batch-size ${o.batchSize} is larger than the training set (${trainCount} samples); a noise scale needs batches of at most ${trainCount}`,
+      'BATCHLAB_BAD_BATCH_SIZE',
+    );
   }
   if (o.window < NOISE_BOOTSTRAP_WINDOWS * 2) {
-    throw new UsageError(`--window must be at least ${NOISE_BOOTSTRAP_WINDOWS * 2} steps for the bootstrap CI, got ${o.window}; pass e.g. --window 200`);
+    throw new UsageError(
+      `--window must be at least ${NOISE_BOOTSTRAP_WINDOWS * 2} steps for the bootstrap CI, got ${o.window}; pass e.g. --window 200`,
+    );
   }
 }
 
 /** `batchlab noise`: trains atStep steps with the measurement off, then measures B_simple over `window` steps; stored as an experiment of kind 'noise'. */
-export async function runNoiseExperiment(o: NoiseExperimentOptions): Promise<{ experimentId: number; measurement: NoiseMeasurement }> {
+export async function runNoiseExperiment(
+  o: NoiseExperimentOptions,
+): Promise<{ experimentId: number; measurement: NoiseMeasurement }> {
   const store = openStore(o.dbPath);
   const experiment = store.createExperiment({ kind: 'noise', settings: o, env: environment() });
   store.setExperimentStatus(experiment.id, 'running');
   try {
-    const ctx: ProbeContext = { store, dbPath: o.dbPath, experimentId: experiment.id, signal: o.signal, lrFlag: { flag: '--lr', value: o.lr } };
-    const measurement = await measureNoise(ctx, { base: o.base, batchSize: o.batchSize, lr: o.lr, atStep: o.atStep, measureSteps: o.window, key: `noise:b=${o.batchSize},at=${o.atStep}` });
+    const ctx: ProbeContext = {
+      store,
+      dbPath: o.dbPath,
+      experimentId: experiment.id,
+      signal: o.signal,
+      lrFlag: { flag: '--lr', value: o.lr },
+    };
+    const measurement = await measureNoise(ctx, {
+      base: o.base,
+      batchSize: o.batchSize,
+      lr: o.lr,
+      atStep: o.atStep,
+      measureSteps: o.window,
+      key: `noise:b=${o.batchSize},at=${o.atStep}`,
+    });
     store.setExperimentSummary(experiment.id, { noise: measurement });
     store.setExperimentStatus(experiment.id, 'done');
     return { experimentId: experiment.id, measurement };

@@ -51,11 +51,15 @@ export function referenceSweepSamples(trainCount: number): number {
   return REFERENCE_SWEEP_BATCHES.filter((b) => b <= trainCount).length * trainCount;
 }
 
-const samplesOf = (runs: readonly { batchSize: number; steps: number }[]): number => runs.reduce((s, r) => s + r.batchSize * r.steps, 0);
+const samplesOf = (runs: readonly { batchSize: number; steps: number }[]): number =>
+  runs.reduce((s, r) => s + r.batchSize * r.steps, 0);
 
 /** Memory probes at 1, 2, 4, 8 (those <= N). */
 export function memoryPlan(trainCount: number): { batchSize: number; steps: number }[] {
-  return MEMORY_PROBE_BATCHES.filter((b) => b <= trainCount).map((batchSize) => ({ batchSize, steps: MEMORY_PROBE_STEPS }));
+  return MEMORY_PROBE_BATCHES.filter((b) => b <= trainCount).map((batchSize) => ({
+    batchSize,
+    steps: MEMORY_PROBE_STEPS,
+  }));
 }
 
 /** The noise probe within `samples`: the base batch (even, <= ceiling), then powers of two below it until NOISE_MIN_STEPS fit; undefined if none does. */
@@ -81,15 +85,19 @@ function throughputPlan(samples: number, ceiling: number): { batchSize: number; 
 /** The error for a training set too small to measure a noise scale within the share. */
 export class ProbeTooSmallError extends BatchlabError {
   constructor(trainCount: number, share: number) {
-    super('BATCHLAB_BAD_ARGUMENT', `the training set of ${trainCount} samples is too small to measure a gradient noise scale within ${+(share * 100).toPrecision(3)}% of a sweep's compute: ` +
-      `the probe needs ${NOISE_MIN_STEPS} steps at batch ${NOISE_MIN_BATCH} or more, which takes at least ${requiredTrainSamples(share).toLocaleString('en-US')} training samples; ` +
-      'use more data, raise --probe-share (e.g. 0.5), or run `batchlab sweep` instead');
+    super(
+      'BATCHLAB_BAD_ARGUMENT',
+      `the training set of ${trainCount} samples is too small to measure a gradient noise scale within ${+(share * 100).toPrecision(3)}% of a sweep's compute: ` +
+        `the probe needs ${NOISE_MIN_STEPS} steps at batch ${NOISE_MIN_BATCH} or more, which takes at least ${requiredTrainSamples(share).toLocaleString('en-US')} training samples; ` +
+        'use more data, raise --probe-share (e.g. 0.5), or run `batchlab sweep` instead',
+    );
   }
 }
 
 /** Smallest training set whose probe budget fits the smallest noise probe (bisection on the monotone budget). */
 export function requiredTrainSamples(share: number): number {
-  const need = (n: number) => NOISE_SHARE * (share * referenceSweepSamples(n) - samplesOf(memoryPlan(n))) >= NOISE_MIN_STEPS * NOISE_MIN_BATCH;
+  const need = (n: number) =>
+    NOISE_SHARE * (share * referenceSweepSamples(n) - samplesOf(memoryPlan(n))) >= NOISE_MIN_STEPS * NOISE_MIN_BATCH;
   let lo = 1;
   let hi = 1 << 30;
   while (hi - lo > 1) {
@@ -101,7 +109,12 @@ export function requiredTrainSamples(share: number): number {
 }
 
 /** Plans the probe for N training samples, a base batch and the memory ceiling (N when no budget). Throws ProbeTooSmallError. */
-export function planProbe(opts: { trainCount: number; baseBatch: number; maxBatch: number; share?: number }): ProbePlan {
+export function planProbe(opts: {
+  trainCount: number;
+  baseBatch: number;
+  maxBatch: number;
+  share?: number;
+}): ProbePlan {
   const share = opts.share ?? DEFAULT_PROBE_SHARE;
   const sweepSamples = referenceSweepSamples(opts.trainCount);
   const budgetSamples = share * sweepSamples;
@@ -111,7 +124,14 @@ export function planProbe(opts: { trainCount: number; baseBatch: number; maxBatc
   const noise = noisePlan(NOISE_SHARE * afterMemory, Math.min(opts.baseBatch, ceiling));
   if (noise === undefined) throw new ProbeTooSmallError(opts.trainCount, share);
   const throughput = throughputPlan(afterMemory - samplesOf([noise]), ceiling);
-  return { sweepSamples, budgetSamples, memory, noise, throughput, samples: samplesOf([...memory, noise, ...throughput]) };
+  return {
+    sweepSamples,
+    budgetSamples,
+    memory,
+    noise,
+    throughput,
+    samples: samplesOf([...memory, noise, ...throughput]),
+  };
 }
 
 /** Two measurement windows after the initial transient: skip the first sixth, then two equal halves (1-based, inclusive). */

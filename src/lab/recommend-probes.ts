@@ -39,21 +39,46 @@ export interface ProbeRun {
 }
 
 /** Turns a failed worker into a typed error; a divergence says to lower the base LR. */
-function probeFailure(ctx: ProbeContext, key: string, config: TrainConfig, o: Extract<WorkerOutcome, { kind: 'failed' }>): BatchlabError {
+function probeFailure(
+  ctx: ProbeContext,
+  key: string,
+  config: TrainConfig,
+  o: Extract<WorkerOutcome, { kind: 'failed' }>,
+): BatchlabError {
   if (o.status === 'diverged') {
     const { flag, value } = ctx.lrFlag ?? { flag: '--base-lr', value: config.lr };
-    return new BatchlabError('BATCHLAB_DIVERGED', `the ${key} probe diverged at batch ${config.batchSize} with LR ${+config.lr.toPrecision(4)} (${o.message.split(';')[0]}); lower ${flag} (e.g. ${flag} ${+(value / 10).toPrecision(3)}) and run again`, { exitCode: 3 });
+    return new BatchlabError(
+      'BATCHLAB_DIVERGED',
+      `the ${key} probe diverged at batch ${config.batchSize} with LR ${+config.lr.toPrecision(4)} (${o.message.split(';')[0]}); lower ${flag} (e.g. ${flag} ${+(value / 10).toPrecision(3)}) and run again`,
+      { exitCode: 3 },
+    );
   }
-  if (o.status === 'interrupted') return new BatchlabError('BATCHLAB_INTERRUPTED', `the ${key} probe was interrupted`, { exitCode: 130 });
+  if (o.status === 'interrupted')
+    return new BatchlabError('BATCHLAB_INTERRUPTED', `the ${key} probe was interrupted`, { exitCode: 130 });
   const code = o.status === 'oom' ? 'BATCHLAB_OOM' : 'BATCHLAB_CHILD_FAILED';
-  return new BatchlabError(code, `the ${key} probe at batch ${config.batchSize} failed (${o.status}): ${o.message.split('\n')[0]}`, { exitCode: 1 });
+  return new BatchlabError(
+    code,
+    `the ${key} probe at batch ${config.batchSize} failed (${o.status}): ${o.message.split('\n')[0]}`,
+    { exitCode: 1 },
+  );
 }
 
 /** Runs one probe in a child process, recorded as run `key`; returns its summary and steps, or throws a typed error. */
-export async function runStoredProbe(ctx: ProbeContext, key: string, config: TrainConfig, totalSteps: number): Promise<ProbeRun> {
+export async function runStoredProbe(
+  ctx: ProbeContext,
+  key: string,
+  config: TrainConfig,
+  totalSteps: number,
+): Promise<ProbeRun> {
   const run = ctx.store.upsertRun({
-    experimentId: ctx.experimentId, key, batchSize: config.batchSize, microBatchSize: config.batchSize / config.accumSteps,
-    accumSteps: config.accumSteps, seed: config.seed, lr: config.lr, settings: config,
+    experimentId: ctx.experimentId,
+    key,
+    batchSize: config.batchSize,
+    microBatchSize: config.batchSize / config.accumSteps,
+    accumSteps: config.accumSteps,
+    seed: config.seed,
+    lr: config.lr,
+    settings: config,
   });
   ctx.onProbe?.({ key, batchSize: config.batchSize, steps: totalSteps });
   const outcome = await runInWorker(
@@ -61,18 +86,40 @@ export async function runStoredProbe(ctx: ProbeContext, key: string, config: Tra
     { signal: ctx.signal, onStep: (s) => ctx.onStep?.({ key, step: s.step, loss: s.loss, stepMs: s.stepMs }) },
   );
   if (outcome.kind === 'failed') {
-    if (ctx.store.getRun(run.id).status === 'running') ctx.store.finishRun(run.id, { status: outcome.status === 'error' ? 'failed' : outcome.status, reason: outcome.message });
+    if (ctx.store.getRun(run.id).status === 'running')
+      ctx.store.finishRun(run.id, {
+        status: outcome.status === 'error' ? 'failed' : outcome.status,
+        reason: outcome.message,
+      });
     throw probeFailure(ctx, key, config, outcome);
   }
-  if (outcome.status === 'interrupted') throw new BatchlabError('BATCHLAB_INTERRUPTED', `the ${key} probe was interrupted`, { exitCode: 130 });
+  if (outcome.status === 'interrupted')
+    throw new BatchlabError('BATCHLAB_INTERRUPTED', `the ${key} probe was interrupted`, { exitCode: 130 });
   return { runId: run.id, summary: outcome.summary, steps: ctx.store.stepsOf(run.id) };
 }
 
 /** A probe config: `steps` steps at `batchSize`, no evaluation but the final one on a few samples. */
-export function probeConfig(base: TrainConfig, batchSize: number, steps: number, extra: Partial<TrainConfig> = {}): TrainConfig {
+export function probeConfig(
+  base: TrainConfig,
+  batchSize: number,
+  steps: number,
+  extra: Partial<TrainConfig> = {},
+): TrainConfig {
   return {
-    ...base, batchSize, accumSteps: 1, budget: { maxSteps: steps }, target: undefined, warmupSteps: 0, schedule: 'constant',
-    evalEvery: 0, evalTrainLimit: 256, evalTestLimit: 256, noiseEvery: 0, noiseFromStep: undefined, sharpness: undefined, ...extra,
+    ...base,
+    batchSize,
+    accumSteps: 1,
+    budget: { maxSteps: steps },
+    target: undefined,
+    warmupSteps: 0,
+    schedule: 'constant',
+    evalEvery: 0,
+    evalTrainLimit: 256,
+    evalTestLimit: 256,
+    noiseEvery: 0,
+    noiseFromStep: undefined,
+    sharpness: undefined,
+    ...extra,
   };
 }
 
@@ -87,24 +134,45 @@ export interface MemoryMeasurement {
 }
 
 /** Fits peak = a + b B over the points and predicts the largest batch under the budget (minus the margin). */
-export function memoryCeiling(points: MemoryMeasurement['points'], budgetBytes: number | undefined, trainCount: number): MemoryMeasurement {
+export function memoryCeiling(
+  points: MemoryMeasurement['points'],
+  budgetBytes: number | undefined,
+  trainCount: number,
+): MemoryMeasurement {
   const f = fitMemory(points);
-  const fit = { interceptBytes: f.interceptBytes, bytesPerSample: f.bytesPerSample, r2: f.r2, residualStdBytes: f.residualStdBytes };
+  const fit = {
+    interceptBytes: f.interceptBytes,
+    bytesPerSample: f.bytesPerSample,
+    r2: f.r2,
+    residualStdBytes: f.residualStdBytes,
+  };
   if (budgetBytes === undefined) return { points, fit, maxBatch: trainCount };
   const marginBytes = Math.max(MEMORY_MARGIN_SHARE * budgetBytes, 3 * f.residualStdBytes);
   const predicted = predictMaxBatch(f, budgetBytes, { marginBytes });
   if (predicted === 0) {
-    throw new BatchlabError('BATCHLAB_OOM', `the model needs about ${Math.round(f.interceptBytes / 1e6)} MB before any batch, more than the budget of ${Math.round(budgetBytes / 1e6)} MB minus its margin; raise --memory-budget or use a smaller model`);
+    throw new BatchlabError(
+      'BATCHLAB_OOM',
+      `the model needs about ${Math.round(f.interceptBytes / 1e6)} MB before any batch, more than the budget of ${Math.round(budgetBytes / 1e6)} MB minus its margin; raise --memory-budget or use a smaller model`,
+    );
   }
   return { points, fit, budgetBytes, marginBytes, maxBatch: Math.min(trainCount, predicted ?? trainCount) };
 }
 
 /** Memory phase: a few steps at each batch, peak tensor bytes per run. */
-export async function measureMemory(ctx: ProbeContext, base: TrainConfig, plan: readonly { batchSize: number; steps: number }[]): Promise<{ points: MemoryMeasurement['points']; samples: number }> {
+export async function measureMemory(
+  ctx: ProbeContext,
+  base: TrainConfig,
+  plan: readonly { batchSize: number; steps: number }[],
+): Promise<{ points: MemoryMeasurement['points']; samples: number }> {
   const points: MemoryMeasurement['points'] = [];
   let samples = 0;
   for (const p of plan) {
-    const r = await runStoredProbe(ctx, `probe:memory:b=${p.batchSize}`, probeConfig(base, p.batchSize, p.steps, { lr: MEASURE_ONLY_LR }), p.steps);
+    const r = await runStoredProbe(
+      ctx,
+      `probe:memory:b=${p.batchSize}`,
+      probeConfig(base, p.batchSize, p.steps, { lr: MEASURE_ONLY_LR }),
+      p.steps,
+    );
     points.push({ batchSize: p.batchSize, peakBytes: r.summary.peakBytes });
     samples += r.summary.samples;
   }
@@ -120,16 +188,30 @@ export interface ThroughputMeasurement {
 }
 
 /** Throughput phase: the fastest step time after the warm-up steps, fitted t(B) = alpha + beta B. */
-export async function measureThroughput(ctx: ProbeContext, base: TrainConfig, plan: readonly { batchSize: number; steps: number }[]): Promise<{ result: ThroughputMeasurement; samples: number }> {
+export async function measureThroughput(
+  ctx: ProbeContext,
+  base: TrainConfig,
+  plan: readonly { batchSize: number; steps: number }[],
+): Promise<{ result: ThroughputMeasurement; samples: number }> {
   const points: ThroughputMeasurement['points'] = [];
   let samples = 0;
   for (const p of plan) {
-    const r = await runStoredProbe(ctx, `probe:throughput:b=${p.batchSize}`, probeConfig(base, p.batchSize, p.steps, { lr: MEASURE_ONLY_LR }), p.steps);
+    const r = await runStoredProbe(
+      ctx,
+      `probe:throughput:b=${p.batchSize}`,
+      probeConfig(base, p.batchSize, p.steps, { lr: MEASURE_ONLY_LR }),
+      p.steps,
+    );
     // The fastest step after the warm-up: interference from other processes only ever adds time, so the
     // minimum is the least disturbed estimate of a step's cost (as Python's timeit advises).
     const kept = r.steps.slice(Math.min(THROUGHPUT_WARMUP_EXCLUDED, r.steps.length - 1)).map((s) => s.stepMs);
     const stepMs = Math.min(...kept);
-    points.push({ batchSize: p.batchSize, stepMs, samplesPerSec: (1000 * p.batchSize) / stepMs, peakBytes: r.summary.peakBytes });
+    points.push({
+      batchSize: p.batchSize,
+      stepMs,
+      samplesPerSec: (1000 * p.batchSize) / stepMs,
+      peakBytes: r.summary.peakBytes,
+    });
     samples += r.summary.samples;
   }
   return { result: throughputFits(points), samples };
@@ -141,5 +223,9 @@ export function throughputFits(points: ThroughputMeasurement['points']): Through
   if (points.length < 2) return base;
   const tp = points.map((p) => ({ batchSize: p.batchSize, stepMs: p.stepMs }));
   const f = fitStepTime(tp);
-  return { ...base, fit: { alphaMs: f.alphaMs, betaMsPerSample: f.betaMsPerSample, r2: f.r2 }, saturationBatch: saturationBatch(tp)?.batchSize };
+  return {
+    ...base,
+    fit: { alphaMs: f.alphaMs, betaMsPerSample: f.betaMsPerSample, r2: f.r2 },
+    saturationBatch: saturationBatch(tp)?.batchSize,
+  };
 }

@@ -72,13 +72,27 @@ export function validationSweep(r: RecommendResult, v: ValidationOptions): Sweep
 }
 
 /** One run at the recommended batch, LR and warm-up to the target, recorded under the recommend experiment. */
-async function recommendedRun(r: RecommendResult, settings: SweepSettings, signal?: AbortSignal): Promise<ValidationReport['recommended']> {
+async function recommendedRun(
+  r: RecommendResult,
+  settings: SweepSettings,
+  signal?: AbortSignal,
+): Promise<ValidationReport['recommended']> {
   const rec = r.recommendation;
-  const config = { ...runConfig(settings, rec.batch, r.options.base.seed), accumSteps: rec.accumSteps, lr: rec.lr, warmupSteps: rec.warmupSteps };
+  const config = {
+    ...runConfig(settings, rec.batch, r.options.base.seed),
+    accumSteps: rec.accumSteps,
+    lr: rec.lr,
+    warmupSteps: rec.warmupSteps,
+  };
   const base = { batchSize: rec.batch, lr: rec.lr, accumSteps: rec.accumSteps, warmupSteps: rec.warmupSteps };
   const store = openStore(r.options.dbPath);
   try {
-    const run = await runStoredProbe({ store, dbPath: r.options.dbPath, experimentId: r.experimentId, signal }, `validate:b=${rec.batch}`, config, 0);
+    const run = await runStoredProbe(
+      { store, dbPath: r.options.dbPath, experimentId: r.experimentId, signal },
+      `validate:b=${rec.batch}`,
+      config,
+      0,
+    );
     return { ...base, ...pointOf(run.summary) };
   } catch (err) {
     if (!(err instanceof BatchlabError) || err.code === 'BATCHLAB_INTERRUPTED') throw err;
@@ -89,29 +103,61 @@ async function recommendedRun(r: RecommendResult, settings: SweepSettings, signa
 }
 
 function pointOf(s: RunSummary): Omit<ValidationPoint, 'batchSize' | 'lr'> {
-  return { reached: s.target?.reached ?? false, stepsToTarget: s.target?.steps, samplesToTarget: s.target?.samples, wallMsToTarget: s.target?.wallMs, status: 'done' };
+  return {
+    reached: s.target?.reached ?? false,
+    stepsToTarget: s.target?.steps,
+    samplesToTarget: s.target?.samples,
+    wallMsToTarget: s.target?.wallMs,
+    status: 'done',
+  };
 }
 
 /** Runs the sweep and the recommended run; compares. */
-export async function validateRecommend(r: RecommendResult, v: ValidationOptions, hooks: SweepHooks = {}): Promise<ValidationReport> {
+export async function validateRecommend(
+  r: RecommendResult,
+  v: ValidationOptions,
+  hooks: SweepHooks = {},
+): Promise<ValidationReport> {
   const settings = validationSweep(r, v);
   const sweep = await runSweep({ dbPath: r.options.dbPath, settings }, hooks);
   const points: ValidationPoint[] = sweep.runs.map((run) => {
     const s = run.summary as unknown as RunSummary | null;
-    return s ? { batchSize: run.batchSize, lr: run.lr, ...pointOf(s) } : { batchSize: run.batchSize, lr: run.lr, reached: false, status: run.status };
+    return s
+      ? { batchSize: run.batchSize, lr: run.lr, ...pointOf(s) }
+      : { batchSize: run.batchSize, lr: run.lr, reached: false, status: run.status };
   });
-  const sweepSamples = sweep.runs.reduce((sum, run) => sum + ((run.summary as unknown as RunSummary | null)?.samples ?? 0), 0);
+  const sweepSamples = sweep.runs.reduce(
+    (sum, run) => sum + ((run.summary as unknown as RunSummary | null)?.samples ?? 0),
+    0,
+  );
   const recommended = await recommendedRun(r, settings, hooks.signal);
   const reached = points.filter((p) => p.reached && p.wallMsToTarget !== undefined);
-  const best = reached.reduce<ValidationPoint | undefined>((a, p) => (a === undefined || p.wallMsToTarget! < a.wallMsToTarget! ? p : a), undefined);
+  const best = reached.reduce<ValidationPoint | undefined>(
+    (a, p) => (a === undefined || p.wallMsToTarget! < a.wallMsToTarget! ? p : a),
+    undefined,
+  );
   const bSimple = latestEstimate(r.noise.windows)?.bSimple;
   const bCrit = sweep.summary.tradeoff?.bCrit;
-  const bCritRatio = bSimple !== undefined && bCrit !== undefined && bCrit > 0 ? Math.max(bSimple, bCrit) / Math.min(bSimple, bCrit) : undefined;
+  const bCritRatio =
+    bSimple !== undefined && bCrit !== undefined && bCrit > 0
+      ? Math.max(bSimple, bCrit) / Math.min(bSimple, bCrit)
+      : undefined;
   const timeRatio = best && recommended.reached ? recommended.wallMsToTarget! / best.wallMsToTarget! : undefined;
   const probeShareOfSweep = r.probeCost.samples / Math.max(1, sweepSamples);
   return {
-    sweepExperimentId: sweep.experiment.id, target: v.target, sweepSamples, probeSamples: r.probeCost.samples, probeShareOfSweep,
-    bSimple, bCrit, bCritRatio, points, best, recommended, timeRatio, sweepAtRecommended: points.find((p) => p.batchSize === recommended.batchSize),
+    sweepExperimentId: sweep.experiment.id,
+    target: v.target,
+    sweepSamples,
+    probeSamples: r.probeCost.samples,
+    probeShareOfSweep,
+    bSimple,
+    bCrit,
+    bCritRatio,
+    points,
+    best,
+    recommended,
+    timeRatio,
+    sweepAtRecommended: points.find((p) => p.batchSize === recommended.batchSize),
     goalsMet: {
       probeShare: probeShareOfSweep <= VALIDATION_GOALS.maxProbeShare,
       bCrit: bCritRatio === undefined ? null : bCritRatio <= VALIDATION_GOALS.maxBCritRatio,

@@ -24,12 +24,25 @@
  */
 import { BatchlabError } from '../core/errors.js';
 import { scaleLr } from '../core/lr.js';
-import { recommend, type Objective, type RecommendInputs, type Recommendation, type RecommendOptimizer } from '../core/recommend.js';
+import {
+  recommend,
+  type Objective,
+  type RecommendInputs,
+  type Recommendation,
+  type RecommendOptimizer,
+} from '../core/recommend.js';
 import { loadDataset } from '../data/registry.js';
 import { openStore, type Store } from '../store/index.js';
 import { latestEstimate, measureNoise, remeasureCommand, type NoiseMeasurement } from './noise-probe.js';
 import { DEFAULT_PROBE_SHARE, memoryPlan, noiseWindows, planProbe } from './recommend-plan.js';
-import { measureMemory, measureThroughput, memoryCeiling, type MemoryMeasurement, type ProbeContext, type ThroughputMeasurement } from './recommend-probes.js';
+import {
+  measureMemory,
+  measureThroughput,
+  memoryCeiling,
+  type MemoryMeasurement,
+  type ProbeContext,
+  type ThroughputMeasurement,
+} from './recommend-probes.js';
 import { environment } from './sweep.js';
 import type { TrainConfig } from './train.js';
 
@@ -64,13 +77,26 @@ export interface RecommendResult {
   throughput: ThroughputMeasurement;
   noise: NoiseMeasurement;
   recommendation: Recommendation;
-  probeCost: { samples: number; seconds: number; runs: number; sweepSamples: number; shareOfSweep: number; maxShare: number };
+  probeCost: {
+    samples: number;
+    seconds: number;
+    runs: number;
+    sweepSamples: number;
+    shareOfSweep: number;
+    maxShare: number;
+  };
 }
 
 /** Options that contradict each other, checked before any probe runs. */
-export function checkRecommendOptions(o: Pick<RecommendOptions, 'objective' | 'memoryBudgetBytes'>, deviceMemoryBytes?: number): void {
+export function checkRecommendOptions(
+  o: Pick<RecommendOptions, 'objective' | 'memoryBudgetBytes'>,
+  deviceMemoryBytes?: number,
+): void {
   if (o.objective === 'memory' && o.memoryBudgetBytes === undefined && deviceMemoryBytes === undefined) {
-    throw new BatchlabError('BATCHLAB_BAD_ARGUMENT', '--objective memory picks the largest batch that fits a memory budget, but no budget was given and no device memory could be read; pass --memory-budget 4GiB');
+    throw new BatchlabError(
+      'BATCHLAB_BAD_ARGUMENT',
+      '--objective memory picks the largest batch that fits a memory budget, but no budget was given and no device memory could be read; pass --memory-budget 4GiB',
+    );
   }
 }
 
@@ -88,7 +114,10 @@ export async function runRecommend(o: RecommendOptions, hooks: RecommendHooks = 
     store.setExperimentStatus(experiment.id, 'done');
     return result;
   } catch (err) {
-    store.setExperimentStatus(experiment.id, (err as BatchlabError).code === 'BATCHLAB_INTERRUPTED' ? 'interrupted' : 'failed');
+    store.setExperimentStatus(
+      experiment.id,
+      (err as BatchlabError).code === 'BATCHLAB_INTERRUPTED' ? 'interrupted' : 'failed',
+    );
     throw err;
   } finally {
     store.close();
@@ -96,29 +125,80 @@ export async function runRecommend(o: RecommendOptions, hooks: RecommendHooks = 
 }
 
 /** The three phases, then the decision. */
-async function probeAndDecide(store: Store, experimentId: number, o: RecommendOptions, trainSamples: number, hooks: RecommendHooks): Promise<RecommendResult> {
+async function probeAndDecide(
+  store: Store,
+  experimentId: number,
+  o: RecommendOptions,
+  trainSamples: number,
+  hooks: RecommendHooks,
+): Promise<RecommendResult> {
   const started = performance.now();
-  const ctx: ProbeContext = { store, dbPath: o.dbPath, experimentId, signal: hooks.signal, lrFlag: { flag: '--base-lr', value: o.baseLr }, onProbe: hooks.onProbe, onStep: hooks.onStep };
+  const ctx: ProbeContext = {
+    store,
+    dbPath: o.dbPath,
+    experimentId,
+    signal: hooks.signal,
+    lrFlag: { flag: '--base-lr', value: o.baseLr },
+    onProbe: hooks.onProbe,
+    onStep: hooks.onStep,
+  };
   hooks.onPhase?.({ phase: 'memory', text: 'memory: peak at B = 1, 2, 4, 8' });
   const mem = await measureMemory(ctx, o.base, memoryPlan(trainSamples));
   const first = memoryCeiling(mem.points, o.memoryBudgetBytes, trainSamples);
-  const plan = planProbe({ trainCount: trainSamples, baseBatch: o.baseBatch, maxBatch: first.maxBatch, share: o.share });
+  const plan = planProbe({
+    trainCount: trainSamples,
+    baseBatch: o.baseBatch,
+    maxBatch: first.maxBatch,
+    share: o.share,
+  });
   const { batchSize: nb, steps: ns } = plan.noise;
   hooks.onPhase?.({ phase: 'noise', text: `noise scale: ${ns} steps at B = ${nb}, every step split in two halves` });
-  const noiseLr = scaleLr({ rule: o.optimizer === 'adam' ? 'sqrt' : 'linear', baseLr: o.baseLr, baseBatch: o.baseBatch, batch: nb });
-  const noise = await measureNoise(ctx, { base: o.base, batchSize: nb, lr: noiseLr, atStep: 0, measureSteps: ns, windows: noiseWindows(1, ns) });
-  hooks.onPhase?.({ phase: 'throughput', text: `throughput: step time at B = ${plan.throughput.map((p) => p.batchSize).join(', ') || '(skipped: no budget left)'}` });
+  const noiseLr = scaleLr({
+    rule: o.optimizer === 'adam' ? 'sqrt' : 'linear',
+    baseLr: o.baseLr,
+    baseBatch: o.baseBatch,
+    batch: nb,
+  });
+  const noise = await measureNoise(ctx, {
+    base: o.base,
+    batchSize: nb,
+    lr: noiseLr,
+    atStep: 0,
+    measureSteps: ns,
+    windows: noiseWindows(1, ns),
+  });
+  hooks.onPhase?.({
+    phase: 'throughput',
+    text: `throughput: step time at B = ${plan.throughput.map((p) => p.batchSize).join(', ') || '(skipped: no budget left)'}`,
+  });
   const tp = await measureThroughput(ctx, o.base, plan.throughput);
-  const memory = memoryCeiling([...mem.points, ...tp.result.points.map((p) => ({ batchSize: p.batchSize, peakBytes: p.peakBytes }))], o.memoryBudgetBytes, trainSamples);
+  const memory = memoryCeiling(
+    [...mem.points, ...tp.result.points.map((p) => ({ batchSize: p.batchSize, peakBytes: p.peakBytes }))],
+    o.memoryBudgetBytes,
+    trainSamples,
+  );
   const recommendation = recommend(decisionInputs(o, trainSamples, memory, tp.result, noise));
   const samples = mem.samples + noise.samples + tp.samples;
   const runs = mem.points.length + 1 + tp.result.points.length;
-  const probeCost = { samples, seconds: (performance.now() - started) / 1000, runs, sweepSamples: plan.sweepSamples, shareOfSweep: samples / plan.sweepSamples, maxShare: o.share ?? DEFAULT_PROBE_SHARE };
+  const probeCost = {
+    samples,
+    seconds: (performance.now() - started) / 1000,
+    runs,
+    sweepSamples: plan.sweepSamples,
+    shareOfSweep: samples / plan.sweepSamples,
+    maxShare: o.share ?? DEFAULT_PROBE_SHARE,
+  };
   return { experimentId, options: o, trainSamples, memory, throughput: tp.result, noise, recommendation, probeCost };
 }
 
 /** The recommender's inputs from the measurements. */
-export function decisionInputs(o: RecommendOptions, trainSamples: number, memory: MemoryMeasurement, tp: ThroughputMeasurement, noise: NoiseMeasurement): RecommendInputs {
+export function decisionInputs(
+  o: RecommendOptions,
+  trainSamples: number,
+  memory: MemoryMeasurement,
+  tp: ThroughputMeasurement,
+  noise: NoiseMeasurement,
+): RecommendInputs {
   const used = latestEstimate(noise.windows);
   return {
     objective: o.objective,
@@ -126,7 +206,13 @@ export function decisionInputs(o: RecommendOptions, trainSamples: number, memory
     memoryBudgetBytes: o.memoryBudgetBytes,
     stepTime: tp.fit,
     saturationBatch: tp.saturationBatch,
-    noise: used && { bSimple: used.bSimple!, low: used.ciLow!, high: used.ciHigh ?? Number.POSITIVE_INFINITY, confidence: used.confidence, afterStep: used.toStep },
+    noise: used && {
+      bSimple: used.bSimple!,
+      low: used.ciLow!,
+      high: used.ciHigh ?? Number.POSITIVE_INFINITY,
+      confidence: used.confidence,
+      afterStep: used.toStep,
+    },
     lr: { baseLr: o.baseLr, baseBatch: o.baseBatch, optimizer: o.optimizer },
     trainSamples,
   };
@@ -141,21 +227,56 @@ export function recommendJson(r: RecommendResult): Record<string, unknown> {
   const last = r.noise.windows.at(-1);
   return {
     schema: RECOMMEND_SCHEMA,
-    experimentId: r.experimentId, dataset: o.base.dataset, model: o.base.model.name, objective: o.objective, optimizer: o.optimizer,
-    trainSamples: r.trainSamples, baseLr: o.baseLr, baseBatch: o.baseBatch,
+    experimentId: r.experimentId,
+    dataset: o.base.dataset,
+    model: o.base.model.name,
+    objective: o.objective,
+    optimizer: o.optimizer,
+    trainSamples: r.trainSamples,
+    baseLr: o.baseLr,
+    baseBatch: o.baseBatch,
     memory: {
-      budgetBytes: orNull(r.memory.budgetBytes), marginBytes: orNull(r.memory.marginBytes), maxBatch: r.memory.maxBatch,
-      points: r.memory.points, fit: { interceptBytes: r.memory.fit.interceptBytes, bytesPerSample: r.memory.fit.bytesPerSample, r2: r.memory.fit.r2 },
+      budgetBytes: orNull(r.memory.budgetBytes),
+      marginBytes: orNull(r.memory.marginBytes),
+      maxBatch: r.memory.maxBatch,
+      points: r.memory.points,
+      fit: {
+        interceptBytes: r.memory.fit.interceptBytes,
+        bytesPerSample: r.memory.fit.bytesPerSample,
+        r2: r.memory.fit.r2,
+      },
     },
     throughput: {
-      points: r.throughput.points.map((p) => ({ batchSize: p.batchSize, stepMs: p.stepMs, samplesPerSec: p.samplesPerSec })),
-      fit: orNull(r.throughput.fit), saturationBatch: orNull(r.throughput.saturationBatch), warmupStepsExcluded: r.throughput.warmupStepsExcluded,
+      points: r.throughput.points.map((p) => ({
+        batchSize: p.batchSize,
+        stepMs: p.stepMs,
+        samplesPerSec: p.samplesPerSec,
+      })),
+      fit: orNull(r.throughput.fit),
+      saturationBatch: orNull(r.throughput.saturationBatch),
+      warmupStepsExcluded: r.throughput.warmupStepsExcluded,
     },
     noise: {
-      batchSize: r.noise.batchSize, lr: r.noise.lr,
-      windows: r.noise.windows.map((w) => ({ fromStep: w.fromStep, toStep: w.toStep, bSimple: orNull(w.bSimple), ciLow: orNull(w.ciLow), ciHigh: orNull(w.ciHigh), confidence: w.confidence, status: w.status, measuredSteps: w.measuredSteps })),
+      batchSize: r.noise.batchSize,
+      lr: r.noise.lr,
+      windows: r.noise.windows.map((w) => ({
+        fromStep: w.fromStep,
+        toStep: w.toStep,
+        bSimple: orNull(w.bSimple),
+        ciLow: orNull(w.ciLow),
+        ciHigh: orNull(w.ciHigh),
+        confidence: w.confidence,
+        status: w.status,
+        measuredSteps: w.measuredSteps,
+      })),
       used: used ? { fromStep: used.fromStep, toStep: used.toStep } : null,
-      remeasure: remeasureCommand({ dataset: o.base.dataset, model: o.base.model.name, batchSize: r.noise.batchSize, atStep: Math.max(1000, 4 * (last?.toStep ?? 0)), window: 200 }),
+      remeasure: remeasureCommand({
+        dataset: o.base.dataset,
+        model: o.base.model.name,
+        batchSize: r.noise.batchSize,
+        atStep: Math.max(1000, 4 * (last?.toStep ?? 0)),
+        window: 200,
+      }),
     },
     recommendation: { ...r.recommendation, criticalBatch: orNull(r.recommendation.criticalBatch) },
     probeCost: r.probeCost,

@@ -20,7 +20,8 @@ export const NOISE_CONFIDENCE = 0.95;
 const NOISE_SERIES_POINTS = 200;
 
 /** What the summary needs to know that the measured steps do not say. */
-export interface RunFacts extends Pick<RunSummary, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'seed' | 'lr' | 'backend'> {
+export interface RunFacts
+  extends Pick<RunSummary, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'seed' | 'lr' | 'backend'> {
   target?: TrainTarget;
   vmHwmBytes?: number;
 }
@@ -28,7 +29,13 @@ export interface RunFacts extends Pick<RunSummary, 'batchSize' | 'microBatchSize
 export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
   const regular = result.steps.filter((s) => s.accumSteps === facts.accumSteps && s.batchSize === facts.batchSize);
   const warmupExcluded = Math.min(WARMUP_STEPS_EXCLUDED, Math.max(0, regular.length - 1));
-  const times = regular.length > 0 ? stepTimeStats(regular.map((s) => s.stepMs), { warmupSteps: warmupExcluded }) : undefined;
+  const times =
+    regular.length > 0
+      ? stepTimeStats(
+          regular.map((s) => s.stepMs),
+          { warmupSteps: warmupExcluded },
+        )
+      : undefined;
   const { train, test } = result.final;
   return {
     batchSize: facts.batchSize,
@@ -49,7 +56,8 @@ export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
     noise: summarizeNoise(result.steps, facts.seed),
     final: { train, test },
     gap: {
-      accuracy: train.accuracy !== undefined && test.accuracy !== undefined ? train.accuracy - test.accuracy : undefined,
+      accuracy:
+        train.accuracy !== undefined && test.accuracy !== undefined ? train.accuracy - test.accuracy : undefined,
       loss: test.loss - train.loss,
     },
     distanceFromInit: result.distanceFromInit,

@@ -74,7 +74,9 @@ export function summarizeSweep(runs: readonly RunSummary[], wallMs: number): Swe
     if (timed.length >= 2) {
       const t = fitStepTime(timed.map((p) => ({ batchSize: p.batchSize, stepMs: p.stepMs })));
       summary.stepTimeFit = { alphaMs: t.alphaMs, betaMsPerSample: t.betaMsPerSample, r2: t.r2 };
-      summary.saturationBatch = saturationBatch(timed.map((p) => ({ batchSize: p.batchSize, stepMs: p.stepMs })))?.batchSize;
+      summary.saturationBatch = saturationBatch(
+        timed.map((p) => ({ batchSize: p.batchSize, stepMs: p.stepMs })),
+      )?.batchSize;
     }
     const reached = points.filter((p) => p.stepsToTarget !== undefined);
     if (reached.length >= 3) {
@@ -86,22 +88,35 @@ export function summarizeSweep(runs: readonly RunSummary[], wallMs: number): Swe
   return summary;
 }
 
-const fmt = (x: number, digits = 2): string => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : Number(x.toPrecision(digits)).toString());
+const fmt = (x: number, digits = 2): string =>
+  Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : Number(x.toPrecision(digits)).toString();
 const mbText = (bytes: number): string => `${fmt(bytes / 1e6)} MB`;
 const ratio = (a: number, b: number): string => `${fmt(a / b)}x`;
 
 /** The seed's claims, each with the sweep's number. */
 export function findings(points: readonly BatchPoint[], s: SweepSummary): Finding[] {
-  if (points.length < 2) return [{ effect: 'memory', text: 'fewer than two batch sizes finished: nothing to compare', agreesWithSeed: null }];
+  if (points.length < 2)
+    return [
+      { effect: 'memory', text: 'fewer than two batch sizes finished: nothing to compare', agreesWithSeed: null },
+    ];
   const lo = points[0]!;
   const hi = points.at(-1)!;
   const span = `from B=${lo.batchSize} to B=${hi.batchSize}`;
   const withTarget = points.some((p) => p.reachedTarget > 0);
-  return [memoryFinding(lo, hi, span, s), ...speedFindings(lo, hi, span, s), stabilityFinding(points), ...generalizationFindings(points, lo, hi, span, withTarget), ...tradeoffFinding(s, hi.batchSize)];
+  return [
+    memoryFinding(lo, hi, span, s),
+    ...speedFindings(lo, hi, span, s),
+    stabilityFinding(points),
+    ...generalizationFindings(points, lo, hi, span, withTarget),
+    ...tradeoffFinding(s, hi.batchSize),
+  ];
 }
 
 /** The smallest and largest batch among the points where `value` was measured. */
-function measuredEnds(points: readonly BatchPoint[], value: (p: BatchPoint) => number | undefined): [BatchPoint, BatchPoint] | undefined {
+function measuredEnds(
+  points: readonly BatchPoint[],
+  value: (p: BatchPoint) => number | undefined,
+): [BatchPoint, BatchPoint] | undefined {
   const ok = points.filter((p) => Number.isFinite(value(p)));
   return ok.length >= 2 ? [ok[0]!, ok.at(-1)!] : undefined;
 }
@@ -135,7 +150,12 @@ function speedFindings(lo: BatchPoint, hi: BatchPoint, span: string, s: SweepSum
 
 function stabilityFinding(points: readonly BatchPoint[]): Finding {
   const ends = measuredEnds(points, (p) => p.lossNoise);
-  if (!ends) return { effect: 'stability', text: 'loss noise needs at least 3 steps per run; the runs were too short to measure it', agreesWithSeed: null };
+  if (!ends)
+    return {
+      effect: 'stability',
+      text: 'loss noise needs at least 3 steps per run; the runs were too short to measure it',
+      agreesWithSeed: null,
+    };
   const [lo, hi] = ends;
   const fell = hi.lossNoise < lo.lossNoise;
   return {
@@ -145,7 +165,13 @@ function stabilityFinding(points: readonly BatchPoint[]): Finding {
   };
 }
 
-function generalizationFindings(points: readonly BatchPoint[], lo: BatchPoint, hi: BatchPoint, span: string, withTarget: boolean): Finding[] {
+function generalizationFindings(
+  points: readonly BatchPoint[],
+  lo: BatchPoint,
+  hi: BatchPoint,
+  span: string,
+  withTarget: boolean,
+): Finding[] {
   const out: Finding[] = [];
   if (lo.gapAccuracy !== undefined && hi.gapAccuracy !== undefined) {
     const grew = hi.gapAccuracy > lo.gapAccuracy;
@@ -180,7 +206,13 @@ function tradeoffFinding(s: SweepSummary, largest: number): Finding[] {
   const t = s.tradeoff;
   if (!t) return [];
   if (t.bCrit === undefined) {
-    return [{ effect: 'speed', text: `steps-to-target fell in proportion to 1/B over the whole range (S_min fitted at ${fmt(t.sMin)} <= 0): the critical batch lies above the largest batch tried, B=${largest}`, agreesWithSeed: null }];
+    return [
+      {
+        effect: 'speed',
+        text: `steps-to-target fell in proportion to 1/B over the whole range (S_min fitted at ${fmt(t.sMin)} <= 0): the critical batch lies above the largest batch tried, B=${largest}`,
+        agreesWithSeed: null,
+      },
+    ];
   }
   return [
     {

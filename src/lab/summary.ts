@@ -68,7 +68,14 @@ export interface RunSummary {
   distanceFromInit: number;
   sharpness?: SharpnessSummary;
   /** With a target: where it was first reached (undefined fields when it was not). */
-  target?: { metric: 'accuracy' | 'loss'; value: number; reached: boolean; steps?: number; samples?: number; wallMs?: number };
+  target?: {
+    metric: 'accuracy' | 'loss';
+    value: number;
+    reached: boolean;
+    steps?: number;
+    samples?: number;
+    wallMs?: number;
+  };
 }
 
 /** One "What this sweep shows" line: a claim of the seed, and what we measured for it. */

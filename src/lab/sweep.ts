@@ -45,7 +45,14 @@ export interface SweepSettings {
 }
 
 export interface SweepHooks {
-  onRunStart?(info: { run: Run; index: number; total: number; plan?: string; backend?: string; totalSteps: number }): void;
+  onRunStart?(info: {
+    run: Run;
+    index: number;
+    total: number;
+    plan?: string;
+    backend?: string;
+    totalSteps: number;
+  }): void;
   onStep?(info: { run: Run; step: number; samples: number; loss: number; stepMs: number; totalSteps: number }): void;
   onRunEnd?(info: { run: Run; outcome: WorkerOutcome }): void;
   signal?: AbortSignal;
@@ -72,7 +79,14 @@ export function runKey(batchSize: number, seed: number): string {
 export function runConfig(s: SweepSettings, batchSize: number, seed: number): TrainConfig {
   const lr = scaleLr({ rule: s.lrRule, baseLr: s.baseLr, baseBatch: s.baseBatch, batch: batchSize });
   const b = s.budget;
-  const budget = b.kind === 'epochs' ? { epochs: b.value } : b.kind === 'steps' ? { maxSteps: b.value } : b.kind === 'samples' ? { maxSamples: b.value } : { epochs: b.maxEpochs };
+  const budget =
+    b.kind === 'epochs'
+      ? { epochs: b.value }
+      : b.kind === 'steps'
+        ? { maxSteps: b.value }
+        : b.kind === 'samples'
+          ? { maxSamples: b.value }
+          : { epochs: b.maxEpochs };
   return {
     ...s.base,
     batchSize,
@@ -86,16 +100,25 @@ export function runConfig(s: SweepSettings, batchSize: number, seed: number): Tr
 }
 
 /** Starts a new sweep, or resumes `resumeId` (whose stored settings must equal `settings` when given). */
-export async function runSweep(opts: { dbPath: string; settings?: SweepSettings; resumeId?: number }, hooks: SweepHooks = {}): Promise<SweepResult> {
+export async function runSweep(
+  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number },
+  hooks: SweepHooks = {},
+): Promise<SweepResult> {
   const store = openStore(opts.dbPath);
   try {
-    const experiment = opts.resumeId !== undefined ? resumeExperiment(store, opts.resumeId, opts.settings) : newExperiment(store, opts.settings!);
+    const experiment =
+      opts.resumeId !== undefined
+        ? resumeExperiment(store, opts.resumeId, opts.settings)
+        : newExperiment(store, opts.settings!);
     const settings = experiment.settings as unknown as SweepSettings;
     const startMs = performance.now();
     store.setExperimentStatus(experiment.id, 'running');
     const status = await runPending(store, experiment, settings, opts.dbPath, hooks);
     const finished = store.runsOf(experiment.id).filter((r) => r.status === 'done' && r.summary);
-    const summary = summarizeSweep(finished.map((r) => r.summary as unknown as RunSummary), performance.now() - startMs);
+    const summary = summarizeSweep(
+      finished.map((r) => r.summary as unknown as RunSummary),
+      performance.now() - startMs,
+    );
     store.setExperimentSummary(experiment.id, summary);
     store.setExperimentStatus(experiment.id, status);
     return { experiment: store.getExperiment(experiment.id), runs: store.runsOf(experiment.id), summary, status };
@@ -109,7 +132,16 @@ function newExperiment(store: Store, settings: SweepSettings): Experiment {
   for (const seed of settings.seeds) {
     for (const batchSize of settings.batchSizes) {
       const c = runConfig(settings, batchSize, seed);
-      store.upsertRun({ experimentId: experiment.id, key: runKey(batchSize, seed), batchSize, microBatchSize: batchSize / c.accumSteps, accumSteps: c.accumSteps, seed, lr: c.lr, settings: c });
+      store.upsertRun({
+        experimentId: experiment.id,
+        key: runKey(batchSize, seed),
+        batchSize,
+        microBatchSize: batchSize / c.accumSteps,
+        accumSteps: c.accumSteps,
+        seed,
+        lr: c.lr,
+        settings: c,
+      });
     }
   }
   return experiment;
@@ -117,11 +149,16 @@ function newExperiment(store: Store, settings: SweepSettings): Experiment {
 
 function resumeExperiment(store: Store, id: number, settings: SweepSettings | undefined): Experiment {
   const experiment = store.getExperiment(id);
-  if (experiment.kind !== 'sweep') throw new UsageError(`experiment ${id} is a ${experiment.kind}, not a sweep; --resume takes a sweep ID (see batchlab list)`);
+  if (experiment.kind !== 'sweep')
+    throw new UsageError(
+      `experiment ${id} is a ${experiment.kind}, not a sweep; --resume takes a sweep ID (see batchlab list)`,
+    );
   if (settings) {
     const differing = differingKeys(experiment.settings, settings as unknown as Record<string, unknown>);
     if (differing.length > 0) {
-      throw new UsageError(`sweep ${id} was started with other settings (${differing.join(', ')} differ); run "batchlab sweep --resume ${id}" alone, or start a new sweep`);
+      throw new UsageError(
+        `sweep ${id} was started with other settings (${differing.join(', ')} differ); run "batchlab sweep --resume ${id}" alone, or start a new sweep`,
+      );
     }
   }
   store.markRunningAsInterrupted(id);
@@ -135,7 +172,13 @@ function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>): 
 }
 
 /** Runs every unfinished run in order; stops scheduling when aborted. */
-async function runPending(store: Store, experiment: Experiment, settings: SweepSettings, dbPath: string, hooks: SweepHooks): Promise<'done' | 'interrupted'> {
+async function runPending(
+  store: Store,
+  experiment: Experiment,
+  settings: SweepSettings,
+  dbPath: string,
+  hooks: SweepHooks,
+): Promise<'done' | 'interrupted'> {
   const pending = store.unfinishedRuns(experiment.id);
   const total = store.runsOf(experiment.id).length;
   const doneBefore = total - pending.length;
@@ -154,7 +197,14 @@ async function runPending(store: Store, experiment: Experiment, settings: SweepS
         signal: hooks.signal,
         onStart: (info) => {
           totalSteps = info.totalSteps;
-          hooks.onRunStart?.({ run, index: doneBefore + i, total, plan: info.plan, backend: info.backend.name, totalSteps });
+          hooks.onRunStart?.({
+            run,
+            index: doneBefore + i,
+            total,
+            plan: info.plan,
+            backend: info.backend.name,
+            totalSteps,
+          });
         },
         onStep: (info) => hooks.onStep?.({ run, totalSteps, ...info }),
       },
@@ -167,12 +217,52 @@ async function runPending(store: Store, experiment: Experiment, settings: SweepS
 }
 
 /** One run of a `--cmd` sweep: the command gets `{max_steps}` from the budget (steps, or samples / B). */
-async function runCommandRun(store: Store, run: Run, settings: SweepSettings, pos: { index: number; total: number }, hooks: SweepHooks): Promise<Run['status']> {
+async function runCommandRun(
+  store: Store,
+  run: Run,
+  settings: SweepSettings,
+  pos: { index: number; total: number },
+  hooks: SweepHooks,
+): Promise<Run['status']> {
   const b = settings.budget;
-  const totalSteps = b.kind === 'steps' ? b.value : b.kind === 'samples' ? Math.ceil(b.value / run.batchSize) : b.kind === 'epochs' ? Math.ceil((b.value * settings.trainCount) / run.batchSize) : 0;
-  hooks.onRunStart?.({ run, ...pos, plan: `${run.batchSize} = ${run.microBatchSize} x ${run.accumSteps}`, backend: 'external command', totalSteps });
-  const result = await runExternal({ store, run, spec: settings.command!, maxSteps: totalSteps, signal: hooks.signal, onStep: (info) => hooks.onStep?.({ run, totalSteps, ...info }) });
-  hooks.onRunEnd?.({ run: store.getRun(run.id), outcome: result.status === 'done' ? { kind: 'done', status: 'done', summary: result.summary! } : { kind: 'failed', status: result.status === 'interrupted' ? 'interrupted' : 'error', code: 'BATCHLAB_CHILD_FAILED', message: result.reason ?? result.status, exitCode: null, signal: null, stderrTail: '' } });
+  const totalSteps =
+    b.kind === 'steps'
+      ? b.value
+      : b.kind === 'samples'
+        ? Math.ceil(b.value / run.batchSize)
+        : b.kind === 'epochs'
+          ? Math.ceil((b.value * settings.trainCount) / run.batchSize)
+          : 0;
+  hooks.onRunStart?.({
+    run,
+    ...pos,
+    plan: `${run.batchSize} = ${run.microBatchSize} x ${run.accumSteps}`,
+    backend: 'external command',
+    totalSteps,
+  });
+  const result = await runExternal({
+    store,
+    run,
+    spec: settings.command!,
+    maxSteps: totalSteps,
+    signal: hooks.signal,
+    onStep: (info) => hooks.onStep?.({ run, totalSteps, ...info }),
+  });
+  hooks.onRunEnd?.({
+    run: store.getRun(run.id),
+    outcome:
+      result.status === 'done'
+        ? { kind: 'done', status: 'done', summary: result.summary! }
+        : {
+            kind: 'failed',
+            status: result.status === 'interrupted' ? 'interrupted' : 'error',
+            code: 'BATCHLAB_CHILD_FAILED',
+            message: result.reason ?? result.status,
+            exitCode: null,
+            signal: null,
+            stderrTail: '',
+          },
+  });
   return result.status;
 }
 
@@ -182,7 +272,10 @@ function recordCrash(store: Store, run: Run, outcome: WorkerOutcome): void {
   if (current.status !== 'running' && current.status !== 'pending') return;
   if (outcome.kind === 'done') return;
   const status = outcome.status === 'error' ? 'failed' : outcome.status;
-  store.finishRun(run.id, { status, reason: outcome.stderrTail && status === 'failed' ? `${outcome.message}\n${outcome.stderrTail}` : outcome.message });
+  store.finishRun(run.id, {
+    status,
+    reason: outcome.stderrTail && status === 'failed' ? `${outcome.message}\n${outcome.stderrTail}` : outcome.message,
+  });
 }
 
 /** Versions and hardware, stored with the experiment. */

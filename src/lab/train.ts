@@ -59,7 +59,12 @@ export interface RunContext {
 }
 
 /** Steps the budget allows: the smallest of its limits. */
-export function budgetSteps(budget: TrainBudget, trainCount: number, batchSize: number, policy: LastBatchPolicy): number {
+export function budgetSteps(
+  budget: TrainBudget,
+  trainCount: number,
+  batchSize: number,
+  policy: LastBatchPolicy,
+): number {
   const perEpoch = stepsPerEpoch(trainCount, batchSize, policy);
   const limits = [
     budget.epochs !== undefined ? budget.epochs * perEpoch : Infinity,
@@ -67,7 +72,8 @@ export function budgetSteps(budget: TrainBudget, trainCount: number, batchSize: 
     budget.maxSamples !== undefined ? Math.ceil(budget.maxSamples / batchSize) : Infinity,
   ];
   const steps = Math.min(...limits);
-  if (!Number.isFinite(steps)) throw new UsageError('no training budget given; pass --epochs N, --steps N or --samples N');
+  if (!Number.isFinite(steps))
+    throw new UsageError('no training budget given; pass --epochs N, --steps N or --samples N');
   return steps;
 }
 

@@ -7,7 +7,7 @@
  * worker stops and marks the run interrupted, so a resume runs it again.
  */
 import { readFileSync } from 'node:fs';
-import { BatchlabError, DivergedError, isKnownError } from '../core/errors.js';
+import { type BatchlabError, DivergedError, isKnownError } from '../core/errors.js';
 import type { StepRecord } from '../core/types.js';
 import { matchOom } from '../engine/external/classify.js';
 import { openStore, StepWriter, type Store } from '../store/index.js';
@@ -60,12 +60,21 @@ async function runJob(job: WorkerJob): Promise<number> {
       vmHwmBytes: readVmHwmBytes(),
     });
     const status = result.status === 'interrupted' ? 'interrupted' : 'done';
-    if (store && runId !== undefined) store.finishRun(runId, { status, reason: status === 'interrupted' ? 'stopped by Ctrl-C or a lost parent' : undefined, summary });
+    if (store && runId !== undefined)
+      store.finishRun(runId, {
+        status,
+        reason: status === 'interrupted' ? 'stopped by Ctrl-C or a lost parent' : undefined,
+        summary,
+      });
     send({ type: 'done', status, summary });
     return status === 'interrupted' ? 130 : 0;
   } catch (err) {
     const failure = classifyError(err);
-    if (store && runId !== undefined) store.finishRun(runId, { status: failure.status === 'error' ? 'failed' : failure.status, reason: failure.message });
+    if (store && runId !== undefined)
+      store.finishRun(runId, {
+        status: failure.status === 'error' ? 'failed' : failure.status,
+        reason: failure.message,
+      });
     send({ type: 'failed', ...failure });
     return failure.status === 'error' ? 1 : 3;
   } finally {
@@ -73,7 +82,13 @@ async function runJob(job: WorkerJob): Promise<number> {
   }
 }
 
-async function trainWithStore(job: WorkerJob, ctx: Awaited<ReturnType<typeof prepareRun>>, store: Store | undefined, runId: number | undefined, signal: AbortSignal) {
+async function trainWithStore(
+  job: WorkerJob,
+  ctx: Awaited<ReturnType<typeof prepareRun>>,
+  store: Store | undefined,
+  runId: number | undefined,
+  signal: AbortSignal,
+) {
   const writer = store && runId !== undefined ? new StepWriter(store, runId) : undefined;
   let lastSentMs = 0;
   try {
@@ -84,7 +99,14 @@ async function trainWithStore(job: WorkerJob, ctx: Awaited<ReturnType<typeof pre
         const now = performance.now();
         if (now - lastSentMs >= PROGRESS_EVERY_MS) {
           lastSentMs = now;
-          send({ type: 'step', step: s.step, samples: s.samples, loss: s.loss, stepMs: s.stepMs, batchSize: s.batchSize });
+          send({
+            type: 'step',
+            step: s.step,
+            samples: s.samples,
+            loss: s.loss,
+            stepMs: s.stepMs,
+            batchSize: s.batchSize,
+          });
         }
       },
       onEval: (e) => {
@@ -99,9 +121,14 @@ async function trainWithStore(job: WorkerJob, ctx: Awaited<ReturnType<typeof pre
 
 function classifyError(err: unknown): { status: 'diverged' | 'oom' | 'error'; code: string; message: string } {
   if (err instanceof DivergedError) return { status: 'diverged', code: err.code, message: err.message };
-  if (isAllocationFailure(err)) return { status: 'oom', code: 'BATCHLAB_OOM', message: `out of memory: ${(err as Error).message}` };
+  if (isAllocationFailure(err))
+    return { status: 'oom', code: 'BATCHLAB_OOM', message: `out of memory: ${(err as Error).message}` };
   if (isKnownError(err)) return { status: 'error', code: (err as BatchlabError).code, message: err.message };
-  return { status: 'error', code: 'BATCHLAB_CHILD_FAILED', message: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+  return {
+    status: 'error',
+    code: 'BATCHLAB_CHILD_FAILED',
+    message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+  };
 }
 
 process.once('message', (msg: ParentMessage) => {

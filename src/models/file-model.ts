@@ -19,10 +19,16 @@ export function readModelArtifacts(path: string): tf.io.ModelArtifacts {
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new DataFileError(path, `cannot read a TF.js model.json (${(err as Error).message}); pass the path of a layers-model model.json`);
+    throw new DataFileError(
+      path,
+      `cannot read a TF.js model.json (${(err as Error).message}); pass the path of a layers-model model.json`,
+    );
   }
   if (!json.modelTopology) {
-    throw new DataFileError(path, 'has no "modelTopology"; it is not a TF.js layers model (save one with model.save())');
+    throw new DataFileError(
+      path,
+      'has no "modelTopology"; it is not a TF.js layers model (save one with model.save())',
+    );
   }
   const groups = json.weightsManifest ?? [];
   const weightSpecs = groups.flatMap((g) => g.weights);
@@ -34,14 +40,22 @@ export function readModelArtifacts(path: string): tf.io.ModelArtifacts {
     weightData.set(s, offset);
     offset += s.byteLength;
   }
-  return { modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'], weightSpecs, weightData: weightData.buffer, format: json.format };
+  return {
+    modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+    weightSpecs,
+    weightData: weightData.buffer,
+    format: json.format,
+  };
 }
 
 function readShard(file: string): Uint8Array {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new DataFileError(file, `weight shard cannot be read (${(err as Error).message}); keep the .bin files next to model.json`);
+    throw new DataFileError(
+      file,
+      `weight shard cannot be read (${(err as Error).message}); keep the .bin files next to model.json`,
+    );
   }
 }
 

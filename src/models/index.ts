@@ -86,7 +86,9 @@ function buildBuiltIn(spec: ModelSpec, data: Dataset): tfl.LayersModel {
   const hidden = spec.name === 'mlp' ? (spec.hidden ?? DEFAULT_HIDDEN) : [];
   // Flat inputs need no Flatten layer (TF.js's needs rank >= 3); the first Dense layer takes the shape.
   const first = model.layers.length === 0 ? { inputShape } : {};
-  hidden.forEach((width, i) => model.add(tfl.layers.dense({ units: width, activation: 'relu', ...(i === 0 ? first : {}) })));
+  hidden.forEach((width, i) =>
+    model.add(tfl.layers.dense({ units: width, activation: 'relu', ...(i === 0 ? first : {}) })),
+  );
   model.add(tfl.layers.dense({ units, ...(hidden.length === 0 ? first : {}) }));
   return model;
 }
@@ -162,7 +164,9 @@ export function modelHasConv(spec: ModelSpec): boolean {
   if (spec.name === 'cnn') return true;
   if (spec.name !== 'file' || !spec.path) return false;
   try {
-    return /"class_name"\s*:\s*"(Depthwise|Separable)?Conv/i.test(JSON.stringify(readModelArtifacts(spec.path).modelTopology));
+    return /"class_name"\s*:\s*"(Depthwise|Separable)?Conv/i.test(
+      JSON.stringify(readModelArtifacts(spec.path).modelTopology),
+    );
   } catch {
     return false; // buildModel reports the unreadable file with its own error
   }

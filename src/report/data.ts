@@ -82,9 +82,9 @@ export interface LoadReportOptions {
 export function loadReportData(store: Store, experimentId: number, opts: LoadReportOptions = {}): ReportData {
   const maxPoints = opts.maxPointsPerRun ?? DEFAULT_MAX_POINTS_PER_RUN;
   const experiment = store.getExperiment(experimentId);
-  const runs = store.runsOf(experimentId).map((run) =>
-    reportRun({ run, steps: store.stepsOf(run.id), evals: store.evalsOf(run.id), maxPoints }),
-  );
+  const runs = store
+    .runsOf(experimentId)
+    .map((run) => reportRun({ run, steps: store.stepsOf(run.id), evals: store.evalsOf(run.id), maxPoints }));
   return {
     format: REPORT_DATA_FORMAT,
     generatedAt: (opts.now ?? (() => new Date()))().toISOString(),

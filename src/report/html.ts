@@ -17,7 +17,12 @@ export function renderReport(store: Store, experimentId: number, opts: LoadRepor
 }
 
 /** Renders the report and writes it to `path` (UTF-8); returns the data it drew. */
-export function writeReport(store: Store, experimentId: number, path: string, opts: LoadReportOptions = {}): ReportData {
+export function writeReport(
+  store: Store,
+  experimentId: number,
+  path: string,
+  opts: LoadReportOptions = {},
+): ReportData {
   const data = loadReportData(store, experimentId, opts);
   writeFileSync(path, renderReportHtml(data), 'utf8');
   return data;

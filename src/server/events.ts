@@ -55,7 +55,8 @@ export class ExperimentWatcher {
       const runs = this.store.runsOf(this.experimentId);
       const events: LiveEvent[] = [];
       const signature = this.signatureOf(runs);
-      if (this.signature !== null && signature !== this.signature) events.push({ event: 'changed', data: { experimentId: this.experimentId } });
+      if (this.signature !== null && signature !== this.signature)
+        events.push({ event: 'changed', data: { experimentId: this.experimentId } });
       this.signature = signature;
       for (const run of runs) {
         const steps = this.newSteps(run);
@@ -68,7 +69,9 @@ export class ExperimentWatcher {
   }
 
   /** New steps of one run as columns (step, samples, loss, stepMs; NaN as null), or null if none. */
-  private newSteps(run: Run): { runId: number; steps: Record<'step' | 'samples' | 'loss' | 'stepMs', (number | null)[]> } | null {
+  private newSteps(
+    run: Run,
+  ): { runId: number; steps: Record<'step' | 'samples' | 'loss' | 'stepMs', (number | null)[]> } | null {
     if (run.status === 'pending') return null;
     const last = this.cursor.get(run.id) ?? 0;
     const steps = this.store.stepsOf(run.id, { fromStep: last + 1 }).slice(0, MAX_STEPS_PER_EVENT);

@@ -2,14 +2,17 @@
 import { escapeHtml } from '../report/html.js';
 
 /** Only this server's own scripts; inline styles are allowed because uPlot sizes its elements with them. */
-const DASHBOARD_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:";
+const DASHBOARD_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:";
 
 export type DashboardPage = { page: 'list' } | { page: 'experiment'; experimentId: number };
 
 export function dashboardPage(p: DashboardPage): string {
   const title = p.page === 'list' ? 'batchlab dashboard' : `batchlab: experiment ${p.experimentId}`;
-  const attrs = p.page === 'list' ? 'data-page="list"' : `data-page="experiment" data-experiment-id="${p.experimentId}"`;
-  const reportLink = p.page === 'experiment' ? ` <a href="/experiments/${p.experimentId}/report.html" download>download report</a>` : '';
+  const attrs =
+    p.page === 'list' ? 'data-page="list"' : `data-page="experiment" data-experiment-id="${p.experimentId}"`;
+  const reportLink =
+    p.page === 'experiment' ? ` <a href="/experiments/${p.experimentId}/report.html" download>download report</a>` : '';
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -72,10 +72,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 /** "Port in use" and "cannot bind" are the user's to fix: one line naming the address. */
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): unknown {
   if (err.code === 'EADDRINUSE') {
-    return new BatchlabError('BATCHLAB_BAD_ARGUMENT', `port ${port} on ${host} is already in use; pass --port N (0 picks a free one)`, { cause: err });
+    return new BatchlabError(
+      'BATCHLAB_BAD_ARGUMENT',
+      `port ${port} on ${host} is already in use; pass --port N (0 picks a free one)`,
+      { cause: err },
+    );
   }
   if (err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES' || err.code === 'ENOTFOUND') {
-    return new BatchlabError('BATCHLAB_BAD_ARGUMENT', `cannot listen on ${host}:${port} (${err.code}); pass another --host or --port`, { cause: err });
+    return new BatchlabError(
+      'BATCHLAB_BAD_ARGUMENT',
+      `cannot listen on ${host}:${port} (${err.code}); pass another --host or --port`,
+      { cause: err },
+    );
   }
   return err;
 }
@@ -107,8 +115,10 @@ class ServerContext {
 
   private route(req: IncomingMessage, res: ServerResponse): void {
     const raw = req.url ?? '/';
-    if (hasDotDotSegment(raw.split('?')[0]!)) throw new HttpError(403, 'BATCHLAB_FORBIDDEN', 'paths with ".." segments are refused');
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'BATCHLAB_METHOD', `the API is read-only; ${req.method} is not allowed`);
+    if (hasDotDotSegment(raw.split('?')[0]!))
+      throw new HttpError(403, 'BATCHLAB_FORBIDDEN', 'paths with ".." segments are refused');
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      throw new HttpError(405, 'BATCHLAB_METHOD', `the API is read-only; ${req.method} is not allowed`);
     const url = new URL(raw, 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean);
     const [a, b, c] = parts;
@@ -131,11 +141,18 @@ class ServerContext {
       const id = this.experimentId(b);
       if (parts.length === 2) {
         const store = this.db();
-        return sendJson(res, { experiment: store.getExperiment(id), runs: store.runsOf(id), probes: store.probesOf(id) });
+        return sendJson(res, {
+          experiment: store.getExperiment(id),
+          runs: store.runsOf(id),
+          probes: store.probesOf(id),
+        });
       }
       if (c === 'report' && parts.length === 3) {
         const maxPoints = optionalInt(url, 'maxPoints', { min: 2 });
-        return sendJson(res, loadReportData(this.db(), id, maxPoints === undefined ? {} : { maxPointsPerRun: maxPoints }));
+        return sendJson(
+          res,
+          loadReportData(this.db(), id, maxPoints === undefined ? {} : { maxPointsPerRun: maxPoints }),
+        );
       }
       if (c === 'events' && parts.length === 3) return this.events(req, res, id, url);
     }
@@ -160,7 +177,8 @@ class ServerContext {
     const store = this.db();
     store.getExperiment(experimentId); // 404 before the stream starts
     const cursor = parseCursor(url.searchParams.get('cursor'));
-    if (cursor === null) throw new HttpError(400, 'BATCHLAB_BAD_ARGUMENT', 'cursor must look like RUN:STEP,RUN:STEP (e.g. 12:400,13:380)');
+    if (cursor === null)
+      throw new HttpError(400, 'BATCHLAB_BAD_ARGUMENT', 'cursor must look like RUN:STEP,RUN:STEP (e.g. 12:400,13:380)');
     const watcher = new ExperimentWatcher(store, experimentId, cursor);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -196,7 +214,10 @@ class ServerContext {
     } catch {
       throw new HttpError(404, 'BATCHLAB_NOT_FOUND', `no static file ${relPath}`);
     }
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      'cache-control': 'no-cache',
+    });
     res.end(body);
   }
 
@@ -209,7 +230,8 @@ class ServerContext {
   private experimentId(text: string): number {
     if (text === 'latest') {
       const latest = this.db().latestExperiment();
-      if (latest === undefined) throw new HttpError(404, 'BATCHLAB_NOT_FOUND', `${this.opts.dbPath} has no experiments yet`);
+      if (latest === undefined)
+        throw new HttpError(404, 'BATCHLAB_NOT_FOUND', `${this.opts.dbPath} has no experiments yet`);
       return latest.id;
     }
     return parseId('experiment', text);
@@ -240,7 +262,11 @@ function describeError(err: unknown): { status: number; code: string; message: s
 function parseId(what: 'experiment' | 'run', text: string): number {
   const id = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(id) || id < 1) {
-    throw new HttpError(404, 'BATCHLAB_NOT_FOUND', `no ${what} with id "${decodeSafe(text)}"; ids are positive integers`);
+    throw new HttpError(
+      404,
+      'BATCHLAB_NOT_FOUND',
+      `no ${what} with id "${decodeSafe(text)}"; ids are positive integers`,
+    );
   }
   return id;
 }

@@ -94,7 +94,10 @@ export const PROBES_CSV_COLUMNS = [
 export function exportExperiment(store: Store, id: number, opts: ExportOptions): string {
   if (opts.format === 'json') return exportJson(store, id);
   if (opts.format !== 'csv') {
-    throw new BatchlabError('BATCHLAB_BAD_ARGUMENT', `unknown export format "${String(opts.format)}"; valid: json, csv`);
+    throw new BatchlabError(
+      'BATCHLAB_BAD_ARGUMENT',
+      `unknown export format "${String(opts.format)}"; valid: json, csv`,
+    );
   }
   const table = opts.table ?? 'steps';
   switch (table) {
@@ -117,12 +120,28 @@ export function exportExperiment(store: Store, id: number, opts: ExportOptions):
 function exportJson(store: Store, id: number): string {
   const experiment = store.getExperiment(id);
   const runs = store.runsOf(id).map((run) => ({ ...run, steps: store.stepsOf(run.id), evals: store.evalsOf(run.id) }));
-  const doc = { format: 'batchlab-export', schemaVersion: SCHEMA_VERSION, experiment, runs, probes: store.probesOf(id) };
+  const doc = {
+    format: 'batchlab-export',
+    schemaVersion: SCHEMA_VERSION,
+    experiment,
+    runs,
+    probes: store.probesOf(id),
+  };
   return JSON.stringify(doc) + '\n';
 }
 
 function runJoin(run: Run): unknown[] {
-  return [run.experimentId, run.id, run.key, run.batchSize, run.microBatchSize, run.accumSteps, run.seed, run.lr, run.status];
+  return [
+    run.experimentId,
+    run.id,
+    run.key,
+    run.batchSize,
+    run.microBatchSize,
+    run.accumSteps,
+    run.seed,
+    run.lr,
+    run.status,
+  ];
 }
 
 function stepsCsv(store: Store, id: number): string {

@@ -39,7 +39,9 @@ export function translateSqliteError(err: unknown, path: string, busyTimeoutMs: 
   if (code.startsWith('SQLITE_BUSY')) return lockedError(path, busyTimeoutMs, err);
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return notBatchlabError(path, err.message, err);
   if (code.startsWith('SQLITE_READONLY')) {
-    return store(`cannot write to database ${path} (${err.message}); check its permissions or open it without --readonly`);
+    return store(
+      `cannot write to database ${path} (${err.message}); check its permissions or open it without --readonly`,
+    );
   }
   if (code === 'SQLITE_FULL') return store(`the disk holding ${path} is full; free space or pass --db PATH`);
   if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) {

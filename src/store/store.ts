@@ -10,13 +10,7 @@
 import Database from 'better-sqlite3';
 import { BatchlabError } from '../core/errors.js';
 import type { EvalRecord, StepRecord } from '../core/types.js';
-import {
-  assertSqliteHeader,
-  initializeSchema,
-  inspectFile,
-  rejectVerdict,
-  translateSqliteError,
-} from './open.js';
+import { assertSqliteHeader, initializeSchema, inspectFile, rejectVerdict, translateSqliteError } from './open.js';
 import {
   EXPERIMENT_KINDS,
   EXPERIMENT_STATUSES,
@@ -501,7 +495,9 @@ export class Store {
   probesOf(experimentId: number): Probe[] {
     return this.guard(() => {
       this.requireExperiment(experimentId);
-      const rows = this.stmt('SELECT * FROM probes WHERE experiment_id = ? ORDER BY id').all(experimentId) as ProbeRow[];
+      const rows = this.stmt('SELECT * FROM probes WHERE experiment_id = ? ORDER BY id').all(
+        experimentId,
+      ) as ProbeRow[];
       return rows.map(toProbe);
     });
   }
@@ -559,7 +555,8 @@ export class Store {
       lo: number | null;
       hi: number | null;
     };
-    const known = range.n === 0 ? 'it has no experiments yet' : `its experiment ids run from ${range.lo} to ${range.hi}`;
+    const known =
+      range.n === 0 ? 'it has no experiments yet' : `its experiment ids run from ${range.lo} to ${range.hi}`;
     return new BatchlabError('BATCHLAB_NOT_FOUND', `no experiment with id ${id} in ${this.path} (${known})`, {
       exitCode: 2,
     });
@@ -613,9 +610,7 @@ function prepareConnection(db: Database.Database, path: string, readonly: boolea
 // ---- row mapping --------------------------------------------------------------------------------
 
 const SPLITS = ['train', 'test'] as const;
-const FINISHED_RUN_STATUSES = RUN_STATUSES.filter(
-  (s): s is FinishedRunStatus => s !== 'pending' && s !== 'running',
-);
+const FINISHED_RUN_STATUSES = RUN_STATUSES.filter((s): s is FinishedRunStatus => s !== 'pending' && s !== 'running');
 
 function isUnfinished(status: RunStatus): boolean {
   return (UNFINISHED_RUN_STATUSES as readonly RunStatus[]).includes(status);
@@ -674,7 +669,12 @@ function toStep(row: StepRow): StepRecord {
 }
 
 function toEval(row: EvalRow): EvalRecord {
-  const rec: EvalRecord = { step: row.step, samples: row.samples, split: row.split as EvalRecord['split'], loss: real(row.loss) };
+  const rec: EvalRecord = {
+    step: row.step,
+    samples: row.samples,
+    split: row.split as EvalRecord['split'],
+    loss: real(row.loss),
+  };
   if (row.accuracy !== null) rec.accuracy = row.accuracy;
   return rec;
 }

@@ -7,7 +7,15 @@ import type { Browser, Page } from 'playwright-core';
 import { openStore, type Store } from '../../src/store/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { lcg, syntheticSteps, writeSyntheticSweep, type SyntheticSweep } from '../report/synthetic.js';
-import { artifactPath, launch, publishedCharts, skipReason, waitReady, watchPage, type PublishedChart } from './helpers.js';
+import {
+  artifactPath,
+  launch,
+  publishedCharts,
+  skipReason,
+  waitReady,
+  watchPage,
+  type PublishedChart,
+} from './helpers.js';
 
 const skip = skipReason();
 if (skip) console.log(`# skipping dashboard browser tests: ${skip}`);
@@ -86,10 +94,18 @@ describe('live dashboard in chromium', { skip }, () => {
     const running = sweep.runningRun!;
     writer.finishRun(running.id, { status: 'diverged', reason: 'loss became NaN at step 141 with learning rate 0.2' });
     const row = pages[1]!.locator(`#runs tr[data-run-id="${running.id}"]`);
-    await pages[1]!.waitForFunction((id) => document.querySelector(`#runs tr[data-run-id="${id}"]`)?.classList.contains('bl-failed'), running.id, { timeout: 3000 });
+    await pages[1]!.waitForFunction(
+      (id) => document.querySelector(`#runs tr[data-run-id="${id}"]`)?.classList.contains('bl-failed'),
+      running.id,
+      { timeout: 3000 },
+    );
     assert.match(await row.innerText(), /diverged.*loss became NaN/s);
     await waitReady(pages[1]!);
-    assert.deepEqual((await publishedCharts(pages[1]!)).find((c) => c.id === 'loss-steps')!.batchSizes, [16, 64], 'the diverged run leaves the charts');
+    assert.deepEqual(
+      (await publishedCharts(pages[1]!)).find((c) => c.id === 'loss-steps')!.batchSizes,
+      [16, 64],
+      'the diverged run leaves the charts',
+    );
   });
 
   it('had no console errors in any tab', () => {

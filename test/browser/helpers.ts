@@ -10,7 +10,9 @@ export const ARTIFACTS_DIR = fileURLToPath(new URL('../../test-artifacts/', impo
 
 /** Why the browser tests are skipped on this machine, or undefined when they can run. */
 export function skipReason(): string | undefined {
-  return existsSync(CHROMIUM_PATH) ? undefined : `${CHROMIUM_PATH} not found: install Debian's chromium (CI does) to run the browser tests`;
+  return existsSync(CHROMIUM_PATH)
+    ? undefined
+    : `${CHROMIUM_PATH} not found: install Debian's chromium (CI does) to run the browser tests`;
 }
 
 /** Launches headless chromium; never downloads a browser. */
@@ -43,7 +45,15 @@ export interface PublishedChart {
   title: string;
   xLog: boolean;
   batchSizes: number[];
-  series: { label: string; runId?: number; batchSize?: number; color: string; fit: boolean; points: number; lastX: number | null }[];
+  series: {
+    label: string;
+    runId?: number;
+    batchSize?: number;
+    color: string;
+    fit: boolean;
+    points: number;
+    lastX: number | null;
+  }[];
   markers: { axis: string; value: number; label: string }[];
 }
 
@@ -52,5 +62,9 @@ export async function publishedCharts(page: Page): Promise<PublishedChart[]> {
 }
 
 export async function waitReady(page: Page, timeoutMs = 10_000): Promise<void> {
-  await page.waitForFunction(() => (window as unknown as { __batchlab?: { ready: boolean } }).__batchlab?.ready === true, null, { timeout: timeoutMs });
+  await page.waitForFunction(
+    () => (window as unknown as { __batchlab?: { ready: boolean } }).__batchlab?.ready === true,
+    null,
+    { timeout: timeoutMs },
+  );
 }

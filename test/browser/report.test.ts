@@ -14,8 +14,20 @@ const skip = skipReason();
 if (skip) console.log(`# skipping report browser tests: ${skip}`);
 
 const BATCH_SIZES = [16, 32, 64, 128, 256];
-const EXPECTED_CHARTS = ['loss-steps', 'loss-samples', 'loss-wall', 'eval', 'throughput', 'step-time', 'memory',
-  'steps-to-target', 'examples-to-target', 'b-simple', 'gap', 'sharpness'];
+const EXPECTED_CHARTS = [
+  'loss-steps',
+  'loss-samples',
+  'loss-wall',
+  'eval',
+  'throughput',
+  'step-time',
+  'memory',
+  'steps-to-target',
+  'examples-to-target',
+  'b-simple',
+  'gap',
+  'sharpness',
+];
 
 describe('HTML report in chromium', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'batchlab-report-browser-'));
@@ -26,11 +38,19 @@ describe('HTML report in chromium', { skip }, () => {
 
   before(async () => {
     const store = openStore(join(dir, 'r.db'));
-    const { experimentId } = writeSyntheticSweep(store, { batchSizes: BATCH_SIZES, seeds: [1, 2], stepsPerRun: 2000, oomBatchSize: 1024, probes: true });
+    const { experimentId } = writeSyntheticSweep(store, {
+      batchSizes: BATCH_SIZES,
+      seeds: [1, 2],
+      stepsPerRun: 2000,
+      oomBatchSize: 1024,
+      probes: true,
+    });
     writeReport(store, experimentId, reportPath);
     store.close();
     browser = await launch();
-    page = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true })).newPage();
+    page = await (
+      await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true })
+    ).newPage();
     seen = watchPage(page);
     await page.goto(pathToFileURL(reportPath).href);
     await waitReady(page);
@@ -42,14 +62,19 @@ describe('HTML report in chromium', { skip }, () => {
 
   it('opens with no console errors and no network request', async () => {
     assert.deepEqual(seen.errors, []);
-    const foreign = seen.requests.filter((u) => u !== pathToFileURL(reportPath).href && !u.startsWith('data:') && !u.startsWith('blob:'));
+    const foreign = seen.requests.filter(
+      (u) => u !== pathToFileURL(reportPath).href && !u.startsWith('data:') && !u.startsWith('blob:'),
+    );
     assert.deepEqual(foreign, []);
     await page.screenshot({ path: artifactPath('report.png'), fullPage: true });
   });
 
   it('draws every chart with one series per batch size, coloured by B', async () => {
     const charts = await publishedCharts(page);
-    assert.deepEqual(charts.map((c) => c.id), EXPECTED_CHARTS);
+    assert.deepEqual(
+      charts.map((c) => c.id),
+      EXPECTED_CHARTS,
+    );
     for (const c of charts) {
       assert.deepEqual(c.batchSizes, BATCH_SIZES, `${c.id}: the oom run at B=1024 is left out, every other B is in`);
       for (const s of c.series.filter((x) => x.batchSize !== undefined)) {
@@ -70,7 +95,10 @@ describe('HTML report in chromium', { skip }, () => {
     assert.match(await page.locator('#recommendation').innerText(), /batchSize\s+256/);
     assert.equal(await page.locator('#findings li').count(), 4);
     assert.equal(await page.locator('#findings li.bl-contradicts').count(), 1);
-    assert.match(await page.locator('#findings li.bl-contradicts').innerText(), /contradicts the seed.*<not> a large effect/s);
+    assert.match(
+      await page.locator('#findings li.bl-contradicts').innerText(),
+      /contradicts the seed.*<not> a large effect/s,
+    );
     const oomRow = page.locator('#runs tr.bl-failed');
     assert.equal(await oomRow.count(), 1);
     assert.match(await oomRow.innerText(), /oom.*out of memory at B=1024/s);

@@ -15,7 +15,12 @@ test('parseCifarBatch turns planar RGB records into NHWC floats in [0, 1]', () =
   const split = parseCifarBatch(bytes, 'b.bin');
   assert.equal(split.count, 2);
   assert.deepEqual(Array.from(split.y), [3, 9]);
-  for (const [i, r, c, ch] of [[0, 0, 0, 0], [0, 0, 1, 2], [1, 31, 31, 1], [1, 5, 17, 2]]) {
+  for (const [i, r, c, ch] of [
+    [0, 0, 0, 0],
+    [0, 0, 1, 2],
+    [1, 31, 31, 1],
+    [1, 5, 17, 2],
+  ]) {
     const p = r * 32 + c;
     assert.equal(split.x[i * 3072 + p * 3 + ch], Math.fround(pixelOf(i)(p, ch) / 255), `image ${i} (${r},${c},${ch})`);
   }
@@ -44,7 +49,10 @@ test('cifar10 from a directory uses data_batch_* as train and test_batch as test
     mkdirSync(batches);
     // Files written out of order: data_batch_10 must come after data_batch_2.
     writeFileSync(join(batches, 'data_batch_10.bin'), concatBytes([cifarRecord(7, pixelOf(7))]));
-    writeFileSync(join(batches, 'data_batch_2.bin'), concatBytes([cifarRecord(2, pixelOf(2)), cifarRecord(3, pixelOf(3))]));
+    writeFileSync(
+      join(batches, 'data_batch_2.bin'),
+      concatBytes([cifarRecord(2, pixelOf(2)), cifarRecord(3, pixelOf(3))]),
+    );
     writeFileSync(join(batches, 'test_batch.bin'), concatBytes([cifarRecord(5, pixelOf(5))]));
     writeFileSync(join(batches, 'batches.meta.txt'), 'airplane\n');
     const ds = loadDataset('cifar10', { file: batches });

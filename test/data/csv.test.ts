@@ -35,7 +35,10 @@ test('parseCsv without a header, with labelColumn by index and by name', () => {
   assert.deepEqual(t.labels, ['7', '8']);
   const named = parseCsv('y,x1\n1,5\n0,6\n', { file: 'f.csv', labelColumn: 'y' });
   assert.deepEqual(Array.from(named.x), [5, 6]);
-  assert.equal(thrown(() => parseCsv('y,x1\n1,5\n', { file: 'f.csv', labelColumn: 'z' })).code, 'BATCHLAB_BAD_ARGUMENT');
+  assert.equal(
+    thrown(() => parseCsv('y,x1\n1,5\n', { file: 'f.csv', labelColumn: 'z' })).code,
+    'BATCHLAB_BAD_ARGUMENT',
+  );
   assert.equal(thrown(() => parseCsv('1,5\n', { file: 'f.csv', labelColumn: 2 })).code, 'BATCHLAB_BAD_ARGUMENT');
 });
 
@@ -97,6 +100,9 @@ test('csv dataset with task regression keeps float targets', () => {
     for (let k = 0; k < ds.train.count; k++) assert.equal(ds.train.y[k], ds.train.x[k] - 0.5);
   });
   withCsv('x,y\n1,0.5\n2,oops\n', (file) => {
-    assert.match(thrown(() => loadDataset('csv', { file, task: 'regression' })).message, /line 3: target "oops" is not a number/);
+    assert.match(
+      thrown(() => loadDataset('csv', { file, task: 'regression' })).message,
+      /line 3: target "oops" is not a number/,
+    );
   });
 });

@@ -8,7 +8,11 @@ import { scanFashionJson } from '../../src/data/fashion.js';
 import { loadDataset } from '../../src/data/registry.js';
 import { thrown } from './helpers.js';
 
-const CLOTHES_DIR = join(dirname(createRequire(import.meta.url).resolve('fashion-mnist/package.json')), 'src', 'clothes');
+const CLOTHES_DIR = join(
+  dirname(createRequire(import.meta.url).resolve('fashion-mnist/package.json')),
+  'src',
+  'clothes',
+);
 /** Generous bound for a busy machine; typical loads take ~0.7-1.2 s. */
 const FASHION_LOAD_BUDGET_MS = 5000;
 
@@ -52,7 +56,10 @@ test('fashion-mnist loads 60000/10000 with a stratified test split (1000 per cla
   // No empty (all-zero) images slipped in, and pixels are in [0, 1].
   for (let i = 0; i < ds.test.count; i++) {
     const img = ds.test.x.subarray(i * 784, (i + 1) * 784);
-    assert.ok(img.some((v) => v > 0), `test image ${i} is blank`);
+    assert.ok(
+      img.some((v) => v > 0),
+      `test image ${i} is blank`,
+    );
     assert.ok(img.every((v) => v >= 0 && v <= 1));
   }
   // The training split is shuffled, not sorted by class: neighbours usually differ (9 in 10 by chance).

@@ -11,12 +11,12 @@ export function tempDir(): { dir: string; cleanup: () => void } {
 
 /** Element byte sizes and big-endian writers of the IDX types, by type byte. */
 const WRITERS: Record<number, [number, (v: DataView, off: number, x: number) => void]> = {
-  0x08: [1, (v, o, x) => v.setUint8(o, x)],
-  0x09: [1, (v, o, x) => v.setInt8(o, x)],
-  0x0b: [2, (v, o, x) => v.setInt16(o, x)],
-  0x0c: [4, (v, o, x) => v.setInt32(o, x)],
-  0x0d: [4, (v, o, x) => v.setFloat32(o, x)],
-  0x0e: [8, (v, o, x) => v.setFloat64(o, x)],
+  8: [1, (v, o, x) => v.setUint8(o, x)],
+  9: [1, (v, o, x) => v.setInt8(o, x)],
+  11: [2, (v, o, x) => v.setInt16(o, x)],
+  12: [4, (v, o, x) => v.setInt32(o, x)],
+  13: [4, (v, o, x) => v.setFloat32(o, x)],
+  14: [8, (v, o, x) => v.setFloat64(o, x)],
 };
 
 /** Bytes of an IDX file with type byte `type`, sizes `dims` and elements `values` (big-endian). */

@@ -27,7 +27,14 @@ test('parseIdx reads every standard element type big-endian', () => {
 });
 
 test('parseIdx reads MNIST-shaped ubyte images and labels', () => {
-  const images = parseIdx(idxBytes(0x08, [3, 2, 2], Array.from({ length: 12 }, (_, i) => i * 20)), 'img');
+  const images = parseIdx(
+    idxBytes(
+      0x08,
+      [3, 2, 2],
+      Array.from({ length: 12 }, (_, i) => i * 20),
+    ),
+    'img',
+  );
   assert.deepEqual(images.dims, [3, 2, 2]);
   assert.equal(images.data[11], 220);
   const labels = parseIdx(idxBytes(0x08, [3], [7, 0, 9]), 'lab');
@@ -62,7 +69,11 @@ test('corrupt IDX files throw DataFileError saying what was expected and found',
   const badType = idxBytes(0x08, [2], [1, 2]);
   badType[2] = 0x07;
   assertBad(badType, /found 0x00000701/);
-  assertBad(idxBytes(0x08, [3, 4], new Array(12).fill(0)).subarray(0, 10), /header truncated/, /expected 12 header bytes/);
+  assertBad(
+    idxBytes(0x08, [3, 4], new Array(12).fill(0)).subarray(0, 10),
+    /header truncated/,
+    /expected 12 header bytes/,
+  );
   assertBad(idxBytes(0x08, [3, 4], new Array(11).fill(0)), /dims \[3, 4\] of ubyte need 12 data bytes/, /found 11/);
   assertBad(idxBytes(0x0c, [2], [1, 2, 3]), /need 8 data bytes/, /found 12/);
 });
@@ -134,7 +145,10 @@ test('the idx dataset takes a held-out pair from testFile, and float labels as r
     assert.deepEqual(Array.from(ds.test.y), [40]);
     writeFileSync(f('te-images'), idxBytes(0x0d, [1, 3], [7, 8, 9]));
     writeFileSync(f('te-labels'), idxBytes(0x0d, [1], [40]));
-    assert.match(thrown(() => loadDataset('idx', { file: f('tr-images'), testFile: f('te-images') })).message, /held-out samples have shape \[3\]/);
+    assert.match(
+      thrown(() => loadDataset('idx', { file: f('tr-images'), testFile: f('te-images') })).message,
+      /held-out samples have shape \[3\]/,
+    );
   } finally {
     cleanup();
   }

@@ -8,7 +8,10 @@ test('listDatasets describes every dataset without loading it', () => {
   const start = performance.now();
   const list = listDatasets();
   assert.ok(performance.now() - start < 50);
-  assert.deepEqual(list.map((d) => d.name), ['mnist', 'fashion-mnist', 'iris', 'spiral', 'gauss', 'linreg', 'csv', 'idx', 'cifar10']);
+  assert.deepEqual(
+    list.map((d) => d.name),
+    ['mnist', 'fashion-mnist', 'iris', 'spiral', 'gauss', 'linreg', 'csv', 'idx', 'cifar10'],
+  );
   const mnist = list.find((d) => d.name === 'mnist')!;
   assert.deepEqual([mnist.trainCount, mnist.testCount, mnist.numClasses], [60000, 10000, 10]);
   assert.deepEqual(mnist.inputShape, [28, 28, 1]);
@@ -32,7 +35,10 @@ test('an unknown dataset name throws UnknownNameError listing the valid names', 
   const err = thrown(() => loadDataset('mnsit'));
   assert.ok(err instanceof UnknownNameError);
   assert.equal(err.code, 'BATCHLAB_UNKNOWN_DATASET');
-  assert.match(err.message, /unknown dataset "mnsit"; valid datasets: mnist, fashion-mnist, iris, spiral, gauss, linreg, csv, idx, cifar10/);
+  assert.match(
+    err.message,
+    /unknown dataset "mnsit"; valid datasets: mnist, fashion-mnist, iris, spiral, gauss, linreg, csv, idx, cifar10/,
+  );
   assert.equal(DATASET_NAMES.length, 9);
 });
 

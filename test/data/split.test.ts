@@ -8,7 +8,10 @@ import { applyStandardization, fitStandardization } from '../../src/data/standar
 test('data uses the project RNG of src/core/random.ts', () => {
   const ours = createRng(42);
   const core = createCoreRng(42);
-  assert.deepEqual([ours.uniform(), ours.normal(), ours.randInt(10)], [core.uniform(), core.normal(), core.randInt(10)]);
+  assert.deepEqual(
+    [ours.uniform(), ours.normal(), ours.randInt(10)],
+    [core.uniform(), core.normal(), core.randInt(10)],
+  );
 });
 
 test('createRng: reproducible, seed-dependent, normals have mean 0 and variance 1', () => {
@@ -16,8 +19,14 @@ test('createRng: reproducible, seed-dependent, normals have mean 0 and variance 
   const b = createRng(7);
   const c = createRng(8);
   const sa = Array.from({ length: 5 }, () => a.normal());
-  assert.deepEqual(sa, Array.from({ length: 5 }, () => b.normal()));
-  assert.notDeepEqual(sa, Array.from({ length: 5 }, () => c.normal()));
+  assert.deepEqual(
+    sa,
+    Array.from({ length: 5 }, () => b.normal()),
+  );
+  assert.notDeepEqual(
+    sa,
+    Array.from({ length: 5 }, () => c.normal()),
+  );
   const rng = createRng(1);
   const n = 200000;
   let sum = 0;
@@ -43,7 +52,10 @@ test('deriveSeed separates purposes and seeds', () => {
 
 test('permutation holds each index once', () => {
   const p = permutation(1000, createRng(3));
-  assert.deepEqual(Array.from(p).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    Array.from(p).sort((a, b) => a - b),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.notDeepEqual(Array.from(p.subarray(0, 10)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
 
@@ -54,8 +66,14 @@ test('stratifiedSplitIndices keeps class proportions and partitions the rows', (
   for (const i of testIndices) counts[labels[i]]++;
   assert.deepEqual(counts, [60, 30, 10]);
   const all = [...trainIndices, ...testIndices].sort((a, b) => a - b);
-  assert.deepEqual(all, Array.from({ length: 1000 }, (_, i) => i));
-  assert.notDeepEqual(Array.from(testIndices), Array.from(stratifiedSplitIndices(labels, { testFraction: 0.1, seed: 5 }).testIndices));
+  assert.deepEqual(
+    all,
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
+  assert.notDeepEqual(
+    Array.from(testIndices),
+    Array.from(stratifiedSplitIndices(labels, { testFraction: 0.1, seed: 5 }).testIndices),
+  );
 });
 
 test('randomSplitIndices holds out round(n * fraction) rows', () => {
@@ -70,7 +88,10 @@ test('gatherSplit copies rows and labels in index order', () => {
   const out = gatherSplit(split, [2, 0], { xSize: 2, ySize: 1 });
   assert.deepEqual(Array.from(out.x), [20, 21, 0, 1]);
   assert.deepEqual(out.y, Int32Array.from([7, 5]));
-  const reg = gatherSplit({ x: split.x, y: Float32Array.from([1, 2, 3, 4, 5, 6]), count: 3 }, [1], { xSize: 2, ySize: 2 });
+  const reg = gatherSplit({ x: split.x, y: Float32Array.from([1, 2, 3, 4, 5, 6]), count: 3 }, [1], {
+    xSize: 2,
+    ySize: 2,
+  });
   assert.deepEqual(reg.y, Float32Array.from([3, 4]));
 });
 

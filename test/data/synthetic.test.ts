@@ -90,7 +90,10 @@ test('spiral: K balanced classes on K arms within the unit disc (plus noise)', (
 
 test('gauss: two balanced blobs centred at (-1.5, -1.5) and (1.5, 1.5)', () => {
   const ds = loadDataset('gauss', { noiseSigma: 0.5, trainCount: 8000 });
-  const sums = [[0, 0, 0], [0, 0, 0]];
+  const sums = [
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
   for (let i = 0; i < ds.train.count; i++) {
     const s = sums[ds.train.y[i]];
     s[0] += ds.train.x[2 * i];
@@ -98,7 +101,10 @@ test('gauss: two balanced blobs centred at (-1.5, -1.5) and (1.5, 1.5)', () => {
     s[2]++;
   }
   assert.deepEqual([sums[0][2], sums[1][2]], [4000, 4000]);
-  for (const [k, centre] of [[0, -1.5], [1, 1.5]]) {
+  for (const [k, centre] of [
+    [0, -1.5],
+    [1, 1.5],
+  ]) {
     assert.ok(Math.abs(sums[k][0] / 4000 - centre) < 0.03);
     assert.ok(Math.abs(sums[k][1] / 4000 - centre) < 0.03);
   }

@@ -27,7 +27,24 @@ const node = `'${process.execPath}' '${FAKE_TRAINER}'`;
 
 test('a TF.js MLP under an emulated budget: within 5% of the brute-force maximum, at most log2(max) + 3 probes, target plan', async () => {
   const db = newDb();
-  const args = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '32', '--optimizer', 'sgd', '--memory-budget', '3MiB', '--target-batch', '4000', '--base-lr', '0.05', '--base-batch', '64'];
+  const args = [
+    '--dataset',
+    'gauss',
+    '--model',
+    'mlp',
+    '--hidden',
+    '32',
+    '--optimizer',
+    'sgd',
+    '--memory-budget',
+    '3MiB',
+    '--target-batch',
+    '4000',
+    '--base-lr',
+    '0.05',
+    '--base-batch',
+    '64',
+  ];
   const r = runFindMax([...args, '--json', '--db', db]);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as FindMaxReport;
@@ -35,11 +52,24 @@ test('a TF.js MLP under an emulated budget: within 5% of the brute-force maximum
   // Brute force over the same probe function: the largest B whose tensor peak is within the limit,
   // stepping up from the answer until a probe fails, then bisecting exactly.
   const base: TrainConfig = {
-    dataset: 'gauss', datasetOptions: {}, model: { name: 'mlp', hidden: [32] }, batchSize: 1, accumSteps: 1, budget: { maxSteps: 3 }, lastBatch: 'keep',
-    optimizer: { name: 'sgd' }, lr: PROBE_LR, schedule: 'constant', warmupSteps: 0, seed: 1, evalEvery: 0, evalTrainLimit: 256,
+    dataset: 'gauss',
+    datasetOptions: {},
+    model: { name: 'mlp', hidden: [32] },
+    batchSize: 1,
+    accumSteps: 1,
+    budget: { maxSteps: 3 },
+    lastBatch: 'keep',
+    optimizer: { name: 'sgd' },
+    lr: PROBE_LR,
+    schedule: 'constant',
+    warmupSteps: 0,
+    seed: 1,
+    evalEvery: 0,
+    evalTrainLimit: 256,
   };
   const prober = tfjsProber({ base, measure: 'tensor' });
-  const fits = async (b: number) => ((await prober.run(b, { steps: 3 })).peakBytes as number) <= report.answer.limitBytes;
+  const fits = async (b: number) =>
+    ((await prober.run(b, { steps: 3 })).peakBytes as number) <= report.answer.limitBytes;
   assert.ok(await fits(answer));
   let lo = answer;
   let hi = Math.ceil(answer * 1.06);
@@ -52,8 +82,19 @@ test('a TF.js MLP under an emulated budget: within 5% of the brute-force maximum
   const truth = lo;
   assert.ok(answer >= 0.95 * truth && answer <= truth, `answer ${answer}, brute-force maximum ${truth}`);
   assert.ok(report.counts.total <= Math.log2(truth) + 3, `${report.counts.total} probes for a maximum of ${truth}`);
-  assert.deepEqual(report.probes.slice(0, 4).map((p) => [p.phase, p.batch]), [['analytic', 1], ['analytic', 2], ['analytic', 4], ['analytic', 8]]);
-  assert.deepEqual([report.probes.at(-1)!.phase, report.probes.at(-1)!.batch, report.probes.at(-1)!.steps], ['verify', answer, 20]);
+  assert.deepEqual(
+    report.probes.slice(0, 4).map((p) => [p.phase, p.batch]),
+    [
+      ['analytic', 1],
+      ['analytic', 2],
+      ['analytic', 4],
+      ['analytic', 8],
+    ],
+  );
+  assert.deepEqual(
+    [report.probes.at(-1)!.phase, report.probes.at(-1)!.batch, report.probes.at(-1)!.steps],
+    ['verify', answer, 20],
+  );
   assert.ok(report.fit!.r2 > 0.9 && report.fit!.bytesPerSample > 0);
   // --target-batch 4000 above the maximum: micro-batch x steps = 4000 with micro-batch <= the answer; linear rule for SGD.
   const t = report.target!;
@@ -76,7 +117,27 @@ test('--cmd: a trainer killed by SIGKILL above batch 40 counts as OOM; the table
   // `kill -9 $$` kills the trial's shell, as the kernel's OOM killer would.
   const cmd = `[ {batch} -gt 40 ] && kill -9 $$; ${node}`;
   const db = newDb();
-  const r = runFindMax(['--cmd', cmd, '--memory-budget', '2GiB', '--max-batch', '4096', '--target-batch', '100', '--base-lr', '0.1', '--base-batch', '10', '--lr-rule', 'sqrt', '--db', db], FAKE_ENV);
+  const r = runFindMax(
+    [
+      '--cmd',
+      cmd,
+      '--memory-budget',
+      '2GiB',
+      '--max-batch',
+      '4096',
+      '--target-batch',
+      '100',
+      '--base-lr',
+      '0.1',
+      '--base-batch',
+      '10',
+      '--lr-rule',
+      'sqrt',
+      '--db',
+      db,
+    ],
+    FAKE_ENV,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /#\s+phase\s+B\s+peak MiB\s+VmHWM MiB\s+result\s+reason\s+time/);
   assert.match(r.stdout, /^\s*\d+\s+search\s+\d+\s+.*\boom\s+.*SIGKILL/m);
@@ -100,7 +161,10 @@ test('--cmd: a crash is an error that stops the search and shows the stderr; it 
   const cmd = `[ {batch} -gt 40 ] && export FAKE_MODE=crash; ${node}`;
   const r = runFindMax(['--cmd', cmd, '--memory-budget', '2GiB', '--max-batch', '4096', '--db', db], FAKE_ENV);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /error \[BATCHLAB_CHILD_FAILED\]: search probe at batch \d+ failed with an error \(not a memory failure, so the search stops\)/);
+  assert.match(
+    r.stderr,
+    /error \[BATCHLAB_CHILD_FAILED\]: search probe at batch \d+ failed with an error \(not a memory failure, so the search stops\)/,
+  );
   assert.match(r.stderr, /KeyError: a bug in the training script, not memory/);
   const store = openStore(db, { readonly: true });
   try {
@@ -108,7 +172,10 @@ test('--cmd: a crash is an error that stops the search and shows the stderr; it 
     assert.equal(e.status, 'failed');
     const probes = store.probesOf(e.id);
     assert.equal(probes.at(-1)!.kind, 'error');
-    assert.ok(probes.every((p) => p.kind !== 'oom' && p.kind !== 'over-budget'), 'nothing was taken for a memory failure');
+    assert.ok(
+      probes.every((p) => p.kind !== 'oom' && p.kind !== 'over-budget'),
+      'nothing was taken for a memory failure',
+    );
   } finally {
     store.close();
   }
@@ -117,8 +184,14 @@ test('--cmd: a crash is an error that stops the search and shows the stderr; it 
 test('bad input: one line naming the value, exit 2', () => {
   const tfjs = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '8'];
   const cases: [string[], RegExp][] = [
-    [[...tfjs, '--memory-budget', '0'], /^error \[BATCHLAB_BAD_BUDGET\]: memory budget must be at least 1 byte, got "0"/],
-    [[...tfjs, '--memory-budget', '-1GiB'], /^error \[BATCHLAB_BAD_BUDGET\]: memory budget must be a positive number .*got "-1GiB"/],
+    [
+      [...tfjs, '--memory-budget', '0'],
+      /^error \[BATCHLAB_BAD_BUDGET\]: memory budget must be at least 1 byte, got "0"/,
+    ],
+    [
+      [...tfjs, '--memory-budget', '-1GiB'],
+      /^error \[BATCHLAB_BAD_BUDGET\]: memory budget must be a positive number .*got "-1GiB"/,
+    ],
     [[...tfjs, '--memory-budget', 'lots'], /^error \[BATCHLAB_BAD_BUDGET\]: .*got "lots"/],
     [[...tfjs, '--memory-budget', '4XB'], /^error \[BATCHLAB_BAD_BUDGET\]: memory budget has an unknown unit "XB"/],
     [[...tfjs, '--margin', '1.5'], /^error \[BATCHLAB_BAD_ARGUMENT\]: --margin must be in \[0, 0\.9\].*got 1\.5/],
@@ -126,11 +199,20 @@ test('bad input: one line naming the value, exit 2', () => {
     [['--dataset', 'gauss', '--model', 'nope'], /^error \[BATCHLAB_UNKNOWN_MODEL\]: unknown model "nope"/],
     [['--dataset', 'nope', '--model', 'mlp'], /^error \[BATCHLAB_UNKNOWN_DATASET\]/],
     [['--cmd', ''], /^error \[BATCHLAB_BAD_ARGUMENT\]: --cmd is empty/],
-    [['--cmd', 'python3 train.py --batch-size {batch}', '--model', 'cnn'], /^error \[BATCHLAB_BAD_ARGUMENT\]: --model describes a TF.js model, but --cmd runs your own command/],
+    [
+      ['--cmd', 'python3 train.py --batch-size {batch}', '--model', 'cnn'],
+      /^error \[BATCHLAB_BAD_ARGUMENT\]: --model describes a TF.js model, but --cmd runs your own command/,
+    ],
     [['--cmd', 'python3 train.py --bs {batch_size}'], /batch_size/],
-    [['--cmd', 'python3 train.py --batch-size {batch}', '--budget-on', 'tensor'], /^error \[BATCHLAB_BAD_ARGUMENT\]: --budget-on tensor is for TF.js models/],
+    [
+      ['--cmd', 'python3 train.py --batch-size {batch}', '--budget-on', 'tensor'],
+      /^error \[BATCHLAB_BAD_ARGUMENT\]: --budget-on tensor is for TF.js models/,
+    ],
     [[...tfjs, '--budget-on', 'gpu'], /^error \[BATCHLAB_BAD_ARGUMENT\]: --budget-on gpu is for --cmd/],
-    [[...tfjs, '--target-batch', '0'], /^error \[BATCHLAB_BAD_BATCH_SIZE\]: --target-batch must be a positive integer, got "0"/],
+    [
+      [...tfjs, '--target-batch', '0'],
+      /^error \[BATCHLAB_BAD_BATCH_SIZE\]: --target-batch must be a positive integer, got "0"/,
+    ],
   ];
   for (const [args, expected] of cases) {
     const r = runFindMax([...args, '--db', newDb()]);
@@ -142,10 +224,24 @@ test('bad input: one line naming the value, exit 2', () => {
 });
 
 test('a budget below what the model needs at batch 1: says how much that is, exit 2', () => {
-  const r = runFindMax(['--dataset', 'gauss', '--model', 'mlp', '--hidden', '8', '--memory-budget', '1KiB', '--db', newDb()]);
+  const r = runFindMax([
+    '--dataset',
+    'gauss',
+    '--model',
+    'mlp',
+    '--hidden',
+    '8',
+    '--memory-budget',
+    '1KiB',
+    '--db',
+    newDb(),
+  ]);
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.trim().split('\n');
-  assert.match(lines.at(-1)!, /^error \[BATCHLAB_BAD_BUDGET\]: memory budget 1 KiB is smaller than the model itself needs: [\d.]+ KiB at batch 1 \(tensor peak\); pass --memory-budget [\d.]+KiB or more \(with the 10% margin\)$/);
+  assert.match(
+    lines.at(-1)!,
+    /^error \[BATCHLAB_BAD_BUDGET\]: memory budget 1 KiB is smaller than the model itself needs: [\d.]+ KiB at batch 1 \(tensor peak\); pass --memory-budget [\d.]+KiB or more \(with the 10% margin\)$/,
+  );
   assert.equal(lines.filter((l) => l.startsWith('error')).length, 1, 'the progress lines before it are not errors');
   assert.equal(r.stdout, '');
 });

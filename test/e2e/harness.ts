@@ -11,7 +11,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: readonly string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
+export function runCli(
+  args: readonly string[],
+  opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): CliResult {
   const res = spawnSync(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
     encoding: 'utf8',
@@ -28,5 +31,7 @@ export const TEST_PYTHON = process.env.BATCHLAB_TEST_PYTHON ?? '/usr/bin/python3
 export function torchMissing(): string | undefined {
   const r = spawnSync(TEST_PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
   if (r.error) return `${TEST_PYTHON} cannot be run (${r.error.message})`;
-  return r.status === 0 ? undefined : `${TEST_PYTHON} cannot import torch (install python3-torch): ${r.stderr.trim().split('\n').pop()}`;
+  return r.status === 0
+    ? undefined
+    : `${TEST_PYTHON} cannot import torch (install python3-torch): ${r.stderr.trim().split('\n').pop()}`;
 }

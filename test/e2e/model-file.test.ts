@@ -14,13 +14,22 @@ const TMP = mkdtempSync(join(tmpdir(), 'batchlab-model-file-'));
 /** Saves a small layers model the way model.save() lays it out on disk: model.json + one weights shard. */
 async function saveModel(dir: string, outputs: number): Promise<string> {
   await tf.setBackend('cpu');
-  const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 8, activation: 'relu' }), tfl.layers.dense({ units: outputs })] });
+  const model = tfl.sequential({
+    layers: [tfl.layers.dense({ inputShape: [4], units: 8, activation: 'relu' }), tfl.layers.dense({ units: outputs })],
+  });
   const path = join(dir, `model-${outputs}.json`);
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const shard = `weights-${outputs}.bin`;
       writeFileSync(join(dir, shard), Buffer.from(artifacts.weightData as ArrayBuffer));
-      writeFileSync(path, JSON.stringify({ modelTopology: artifacts.modelTopology, format: 'layers-model', weightsManifest: [{ paths: [shard], weights: artifacts.weightSpecs }] }));
+      writeFileSync(
+        path,
+        JSON.stringify({
+          modelTopology: artifacts.modelTopology,
+          format: 'layers-model',
+          weightsManifest: [{ paths: [shard], weights: artifacts.weightSpecs }],
+        }),
+      );
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
@@ -30,7 +39,24 @@ async function saveModel(dir: string, outputs: number): Promise<string> {
 
 test('a saved model.json trains on iris; one with the wrong output width is refused', async () => {
   const good = await saveModel(TMP, 3);
-  const r = runCli(['train', '--dataset', 'iris', '--model', 'file', '--model-file', good, '--batch-size', '16', '--epochs', '30', '--optimizer', 'adam', '--lr', '0.02', '--json']);
+  const r = runCli([
+    'train',
+    '--dataset',
+    'iris',
+    '--model',
+    'file',
+    '--model-file',
+    good,
+    '--batch-size',
+    '16',
+    '--epochs',
+    '30',
+    '--optimizer',
+    'adam',
+    '--lr',
+    '0.02',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const result = JSON.parse(r.stdout);
   assert.ok(result.final.test.accuracy > 0.8, `iris accuracy ${result.final.test.accuracy}`);

@@ -34,7 +34,16 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 const SPIRAL = ['--dataset', 'spiral', '--model', 'mlp', '--hidden', '32', '--backend', 'cpu', '--db', db];
 
 test('recommend --json on spiral: the schema, the probe within 5%, stored as a recommend experiment', async () => {
-  const r = await runCommand(recommendCommand, [...SPIRAL, '--base-batch', '32', '--base-lr', '0.1', '--memory-budget', '64MiB', '--json']);
+  const r = await runCommand(recommendCommand, [
+    ...SPIRAL,
+    '--base-batch',
+    '32',
+    '--base-lr',
+    '0.1',
+    '--memory-budget',
+    '64MiB',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.err);
   const j = JSON.parse(r.out);
   assert.equal(j.schema, 'batchlab.recommend/1');
@@ -44,7 +53,10 @@ test('recommend --json on spiral: the schema, the probe within 5%, stored as a r
   assert.ok(j.noise.windows[1].toStep > j.noise.windows[0].toStep);
   assert.ok(Number.isInteger(j.recommendation.batch) && j.recommendation.batch >= 1 && j.recommendation.batch <= 4096);
   assert.equal(j.recommendation.batch, j.recommendation.microBatchSize * j.recommendation.accumSteps);
-  assert.deepEqual(j.recommendation.reasons.map((x: { effect: string }) => x.effect), ['memory', 'speed', 'stability', 'generalization']);
+  assert.deepEqual(
+    j.recommendation.reasons.map((x: { effect: string }) => x.effect),
+    ['memory', 'speed', 'stability', 'generalization'],
+  );
   const store = openStore(db, { readonly: true });
   try {
     const e = store.getExperiment(j.experimentId);
@@ -67,20 +79,52 @@ test('contradictory options: --objective memory without a budget is one line, be
 test('a dataset too small for a noise scale says how many samples are needed', async () => {
   const r = await runCommand(recommendCommand, ['--dataset', 'iris', '--model', 'linear', '--db', db]);
   assert.equal(r.code, 2);
-  assert.match(r.err, /training set of 120 samples is too small to measure a gradient noise scale.*at least [\d,]+ training samples/);
+  assert.match(
+    r.err,
+    /training set of 120 samples is too small to measure a gradient noise scale.*at least [\d,]+ training samples/,
+  );
 });
 
 test('a probe that diverges says so and suggests a smaller base LR', async () => {
   // Linear regression with SGD at LR 100: the weights grow by ~100x a step and the loss overflows.
-  const r = await runCommand(recommendCommand, ['--dataset', 'linreg', '--model', 'linear', '--backend', 'cpu', '--db', db, '--optimizer', 'sgd', '--base-lr', '100']);
+  const r = await runCommand(recommendCommand, [
+    '--dataset',
+    'linreg',
+    '--model',
+    'linear',
+    '--backend',
+    'cpu',
+    '--db',
+    db,
+    '--optimizer',
+    'sgd',
+    '--base-lr',
+    '100',
+  ]);
   assert.equal(r.code, 3, r.err);
-  assert.match(r.err.split('\n').at(-1)!, /^error \[BATCHLAB_DIVERGED\]: the probe:noise:b=\d+ probe diverged at batch \d+ with LR [\d.e+]+ .*lower --base-lr \(e\.g\. --base-lr 10\) and run again$/);
+  assert.match(
+    r.err.split('\n').at(-1)!,
+    /^error \[BATCHLAB_DIVERGED\]: the probe:noise:b=\d+ probe diverged at batch \d+ with LR [\d.e+]+ .*lower --base-lr \(e\.g\. --base-lr 10\) and run again$/,
+  );
 });
 
 test('noise --at-step: B_simple with a CI, said when it was measured', async () => {
-  const r = await runCommand(noiseCommand, [...SPIRAL, '--batch-size', '32', '--lr', '0.1', '--at-step', '30', '--window', '60']);
+  const r = await runCommand(noiseCommand, [
+    ...SPIRAL,
+    '--batch-size',
+    '32',
+    '--lr',
+    '0.1',
+    '--at-step',
+    '30',
+    '--window',
+    '60',
+  ]);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /B_simple (~ [\d.,]+ \(95% CI [\d.,]+-([\d.,]+|unbounded)\)|not measurable) over steps 31-90 \(after 30 steps\) at B = 32/);
+  assert.match(
+    r.out,
+    /B_simple (~ [\d.,]+ \(95% CI [\d.,]+-([\d.,]+|unbounded)\)|not measurable) over steps 31-90 \(after 30 steps\) at B = 32/,
+  );
   const bad = await runCommand(noiseCommand, [...SPIRAL, '--batch-size', '33']);
   assert.match(bad.err, /must be even and >= 2, got 33/);
 });

@@ -12,7 +12,21 @@ import { runCli } from './harness.js';
 const TMP = mkdtempSync(join(tmpdir(), 'batchlab-sweep-'));
 const BIN = fileURLToPath(new URL('../../bin/batchlab.js', import.meta.url));
 /** A small, quick sweep: 2-D Gaussians, a small MLP, three batch sizes. */
-const TINY = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '32', '--batch-sizes', '8,32,128', '--budget', 'samples=2048', '--sharpness-iterations', '5', '--no-report'];
+const TINY = [
+  '--dataset',
+  'gauss',
+  '--model',
+  'mlp',
+  '--hidden',
+  '32',
+  '--batch-sizes',
+  '8,32,128',
+  '--budget',
+  'samples=2048',
+  '--sharpness-iterations',
+  '5',
+  '--no-report',
+];
 
 function dbPath(name: string): string {
   return join(TMP, `${name}.db`);
@@ -32,11 +46,21 @@ test('a tiny sweep end to end: runs stored, memory growing with B, fits and find
     const e = store.latestExperiment()!;
     assert.equal(e.status, 'done');
     const runs = store.runsOf(e.id);
-    assert.deepEqual(runs.map((x) => [x.batchSize, x.status]), [[8, 'done'], [32, 'done'], [128, 'done']]);
+    assert.deepEqual(
+      runs.map((x) => [x.batchSize, x.status]),
+      [
+        [8, 'done'],
+        [32, 'done'],
+        [128, 'done'],
+      ],
+    );
     const peaks = runs.map((x) => (x.summary as unknown as RunSummary).peakBytes);
     assert.ok(peaks[0]! < peaks[1]! && peaks[1]! < peaks[2]!, `peak memory should grow with B: ${peaks}`);
     // Same samples for every run: 2048 samples = 256, 64 and 16 steps.
-    assert.deepEqual(runs.map((x) => store.stepsOf(x.id).length), [256, 64, 16]);
+    assert.deepEqual(
+      runs.map((x) => store.stepsOf(x.id).length),
+      [256, 64, 16],
+    );
     const summary = e.summary as unknown as SweepSummary;
     assert.ok(summary.memoryFit!.bytesPerSample > 0 && summary.memoryFit!.r2 > 0.9);
     assert.ok(summary.stepTimeFit !== undefined);
@@ -88,7 +112,12 @@ function childPids(pid: number): number[] {
 }
 
 /** Starts a sweep in the background; resolves when `ready(store)` holds, then runs `act(pid)`. */
-async function sweepUntil(db: string, args: string[], ready: (db: string) => boolean, act: (pid: number) => void): Promise<number | null> {
+async function sweepUntil(
+  db: string,
+  args: string[],
+  ready: (db: string) => boolean,
+  act: (pid: number) => void,
+): Promise<number | null> {
   const child = spawn(process.execPath, [BIN, 'sweep', ...args, '--db', db], { stdio: 'ignore' });
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -104,7 +133,9 @@ function runningWithSteps(db: string): boolean {
     const store = openStore(db, { readonly: true });
     try {
       const e = store.latestExperiment();
-      return e !== undefined && store.runsOf(e.id).some((r) => r.status === 'running' && store.stepsOf(r.id).length > 20);
+      return (
+        e !== undefined && store.runsOf(e.id).some((r) => r.status === 'running' && store.stepsOf(r.id).length > 20)
+      );
     } finally {
       store.close();
     }
@@ -114,7 +145,21 @@ function runningWithSteps(db: string): boolean {
 }
 
 /** Enough steps per run that a run is still going when the test acts (12,288 samples: B=2 takes seconds even on a fast machine). */
-const SLOW = ['--dataset', 'gauss', '--model', 'mlp', '--hidden', '64', '--batch-sizes', '2,4,8', '--budget', 'samples=12288', '--sharpness-iterations', '0', '--no-report'];
+const SLOW = [
+  '--dataset',
+  'gauss',
+  '--model',
+  'mlp',
+  '--hidden',
+  '64',
+  '--batch-sizes',
+  '2,4,8',
+  '--budget',
+  'samples=12288',
+  '--sharpness-iterations',
+  '0',
+  '--no-report',
+];
 
 test('a run whose child is killed (SIGKILL) is recorded as OOM and the sweep goes on', async () => {
   const db = dbPath('child-killed');
@@ -127,7 +172,10 @@ test('a run whose child is killed (SIGKILL) is recorded as OOM and the sweep goe
     const runs = store.runsOf(store.latestExperiment()!.id);
     assert.equal(runs[0]!.status, 'oom');
     assert.match(runs[0]!.reason!, /SIGKILL/);
-    assert.deepEqual(runs.slice(1).map((r) => r.status), ['done', 'done']);
+    assert.deepEqual(
+      runs.slice(1).map((r) => r.status),
+      ['done', 'done'],
+    );
   } finally {
     store.close();
   }
@@ -159,7 +207,10 @@ test('a parent killed mid-sweep loses no finished run; --resume runs only the un
   const after = openStore(db, { readonly: true });
   try {
     const runs = after.runsOf(id);
-    assert.deepEqual(runs.map((r) => r.status), ['done', 'done', 'done']);
+    assert.deepEqual(
+      runs.map((r) => r.status),
+      ['done', 'done', 'done'],
+    );
     assert.equal(runs[0]!.finishedAt, first.finishedAt, 'the first run was not run twice');
     assert.equal(after.stepsOf(runs[0]!.id).length, firstSteps);
     // The interrupted run restarted from step 1: its steps are exactly one run's worth, no duplicates.
@@ -192,11 +243,22 @@ test('bad sweep input gets a one-line error naming the value', () => {
 test('--resume with different settings is refused; a corrupt database is reported and left untouched', () => {
   const db = dbPath('tiny-resume');
   assert.equal(runCli(['sweep', ...TINY, '--batch-sizes', '8', '--db', db]).code, 0);
-  const r = runCli(['sweep', '--resume', '1', '--dataset', 'gauss', '--batch-sizes', '8,16', '--db', db, '--no-report']);
+  const r = runCli([
+    'sweep',
+    '--resume',
+    '1',
+    '--dataset',
+    'gauss',
+    '--batch-sizes',
+    '8,16',
+    '--db',
+    db,
+    '--no-report',
+  ]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /other settings \(.*batchSizes.*\)/);
   const corrupt = join(TMP, 'corrupt.db');
-  const bytes = Buffer.from('this is not a database at all, but it is somebody\'s file');
+  const bytes = Buffer.from("this is not a database at all, but it is somebody's file");
   writeFileSync(corrupt, bytes);
   const c = runCli(['sweep', ...TINY, '--db', corrupt]);
   assert.equal(c.code, 2);
@@ -214,7 +276,10 @@ test('Ctrl-C (SIGINT) stops cleanly: the current run is marked interrupted and t
     const e = store.latestExperiment()!;
     id = e.id;
     assert.equal(e.status, 'interrupted');
-    assert.deepEqual(store.runsOf(id).map((r) => r.status), ['interrupted', 'pending', 'pending']);
+    assert.deepEqual(
+      store.runsOf(id).map((r) => r.status),
+      ['interrupted', 'pending', 'pending'],
+    );
   } finally {
     store.close();
   }
@@ -222,7 +287,10 @@ test('Ctrl-C (SIGINT) stops cleanly: the current run is marked interrupted and t
   assert.equal(resumed.code, 0, resumed.stderr);
   const after = openStore(db, { readonly: true });
   try {
-    assert.deepEqual(after.runsOf(id).map((r) => r.status), ['done', 'done', 'done']);
+    assert.deepEqual(
+      after.runsOf(id).map((r) => r.status),
+      ['done', 'done', 'done'],
+    );
     assert.equal(after.getExperiment(id).status, 'done');
   } finally {
     after.close();
@@ -232,7 +300,22 @@ test('Ctrl-C (SIGINT) stops cleanly: the current run is marked interrupted and t
 test('demo runs a sweep and ends by writing a self-contained report, printing its path', () => {
   const db = dbPath('demo');
   const report = join(TMP, 'demo-report.html');
-  const r = runCli(['demo', '--batch-sizes', '128,512', '--budget', 'samples=4096', '--sharpness-iterations', '2', '--db', db, '--report', report], { timeoutMs: 300_000 });
+  const r = runCli(
+    [
+      'demo',
+      '--batch-sizes',
+      '128,512',
+      '--budget',
+      'samples=4096',
+      '--sharpness-iterations',
+      '2',
+      '--db',
+      db,
+      '--report',
+      report,
+    ],
+    { timeoutMs: 300_000 },
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /What this sweep shows:/);
   assert.ok(r.stdout.trim().endsWith(`report: ${report}`), r.stdout.slice(-300));
@@ -243,7 +326,32 @@ test('demo runs a sweep and ends by writing a self-contained report, printing it
 
 test('a sweep to a target records steps, samples and time to target and fits the trade-off', () => {
   const db = dbPath('target');
-  const r = runCli(['sweep', '--dataset', 'gauss', '--model', 'mlp', '--hidden', '32', '--batch-sizes', '4,8,16,32,64', '--budget', 'target=acc:0.88', '--max-epochs', '20', '--lr-rule', 'linear', '--base-lr', '0.05', '--base-batch', '16', '--sharpness-iterations', '0', '--no-report', '--db', db]);
+  const r = runCli([
+    'sweep',
+    '--dataset',
+    'gauss',
+    '--model',
+    'mlp',
+    '--hidden',
+    '32',
+    '--batch-sizes',
+    '4,8,16,32,64',
+    '--budget',
+    'target=acc:0.88',
+    '--max-epochs',
+    '20',
+    '--lr-rule',
+    'linear',
+    '--base-lr',
+    '0.05',
+    '--base-batch',
+    '16',
+    '--sharpness-iterations',
+    '0',
+    '--no-report',
+    '--db',
+    db,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /critical batch/);
   const store = openStore(db, { readonly: true });

@@ -43,8 +43,18 @@ function maxRelDiff(a: Float32Array[], b: Float32Array[]): number {
 test('accumulation is exact: k micro-batches of b give the same SGD updates as one batch of k*b', async () => {
   const data = loadDataset('iris', {});
   const model: ModelSpec = { name: 'mlp', hidden: [16] };
-  const once = await trainTfjs({ data, model, settings: settings({ batchSize: 40, accumSteps: 1, budget: { maxSteps: 5 } }), returnWeights: true });
-  const accum = await trainTfjs({ data, model, settings: settings({ batchSize: 40, accumSteps: 4, budget: { maxSteps: 5 } }), returnWeights: true });
+  const once = await trainTfjs({
+    data,
+    model,
+    settings: settings({ batchSize: 40, accumSteps: 1, budget: { maxSteps: 5 } }),
+    returnWeights: true,
+  });
+  const accum = await trainTfjs({
+    data,
+    model,
+    settings: settings({ batchSize: 40, accumSteps: 4, budget: { maxSteps: 5 } }),
+    returnWeights: true,
+  });
   assert.equal(accum.steps[0]!.microBatchSize, 10);
   assert.equal(accum.steps[0]!.accumSteps, 4);
   const diff = maxRelDiff(once.weights!, accum.weights!);
@@ -56,9 +66,18 @@ test('accumulation is exact: k micro-batches of b give the same SGD updates as o
 
 test('mean micro-batch |g|^2 is at least |mean g|^2 (Jensen), and equal without accumulation', async () => {
   const data = loadDataset('iris', {});
-  const r = await trainTfjs({ data, model: { name: 'linear' }, settings: settings({ batchSize: 40, accumSteps: 4, budget: { maxSteps: 3 } }) });
-  for (const s of r.steps) assert.ok(s.microGradSqNorm >= s.gradSqNorm * (1 - 1e-6), `${s.microGradSqNorm} < ${s.gradSqNorm}`);
-  const plain = await trainTfjs({ data, model: { name: 'linear' }, settings: settings({ batchSize: 40, budget: { maxSteps: 3 } }) });
+  const r = await trainTfjs({
+    data,
+    model: { name: 'linear' },
+    settings: settings({ batchSize: 40, accumSteps: 4, budget: { maxSteps: 3 } }),
+  });
+  for (const s of r.steps)
+    assert.ok(s.microGradSqNorm >= s.gradSqNorm * (1 - 1e-6), `${s.microGradSqNorm} < ${s.gradSqNorm}`);
+  const plain = await trainTfjs({
+    data,
+    model: { name: 'linear' },
+    settings: settings({ batchSize: 40, budget: { maxSteps: 3 } }),
+  });
   for (const s of plain.steps) assert.equal(s.microGradSqNorm, s.gradSqNorm);
 });
 
@@ -66,22 +85,43 @@ test('no tensor leaks after a run, with every optimizer', async () => {
   const data = loadDataset('iris', {});
   for (const name of ['sgd', 'momentum', 'adam'] as const) {
     const before = tf.memory().numTensors;
-    await trainTfjs({ data, model: { name: 'mlp', hidden: [8] }, settings: settings({ optimizer: { name }, accumSteps: 2, budget: { maxSteps: 4 }, evalEvery: 2 }) });
+    await trainTfjs({
+      data,
+      model: { name: 'mlp', hidden: [8] },
+      settings: settings({ optimizer: { name }, accumSteps: 2, budget: { maxSteps: 4 }, evalEvery: 2 }),
+    });
     assert.equal(tf.memory().numTensors, before, `${name} leaked tensors`);
   }
 });
 
 test('same seed gives the same run; another seed gives another', async () => {
   const data = loadDataset('iris', {});
-  const run = (seed: number) => trainTfjs({ data, model: { name: 'mlp', hidden: [8] }, settings: settings({ seed, budget: { maxSteps: 6 } }) });
+  const run = (seed: number) =>
+    trainTfjs({ data, model: { name: 'mlp', hidden: [8] }, settings: settings({ seed, budget: { maxSteps: 6 } }) });
   const [a, b, c] = [await run(5), await run(5), await run(6)];
-  assert.deepEqual(a.steps.map((s) => s.loss), b.steps.map((s) => s.loss));
-  assert.notDeepEqual(a.steps.map((s) => s.loss), c.steps.map((s) => s.loss));
+  assert.deepEqual(
+    a.steps.map((s) => s.loss),
+    b.steps.map((s) => s.loss),
+  );
+  assert.notDeepEqual(
+    a.steps.map((s) => s.loss),
+    c.steps.map((s) => s.loss),
+  );
 });
 
 test('loss falls and accuracy rises on iris', async () => {
   const data = loadDataset('iris', {});
-  const r = await trainTfjs({ data, model: { name: 'mlp', hidden: [16] }, settings: settings({ batchSize: 16, budget: { epochs: 40 }, optimizer: { name: 'adam' }, lrAt: () => 0.02, evalEvery: 50 }) });
+  const r = await trainTfjs({
+    data,
+    model: { name: 'mlp', hidden: [16] },
+    settings: settings({
+      batchSize: 16,
+      budget: { epochs: 40 },
+      optimizer: { name: 'adam' },
+      lrAt: () => 0.02,
+      evalEvery: 50,
+    }),
+  });
   const tests = r.evals.filter((e) => e.split === 'test');
   assert.ok(tests.at(-1)!.loss < tests[0]!.loss / 2, `held-out loss ${tests[0]!.loss} -> ${tests.at(-1)!.loss}`);
   assert.ok(r.final.test.accuracy! >= 0.9, `iris held-out accuracy ${r.final.test.accuracy}`);
@@ -90,9 +130,22 @@ test('loss falls and accuracy rises on iris', async () => {
 test('loss falls and accuracy rises on a 2,000-sample MNIST subset', async () => {
   const data = loadDataset('mnist', { limit: 2000 });
   assert.equal(data.train.count, 2000);
-  const r = await trainTfjs({ data, model: { name: 'mlp', hidden: [64] }, settings: settings({ batchSize: 32, budget: { epochs: 2 }, optimizer: { name: 'momentum', momentum: 0.9 }, lrAt: () => 0.05, evalEvery: 20 }) });
+  const r = await trainTfjs({
+    data,
+    model: { name: 'mlp', hidden: [64] },
+    settings: settings({
+      batchSize: 32,
+      budget: { epochs: 2 },
+      optimizer: { name: 'momentum', momentum: 0.9 },
+      lrAt: () => 0.05,
+      evalEvery: 20,
+    }),
+  });
   const tests = r.evals.filter((e) => e.split === 'test');
-  assert.ok(tests.at(-1)!.accuracy! > tests[0]!.accuracy! + 0.1, `accuracy ${tests[0]!.accuracy} -> ${tests.at(-1)!.accuracy}`);
+  assert.ok(
+    tests.at(-1)!.accuracy! > tests[0]!.accuracy! + 0.1,
+    `accuracy ${tests[0]!.accuracy} -> ${tests.at(-1)!.accuracy}`,
+  );
   assert.ok(r.final.test.accuracy! > 0.8, `accuracy ${r.final.test.accuracy}`);
   const first = r.steps.slice(0, 10).reduce((a, s) => a + s.loss, 0) / 10;
   const last = r.steps.slice(-10).reduce((a, s) => a + s.loss, 0) / 10;
@@ -103,14 +156,28 @@ test('a diverging run stops at the step where the loss became NaN/Inf, naming st
   const data = loadDataset('linreg', {});
   await assert.rejects(
     trainTfjs({ data, model: { name: 'linear' }, settings: settings({ lrAt: () => 1e6, budget: { maxSteps: 50 } }) }),
-    (e: unknown) => e instanceof DivergedError && e.step >= 1 && e.step < 50 && e.lr === 1e6 && /step \d+/.test(e.message) && e.message.includes('1000000'),
+    (e: unknown) =>
+      e instanceof DivergedError &&
+      e.step >= 1 &&
+      e.step < 50 &&
+      e.lr === 1e6 &&
+      /step \d+/.test(e.message) &&
+      e.message.includes('1000000'),
   );
 });
 
 test('a CNN trains on small images and peak memory grows with the batch', async () => {
   const data = loadDataset('mnist', { limit: 256 });
-  const small = await trainTfjs({ data, model: { name: 'cnn' }, settings: settings({ batchSize: 4, budget: { maxSteps: 1 } }) });
-  const big = await trainTfjs({ data, model: { name: 'cnn' }, settings: settings({ batchSize: 16, budget: { maxSteps: 1 } }) });
+  const small = await trainTfjs({
+    data,
+    model: { name: 'cnn' },
+    settings: settings({ batchSize: 4, budget: { maxSteps: 1 } }),
+  });
+  const big = await trainTfjs({
+    data,
+    model: { name: 'cnn' },
+    settings: settings({ batchSize: 16, budget: { maxSteps: 1 } }),
+  });
   assert.ok(big.peakBytes > small.peakBytes, `${big.peakBytes} should exceed ${small.peakBytes}`);
   assert.ok(Number.isFinite(small.steps[0]!.loss));
 });
@@ -118,10 +185,26 @@ test('a CNN trains on small images and peak memory grows with the batch', async 
 test('noise-measurement steps split the batch in two without changing the updates', async () => {
   const data = loadDataset('iris', {});
   const model: ModelSpec = { name: 'mlp', hidden: [8] };
-  const plain = await trainTfjs({ data, model, settings: settings({ batchSize: 20, budget: { maxSteps: 6 } }), returnWeights: true });
-  const noisy = await trainTfjs({ data, model, settings: settings({ batchSize: 20, budget: { maxSteps: 6 }, noiseEvery: 3 }), returnWeights: true });
-  assert.deepEqual(noisy.steps.map((s) => s.accumSteps), [1, 1, 2, 1, 1, 2]);
-  assert.deepEqual(noisy.steps.map((s) => s.microBatchSize), [20, 20, 10, 20, 20, 10]);
+  const plain = await trainTfjs({
+    data,
+    model,
+    settings: settings({ batchSize: 20, budget: { maxSteps: 6 } }),
+    returnWeights: true,
+  });
+  const noisy = await trainTfjs({
+    data,
+    model,
+    settings: settings({ batchSize: 20, budget: { maxSteps: 6 }, noiseEvery: 3 }),
+    returnWeights: true,
+  });
+  assert.deepEqual(
+    noisy.steps.map((s) => s.accumSteps),
+    [1, 1, 2, 1, 1, 2],
+  );
+  assert.deepEqual(
+    noisy.steps.map((s) => s.microBatchSize),
+    [20, 20, 10, 20, 20, 10],
+  );
   assert.ok(maxRelDiff(plain.weights!, noisy.weights!) < 1e-5);
 });
 
@@ -144,7 +227,11 @@ test('sharpness: top Hessian eigenvalue matches the closed form on linear regres
     lambda = hv.reduce((s, x, j) => s + x * v[j]!, 0) / v.reduce((s, x) => s + x * x, 0);
     v = Float64Array.from(hv, (x) => x / norm);
   }
-  const r = await trainTfjs({ data, model: { name: 'linear' }, settings: settings({ budget: { maxSteps: 2 }, sharpness: { batchSamples: n, iterations: 60 } }) });
+  const r = await trainTfjs({
+    data,
+    model: { name: 'linear' },
+    settings: settings({ budget: { maxSteps: 2 }, sharpness: { batchSamples: n, iterations: 60 } }),
+  });
   const got = r.sharpness!.topEigenvalue;
   assert.ok(Math.abs(got - lambda) / lambda < 0.01, `lambda_max ${got} vs closed form ${lambda}`);
 });

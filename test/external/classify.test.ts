@@ -15,16 +15,20 @@ for (const row of OOM_PATTERNS) {
 
 test('ordinary failures are never read as OOM', () => {
   for (const text of [
-    'KeyError: \'label\'',
+    "KeyError: 'label'",
     'RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x784 and 100x10)',
-    'FileNotFoundError: [Errno 2] No such file or directory: \'out_of_memory.csv\'',
+    "FileNotFoundError: [Errno 2] No such file or directory: 'out_of_memory.csv'",
     'RuntimeError: CUDA error: device-side assert triggered',
     'ValueError: memory_limit must be positive',
-    'Error: Cannot find module \'@tensorflow/tfjs-node\'',
+    "Error: Cannot find module '@tensorflow/tfjs-node'",
     'sh: 1: pyhton: not found',
-  ]) assert.equal(matchOom(text), undefined, text);
+  ])
+    assert.equal(matchOom(text), undefined, text);
   assert.equal(classifyTrial(base).outcome, 'error');
-  assert.equal(classifyTrial({ ...base, exitCode: 127 }).reason, 'the command exited with status 127; see its stderr below');
+  assert.equal(
+    classifyTrial({ ...base, exitCode: 127 }).reason,
+    'the command exited with status 127; see its stderr below',
+  );
 });
 
 test('a SIGKILL batchlab did not send reads as the kernel OOM killer, directly or through sh (status 137)', () => {
@@ -33,9 +37,17 @@ test('a SIGKILL batchlab did not send reads as the kernel OOM killer, directly o
   assert.equal(classifyTrial({ ...base, exitCode: null, signal: 'SIGSEGV' }).outcome, 'error');
 });
 
-test('batchlab\'s own kills decide first: interrupt, then timeout, then budget', () => {
+test("batchlab's own kills decide first: interrupt, then timeout, then budget", () => {
   const oom = { pattern: OOM_PATTERNS[0]!, line: 'CUDA out of memory' };
-  const all: FailureEvidence = { ...base, signal: 'SIGTERM', exitCode: null, interrupted: true, timedOutAfterMs: 5, overBudget: 'over', oom };
+  const all: FailureEvidence = {
+    ...base,
+    signal: 'SIGTERM',
+    exitCode: null,
+    interrupted: true,
+    timedOutAfterMs: 5,
+    overBudget: 'over',
+    oom,
+  };
   assert.equal(classifyTrial(all).outcome, 'interrupted');
   assert.equal(classifyTrial({ ...all, interrupted: false }).outcome, 'timeout');
   assert.equal(classifyTrial({ ...all, interrupted: false, timedOutAfterMs: undefined }).outcome, 'over-budget');

@@ -16,7 +16,10 @@ export async function survivors(pgid: number, pids: readonly number[] = []): Pro
 
 /** Pids the fake trainer announced on stdout as `fake-pid: N` / `grandchild-pid: N`. */
 export function announcedPids(lines: readonly string[]): number[] {
-  return lines.map((l) => /^(?:fake|grandchild)-pid: (\d+)$/.exec(l)?.[1]).filter((p): p is string => p !== undefined).map(Number);
+  return lines
+    .map((l) => /^(?:fake|grandchild)-pid: (\d+)$/.exec(l)?.[1])
+    .filter((p): p is string => p !== undefined)
+    .map(Number);
 }
 
 /**
@@ -24,7 +27,11 @@ export function announcedPids(lines: readonly string[]): number[] {
  * table, zombies included; returns what is still there. Zombies re-parented to init are init's to
  * reap, which some inits (this project's VMs) do only about once a second.
  */
-export async function waitAllGone(pgid: number, pids: readonly number[], timeoutMs = 5_000): Promise<{ pid: number; state: string }[]> {
+export async function waitAllGone(
+  pgid: number,
+  pids: readonly number[],
+  timeoutMs = 5_000,
+): Promise<{ pid: number; state: string }[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const left = (await readProcTable()).filter((p) => p.pgid === pgid || pids.includes(p.pid));

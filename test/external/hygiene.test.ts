@@ -10,8 +10,16 @@ import { announcedPids, FAKE_CMD, REPO_ROOT, survivors, waitAllGone } from './he
 const HOST = fileURLToPath(new URL('./fixtures/runner-host.ts', import.meta.url));
 
 /** Starts the host; resolves with its pids output once it printed "ready", and its exit. */
-function startHost(how: 'exit' | 'wait'): { ready: Promise<number[]>; exited: Promise<[number | null, NodeJS.Signals | null]>; pid: number; metricsDir: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST, how], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+function startHost(how: 'exit' | 'wait'): {
+  ready: Promise<number[]>;
+  exited: Promise<[number | null, NodeJS.Signals | null]>;
+  pid: number;
+  metricsDir: () => string;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', HOST, how], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let text = '';
   const ready = new Promise<number[]>((resolve) => {
     child.stdout.on('data', (c: Buffer) => {
@@ -19,7 +27,9 @@ function startHost(how: 'exit' | 'wait'): { ready: Promise<number[]>; exited: Pr
       if (text.includes('ready\n')) resolve(announcedPids(text.split('\n')));
     });
   });
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, sig) => r([code, sig])));
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+    child.once('exit', (code, sig) => r([code, sig])),
+  );
   const metricsDir = (): string => dirname(/^metrics-path: (.*)$/m.exec(text)?.[1] ?? '/nonexistent');
   return { ready, exited, pid: child.pid as number, metricsDir };
 }
@@ -37,7 +47,7 @@ test('when batchlab calls process.exit, its exit handler SIGKILLs the trial grou
   assert.match(host.metricsDir(), /batchlab-trial-/);
   assert.deepEqual(await host.exited, [3, null]);
   assert.deepEqual(await waitAllGone(pgid, pids), []);
-  assert.equal(existsSync(host.metricsDir()), false, 'the trial\'s temporary folder is removed');
+  assert.equal(existsSync(host.metricsDir()), false, "the trial's temporary folder is removed");
 });
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -49,7 +59,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     assert.deepEqual(await host.exited, [null, sig]);
     assert.deepEqual(await survivors(pgid, pids), []);
     assert.deepEqual(await waitAllGone(pgid, pids), []);
-    assert.equal(existsSync(host.metricsDir()), false, 'the trial\'s temporary folder is removed');
+    assert.equal(existsSync(host.metricsDir()), false, "the trial's temporary folder is removed");
   });
 }
 
@@ -58,12 +68,20 @@ test('dispose kills running trials and removes the process handlers it added', a
   const runner = new TrialRunner({ killGraceMs: 200 });
   assert.equal(process.listenerCount('SIGINT'), (before[1] as number) + 1);
   const out: string[] = [];
-  const running = runner.runTrial({ cmd: FAKE_CMD, values: { batch: 1 }, env: { FAKE_MODE: 'grandchild' }, onOutput: (_s, l) => out.push(l) });
+  const running = runner.runTrial({
+    cmd: FAKE_CMD,
+    values: { batch: 1 },
+    env: { FAKE_MODE: 'grandchild' },
+    onOutput: (_s, l) => out.push(l),
+  });
   while (announcedPids(out).length < 2) await new Promise((r) => setTimeout(r, 20));
   await runner.dispose();
   const r = await running;
   assert.equal(r.outcome, 'interrupted');
   assert.deepEqual(await survivors(r.pgid as number, announcedPids(out)), []);
-  assert.deepEqual(['exit', 'SIGINT', 'SIGTERM'].map((e) => process.listenerCount(e)), before);
+  assert.deepEqual(
+    ['exit', 'SIGINT', 'SIGTERM'].map((e) => process.listenerCount(e)),
+    before,
+  );
   await assert.rejects(runner.runTrial({ cmd: FAKE_CMD, values: { batch: 1 } }), /disposed/);
 });

@@ -1,10 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseComputeApps } from '../../src/engine/external/gpu.js';
-import { parseProcStat, readRssBytes, sampleTree, treePids, type ProcStat } from '../../src/engine/external/proctree.js';
+import {
+  parseProcStat,
+  readRssBytes,
+  sampleTree,
+  treePids,
+  type ProcStat,
+} from '../../src/engine/external/proctree.js';
 
 test('parseProcStat splits after the last parenthesis (command names may contain ") (")', () => {
-  assert.deepEqual(parseProcStat('4242 (my (weird) name) S 17 4242 4242 0 -1 4194560 0'), { pid: 4242, state: 'S', ppid: 17, pgid: 4242 });
+  assert.deepEqual(parseProcStat('4242 (my (weird) name) S 17 4242 4242 0 -1 4194560 0'), {
+    pid: 4242,
+    state: 'S',
+    ppid: 17,
+    pgid: 4242,
+  });
   assert.equal(parseProcStat('garbage'), undefined);
 });
 
@@ -17,7 +28,10 @@ test('treePids = descendants by parent pid + members of the group (orphans inclu
     { pid: 13, ppid: 1, pgid: 10, state: 'S' }, // orphan re-parented to init: still in the group
     { pid: 20, ppid: 1, pgid: 20, state: 'S' }, // unrelated
   ];
-  assert.deepEqual(treePids(t, 10, 10).sort((a, b) => a - b), [10, 11, 12, 13]);
+  assert.deepEqual(
+    treePids(t, 10, 10).sort((a, b) => a - b),
+    [10, 11, 12, 13],
+  );
 });
 
 test('readRssBytes and sampleTree read this process from /proc', async () => {
@@ -31,5 +45,11 @@ test('readRssBytes and sampleTree read this process from /proc', async () => {
 
 test('parseComputeApps reads nvidia-smi csv (MiB) to bytes per pid, summing GPUs and skipping junk', () => {
   const m = parseComputeApps('1234, 500\n1234, 100\n99, [N/A]\nNo running processes found\n 7 , 1\n');
-  assert.deepEqual([...m], [[1234, 600 * 2 ** 20], [7, 2 ** 20]]);
+  assert.deepEqual(
+    [...m],
+    [
+      [1234, 600 * 2 ** 20],
+      [7, 2 ** 20],
+    ],
+  );
 });

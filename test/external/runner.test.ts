@@ -12,10 +12,21 @@ const runner = new TrialRunner({ killGraceMs: 500 });
 after(() => runner.dispose());
 
 test('metrics from the file channel map to steps; evals and unknown fields kept', async () => {
-  const r = await runner.runTrial({ cmd: FAKE_CMD, values: { batch: 4, lr: 0.1, maxSteps: 3 }, env: { FAKE_HOLD_MS: '20' } });
+  const r = await runner.runTrial({
+    cmd: FAKE_CMD,
+    values: { batch: 4, lr: 0.1, maxSteps: 3 },
+    env: { FAKE_HOLD_MS: '20' },
+  });
   assert.equal(r.outcome, 'ok', r.reason);
   assert.equal(r.exitCode, 0);
-  assert.deepEqual(r.steps.map((s) => [s.step, s.samples, s.batchSize, s.lr]), [[1, 4, 4, 0.1], [2, 8, 4, 0.1], [3, 12, 4, 0.1]]);
+  assert.deepEqual(
+    r.steps.map((s) => [s.step, s.samples, s.batchSize, s.lr]),
+    [
+      [1, 4, 4, 0.1],
+      [2, 8, 4, 0.1],
+      [3, 12, 4, 0.1],
+    ],
+  );
   assert.deepEqual(r.evals, { eval_loss: 0.5, eval_accuracy: 0.9 });
   assert.equal(r.rawMetrics[0]?.my_field, 'kept');
   assert.equal(r.malformedLines, 0);
@@ -27,9 +38,17 @@ test('metrics from the file channel map to steps; evals and unknown fields kept'
 
 test('the stdout channel works, and malformed lines on both channels are counted, never fatal', async () => {
   for (const channel of ['stdout', 'both']) {
-    const r = await runner.runTrial({ cmd: FAKE_CMD, values: { batch: 2, maxSteps: 2 }, env: { FAKE_CHANNEL: channel, FAKE_MALFORMED: '2', FAKE_HOLD_MS: '0' } });
+    const r = await runner.runTrial({
+      cmd: FAKE_CMD,
+      values: { batch: 2, maxSteps: 2 },
+      env: { FAKE_CHANNEL: channel, FAKE_MALFORMED: '2', FAKE_HOLD_MS: '0' },
+    });
     assert.equal(r.outcome, 'ok', r.reason);
-    assert.deepEqual(r.steps.map((s) => s.step), [1, 2], channel);
+    assert.deepEqual(
+      r.steps.map((s) => s.step),
+      [1, 2],
+      channel,
+    );
     assert.equal(r.malformedLines, channel === 'both' ? 4 : 2);
     assert.ok(r.malformedSamples.every((m) => m.reason !== ''));
   }
@@ -51,7 +70,12 @@ test('onMetric sees each step as it arrives; the runner sets BATCHLAB_* and the 
 // Each real OOM message, in turn: the search finds the threshold, and every failure is an 'oom' probe.
 for (const row of OOM_PATTERNS) {
   test(`findMaxBatch + externalProbe find the threshold when the trainer dies with a ${row.name} OOM`, async () => {
-    const probe = externalProbe({ runner, cmd: FAKE_CMD, values: { maxSteps: 1 }, env: { FAKE_OOM_ABOVE: '37', FAKE_OOM_TEXT: row.example, FAKE_HOLD_MS: '0', FAKE_BYTES_PER_SAMPLE: '1024' } });
+    const probe = externalProbe({
+      runner,
+      cmd: FAKE_CMD,
+      values: { maxSteps: 1 },
+      env: { FAKE_OOM_ABOVE: '37', FAKE_OOM_TEXT: row.example, FAKE_HOLD_MS: '0', FAKE_BYTES_PER_SAMPLE: '1024' },
+    });
     const res = await findMaxBatch({ probe, predictedMax: 16, cap: 1024, tolerance: 0 });
     assert.equal(res.outcome, 'found');
     assert.equal(res.maxBatch, 37);
@@ -63,9 +87,19 @@ for (const row of OOM_PATTERNS) {
 }
 
 test('an emulated RSS budget: the group is killed as over-budget and the search finds the boundary', async () => {
-  const base = await runner.runTrial({ cmd: FAKE_CMD, values: { batch: 1, maxSteps: 2 }, env: { FAKE_HOLD_MS: '250' } });
+  const base = await runner.runTrial({
+    cmd: FAKE_CMD,
+    values: { batch: 1, maxSteps: 2 },
+    env: { FAKE_HOLD_MS: '250' },
+  });
   const budget = base.peakRssBytes + 64 * MiB; // about 60 extra samples of 1 MiB fit
-  const probe = externalProbe({ runner, cmd: FAKE_CMD, values: { maxSteps: 2 }, memoryBudgetBytes: budget, env: { FAKE_HOLD_MS: '250' } });
+  const probe = externalProbe({
+    runner,
+    cmd: FAKE_CMD,
+    values: { maxSteps: 2 },
+    memoryBudgetBytes: budget,
+    env: { FAKE_HOLD_MS: '250' },
+  });
   const res = await findMaxBatch({ probe, predictedMax: 16, cap: 4096, tolerance: 0.1 });
   assert.equal(res.outcome, 'found', JSON.stringify(res.trials));
   assert.ok(res.maxBatch !== undefined && res.maxBatch >= 40 && res.maxBatch <= 72, `maxBatch ${res.maxBatch}`);
@@ -74,7 +108,14 @@ test('an emulated RSS budget: the group is killed as over-budget and the search 
 });
 
 test('a budget on the reported peak_mem_bytes', async () => {
-  const r = await runner.runTrial({ cmd: FAKE_CMD, values: { batch: 64, maxSteps: 2 }, memoryBudgetBytes: 20 * MiB, budgetOn: 'reported', enforce: 'none', env: { FAKE_HOLD_MS: '0' } });
+  const r = await runner.runTrial({
+    cmd: FAKE_CMD,
+    values: { batch: 64, maxSteps: 2 },
+    memoryBudgetBytes: 20 * MiB,
+    budgetOn: 'reported',
+    enforce: 'none',
+    env: { FAKE_HOLD_MS: '0' },
+  });
   assert.equal(r.outcome, 'over-budget');
   assert.match(r.reason, /reported peak_mem_bytes reached .* over the budget of 20 MiB/);
 });
@@ -84,7 +125,10 @@ test('a crash is an error with its stderr tail, and it stops the search (never t
   const res = await findMaxBatch({ probe, predictedMax: 16, cap: 1024 });
   assert.equal(res.outcome, 'error');
   assert.equal(res.trials.length, 1);
-  assert.match(res.error?.message ?? '', /batch 16: the command exited with status 1.*\n[\s\S]*KeyError: a bug in the training script/);
+  assert.match(
+    res.error?.message ?? '',
+    /batch 16: the command exited with status 1.*\n[\s\S]*KeyError: a bug in the training script/,
+  );
 });
 
 test('a command that does not exist is an error (exit status 127), not an OOM', async () => {
@@ -102,19 +146,36 @@ test('a SIGKILL batchlab did not send is an OOM (the kernel OOM killer)', async 
 
 test('a timeout kills the whole group, grandchildren included; nothing is left in the process table', async () => {
   const out: string[] = [];
-  const r = await runner.runTrial({ cmd: FAKE_CMD, values: { batch: 1 }, timeoutMs: 800, env: { FAKE_MODE: 'grandchild' }, onOutput: (_s, l) => out.push(l) });
+  const r = await runner.runTrial({
+    cmd: FAKE_CMD,
+    values: { batch: 1 },
+    timeoutMs: 800,
+    env: { FAKE_MODE: 'grandchild' },
+    onOutput: (_s, l) => out.push(l),
+  });
   assert.equal(r.outcome, 'timeout');
   assert.match(r.reason, /timed out after 800 ms/);
   const pids = announcedPids(out);
   assert.equal(pids.length, 2, out.join('\n'));
   assert.deepEqual(await survivors(r.pgid as number, pids), [], 'no live process right after the trial');
   assert.deepEqual(await waitAllGone(r.pgid as number, pids), [], 'no zombie either, once init has reaped');
-  assert.deepEqual(r.steps.map((s) => s.step), [1], 'metrics reported before the kill are kept');
+  assert.deepEqual(
+    r.steps.map((s) => s.step),
+    [1],
+    'metrics reported before the kill are kept',
+  );
 });
 
 test('a trainer that ignores SIGTERM is SIGKILLed after the grace period', async () => {
   const out: string[] = [];
-  const r = await runner.runTrial({ cmd: FAKE_CMD, values: { batch: 1 }, timeoutMs: 500, killGraceMs: 300, env: { FAKE_MODE: 'ignore-term' }, onOutput: (_s, l) => out.push(l) });
+  const r = await runner.runTrial({
+    cmd: FAKE_CMD,
+    values: { batch: 1 },
+    timeoutMs: 500,
+    killGraceMs: 300,
+    env: { FAKE_MODE: 'ignore-term' },
+    onOutput: (_s, l) => out.push(l),
+  });
   assert.equal(r.outcome, 'timeout');
   assert.ok(out.includes('ignoring SIGTERM'), out.join('\n'));
   assert.deepEqual(await survivors(r.pgid as number, announcedPids(out)), []);
@@ -124,7 +185,13 @@ test('an abort (Ctrl-C) interrupts the trial, leaves no process, and makes the p
   const ac = new AbortController();
   const out: string[] = [];
   setTimeout(() => ac.abort(), 500);
-  const r = await runner.runTrial({ cmd: FAKE_CMD, values: { batch: 1 }, signal: ac.signal, env: { FAKE_MODE: 'grandchild' }, onOutput: (_s, l) => out.push(l) });
+  const r = await runner.runTrial({
+    cmd: FAKE_CMD,
+    values: { batch: 1 },
+    signal: ac.signal,
+    env: { FAKE_MODE: 'grandchild' },
+    onOutput: (_s, l) => out.push(l),
+  });
   assert.equal(r.outcome, 'interrupted');
   assert.deepEqual(await survivors(r.pgid as number, announcedPids(out)), []);
   assert.deepEqual(await waitAllGone(r.pgid as number, announcedPids(out)), []);

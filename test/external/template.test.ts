@@ -12,13 +12,19 @@ test('resolveValues fills accum from batch / micro-batch and micro-batch from ac
 
 test('resolveValues rejects a bad or inconsistent batch plan by value', () => {
   assert.throws(() => resolveValues({ batch: 0 }), /batch size must be a positive integer, got 0/);
-  assert.throws(() => resolveValues({ batch: 64, microBatch: 24 }), /batch size 64 must equal micro-batch x accumulation steps, got 24 x \?/);
+  assert.throws(
+    () => resolveValues({ batch: 64, microBatch: 24 }),
+    /batch size 64 must equal micro-batch x accumulation steps, got 24 x \?/,
+  );
   assert.throws(() => resolveValues({ batch: 64, microBatch: 16, accum: 2 }), { code: 'BATCHLAB_BAD_BATCH_SIZE' });
   assert.throws(() => resolveValues({ batch: 8, lr: -1 }), /learning rate must be a positive number, got -1/);
 });
 
 test('expandCommand fills every placeholder', () => {
-  const cmd = expandCommand('python t.py -b {batch} -m {micro_batch} -k {accum} --lr {lr} --steps {max_steps} --seed {seed}', values);
+  const cmd = expandCommand(
+    'python t.py -b {batch} -m {micro_batch} -k {accum} --lr {lr} --steps {max_steps} --seed {seed}',
+    values,
+  );
   assert.equal(cmd, 'python t.py -b 64 -m 16 -k 4 --lr 0.05 --steps 20 --seed 7');
 });
 
@@ -29,7 +35,11 @@ test('expandCommand leaves shell syntax alone: ${VAR}, brace expansion and \\{es
 test('an unknown placeholder is a typed error naming it and the valid ones', () => {
   assert.throws(
     () => expandCommand('python t.py --bs {batch_size}', values),
-    (err: unknown) => err instanceof BatchlabError && err.code === 'BATCHLAB_BAD_ARGUMENT' && /unknown placeholder \{batch_size\}/.test(err.message) && /\{micro_batch\}/.test(err.message),
+    (err: unknown) =>
+      err instanceof BatchlabError &&
+      err.code === 'BATCHLAB_BAD_ARGUMENT' &&
+      /unknown placeholder \{batch_size\}/.test(err.message) &&
+      /\{micro_batch\}/.test(err.message),
   );
 });
 

@@ -26,8 +26,17 @@ const FAKE_TRAINER = fileURLToPath(new URL('../external/fixtures/fake-trainer.mj
 /** Settings as the CLI makes them, with a budget and a cap. */
 function settings(over: Partial<FindMaxSettings> = {}): FindMaxSettings {
   return {
-    budgetBytes: 1 << 20, budgetOn: 'tensor', marginFloor: 0.1, cap: 100_000, probeSteps: 3, verifySteps: 20, maxTrials: 24,
-    tolerance: 0.04, analyticBatches: [1, 2, 4, 8], subject: { mode: 'test' }, ...over,
+    budgetBytes: 1 << 20,
+    budgetOn: 'tensor',
+    marginFloor: 0.1,
+    cap: 100_000,
+    probeSteps: 3,
+    verifySteps: 20,
+    maxTrials: 24,
+    tolerance: 0.04,
+    analyticBatches: [1, 2, 4, 8],
+    subject: { mode: 'test' },
+    ...over,
   };
 }
 
@@ -65,18 +74,31 @@ function cnnPeak(batch: number): number {
 
 test('an emulated budget: the answer is within 5% of the brute-force maximum, in at most log2(max) + 3 probes', async () => {
   const cases: [string, (b: number) => number, number][] = [
-    ['mlp', mlpPeak, 150_000], ['mlp', mlpPeak, 1 << 20], ['mlp', mlpPeak, 3 << 20], ['mlp', mlpPeak, 20e6], ['mlp', mlpPeak, 300e6],
-    ['cnn', cnnPeak, 300e6], ['cnn', cnnPeak, 2 ** 30], ['cnn', cnnPeak, 4e9],
+    ['mlp', mlpPeak, 150_000],
+    ['mlp', mlpPeak, 1 << 20],
+    ['mlp', mlpPeak, 3 << 20],
+    ['mlp', mlpPeak, 20e6],
+    ['mlp', mlpPeak, 300e6],
+    ['cnn', cnnPeak, 300e6],
+    ['cnn', cnnPeak, 2 ** 30],
+    ['cnn', cnnPeak, 4e9],
   ];
   for (const [name, peak, budgetBytes] of cases) {
     const calls: number[] = [];
-    const report = await findMax({ dbPath: newDb(), settings: settings({ budgetBytes }), prober: functionProber(peak, calls) });
+    const report = await findMax({
+      dbPath: newDb(),
+      settings: settings({ budgetBytes }),
+      prober: functionProber(peak, calls),
+    });
     const truth = bruteForceMax(peak, report.answer.limitBytes, 100_000);
     const why = `${name}, budget ${budgetBytes}: answer ${report.answer.batch}, truth ${truth}, probes ${calls.join(',')}`;
     assert.ok(report.answer.batch <= truth, `never above the truth: ${why}`);
     assert.ok(report.answer.batch >= 0.95 * truth, `within 5%: ${why}`);
     // Every probe counts: 4 analytic, the search, 1 verification.
-    assert.ok(calls.length <= Math.log2(truth) + 3, `at most log2(${truth}) + 3 = ${(Math.log2(truth) + 3).toFixed(1)} probes: ${why}`);
+    assert.ok(
+      calls.length <= Math.log2(truth) + 3,
+      `at most log2(${truth}) + 3 = ${(Math.log2(truth) + 3).toFixed(1)} probes: ${why}`,
+    );
     assert.equal(calls.length, report.counts.total);
     assert.equal(calls.at(-1), report.answer.batch, 'the last probe verifies the answer');
     assert.ok(peak(report.answer.batch) <= report.answer.limitBytes);
@@ -86,33 +108,68 @@ test('an emulated budget: the answer is within 5% of the brute-force maximum, in
 test('small maxima and memory that is not linear still land within 5% (the probe bound is for the linear case)', async () => {
   // For max < 32 the 4 analytic probes and the verification alone are more than log2(max) + 3.
   const convex = (b: number) => 1e5 + 1000 * b + 0.5 * b * b;
-  for (const [peak, budgetBytes] of [[mlpPeak, 40_000], [cnnPeak, 20e6], [convex, 3e6], [convex, 300e6]] as const) {
-    const report = await findMax({ dbPath: newDb(), settings: settings({ budgetBytes }), prober: functionProber(peak) });
+  for (const [peak, budgetBytes] of [
+    [mlpPeak, 40_000],
+    [cnnPeak, 20e6],
+    [convex, 3e6],
+    [convex, 300e6],
+  ] as const) {
+    const report = await findMax({
+      dbPath: newDb(),
+      settings: settings({ budgetBytes }),
+      prober: functionProber(peak),
+    });
     const truth = bruteForceMax(peak, report.answer.limitBytes, 100_000);
-    assert.ok(report.answer.batch <= truth && report.answer.batch >= 0.95 * truth, `answer ${report.answer.batch}, truth ${truth}`);
+    assert.ok(
+      report.answer.batch <= truth && report.answer.batch >= 0.95 * truth,
+      `answer ${report.answer.batch}, truth ${truth}`,
+    );
   }
 });
 
 test('the answer is a tested value: the final probe is a verification run of it with more steps', async () => {
   const seen: { batch: number; steps: number }[] = [];
-  const report = await findMax({ dbPath: newDb(), settings: settings(), prober: functionProber((b, steps) => (seen.push({ batch: b, steps }), mlpPeak(b))) });
+  const report = await findMax({
+    dbPath: newDb(),
+    settings: settings(),
+    prober: functionProber((b, steps) => (seen.push({ batch: b, steps }), mlpPeak(b))),
+  });
   assert.deepEqual(seen.at(-1), { batch: report.answer.batch, steps: 20 });
   assert.ok(seen.slice(0, -1).every((s) => s.steps === 3));
-  assert.deepEqual(seen.slice(0, 4).map((s) => s.batch), [1, 2, 4, 8], 'the analytic profile comes first');
-  assert.equal(new Set(seen.slice(0, -1).map((s) => s.batch)).size, seen.length - 1, 'no batch probed twice by the search');
+  assert.deepEqual(
+    seen.slice(0, 4).map((s) => s.batch),
+    [1, 2, 4, 8],
+    'the analytic profile comes first',
+  );
+  assert.equal(
+    new Set(seen.slice(0, -1).map((s) => s.batch)).size,
+    seen.length - 1,
+    'no batch probed twice by the search',
+  );
 });
 
 test('probes and the summary are stored as a find-max experiment', async () => {
   const db = newDb();
-  const report = await findMax({ dbPath: db, settings: settings({ targetBatch: 5000, lr: { rule: 'linear', baseLr: 0.1, baseBatch: 100 } }), prober: functionProber(mlpPeak) });
+  const report = await findMax({
+    dbPath: db,
+    settings: settings({ targetBatch: 5000, lr: { rule: 'linear', baseLr: 0.1, baseBatch: 100 } }),
+    prober: functionProber(mlpPeak),
+  });
   const store = openStore(db, { readonly: true });
   try {
     const e = store.getExperiment(report.experimentId);
     assert.equal(e.kind, 'find-max');
     assert.equal(e.status, 'done');
     const probes = store.probesOf(e.id);
-    assert.deepEqual(probes.map((p) => [p.phase, p.batchSize, p.kind]), report.probes.map((r) => [r.phase, r.batch, r.kind]));
-    const summary = e.summary as { answer: { batch: number }; memoryFit: { r2: number }; target: { plan: { text: string } } };
+    assert.deepEqual(
+      probes.map((p) => [p.phase, p.batchSize, p.kind]),
+      report.probes.map((r) => [r.phase, r.batch, r.kind]),
+    );
+    const summary = e.summary as {
+      answer: { batch: number };
+      memoryFit: { r2: number };
+      target: { plan: { text: string } };
+    };
     assert.equal(summary.answer.batch, report.answer.batch);
     assert.ok(summary.memoryFit.r2 > 0.9);
     assert.match(summary.target.plan.text, /^5000 = \d+ x \d+/);
@@ -124,13 +181,20 @@ test('probes and the summary are stored as a find-max experiment', async () => {
 test('a probe that fails with an unrelated error stops the search with that error, never read as too big', async () => {
   const db = newDb();
   const calls: number[] = [];
-  const prober = functionProber((b) => (b > 500 ? { kind: 'error', ms: 1, message: "KeyError: 'labels' (a bug in the training script)" } : mlpPeak(b)), calls);
-  await assert.rejects(findMax({ dbPath: db, settings: settings({ budgetBytes: 3 << 20 }), prober }), (err: BatchlabError) => {
-    assert.equal(err.code, 'BATCHLAB_CHILD_FAILED');
-    assert.match(err.message, /KeyError: 'labels'/);
-    assert.match(err.message, /not a memory failure/);
-    return true;
-  });
+  const prober = functionProber(
+    (b) =>
+      b > 500 ? { kind: 'error', ms: 1, message: "KeyError: 'labels' (a bug in the training script)" } : mlpPeak(b),
+    calls,
+  );
+  await assert.rejects(
+    findMax({ dbPath: db, settings: settings({ budgetBytes: 3 << 20 }), prober }),
+    (err: BatchlabError) => {
+      assert.equal(err.code, 'BATCHLAB_CHILD_FAILED');
+      assert.match(err.message, /KeyError: 'labels'/);
+      assert.match(err.message, /not a memory failure/);
+      return true;
+    },
+  );
   assert.ok(calls.at(-1)! > 500, 'the failing probe was the last one');
   const store = openStore(db, { readonly: true });
   try {
@@ -159,7 +223,9 @@ test('a prober that throws (a bug, not a probe result) propagates as is, and the
 });
 
 test('a timeout stops the search too (a slow batch is not a batch that does not fit)', async () => {
-  const prober = functionProber((b) => (b > 100 ? { kind: 'timeout', ms: 1, message: 'still running after 600 s; killed' } : mlpPeak(b)));
+  const prober = functionProber((b) =>
+    b > 100 ? { kind: 'timeout', ms: 1, message: 'still running after 600 s; killed' } : mlpPeak(b),
+  );
   await assert.rejects(findMax({ dbPath: newDb(), settings: settings(), prober }), /BATCHLAB_TIMEOUT|timed out/);
 });
 
@@ -178,9 +244,22 @@ function deepFreeze<T>(o: T): T {
 }
 
 const BASE_CONFIG: TrainConfig = {
-  dataset: 'gauss', datasetOptions: { limit: 2000 }, model: { name: 'mlp', hidden: [32] }, batchSize: 64, accumSteps: 2, budget: { epochs: 5 },
-  lastBatch: 'keep', optimizer: { name: 'adam' }, lr: 0.3, schedule: 'cosine', warmupSteps: 10, seed: 7, evalEvery: 5, evalTrainLimit: 10_000,
-  noiseEvery: 10, sharpness: { batchSamples: 512, iterations: 20 },
+  dataset: 'gauss',
+  datasetOptions: { limit: 2000 },
+  model: { name: 'mlp', hidden: [32] },
+  batchSize: 64,
+  accumSteps: 2,
+  budget: { epochs: 5 },
+  lastBatch: 'keep',
+  optimizer: { name: 'adam' },
+  lr: 0.3,
+  schedule: 'cosine',
+  warmupSteps: 10,
+  seed: 7,
+  evalEvery: 5,
+  evalTrainLimit: 10_000,
+  noiseEvery: 10,
+  sharpness: { batchSamples: 512, iterations: 20 },
 };
 
 test('a child killed by SIGKILL counts as out of memory and steers the search down', async () => {
@@ -193,9 +272,16 @@ test('a child killed by SIGKILL counts as out of memory and steers the search do
     const crash = classifyCrash({ exitCode: null, signal: 'SIGKILL', stderrTail: '', interrupted: false });
     return { kind: 'failed', ...crash, code: 'BATCHLAB_OOM', exitCode: null, signal: 'SIGKILL', stderrTail: '' };
   };
-  const report = await findMax({ dbPath: newDb(), settings: settings({ budgetBytes: 3 << 20, cap: 2000 }), prober: tfjsProber({ base: BASE_CONFIG, measure: 'tensor', runWorker }) });
+  const report = await findMax({
+    dbPath: newDb(),
+    settings: settings({ budgetBytes: 3 << 20, cap: 2000 }),
+    prober: tfjsProber({ base: BASE_CONFIG, measure: 'tensor', runWorker }),
+  });
   const ooms = report.probes.filter((p) => p.kind === 'oom');
-  assert.ok(ooms.length > 0 && ooms.every((p) => p.batch > 700 && /SIGKILL/.test(p.reason)), JSON.stringify(report.probes));
+  assert.ok(
+    ooms.length > 0 && ooms.every((p) => p.batch > 700 && /SIGKILL/.test(p.reason)),
+    JSON.stringify(report.probes),
+  );
   assert.ok(report.answer.batch <= 700 && report.answer.batch >= 0.95 * 700, `answer ${report.answer.batch}`);
 });
 
@@ -203,43 +289,92 @@ test('settings and weights are unchanged after the search, on success and on fai
   const base = deepFreeze(structuredClone(BASE_CONFIG));
   const before = structuredClone(base);
   const jobs: WorkerJob[] = [];
-  const ok = async (job: WorkerJob): Promise<WorkerOutcome> => (jobs.push(job), { kind: 'done', status: 'done', summary: summaryWith(job.config.batchSize, mlpPeak(job.config.batchSize)) });
-  await findMax({ dbPath: newDb(), settings: settings({ cap: 2000 }), prober: tfjsProber({ base, measure: 'tensor', runWorker: ok }) });
+  const ok = async (job: WorkerJob): Promise<WorkerOutcome> => (
+    jobs.push(job),
+    { kind: 'done', status: 'done', summary: summaryWith(job.config.batchSize, mlpPeak(job.config.batchSize)) }
+  );
+  await findMax({
+    dbPath: newDb(),
+    settings: settings({ cap: 2000 }),
+    prober: tfjsProber({ base, measure: 'tensor', runWorker: ok }),
+  });
   const failing = async (job: WorkerJob): Promise<WorkerOutcome> =>
-    job.config.batchSize > 8 ? { kind: 'failed', status: 'error', code: 'BATCHLAB_SHAPE_MISMATCH', message: 'bad shape', exitCode: 1, signal: null, stderrTail: '' } : ok(job);
-  await assert.rejects(findMax({ dbPath: newDb(), settings: settings({ cap: 2000 }), prober: tfjsProber({ base, measure: 'tensor', runWorker: failing }) }), /bad shape/);
-  assert.deepEqual(base, before, 'the caller\'s config (frozen, so a write would have thrown) is as it was');
+    job.config.batchSize > 8
+      ? {
+          kind: 'failed',
+          status: 'error',
+          code: 'BATCHLAB_SHAPE_MISMATCH',
+          message: 'bad shape',
+          exitCode: 1,
+          signal: null,
+          stderrTail: '',
+        }
+      : ok(job);
+  await assert.rejects(
+    findMax({
+      dbPath: newDb(),
+      settings: settings({ cap: 2000 }),
+      prober: tfjsProber({ base, measure: 'tensor', runWorker: failing }),
+    }),
+    /bad shape/,
+  );
+  assert.deepEqual(base, before, "the caller's config (frozen, so a write would have thrown) is as it was");
   for (const job of jobs) {
     assert.notEqual(job.config, base);
     // Each probe's own copy: few steps, no accumulation, noise or sharpness; the model, data and seed (so the initial weights) as given.
-    assert.deepEqual([job.config.accumSteps, job.config.noiseEvery, job.config.sharpness, job.config.evalEvery], [1, 0, undefined, 0]);
-    assert.deepEqual([job.config.model, job.config.dataset, job.config.datasetOptions, job.config.seed, job.config.optimizer], [base.model, base.dataset, base.datasetOptions, base.seed, base.optimizer]);
+    assert.deepEqual(
+      [job.config.accumSteps, job.config.noiseEvery, job.config.sharpness, job.config.evalEvery],
+      [1, 0, undefined, 0],
+    );
+    assert.deepEqual(
+      [job.config.model, job.config.dataset, job.config.datasetOptions, job.config.seed, job.config.optimizer],
+      [base.model, base.dataset, base.datasetOptions, base.seed, base.optimizer],
+    );
     assert.ok(job.config.budget.maxSteps === 3 || job.config.budget.maxSteps === 20);
   }
 });
 
-test('a --cmd search restores the process: its runner\'s signal handlers are removed, even when a probe errors', async () => {
+test("a --cmd search restores the process: its runner's signal handlers are removed, even when a probe errors", async () => {
   const counts = () => ['SIGINT', 'SIGTERM', 'exit'].map((e) => process.listenerCount(e));
   const before = counts();
   // A real crash above batch 4: an ordinary error (exit 1, a KeyError on stderr), not memory.
   const cmd = `[ {batch} -gt 4 ] && export FAKE_MODE=crash; '${process.execPath}' '${FAKE_TRAINER}'`;
-  const prober = commandProber({ cmd, budgetBytes: 2 * 2 ** 30, budgetOn: 'rss', env: { FAKE_HOLD_MS: '5', FAKE_BYTES_PER_SAMPLE: '1024' } });
-  assert.deepEqual(counts(), before.map((n) => n + 1), 'the runner listens while it lives');
-  await assert.rejects(findMax({ dbPath: newDb(), settings: settings({ budgetBytes: 2 * 2 ** 30, cap: 64 }), prober }), (err: BatchlabError) => {
-    assert.equal(err.code, 'BATCHLAB_CHILD_FAILED');
-    assert.match(err.message, /KeyError: a bug in the training script/);
-    return true;
+  const prober = commandProber({
+    cmd,
+    budgetBytes: 2 * 2 ** 30,
+    budgetOn: 'rss',
+    env: { FAKE_HOLD_MS: '5', FAKE_BYTES_PER_SAMPLE: '1024' },
   });
+  assert.deepEqual(
+    counts(),
+    before.map((n) => n + 1),
+    'the runner listens while it lives',
+  );
+  await assert.rejects(
+    findMax({ dbPath: newDb(), settings: settings({ budgetBytes: 2 * 2 ** 30, cap: 64 }), prober }),
+    (err: BatchlabError) => {
+      assert.equal(err.code, 'BATCHLAB_CHILD_FAILED');
+      assert.match(err.message, /KeyError: a bug in the training script/);
+      return true;
+    },
+  );
   assert.deepEqual(counts(), before);
 });
 
-test('run-to-run spread: a verification peak above the probe\'s raises the margin, and the answer steps down and is verified again', async () => {
+test("run-to-run spread: a verification peak above the probe's raises the margin, and the answer steps down and is verified again", async () => {
   // The 20-step run takes 8% more than the 3-step probe (memory growing with the steps).
   const peak = (b: number, steps: number) => mlpPeak(b) * (steps >= 20 ? 1.08 : 1);
   const calls: number[] = [];
-  const report = await findMax({ dbPath: newDb(), settings: settings({ budgetBytes: 3 << 20, marginFloor: 0 }), prober: functionProber(peak, calls) });
+  const report = await findMax({
+    dbPath: newDb(),
+    settings: settings({ budgetBytes: 3 << 20, marginFloor: 0 }),
+    prober: functionProber(peak, calls),
+  });
   const verifies = report.probes.filter((p) => p.phase === 'verify');
-  assert.ok(verifies.length >= 2, `stepped down and verified again: ${JSON.stringify(report.probes.map((p) => [p.phase, p.batch, p.kind]))}`);
+  assert.ok(
+    verifies.length >= 2,
+    `stepped down and verified again: ${JSON.stringify(report.probes.map((p) => [p.phase, p.batch, p.kind]))}`,
+  );
   assert.equal(report.margin.source, 'run-to-run');
   assert.ok(report.margin.margin > 0.05, `margin ${report.margin.margin}`);
   assert.ok(report.answer.peakBytes <= report.answer.limitBytes);
@@ -259,7 +394,11 @@ test('a GPU-like profile, flat at small B: the guided climb finds the maximum in
   };
   const calls: number[] = [];
   const cap = 2 ** 25;
-  const report = await findMax({ dbPath: newDb(), settings: settings({ budgetBytes: card, budgetOn: 'gpu', cap, maxTrials: 40 }), prober: functionProber(peak, calls) });
+  const report = await findMax({
+    dbPath: newDb(),
+    settings: settings({ budgetBytes: card, budgetOn: 'gpu', cap, maxTrials: 40 }),
+    prober: functionProber(peak, calls),
+  });
   const truth = bruteForceMax(gpu, report.answer.limitBytes / 1.005, cap);
   const why = `answer ${report.answer.batch}, truth for the verification ${truth}, probes ${calls.join(',')}`;
   assert.match(report.prediction.note, /climbing from 16/);
@@ -271,18 +410,24 @@ test('a GPU-like profile, flat at small B: the guided climb finds the maximum in
 });
 
 test('a budget below what the model needs at batch 1 is a bad budget that says how much is needed', async () => {
-  await assert.rejects(findMax({ dbPath: newDb(), settings: settings({ budgetBytes: 4000 }), prober: functionProber(mlpPeak) }), (err: BatchlabError) => {
-    assert.equal(err.code, 'BATCHLAB_BAD_BUDGET');
-    assert.equal(err.exitCode, 2);
-    assert.match(err.message, /smaller than the model itself needs: 3\.\d+ KiB at batch 1/);
-    return true;
-  });
+  await assert.rejects(
+    findMax({ dbPath: newDb(), settings: settings({ budgetBytes: 4000 }), prober: functionProber(mlpPeak) }),
+    (err: BatchlabError) => {
+      assert.equal(err.code, 'BATCHLAB_BAD_BUDGET');
+      assert.equal(err.exitCode, 2);
+      assert.match(err.message, /smaller than the model itself needs: 3\.\d+ KiB at batch 1/);
+      return true;
+    },
+  );
 });
 
 test('bad settings are refused before any probe', async () => {
   const calls: number[] = [];
   for (const bad of [{ marginFloor: 0.95 }, { marginFloor: -0.1 }, { budgetBytes: 0 }, { budgetBytes: Number.NaN }]) {
-    await assert.rejects(findMax({ dbPath: newDb(), settings: settings(bad), prober: functionProber(mlpPeak, calls) }), BatchlabError);
+    await assert.rejects(
+      findMax({ dbPath: newDb(), settings: settings(bad), prober: functionProber(mlpPeak, calls) }),
+      BatchlabError,
+    );
   }
   assert.equal(calls.length, 0);
 });

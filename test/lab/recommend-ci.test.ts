@@ -30,7 +30,19 @@ function simulatedStep(step: number, g: number[], s: number[], rng: Rng): StepRe
     full += ((m1 + m2) / 2) ** 2;
     halves += (m1 * m1 + m2 * m2) / 2;
   }
-  return { step, samples: step * BATCH, loss: 0, lr: 0, stepMs: 1, batchSize: BATCH, microBatchSize: b, accumSteps: 2, gradSqNorm: full, microGradSqNorm: halves, peakBytes: 0 };
+  return {
+    step,
+    samples: step * BATCH,
+    loss: 0,
+    lr: 0,
+    stepMs: 1,
+    batchSize: BATCH,
+    microBatchSize: b,
+    accumSteps: 2,
+    gradSqNorm: full,
+    microGradSqNorm: halves,
+    peakBytes: 0,
+  };
 }
 
 test(`the 95% CI of B_simple covers the true value in most of ${REPETITIONS} seeded repetitions`, () => {
@@ -42,7 +54,12 @@ test(`the 95% CI of B_simple covers the true value in most of ${REPETITIONS} see
   for (let rep = 0; rep < REPETITIONS; rep++) {
     const rng = createRng(1000 + rep);
     const steps = Array.from({ length: STEPS }, (_, i) => simulatedStep(i + 1, g, s, rng));
-    const est = noiseScaleWithCI(steps, { confidence: NOISE_PROBE_CONFIDENCE, windows: NOISE_BOOTSTRAP_WINDOWS, rng: createRng(rep), iterations: 1000 });
+    const est = noiseScaleWithCI(steps, {
+      confidence: NOISE_PROBE_CONFIDENCE,
+      windows: NOISE_BOOTSTRAP_WINDOWS,
+      rng: createRng(rep),
+      iterations: 1000,
+    });
     if (est.low! <= truth && truth <= est.high!) covered++;
     widths.push((est.high! - est.low!) / truth);
   }
@@ -51,8 +68,13 @@ test(`the 95% CI of B_simple covers the true value in most of ${REPETITIONS} see
   // Measured: 18 of 20 covered (true B_simple = 286.5), median width 0.84 x the truth. A nominal 95% CI
   // covers 19 of 20 on average; 16 or fewer happens with probability ~1.6% (binomial), so the bar
   // catches a biased estimator or an interval that is too narrow without flaking on a sound one.
-  assert.ok(covered >= 17, `CI covered the true B_simple ${truth.toFixed(1)} in ${covered} of ${REPETITIONS} repetitions`);
+  assert.ok(
+    covered >= 17,
+    `CI covered the true B_simple ${truth.toFixed(1)} in ${covered} of ${REPETITIONS} repetitions`,
+  );
   // ...and is not vacuous: an interval wider than the value itself would cover anything.
   assert.ok(medianWidth < 1, `median CI width ${medianWidth.toFixed(2)} x the true value`);
-  console.log(`# CI coverage: ${covered}/${REPETITIONS}, true B_simple ${truth.toFixed(1)}, median width ${medianWidth.toFixed(2)} x truth`);
+  console.log(
+    `# CI coverage: ${covered}/${REPETITIONS}, true B_simple ${truth.toFixed(1)}, median width ${medianWidth.toFixed(2)} x truth`,
+  );
 });

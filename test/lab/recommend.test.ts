@@ -2,21 +2,41 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { recommend } from '../../src/core/recommend.js';
-import { checkRecommendOptions, RECOMMEND_SCHEMA, recommendJson, type RecommendResult } from '../../src/lab/recommend.js';
-import { noiseWindows, planProbe, ProbeTooSmallError, referenceSweepSamples, requiredTrainSamples } from '../../src/lab/recommend-plan.js';
+import {
+  checkRecommendOptions,
+  RECOMMEND_SCHEMA,
+  recommendJson,
+  type RecommendResult,
+} from '../../src/lab/recommend.js';
+import {
+  noiseWindows,
+  planProbe,
+  ProbeTooSmallError,
+  referenceSweepSamples,
+  requiredTrainSamples,
+} from '../../src/lab/recommend-plan.js';
 import { memoryCeiling } from '../../src/lab/recommend-probes.js';
 
 test('the probe plan on MNIST (60,000 samples) stays within 5% of the default sweep', () => {
   const p = planProbe({ trainCount: 60_000, baseBatch: 64, maxBatch: 60_000 });
   assert.equal(p.sweepSamples, 7 * 60_000);
   assert.ok(p.samples <= 0.05 * p.sweepSamples, `${p.samples} samples > 5% of ${p.sweepSamples}`);
-  assert.deepEqual(p.memory.map((r) => r.batchSize), [1, 2, 4, 8]);
+  assert.deepEqual(
+    p.memory.map((r) => r.batchSize),
+    [1, 2, 4, 8],
+  );
   assert.deepEqual(p.noise, { batchSize: 64, steps: 196 }); // 0.6 x (21,000 - 45) / 64
-  assert.deepEqual(p.throughput.map((r) => r.batchSize), [16, 64, 256, 1024]);
+  assert.deepEqual(
+    p.throughput.map((r) => r.batchSize),
+    [16, 64, 256, 1024],
+  );
   // A memory ceiling of 300 caps the noise batch at the base batch and the throughput batches at 300.
   const capped = planProbe({ trainCount: 60_000, baseBatch: 512, maxBatch: 300 });
   assert.equal(capped.noise.batchSize, 64, 'noise batch 300 -> 256 -> 128 (98 steps) -> 64: the first with 100+ steps');
-  assert.deepEqual(capped.throughput.map((r) => r.batchSize), [16, 64, 256]);
+  assert.deepEqual(
+    capped.throughput.map((r) => r.batchSize),
+    [16, 64, 256],
+  );
 });
 
 test('a dataset too small to measure a noise scale: the error says how many samples are needed', () => {
@@ -26,7 +46,12 @@ test('a dataset too small to measure a noise scale: the error says how many samp
   assert.throws(
     () => planProbe({ trainCount: 120, baseBatch: 16, maxBatch: 120 }),
     (err: Error) => {
-      assert.match(err.message, new RegExp(`training set of 120 samples is too small.*at least ${need.toLocaleString('en-US')} training samples.*--probe-share`));
+      assert.match(
+        err.message,
+        new RegExp(
+          `training set of 120 samples is too small.*at least ${need.toLocaleString('en-US')} training samples.*--probe-share`,
+        ),
+      );
       return true;
     },
   );
@@ -35,8 +60,14 @@ test('a dataset too small to measure a noise scale: the error says how many samp
 });
 
 test('noise windows skip the first sixth, then split the rest in two', () => {
-  assert.deepEqual(noiseWindows(1, 300), [[51, 175], [176, 300]]);
-  assert.deepEqual(noiseWindows(1, 196), [[34, 115], [116, 196]]);
+  assert.deepEqual(noiseWindows(1, 300), [
+    [51, 175],
+    [176, 300],
+  ]);
+  assert.deepEqual(noiseWindows(1, 196), [
+    [34, 115],
+    [116, 196],
+  ]);
 });
 
 test('memory ceiling: the fit under the budget minus a 5% margin; no budget: the training set', () => {
@@ -50,26 +81,108 @@ test('memory ceiling: the fit under the budget minus a 5% margin; no budget: the
 });
 
 test('--objective memory with no budget and no device memory is rejected before any probe', () => {
-  assert.throws(() => checkRecommendOptions({ objective: 'memory' }), /no budget was given and no device memory could be read; pass --memory-budget 4GiB/);
+  assert.throws(
+    () => checkRecommendOptions({ objective: 'memory' }),
+    /no budget was given and no device memory could be read; pass --memory-budget 4GiB/,
+  );
   assert.doesNotThrow(() => checkRecommendOptions({ objective: 'memory', memoryBudgetBytes: 1 << 30 }));
   assert.doesNotThrow(() => checkRecommendOptions({ objective: 'time' }));
 });
 
 /** A hand-made result: what runRecommend would return. */
 function fakeResult(): RecommendResult {
-  const memory = { points: [{ batchSize: 1, peakBytes: 1e6 }, { batchSize: 8, peakBytes: 1.1e6 }], fit: { interceptBytes: 1e6, bytesPerSample: 1.4e4, r2: 1, residualStdBytes: 0 }, budgetBytes: 1 << 30, marginBytes: 5e7, maxBatch: 60_000 };
-  const throughput = { points: [{ batchSize: 16, stepMs: 2, samplesPerSec: 8000, peakBytes: 1e6 }, { batchSize: 64, stepMs: 5, samplesPerSec: 12800, peakBytes: 2e6 }], fit: { alphaMs: 1, betaMsPerSample: 0.0625, r2: 1 }, saturationBatch: undefined, warmupStepsExcluded: 2 };
+  const memory = {
+    points: [
+      { batchSize: 1, peakBytes: 1e6 },
+      { batchSize: 8, peakBytes: 1.1e6 },
+    ],
+    fit: { interceptBytes: 1e6, bytesPerSample: 1.4e4, r2: 1, residualStdBytes: 0 },
+    budgetBytes: 1 << 30,
+    marginBytes: 5e7,
+    maxBatch: 60_000,
+  };
+  const throughput = {
+    points: [
+      { batchSize: 16, stepMs: 2, samplesPerSec: 8000, peakBytes: 1e6 },
+      { batchSize: 64, stepMs: 5, samplesPerSec: 12800, peakBytes: 2e6 },
+    ],
+    fit: { alphaMs: 1, betaMsPerSample: 0.0625, r2: 1 },
+    saturationBatch: undefined,
+    warmupStepsExcluded: 2,
+  };
   const noise = {
-    batchSize: 64, lr: 0.05, atStep: 0, measuredSteps: 196, runId: 5, samples: 12_544, wallMs: 4000,
+    batchSize: 64,
+    lr: 0.05,
+    atStep: 0,
+    measuredSteps: 196,
+    runId: 5,
+    samples: 12_544,
+    wallMs: 4000,
     windows: [
-      { fromStep: 34, toStep: 115, bSimple: 175, ciLow: 131, ciHigh: 251, confidence: 0.95, status: 'ok' as const, measuredSteps: 82 },
-      { fromStep: 116, toStep: 196, bSimple: 235, ciLow: 166, ciHigh: undefined, confidence: 0.95, status: 'ok' as const, measuredSteps: 81 },
+      {
+        fromStep: 34,
+        toStep: 115,
+        bSimple: 175,
+        ciLow: 131,
+        ciHigh: 251,
+        confidence: 0.95,
+        status: 'ok' as const,
+        measuredSteps: 82,
+      },
+      {
+        fromStep: 116,
+        toStep: 196,
+        bSimple: 235,
+        ciLow: 166,
+        ciHigh: undefined,
+        confidence: 0.95,
+        status: 'ok' as const,
+        measuredSteps: 81,
+      },
     ],
   };
-  const base = { dataset: 'mnist', datasetOptions: {}, model: { name: 'mlp' as const, hidden: [256] }, batchSize: 64, accumSteps: 1, budget: {}, lastBatch: 'keep' as const, optimizer: { name: 'momentum' as const }, lr: 0.05, schedule: 'constant' as const, warmupSteps: 0, seed: 1, evalEvery: 0, evalTrainLimit: 256 };
-  const options = { base, optimizer: 'momentum' as const, objective: 'time' as const, baseLr: 0.05, baseBatch: 64, memoryBudgetBytes: 1 << 30, dbPath: 'x.db' };
-  const recommendation = recommend({ objective: 'time', maxBatch: 60_000, memoryBudgetBytes: 1 << 30, stepTime: throughput.fit, noise: { bSimple: 235, low: 166, high: Infinity, confidence: 0.95, afterStep: 196 }, lr: { baseLr: 0.05, baseBatch: 64, optimizer: 'momentum' }, trainSamples: 60_000 });
-  const probeCost = { samples: 20_749, seconds: 21.4, runs: 9, sweepSamples: 420_000, shareOfSweep: 20_749 / 420_000, maxShare: 0.05 };
+  const base = {
+    dataset: 'mnist',
+    datasetOptions: {},
+    model: { name: 'mlp' as const, hidden: [256] },
+    batchSize: 64,
+    accumSteps: 1,
+    budget: {},
+    lastBatch: 'keep' as const,
+    optimizer: { name: 'momentum' as const },
+    lr: 0.05,
+    schedule: 'constant' as const,
+    warmupSteps: 0,
+    seed: 1,
+    evalEvery: 0,
+    evalTrainLimit: 256,
+  };
+  const options = {
+    base,
+    optimizer: 'momentum' as const,
+    objective: 'time' as const,
+    baseLr: 0.05,
+    baseBatch: 64,
+    memoryBudgetBytes: 1 << 30,
+    dbPath: 'x.db',
+  };
+  const recommendation = recommend({
+    objective: 'time',
+    maxBatch: 60_000,
+    memoryBudgetBytes: 1 << 30,
+    stepTime: throughput.fit,
+    noise: { bSimple: 235, low: 166, high: Infinity, confidence: 0.95, afterStep: 196 },
+    lr: { baseLr: 0.05, baseBatch: 64, optimizer: 'momentum' },
+    trainSamples: 60_000,
+  });
+  const probeCost = {
+    samples: 20_749,
+    seconds: 21.4,
+    runs: 9,
+    sweepSamples: 420_000,
+    shareOfSweep: 20_749 / 420_000,
+    maxShare: 0.05,
+  };
   return { experimentId: 3, options, trainSamples: 60_000, memory, throughput, noise, recommendation, probeCost };
 }
 
@@ -77,16 +190,72 @@ test('--json schema: stable keys, nulls for the unknown, JSON-safe', () => {
   const j = JSON.parse(JSON.stringify(recommendJson(fakeResult())));
   assert.equal(j.schema, RECOMMEND_SCHEMA);
   assert.equal(RECOMMEND_SCHEMA, 'batchlab.recommend/1');
-  assert.deepEqual(Object.keys(j), ['schema', 'experimentId', 'dataset', 'model', 'objective', 'optimizer', 'trainSamples', 'baseLr', 'baseBatch', 'memory', 'throughput', 'noise', 'recommendation', 'probeCost']);
+  assert.deepEqual(Object.keys(j), [
+    'schema',
+    'experimentId',
+    'dataset',
+    'model',
+    'objective',
+    'optimizer',
+    'trainSamples',
+    'baseLr',
+    'baseBatch',
+    'memory',
+    'throughput',
+    'noise',
+    'recommendation',
+    'probeCost',
+  ]);
   assert.deepEqual(Object.keys(j.memory), ['budgetBytes', 'marginBytes', 'maxBatch', 'points', 'fit']);
   assert.deepEqual(Object.keys(j.throughput), ['points', 'fit', 'saturationBatch', 'warmupStepsExcluded']);
   assert.equal(j.throughput.saturationBatch, null);
   assert.deepEqual(Object.keys(j.noise), ['batchSize', 'lr', 'windows', 'used', 'remeasure']);
-  assert.deepEqual(Object.keys(j.noise.windows[0]), ['fromStep', 'toStep', 'bSimple', 'ciLow', 'ciHigh', 'confidence', 'status', 'measuredSteps']);
+  assert.deepEqual(Object.keys(j.noise.windows[0]), [
+    'fromStep',
+    'toStep',
+    'bSimple',
+    'ciLow',
+    'ciHigh',
+    'confidence',
+    'status',
+    'measuredSteps',
+  ]);
   assert.equal(j.noise.windows[1].ciHigh, null, 'an unbounded interval end is null, not Infinity');
   assert.deepEqual(j.noise.used, { fromStep: 116, toStep: 196 });
-  assert.match(j.noise.remeasure, /^batchlab noise --dataset mnist --model mlp --batch-size 64 --at-step 1000 --window 200$/);
-  assert.deepEqual(Object.keys(j.recommendation).sort(), ['accumSteps', 'batch', 'binding', 'conclusion', 'confidence', 'criticalBatch', 'lr', 'lrRule', 'microBatchSize', 'objective', 'reasons', 'rounding', 'targetBatch', 'warmupSteps', 'warnings'].sort());
-  assert.deepEqual(j.recommendation.reasons.map((r: { effect: string }) => r.effect), ['memory', 'speed', 'stability', 'generalization']);
-  assert.deepEqual(Object.keys(j.probeCost), ['samples', 'seconds', 'runs', 'sweepSamples', 'shareOfSweep', 'maxShare']);
+  assert.match(
+    j.noise.remeasure,
+    /^batchlab noise --dataset mnist --model mlp --batch-size 64 --at-step 1000 --window 200$/,
+  );
+  assert.deepEqual(
+    Object.keys(j.recommendation).sort(),
+    [
+      'accumSteps',
+      'batch',
+      'binding',
+      'conclusion',
+      'confidence',
+      'criticalBatch',
+      'lr',
+      'lrRule',
+      'microBatchSize',
+      'objective',
+      'reasons',
+      'rounding',
+      'targetBatch',
+      'warmupSteps',
+      'warnings',
+    ].sort(),
+  );
+  assert.deepEqual(
+    j.recommendation.reasons.map((r: { effect: string }) => r.effect),
+    ['memory', 'speed', 'stability', 'generalization'],
+  );
+  assert.deepEqual(Object.keys(j.probeCost), [
+    'samples',
+    'seconds',
+    'runs',
+    'sweepSamples',
+    'shareOfSweep',
+    'maxShare',
+  ]);
 });

@@ -65,7 +65,9 @@ function optimizerRun(config: OptimizerConfig, specs: Spec[], exclusive: boolean
         opt.apply(vars, grads, 0.05 * step);
         tf.dispose(grads);
       }
-      inputs.forEach((x, i) => assert.deepEqual(x.dataSync(), before[i], 'a tensor sharing a variable\'s storage changed'));
+      inputs.forEach((x, i) =>
+        assert.deepEqual(x.dataSync(), before[i], "a tensor sharing a variable's storage changed"),
+      );
       return vars.map((v) => v.clone());
     } finally {
       opt.dispose();
@@ -77,9 +79,24 @@ function optimizerRun(config: OptimizerConfig, specs: Spec[], exclusive: boolean
 test('fused sgd, momentum (new outputs and in place) and adam updates match the TF.js op chains bit for bit', async (t) => {
   if (skipReason) return t.skip(skipReason);
   const shapes = [[1], [7, 3], [784, 256], [70_001]];
-  const specs: Spec[] = [...shapes.map((shape, i) => ({ shape, seed: 700 + i })), ...shapes.map((shape, i) => ({ shape, seed: 800 + i }))];
-  const configs: OptimizerConfig[] = [{ name: 'sgd' }, { name: 'momentum' }, { name: 'momentum', momentum: 0.5 }, { name: 'adam' }, { name: 'adam', beta1: 0.8, beta2: 0.99, epsilon: 1e-6 }];
-  for (const [config, exclusive] of configs.flatMap((c) => [[c, true], [c, false]] as const)) {
+  const specs: Spec[] = [
+    ...shapes.map((shape, i) => ({ shape, seed: 700 + i })),
+    ...shapes.map((shape, i) => ({ shape, seed: 800 + i })),
+  ];
+  const configs: OptimizerConfig[] = [
+    { name: 'sgd' },
+    { name: 'momentum' },
+    { name: 'momentum', momentum: 0.5 },
+    { name: 'adam' },
+    { name: 'adam', beta1: 0.8, beta2: 0.99, epsilon: 1e-6 },
+  ];
+  for (const [config, exclusive] of configs.flatMap(
+    (c) =>
+      [
+        [c, true],
+        [c, false],
+      ] as const,
+  )) {
     const fn = optimizerRun(config, specs, exclusive);
     const expected = await runOn('cpu', specs, fn);
     const actual = await runOn(NATIVE, specs, fn);
@@ -92,15 +109,25 @@ test('fused sgd, momentum (new outputs and in place) and adam updates match the 
 
 /** Softmax cross-entropy as makeLossFn writes it, fused where the backend has the kernel. */
 function xent(logits: tf.Tensor, labels: tf.Tensor1D): tf.Scalar {
-  return fusedSoftmaxCrossEntropy(logits, labels) ?? (tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]!), tf.logSoftmax(logits)), -1))) as tf.Scalar);
+  return (
+    fusedSoftmaxCrossEntropy(logits, labels) ??
+    (tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]!), tf.logSoftmax(logits)), -1))) as tf.Scalar)
+  );
 }
 
 test('fused softmax cross-entropy: loss and gradient, out-of-range labels, large logits', async (t) => {
   if (skipReason) return t.skip(skipReason);
-  const cases: [number, number][] = [[1, 2], [5, 3], [67, 10], [33, 1001]];
+  const cases: [number, number][] = [
+    [1, 2],
+    [5, 3],
+    [67, 10],
+    [33, 1001],
+  ];
   for (const [rows, classes] of cases) {
     // Labels include -1 and `classes` (no one-hot row: they add 0 to the sum but count in the mean).
-    const labels = Array.from({ length: rows }, (_, i) => (i % 7 === 5 ? -1 : i % 11 === 3 ? classes : (i * 7) % classes));
+    const labels = Array.from({ length: rows }, (_, i) =>
+      i % 7 === 5 ? -1 : i % 11 === 3 ? classes : (i * 7) % classes,
+    );
     const lab = () => tf.tensor1d(labels, 'int32');
     for (const scale of [1, 40]) {
       const spec: Spec = { shape: [rows, classes], seed: rows + classes + scale, lo: -scale, hi: scale };

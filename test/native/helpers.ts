@@ -26,24 +26,37 @@ export function randomValues(n: number, seed: number, lo = -1, hi = 1): Float32A
     s = (s + 0x6d2b79f5) | 0;
     let t = Math.imul(s ^ (s >>> 15), 1 | s);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    out[i] = lo + ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo));
+    out[i] = lo + (((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo);
   }
   return out;
 }
 
-export interface Spec { shape: number[]; seed: number; lo?: number; hi?: number; values?: Float32Array }
+export interface Spec {
+  shape: number[];
+  seed: number;
+  lo?: number;
+  hi?: number;
+  values?: Float32Array;
+}
 
 /** Runs `fn` on `backend` with tensors built from `specs`; returns the outputs' values. */
-export async function runOn(backend: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+export async function runOn(
+  backend: string,
+  specs: Spec[],
+  fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const before = tf.memory().numTensors;
-  const inputs = specs.map((s) => tf.tensor(s.values ?? randomValues(tf.util.sizeFromShape(s.shape), s.seed, s.lo, s.hi), s.shape, 'float32'));
+  const inputs = specs.map((s) =>
+    tf.tensor(s.values ?? randomValues(tf.util.sizeFromShape(s.shape), s.seed, s.lo, s.hi), s.shape, 'float32'),
+  );
   const out = tf.tidy(() => fn(...inputs));
   const list = Array.isArray(out) ? out : [out];
   const values = list.map((t) => Float32Array.from(t.dataSync()));
   const shapes = list.map((t) => t.shape.join('x'));
   tf.dispose([...inputs, ...list]);
-  if (tf.memory().numTensors !== before) throw new Error(`leaked ${tf.memory().numTensors - before} tensors on ${backend}`);
+  if (tf.memory().numTensors !== before)
+    throw new Error(`leaked ${tf.memory().numTensors - before} tensors on ${backend}`);
   return values.map((v, i) => Object.assign(v, { shapeKey: shapes[i] }));
 }
 
@@ -57,7 +70,8 @@ export function maxScaledError(actual: Float32Array, expected: Float32Array): nu
   for (const v of expected) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
   let worst = 0;
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
+    const a = actual[i]!,
+      e = expected[i]!;
     if (Number.isNaN(e) || Number.isNaN(a)) {
       if (!(Number.isNaN(e) && Number.isNaN(a))) return Infinity;
       continue;
@@ -71,12 +85,16 @@ export function maxScaledError(actual: Float32Array, expected: Float32Array): nu
 export const TOLERANCE = 1e-4;
 
 /** Runs `fn` on both backends and returns the worst scaled error over all outputs. */
-export async function compareBackends(specs: Spec[], fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<number> {
+export async function compareBackends(
+  specs: Spec[],
+  fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+): Promise<number> {
   const expected = await runOn('cpu', specs, fn);
   const actual = await runOn(NATIVE, specs, fn);
   let worst = 0;
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]! as Float32Array & { shapeKey?: string }, e = expected[i]! as Float32Array & { shapeKey?: string };
+    const a = actual[i]! as Float32Array & { shapeKey?: string },
+      e = expected[i]! as Float32Array & { shapeKey?: string };
     if (a.shapeKey !== e.shapeKey) throw new Error(`shape ${a.shapeKey} != ${e.shapeKey}`);
     worst = Math.max(worst, maxScaledError(a, e));
   }

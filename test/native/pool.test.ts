@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { NATIVE, randomValues, skipReason } from './helpers.js';
-import { NativeBackend, nativePoolStats, releaseNativeMemory } from '../../src/engine/backends/native.js';
+import { type NativeBackend, nativePoolStats, releaseNativeMemory } from '../../src/engine/backends/native.js';
 
 function storage(t: tf.Tensor): Float32Array {
   const backend = tf.findBackend(NATIVE) as NativeBackend;

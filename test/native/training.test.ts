@@ -18,7 +18,10 @@ import { loadNativeAddon } from '../../src/engine/backends/native-addon.js';
 const LOSS_TOLERANCE = 1e-3;
 const STEPS = 50;
 
-interface Batch { x: Float32Array; y: Float32Array }
+interface Batch {
+  x: Float32Array;
+  y: Float32Array;
+}
 
 /** Batches generated once (on cpu) and replayed on every backend, so inputs are bit-identical. */
 async function makeBatches(kind: ModelKind, batch: number, count: number): Promise<Batch[]> {
@@ -52,7 +55,8 @@ async function compareCurves(kind: ModelKind, batch: number): Promise<string> {
   const cpu = await lossCurve('cpu', kind, batches, batch);
   const native = await lossCurve(NATIVE, kind, batches, batch);
   let worst = 0;
-  for (let i = 0; i < STEPS; i++) worst = Math.max(worst, Math.abs(native[i]! - cpu[i]!) / Math.max(1, Math.abs(cpu[i]!)));
+  for (let i = 0; i < STEPS; i++)
+    worst = Math.max(worst, Math.abs(native[i]! - cpu[i]!) / Math.max(1, Math.abs(cpu[i]!)));
   assert.ok(cpu[STEPS - 1]! < cpu[0]!, `${kind}: the reference run should learn (${cpu[0]} -> ${cpu[STEPS - 1]})`);
   assert.ok(worst <= LOSS_TOLERANCE, `${kind}: worst relative loss difference ${worst} > ${LOSS_TOLERANCE}`);
   return `${kind}: loss ${cpu[0]!.toFixed(4)} -> ${cpu[STEPS - 1]!.toFixed(4)}, worst relative difference ${worst.toExponential(2)}`;
@@ -108,10 +112,31 @@ test('batchlab-native is deterministic: the same seeded run twice gives bitwise-
   await tf.setBackend(NATIVE);
   const data = loadDataset('mnist', { limit: 2048 });
   // Parallel reductions (bias gradients, conv filter gradients) must not depend on which thread ran which part.
-  for (const [model, batchSize, steps] of [['mlp', 512, 12], ['cnn', 64, 4]] as const) {
+  for (const [model, batchSize, steps] of [
+    ['mlp', 512, 12],
+    ['cnn', 64, 4],
+  ] as const) {
     const run = () =>
-      trainTfjs({ data, model: { name: model }, settings: { batchSize, accumSteps: 1, budget: { maxSteps: steps }, lastBatch: 'keep', seed: 3, optimizer: { name: 'momentum', momentum: 0.9 }, lrAt: () => 0.3, evalEvery: 0, evalTrainLimit: 10 } });
+      trainTfjs({
+        data,
+        model: { name: model },
+        settings: {
+          batchSize,
+          accumSteps: 1,
+          budget: { maxSteps: steps },
+          lastBatch: 'keep',
+          seed: 3,
+          optimizer: { name: 'momentum', momentum: 0.9 },
+          lrAt: () => 0.3,
+          evalEvery: 0,
+          evalTrainLimit: 10,
+        },
+      });
     const [a, b] = [await run(), await run()];
-    assert.deepEqual(a.steps.map((s) => s.loss), b.steps.map((s) => s.loss), `${model}: losses differ between identical runs`);
+    assert.deepEqual(
+      a.steps.map((s) => s.loss),
+      b.steps.map((s) => s.loss),
+      `${model}: losses differ between identical runs`,
+    );
   }
 });

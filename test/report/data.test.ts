@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchlabError } from '../../src/core/errors.js';
 import { openStore } from '../../src/store/index.js';
-import { colorForBatch, findBudgetBytes, jsonForScript, loadReportData, renderReport, writeReport } from '../../src/report/index.js';
+import {
+  colorForBatch,
+  findBudgetBytes,
+  jsonForScript,
+  loadReportData,
+  renderReport,
+  writeReport,
+} from '../../src/report/index.js';
 import { reportCommand } from '../../src/cli/commands/report.js';
 import { writeSyntheticSweep } from './synthetic.js';
 
@@ -15,7 +22,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function captureIo() {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), errStream: process.stderr }, out, err };
+  return {
+    io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), errStream: process.stderr },
+    out,
+    err,
+  };
 }
 
 describe('colorForBatch', () => {
@@ -30,7 +41,12 @@ describe('colorForBatch', () => {
 describe('loadReportData', () => {
   const db = join(dir, 'data.db');
   const store = openStore(db);
-  const sweep = writeSyntheticSweep(store, { batchSizes: [16, 64, 256], stepsPerRun: 5000, oomBatchSize: 1024, probes: true });
+  const sweep = writeSyntheticSweep(store, {
+    batchSizes: [16, 64, 256],
+    stepsPerRun: 5000,
+    oomBatchSize: 1024,
+    probes: true,
+  });
   after(() => store.close());
 
   it('downsamples each run to maxPointsPerRun while keeping the last step and the wall time', () => {
@@ -45,7 +61,11 @@ describe('loadReportData', () => {
     assert.ok(Math.abs(run.lastWallS - fullWallS) < 1e-9);
     assert.equal(run.steps.wallS.at(-1), run.lastWallS);
     const maxLoss = Math.max(...store.stepsOf(run.id).map((s) => s.loss));
-    assert.equal(Math.max(...run.steps.loss.map((l) => l ?? -Infinity)), maxLoss, 'the highest loss survives downsampling');
+    assert.equal(
+      Math.max(...run.steps.loss.map((l) => l ?? -Infinity)),
+      maxLoss,
+      'the highest loss survives downsampling',
+    );
   });
 
   it('marks failed runs as not charted and finds the memory budget', () => {
@@ -62,7 +82,10 @@ describe('loadReportData', () => {
   });
 
   it('refuses an unknown experiment with BATCHLAB_NOT_FOUND', () => {
-    assert.throws(() => loadReportData(store, 999), (e: unknown) => e instanceof BatchlabError && e.code === 'BATCHLAB_NOT_FOUND');
+    assert.throws(
+      () => loadReportData(store, 999),
+      (e: unknown) => e instanceof BatchlabError && e.code === 'BATCHLAB_NOT_FOUND',
+    );
   });
 });
 
@@ -80,7 +103,11 @@ describe('renderReport', () => {
     assert.match(html, /BatchlabApp\.mount/);
     assert.doesNotMatch(html, /<script[^>]+src=/i, 'no external script');
     assert.doesNotMatch(html, /<link[^>]+href=/i, 'no external stylesheet');
-    assert.doesNotMatch(html, /(src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|@import/i, 'no URL the page could load');
+    assert.doesNotMatch(
+      html,
+      /(src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|@import/i,
+      'no URL the page could load',
+    );
   });
 
   it('escapes data so a setting cannot close the script element', () => {
@@ -112,7 +139,10 @@ describe('renderReport', () => {
       process.chdir(cwd);
     }
     await assert.rejects(reportCommand(['abc', '--db', db], captureIo().io), /positive integer or "latest", got "abc"/);
-    await assert.rejects(reportCommand(['42', '--db', db], captureIo().io), (e: unknown) => e instanceof BatchlabError && e.code === 'BATCHLAB_NOT_FOUND');
+    await assert.rejects(
+      reportCommand(['42', '--db', db], captureIo().io),
+      (e: unknown) => e instanceof BatchlabError && e.code === 'BATCHLAB_NOT_FOUND',
+    );
     await assert.rejects(reportCommand([], captureIo().io), /pass its id or "latest"/);
   });
 });

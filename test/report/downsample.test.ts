@@ -4,13 +4,21 @@ import { minMaxIndices, pick } from '../../src/report/downsample.js';
 import { lcg } from './synthetic.js';
 
 /** Brute force: for each bucket k (floor(k n / m) .. floor((k+1) n / m)), its min and max finite value. */
-function bruteExtremes(ys: (number | null)[], buckets: number): { start: number; end: number; min?: number; max?: number }[] {
+function bruteExtremes(
+  ys: (number | null)[],
+  buckets: number,
+): { start: number; end: number; min?: number; max?: number }[] {
   const out = [];
   for (let k = 0; k < buckets; k++) {
     const start = Math.floor((k * ys.length) / buckets);
     const end = Math.floor(((k + 1) * ys.length) / buckets);
     const finite = ys.slice(start, end).filter((y): y is number => typeof y === 'number' && Number.isFinite(y));
-    out.push({ start, end, min: finite.length ? Math.min(...finite) : undefined, max: finite.length ? Math.max(...finite) : undefined });
+    out.push({
+      start,
+      end,
+      min: finite.length ? Math.min(...finite) : undefined,
+      max: finite.length ? Math.max(...finite) : undefined,
+    });
   }
   return out;
 }
@@ -29,13 +37,23 @@ describe('minMaxIndices', () => {
     assert.deepEqual(minMaxIndices([], 10), []);
   });
 
-  it('keeps first, last and each bucket\'s min and max, as brute force finds them', () => {
-    for (const [n, maxPoints, seed] of [[1000, 100, 1], [20_000, 1200, 2], [1001, 7, 3], [5000, 4, 4], [777, 776, 5]] as const) {
+  it("keeps first, last and each bucket's min and max, as brute force finds them", () => {
+    for (const [n, maxPoints, seed] of [
+      [1000, 100, 1],
+      [20_000, 1200, 2],
+      [1001, 7, 3],
+      [5000, 4, 4],
+      [777, 776, 5],
+    ] as const) {
       for (const withGaps of [false, true]) {
         const ys = randomSeries(n, seed, withGaps);
         const kept = minMaxIndices(ys, maxPoints);
         assert.ok(kept.length <= maxPoints, `${kept.length} > ${maxPoints}`);
-        assert.deepEqual(kept, [...new Set(kept)].sort((a, b) => a - b), 'ascending and unique');
+        assert.deepEqual(
+          kept,
+          [...new Set(kept)].sort((a, b) => a - b),
+          'ascending and unique',
+        );
         assert.equal(kept[0], 0);
         assert.equal(kept[kept.length - 1], n - 1);
         const keptValues = new Set(kept);
@@ -60,7 +78,10 @@ describe('minMaxIndices', () => {
     const ys = Array.from({ length: 10_000 }, () => 1);
     ys[4321] = 50;
     assert.ok(minMaxIndices(ys, 100).includes(4321));
-    assert.deepEqual(pick(ys, minMaxIndices(ys, 100)).filter((y) => y === 50), [50]);
+    assert.deepEqual(
+      pick(ys, minMaxIndices(ys, 100)).filter((y) => y === 50),
+      [50],
+    );
   });
 
   it('rejects a maxPoints below 2 by value', () => {

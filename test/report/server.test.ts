@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchlabError } from '../../src/core/errors.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { hasDotDotSegment, parseCursor, resolveInside, startServer, type RunningServer } from '../../src/server/index.js';
+import {
+  hasDotDotSegment,
+  parseCursor,
+  resolveInside,
+  startServer,
+  type RunningServer,
+} from '../../src/server/index.js';
 import { serveCommand } from '../../src/cli/commands/serve.js';
 import { syntheticSteps, writeSyntheticSweep, lcg, type SyntheticSweep } from './synthetic.js';
 
@@ -44,7 +50,15 @@ after(async () => {
 
 describe('static paths', () => {
   it('hasDotDotSegment sees literal and encoded parent segments', () => {
-    for (const p of ['/../x', '/static/../package.json', '/static/%2e%2e/x', '/static/..%2fx', '/static/..%5cx', '/a/%2E%2E']) assert.ok(hasDotDotSegment(p), p);
+    for (const p of [
+      '/../x',
+      '/static/../package.json',
+      '/static/%2e%2e/x',
+      '/static/..%2fx',
+      '/static/..%5cx',
+      '/a/%2E%2E',
+    ])
+      assert.ok(hasDotDotSegment(p), p);
     for (const p of ['/static/app.js', '/static/a..b.js', '/']) assert.ok(!hasDotDotSegment(p), p);
   });
 
@@ -57,7 +71,13 @@ describe('static paths', () => {
   });
 
   it('the server refuses traversal with 403 JSON and serves its own files', async () => {
-    for (const p of ['/../package.json', '/static/../../package.json', '/static/%2e%2e/%2e%2e/package.json', '/static/..%2f..%2fpackage.json', '/api/../../etc/passwd']) {
+    for (const p of [
+      '/../package.json',
+      '/static/../../package.json',
+      '/static/%2e%2e/%2e%2e/package.json',
+      '/static/..%2f..%2fpackage.json',
+      '/api/../../etc/passwd',
+    ]) {
       const res = await get(server.url, p);
       assert.equal(res.status, 403, p);
       assert.match(res.type, /application\/json/);
@@ -118,7 +138,10 @@ describe('API', () => {
   it('refuses writes', async () => {
     const url = new URL(server.url);
     const status = await new Promise<number>((done) => {
-      const req = request({ host: url.hostname, port: url.port, path: '/api/experiments', method: 'POST' }, (res) => { res.resume(); done(res.statusCode ?? 0); });
+      const req = request({ host: url.hostname, port: url.port, path: '/api/experiments', method: 'POST' }, (res) => {
+        res.resume();
+        done(res.statusCode ?? 0);
+      });
       req.end();
     });
     assert.equal(status, 405);
@@ -126,7 +149,9 @@ describe('API', () => {
 
   it('pushes steps a writer appends over SSE', { timeout: 10_000 }, async () => {
     const running = sweep.runningRun!;
-    const url = new URL(`${server.url}/api/experiments/${sweep.experimentId}/events?cursor=${running.id}:50,${sweep.runs[0]!.id}:200,${sweep.runs[1]?.id ?? 0}:200`);
+    const url = new URL(
+      `${server.url}/api/experiments/${sweep.experimentId}/events?cursor=${running.id}:50,${sweep.runs[0]!.id}:200,${sweep.runs[1]?.id ?? 0}:200`,
+    );
     const got = new Promise<number[]>((resolveSteps, reject) => {
       const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search }, (res) => {
         assert.match(String(res.headers['content-type']), /text\/event-stream/);
@@ -156,14 +181,23 @@ describe('API', () => {
 
 describe('startServer', () => {
   it('parses cursors', () => {
-    assert.deepEqual([...parseCursor('3:10, 4:0')!], [[3, 10], [4, 0]]);
+    assert.deepEqual(
+      [...parseCursor('3:10, 4:0')!],
+      [
+        [3, 10],
+        [4, 0],
+      ],
+    );
     assert.equal(parseCursor('3:x'), null);
     assert.equal(parseCursor(null)!.size, 0);
   });
 
   it('reports a port in use as one line', async () => {
     const port = Number(new URL(server.url).port);
-    await assert.rejects(startServer({ dbPath, port }), (e: unknown) => e instanceof BatchlabError && /port \d+ on 127\.0\.0\.1 is already in use/.test(e.message));
+    await assert.rejects(
+      startServer({ dbPath, port }),
+      (e: unknown) => e instanceof BatchlabError && /port \d+ on 127\.0\.0\.1 is already in use/.test(e.message),
+    );
   });
 
   it('starts before the database exists and answers 503 until it does', async () => {

@@ -77,7 +77,13 @@ function syntheticEvals(b: number, steps: number, every: number, sMin: number): 
     const progress = step / (sMin * (1 + B_CRIT / b));
     const acc = 0.98 - 0.01 * Math.log2(b / 16) - 0.85 * Math.exp(-2.5 * progress);
     out.push({ step, samples: step * b, split: 'test', loss: 2.3 * (1 - acc) + 0.05, accuracy: acc });
-    out.push({ step, samples: step * b, split: 'train', loss: 2.2 * (1 - acc) + 0.03, accuracy: Math.min(1, acc + 0.004 * Math.log2(b)) });
+    out.push({
+      step,
+      samples: step * b,
+      split: 'train',
+      loss: 2.2 * (1 - acc) + 0.03,
+      accuracy: Math.min(1, acc + 0.004 * Math.log2(b)),
+    });
   }
   return out;
 }
@@ -115,15 +121,28 @@ function runSummary(b: number, seed: number, steps: number, sMin: number): RunSu
       status: 'ok',
       series: Array.from({ length: 40 }, (_, i) => {
         const step = Math.max(1, Math.round(((i + 1) / 40) * steps));
-        return [step, (60 + 200 * (1 - Math.exp(-step / (steps / 3)))) * (1 + 0.05 * Math.log2(b / 16))] as [number, number];
+        return [step, (60 + 200 * (1 - Math.exp(-step / (steps / 3)))) * (1 + 0.05 * Math.log2(b / 16))] as [
+          number,
+          number,
+        ];
       }),
     },
-    final: { train: { loss: 0.04, accuracy: trainAcc }, test: { loss: 0.07 + 0.005 * Math.log2(b), accuracy: testAcc } },
+    final: {
+      train: { loss: 0.04, accuracy: trainAcc },
+      test: { loss: 0.07 + 0.005 * Math.log2(b), accuracy: testAcc },
+    },
     gap: { accuracy: trainAcc - testAcc, loss: 0.03 + 0.005 * Math.log2(b) },
     distanceFromInit: 12 / Math.sqrt(Math.log2(b)),
     sharpness: { topEigenvalue: 5 + 3 * Math.log2(b), batchSamples: 1024, iterations: 20 },
     target: reached
-      ? { metric: 'accuracy', value: 0.9, reached: true, steps: sTarget, samples: sTarget * b, wallMs: sTarget * stepMs }
+      ? {
+          metric: 'accuracy',
+          value: 0.9,
+          reached: true,
+          steps: sTarget,
+          samples: sTarget * b,
+          wallMs: sTarget * stepMs,
+        }
       : { metric: 'accuracy', value: 0.9, reached: false },
   };
 }
@@ -138,7 +157,11 @@ function sweepSummary(sMin: number): SweepSummary & { recommendation: object } {
       { effect: 'memory', text: 'Peak memory grows linearly: 20 MB + 150 kB per sample.', agreesWithSeed: true },
       { effect: 'speed', text: 'Samples/s rises until B = 512, then flattens.', agreesWithSeed: true },
       { effect: 'stability', text: 'Loss noise falls as 1/sqrt(B).', agreesWithSeed: true },
-      { effect: 'generalization', text: 'The gap grows by 0.4 points per doubling of B, <not> a large effect.', agreesWithSeed: false },
+      {
+        effect: 'generalization',
+        text: 'The gap grows by 0.4 points per doubling of B, <not> a large effect.',
+        agreesWithSeed: false,
+      },
     ],
     wallMs: 123_456,
     recommendation: {
@@ -146,7 +169,10 @@ function sweepSummary(sMin: number): SweepSummary & { recommendation: object } {
       lr: 0.1,
       accumulation: '256 x 1',
       objective: 'time to target',
-      reasons: ['B_crit is about 256: larger batches need proportionally more samples', 'fits in memory with 60% to spare'],
+      reasons: [
+        'B_crit is about 256: larger batches need proportionally more samples',
+        'fits in memory with 60% to spare',
+      ],
     },
   };
 }
@@ -159,26 +185,47 @@ export function writeSyntheticSweep(store: Store, opts: SyntheticSweepOptions = 
   const evalEvery = opts.evalEvery ?? Math.max(1, Math.round(steps / 10));
   const sMin = steps * S_MIN_FRACTION;
   const settings: Record<string, unknown> = {
-    dataset: 'mnist', model: { name: 'mlp', hidden: [256] }, optimizer: 'momentum', lrRule: 'sqrt', baseLr: 0.05,
-    batchSizes, seeds, stepsPerRun: steps, target: 'acc:0.9',
+    dataset: 'mnist',
+    model: { name: 'mlp', hidden: [256] },
+    optimizer: 'momentum',
+    lrRule: 'sqrt',
+    baseLr: 0.05,
+    batchSizes,
+    seeds,
+    stepsPerRun: steps,
+    target: 'acc:0.9',
   };
   if (opts.probes) settings.memoryBudgetBytes = 120e6;
   const exp = store.createExperiment({
     kind: 'sweep',
     settings,
-    env: { backend: 'batchlab-native', node: process.version, batchlab: '0.1.0', cpu: 'Synthetic CPU @ 3 GHz', cores: 8, memoryBytes: 16e9 },
+    env: {
+      backend: 'batchlab-native',
+      node: process.version,
+      batchlab: '0.1.0',
+      cpu: 'Synthetic CPU @ 3 GHz',
+      cores: 8,
+      memoryBytes: 16e9,
+    },
   });
   const plans = batchSizes.flatMap((b) => seeds.map((seed) => ({ b, seed })));
   const runs: Run[] = [];
   let runningRun: Run | undefined;
   plans.forEach(({ b, seed }, i) => {
-    const run = store.upsertRun({ experimentId: exp.id, key: `b=${b},seed=${seed}`, batchSize: b, seed, lr: 0.05 * Math.sqrt(b / 64) });
+    const run = store.upsertRun({
+      experimentId: exp.id,
+      key: `b=${b},seed=${seed}`,
+      batchSize: b,
+      seed,
+      lr: 0.05 * Math.sqrt(b / 64),
+    });
     store.startRun(run.id);
     const rnd = lcg(b * 1000 + seed);
     const isRunning = opts.runningSteps != null && i === plans.length - 1;
     const written = isRunning ? opts.runningSteps! : steps;
     store.transaction(() => {
-      for (let from = 1; from <= written; from += 5000) store.appendSteps(run.id, syntheticSteps(b, from, Math.min(5000, written - from + 1), rnd, sMin));
+      for (let from = 1; from <= written; from += 5000)
+        store.appendSteps(run.id, syntheticSteps(b, from, Math.min(5000, written - from + 1), rnd, sMin));
     });
     store.appendEvals(run.id, syntheticEvals(b, written, evalEvery, sMin));
     if (isRunning) runningRun = store.getRun(run.id);
@@ -186,14 +233,35 @@ export function writeSyntheticSweep(store: Store, opts: SyntheticSweepOptions = 
   });
   if (opts.oomBatchSize != null) {
     const b = opts.oomBatchSize;
-    const run = store.upsertRun({ experimentId: exp.id, key: `b=${b},seed=${seeds[0]}`, batchSize: b, seed: seeds[0]!, lr: 0.4 });
+    const run = store.upsertRun({
+      experimentId: exp.id,
+      key: `b=${b},seed=${seeds[0]}`,
+      batchSize: b,
+      seed: seeds[0]!,
+      lr: 0.4,
+    });
     store.startRun(run.id);
     store.appendSteps(run.id, syntheticSteps(b, 1, 3, lcg(7)));
-    runs.push(store.finishRun(run.id, { status: 'oom', reason: `out of memory at B=${b}: needed 180 MB, budget 120 MB` }));
+    runs.push(
+      store.finishRun(run.id, { status: 'oom', reason: `out of memory at B=${b}: needed 180 MB, budget 120 MB` }),
+    );
   }
   if (opts.probes) {
-    for (const [b, ok] of [[256, true], [512, true], [1024, false], [768, false], [640, true]] as const) {
-      store.addProbe({ experimentId: exp.id, batchSize: b, ok, kind: ok ? 'ok' : 'over-budget', peakBytes: MEM_INTERCEPT_BYTES + MEM_BYTES_PER_SAMPLE * b, phase: 'search' });
+    for (const [b, ok] of [
+      [256, true],
+      [512, true],
+      [1024, false],
+      [768, false],
+      [640, true],
+    ] as const) {
+      store.addProbe({
+        experimentId: exp.id,
+        batchSize: b,
+        ok,
+        kind: ok ? 'ok' : 'over-budget',
+        peakBytes: MEM_INTERCEPT_BYTES + MEM_BYTES_PER_SAMPLE * b,
+        phase: 'search',
+      });
     }
   }
   if (runningRun === undefined) {

@@ -42,13 +42,27 @@ function seeded(): { store: Store; id: number } {
   const store = openStore(tmp.db());
   const exp = store.createExperiment({ kind: 'sweep', settings: { model: 'mlp' }, env: { backend: 'cpu' } });
   const a = store.upsertRun({ experimentId: exp.id, key: 'b=16,seed=1', batchSize: 16, seed: 1, lr: 0.01 });
-  const b = store.upsertRun({ experimentId: exp.id, key: 'b=64,"big"', batchSize: 64, microBatchSize: 32, seed: 1, lr: 0.04 });
+  const b = store.upsertRun({
+    experimentId: exp.id,
+    key: 'b=64,"big"',
+    batchSize: 64,
+    microBatchSize: 32,
+    seed: 1,
+    lr: 0.04,
+  });
   store.appendSteps(a.id, makeSteps(1, 3));
   store.appendSteps(b.id, [makeStep(1), makeStep(2, { loss: Number.NaN })]);
   store.appendEvals(a.id, [makeEval(3, 'test', 0.75)]);
   store.finishRun(a.id, { status: 'done', summary: { finalLoss: 0.2, notes: 'ok, "fine"', fits: { a: 1 } } });
   store.finishRun(b.id, { status: 'diverged', reason: 'loss became NaN at step 2, lr 0.04' });
-  store.addProbe({ experimentId: exp.id, batchSize: 64, ok: false, kind: 'oom', message: 'OOM, "killed"', phase: 'search' });
+  store.addProbe({
+    experimentId: exp.id,
+    batchSize: 64,
+    ok: false,
+    kind: 'oom',
+    message: 'OOM, "killed"',
+    phase: 'search',
+  });
   return { store, id: exp.id };
 }
 
@@ -60,7 +74,11 @@ describe('exportExperiment', () => {
       assert.equal(doc.format, 'batchlab-export');
       assert.deepEqual(doc.experiment, store.getExperiment(id));
       assert.deepEqual(
-        doc.runs.map((r: { key: string; steps: unknown[]; evals: unknown[] }) => [r.key, r.steps.length, r.evals.length]),
+        doc.runs.map((r: { key: string; steps: unknown[]; evals: unknown[] }) => [
+          r.key,
+          r.steps.length,
+          r.evals.length,
+        ]),
         [
           ['b=16,seed=1', 3, 1],
           ['b=64,"big"', 2, 0],
@@ -85,8 +103,14 @@ describe('exportExperiment', () => {
       assert.equal(rows.length, 1 + 5);
       assert.ok(rows.every((r) => r.length === STEPS_CSV_COLUMNS.length));
       const col = (name: string) => STEPS_CSV_COLUMNS.indexOf(name as (typeof STEPS_CSV_COLUMNS)[number]);
-      assert.deepEqual(rows.slice(1).map((r) => r[col('run_key')]), ['b=16,seed=1', 'b=16,seed=1', 'b=16,seed=1', 'b=64,"big"', 'b=64,"big"']);
-      assert.deepEqual(rows.slice(1).map((r) => r[col('run_status')]), ['done', 'done', 'done', 'diverged', 'diverged']);
+      assert.deepEqual(
+        rows.slice(1).map((r) => r[col('run_key')]),
+        ['b=16,seed=1', 'b=16,seed=1', 'b=16,seed=1', 'b=64,"big"', 'b=64,"big"'],
+      );
+      assert.deepEqual(
+        rows.slice(1).map((r) => r[col('run_status')]),
+        ['done', 'done', 'done', 'diverged', 'diverged'],
+      );
       assert.equal(rows[5]![col('loss')], 'NaN');
       assert.equal(rows[1]![col('loss')], String(2.3));
       assert.equal(rows[4]![col('run_micro_batch_size')], '32');

@@ -57,7 +57,11 @@ describe('opening files that are not batchlab databases', () => {
     for (const readonly of [false, true]) {
       assert.throws(
         () => openStore(path, { readonly }),
-        storeError(new RegExp(`^${re(path)} is not a batchlab database \\(file is not a database\\); move it away or pass --db PATH$`)),
+        storeError(
+          new RegExp(
+            `^${re(path)} is not a batchlab database \\(file is not a database\\); move it away or pass --db PATH$`,
+          ),
+        ),
       );
     }
     assert.deepEqual(readFileSync(path), bytes);
@@ -68,7 +72,10 @@ describe('opening files that are not batchlab databases', () => {
     const path = tmp.db('damaged.db');
     const bytes = Buffer.concat([Buffer.from('SQLite format 3\u0000', 'latin1'), randomBytes(8176)]);
     writeFileSync(path, bytes);
-    assert.throws(() => openStore(path), storeError(new RegExp(`^${re(path)} is not a batchlab database \\(.+\\); move it away`)));
+    assert.throws(
+      () => openStore(path),
+      storeError(new RegExp(`^${re(path)} is not a batchlab database \\(.+\\); move it away`)),
+    );
     assert.deepEqual(readFileSync(path), bytes);
   });
 
@@ -78,7 +85,10 @@ describe('opening files that are not batchlab databases', () => {
     raw.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada')");
     raw.close();
     const bytes = readFileSync(path);
-    assert.throws(() => openStore(path), storeError(/is not a batchlab database \(it holds tables batchlab did not create: users\)/));
+    assert.throws(
+      () => openStore(path),
+      storeError(/is not a batchlab database \(it holds tables batchlab did not create: users\)/),
+    );
     assert.deepEqual(readFileSync(path), bytes, 'journal mode and schema are unchanged');
   });
 
@@ -87,12 +97,18 @@ describe('opening files that are not batchlab databases', () => {
     const raw = new Database(path);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     raw.close();
-    assert.throws(() => openStore(path), storeError(/written by a newer batchlab \(schema version 2; this one reads version 1\)/));
+    assert.throws(
+      () => openStore(path),
+      storeError(/written by a newer batchlab \(schema version 2; this one reads version 1\)/),
+    );
   });
 
   it('read-only: a missing file is reported and not created; an empty one has no data; writes are refused', () => {
     const missing = tmp.db('missing.db');
-    assert.throws(() => openStore(missing, { readonly: true }), storeError(new RegExp(`cannot open database ${re(missing)}`)));
+    assert.throws(
+      () => openStore(missing, { readonly: true }),
+      storeError(new RegExp(`cannot open database ${re(missing)}`)),
+    );
     assert.ok(!existsSync(missing));
 
     const empty = tmp.db('empty.db');
@@ -200,10 +216,14 @@ describe('concurrency (WAL)', () => {
   it('this process reads while a separate process writes batches; every read sees whole batches', async () => {
     const { path, runId } = seededDb();
     const reader = openStore(path, { readonly: true });
-    const child = spawn(process.execPath, ['--import', 'tsx', join(FIXTURES, 'writer.ts'), path, String(runId), '20', '50', '30'], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(FIXTURES, 'writer.ts'), path, String(runId), '20', '50', '30'],
+      {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -219,8 +239,14 @@ describe('concurrency (WAL)', () => {
       assert.equal(stdout.trim(), 'done 1000');
       seen.push(reader.stepsOf(runId).length);
       assert.equal(seen.at(-1), 1000);
-      assert.ok(seen.every((n, i) => n % 50 === 0 && (i === 0 || n >= seen[i - 1]!)), `counts: ${seen.join(',')}`);
-      assert.ok(seen.some((n) => n > 0 && n < 1000), `saw the run grow while it was written: ${seen.join(',')}`);
+      assert.ok(
+        seen.every((n, i) => n % 50 === 0 && (i === 0 || n >= seen[i - 1]!)),
+        `counts: ${seen.join(',')}`,
+      );
+      assert.ok(
+        seen.some((n) => n > 0 && n < 1000),
+        `saw the run grow while it was written: ${seen.join(',')}`,
+      );
     } finally {
       reader.close();
       if (running) child.kill();

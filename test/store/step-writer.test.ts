@@ -100,7 +100,10 @@ describe('StepWriter', () => {
       assert.equal(writer.pendingRows, 2);
       fail = false;
       assert.equal(writer.close(), 2);
-      assert.deepEqual(store.stepsOf(runId).map((s) => s.step), [1, 2]);
+      assert.deepEqual(
+        store.stepsOf(runId).map((s) => s.step),
+        [1, 2],
+      );
     } finally {
       store.close();
     }

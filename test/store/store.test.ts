@@ -70,7 +70,11 @@ describe('Store round-trip', () => {
       store.appendEvals(run.id, evals);
       assert.deepEqual(store.evalsOf(run.id), [evals[1], evals[0], evals[2]]);
 
-      const finished = store.finishRun(run.id, { status: 'diverged', reason: 'loss became NaN at step 4', summary: { steps: 4 } });
+      const finished = store.finishRun(run.id, {
+        status: 'diverged',
+        reason: 'loss became NaN at step 4',
+        summary: { steps: 4 },
+      });
       assert.equal(finished.status, 'diverged');
       assert.equal(finished.reason, 'loss became NaN at step 4');
       assert.deepEqual(finished.summary, { steps: 4 });
@@ -78,7 +82,15 @@ describe('Store round-trip', () => {
       assert.deepEqual(store.runsOf(exp.id), [finished]);
 
       const fm = store.createExperiment({ kind: 'find-max', settings: {}, env: {} });
-      const p1 = store.addProbe({ experimentId: fm.id, batchSize: 512, ok: true, kind: 'ok', peakBytes: 5e8, ms: 900, phase: 'search' });
+      const p1 = store.addProbe({
+        experimentId: fm.id,
+        batchSize: 512,
+        ok: true,
+        kind: 'ok',
+        peakBytes: 5e8,
+        ms: 900,
+        phase: 'search',
+      });
       const p2 = store.addProbe({
         experimentId: fm.id,
         batchSize: 1024,
@@ -120,17 +132,28 @@ describe('Store round-trip', () => {
       assert.equal(store.latestExperiment(), undefined);
       const s = store.createExperiment({ kind: 'sweep', settings: {}, env: {} });
       const f = store.createExperiment({ kind: 'find-max', settings: {}, env: {} });
-      for (const [key, status] of [['a', 'done'], ['b', 'done'], ['c', 'oom'], ['d', null]] as const) {
+      for (const [key, status] of [
+        ['a', 'done'],
+        ['b', 'done'],
+        ['c', 'oom'],
+        ['d', null],
+      ] as const) {
         const r = store.upsertRun({ experimentId: s.id, key, batchSize: 4, seed: 0, lr: 1 });
         if (status !== null) store.finishRun(r.id, { status });
       }
       const list = store.listExperiments();
-      assert.deepEqual(list.map((e) => e.id), [f.id, s.id]);
+      assert.deepEqual(
+        list.map((e) => e.id),
+        [f.id, s.id],
+      );
       assert.deepEqual(list[1]!.runCounts, { done: 2, oom: 1, pending: 1 });
       assert.equal(list[1]!.runCount, 4);
       assert.deepEqual(list[0]!.runCounts, {});
       assert.equal(list[0]!.runCount, 0);
-      assert.deepEqual(store.listExperiments({ kind: 'sweep' }).map((e) => e.id), [s.id]);
+      assert.deepEqual(
+        store.listExperiments({ kind: 'sweep' }).map((e) => e.id),
+        [s.id],
+      );
       assert.equal(store.listExperiments({ limit: 1 }).length, 1);
       assert.equal(store.latestExperiment()!.id, f.id);
       assert.equal(store.latestExperiment('sweep')!.id, s.id);
@@ -149,7 +172,10 @@ describe('Store round-trip', () => {
       // samples is NOT NULL; a null in the 3rd row must roll back rows 3..5 of this call only.
       const bad = [makeStep(3), makeStep(4), { ...makeStep(5), samples: null as unknown as number }];
       assert.throws(() => store.appendSteps(run.id, bad));
-      assert.deepEqual(store.stepsOf(run.id).map((s) => s.step), [1, 2]);
+      assert.deepEqual(
+        store.stepsOf(run.id).map((s) => s.step),
+        [1, 2],
+      );
     } finally {
       store.close();
     }
@@ -174,16 +200,25 @@ describe('resume: upsertRun, unfinishedRuns, markRunningAsInterrupted', () => {
 
       // The resume re-plans every run: nothing is duplicated or reset.
       const replanned = [16, 32, 64, 128].map((b) => store.upsertRun(plan(b)));
-      assert.deepEqual(replanned.map((r) => r.id), [r16!.id, r32!.id, r64!.id, r128!.id]);
-      assert.deepEqual(replanned.map((r) => r.status), ['done', 'oom', 'running', 'pending']);
+      assert.deepEqual(
+        replanned.map((r) => r.id),
+        [r16!.id, r32!.id, r64!.id, r128!.id],
+      );
+      assert.deepEqual(
+        replanned.map((r) => r.status),
+        ['done', 'oom', 'running', 'pending'],
+      );
       assert.equal(store.runsOf(exp.id).length, 4);
 
       assert.equal(store.markRunningAsInterrupted(exp.id), 1);
       const todo = store.unfinishedRuns(exp.id);
-      assert.deepEqual(todo.map((r) => [r.key, r.status]), [
-        ['b=64,seed=1', 'interrupted'],
-        ['b=128,seed=1', 'pending'],
-      ]);
+      assert.deepEqual(
+        todo.map((r) => [r.key, r.status]),
+        [
+          ['b=64,seed=1', 'interrupted'],
+          ['b=128,seed=1', 'pending'],
+        ],
+      );
       assert.match(todo[0]!.reason ?? '', /stopped before the run finished/);
 
       // Restarting the interrupted run clears the partial steps of the killed attempt.
@@ -211,8 +246,14 @@ describe('resume: upsertRun, unfinishedRuns, markRunningAsInterrupted', () => {
       store.appendEvals(run.id, [makeEval(5, 'test'), makeEval(10, 'test')]);
       store.markRunningAsInterrupted(exp.id);
       store.startRun(run.id, { keepStepsThrough: 5 });
-      assert.deepEqual(store.stepsOf(run.id).map((s) => s.step), [1, 2, 3, 4, 5]);
-      assert.deepEqual(store.evalsOf(run.id).map((e) => e.step), [5]);
+      assert.deepEqual(
+        store.stepsOf(run.id).map((s) => s.step),
+        [1, 2, 3, 4, 5],
+      );
+      assert.deepEqual(
+        store.evalsOf(run.id).map((e) => e.step),
+        [5],
+      );
     } finally {
       store.close();
     }
@@ -238,7 +279,10 @@ describe('unknown ids and bad values', () => {
   it('gives BATCHLAB_NOT_FOUND for unknown experiment and run ids', () => {
     const store = freshStore();
     try {
-      assert.throws(() => store.getExperiment(1), isCode('BATCHLAB_NOT_FOUND', /no experiment with id 1 in .*has no experiments yet/));
+      assert.throws(
+        () => store.getExperiment(1),
+        isCode('BATCHLAB_NOT_FOUND', /no experiment with id 1 in .*has no experiments yet/),
+      );
       const exp = store.createExperiment({ kind: 'sweep', settings: {}, env: {} });
       assert.throws(() => store.getExperiment(exp.id + 41), isCode('BATCHLAB_NOT_FOUND', /ids run from 1 to 1/));
       assert.throws(() => store.runsOf(99), isCode('BATCHLAB_NOT_FOUND'));

@@ -9,7 +9,14 @@ const OPTIONS = { json: { type: 'boolean', help: 'print the list as JSON' } } as
 export async function datasetsCommand(argv: readonly string[], io: Io): Promise<number> {
   const { options, help } = parseOptions(argv, OPTIONS, 'datasets');
   if (help) {
-    io.out(formatHelp({ command: 'datasets', usage: 'batchlab datasets [--json]', description: 'Lists the datasets batchlab can train on, with their sizes.', table: OPTIONS }));
+    io.out(
+      formatHelp({
+        command: 'datasets',
+        usage: 'batchlab datasets [--json]',
+        description: 'Lists the datasets batchlab can train on, with their sizes.',
+        table: OPTIONS,
+      }),
+    );
     return 0;
   }
   const infos = listDatasets();

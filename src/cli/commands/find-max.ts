@@ -6,8 +6,16 @@ import { formatBytes, parseBytes } from '../../core/units.js';
 import { loadDataset } from '../../data/registry.js';
 import { expandCommand, resolveValues } from '../../engine/external/index.js';
 import {
-  ANALYTIC_BATCHES, DEFAULT_PROBE_STEPS, DEFAULT_TOLERANCE, DEFAULT_VERIFY_STEPS, defaultLrRule, findMax,
-  type FindMaxHooks, type FindMaxReport, type FindMaxSettings, type ProbeRecord,
+  ANALYTIC_BATCHES,
+  DEFAULT_PROBE_STEPS,
+  DEFAULT_TOLERANCE,
+  DEFAULT_VERIFY_STEPS,
+  defaultLrRule,
+  findMax,
+  type FindMaxHooks,
+  type FindMaxReport,
+  type FindMaxSettings,
+  type ProbeRecord,
 } from '../../lab/find-max.js';
 import { MAX_MARGIN } from '../../lab/find-max-margin.js';
 import { commandProber, PROBE_LR, tfjsProber, type Prober } from '../../lab/find-max-probers.js';
@@ -25,19 +33,67 @@ const BUDGET_MEASURES = ['tensor', 'rss', 'gpu', 'reported'] as const;
 
 export const FIND_MAX_OPTIONS = {
   ...MODEL_OPTIONS,
-  cmd: { type: 'string', value: 'COMMAND', help: 'probe your own training command instead of a TF.js model (docs/protocol.md); {batch} and {max_steps} are filled in' },
-  'memory-budget': { type: 'string', value: 'BYTES', default: '4GiB', help: 'memory the training step may use, e.g. 8GiB, 512MiB, 1.5G' },
-  'budget-on': { type: 'string', value: 'MEASURE', choices: BUDGET_MEASURES, help: 'what the budget is compared with. TF.js: tensor (default: the tensor peak of a step, the analogue of GPU memory) or rss (process VmHWM). --cmd: rss (default: process-tree RSS, over-budget emulated), gpu (nvidia-smi) or reported (the peak_mem_bytes it prints)' },
-  margin: { type: 'number', value: 'F', default: 0.1, help: `smallest fraction of the budget held back, in [0, ${MAX_MARGIN}]; the measured spread of the peaks may ask for more` },
+  cmd: {
+    type: 'string',
+    value: 'COMMAND',
+    help: 'probe your own training command instead of a TF.js model (docs/protocol.md); {batch} and {max_steps} are filled in',
+  },
+  'memory-budget': {
+    type: 'string',
+    value: 'BYTES',
+    default: '4GiB',
+    help: 'memory the training step may use, e.g. 8GiB, 512MiB, 1.5G',
+  },
+  'budget-on': {
+    type: 'string',
+    value: 'MEASURE',
+    choices: BUDGET_MEASURES,
+    help: 'what the budget is compared with. TF.js: tensor (default: the tensor peak of a step, the analogue of GPU memory) or rss (process VmHWM). --cmd: rss (default: process-tree RSS, over-budget emulated), gpu (nvidia-smi) or reported (the peak_mem_bytes it prints)',
+  },
+  margin: {
+    type: 'number',
+    value: 'F',
+    default: 0.1,
+    help: `smallest fraction of the budget held back, in [0, ${MAX_MARGIN}]; the measured spread of the peaks may ask for more`,
+  },
   'max-trials': { type: 'int', value: 'N', default: DEFAULT_MAX_TRIALS, help: 'most search probes' },
-  'target-batch': { type: 'int', value: 'B', code: 'BATCHLAB_BAD_BATCH_SIZE', help: 'the batch you want: above the maximum, prints micro-batch x accumulation steps and the LR for it' },
+  'target-batch': {
+    type: 'int',
+    value: 'B',
+    code: 'BATCHLAB_BAD_BATCH_SIZE',
+    help: 'the batch you want: above the maximum, prints micro-batch x accumulation steps and the LR for it',
+  },
   'probe-steps': { type: 'int', value: 'N', default: DEFAULT_PROBE_STEPS, help: 'training steps per probe' },
-  'verify-steps': { type: 'int', value: 'N', default: DEFAULT_VERIFY_STEPS, help: 'training steps of the run that verifies the answer' },
-  'base-lr': { type: 'number', value: 'LR', help: 'the LR tuned at --base-batch, to scale for --target-batch (with --cmd it also fills {lr})' },
+  'verify-steps': {
+    type: 'int',
+    value: 'N',
+    default: DEFAULT_VERIFY_STEPS,
+    help: 'training steps of the run that verifies the answer',
+  },
+  'base-lr': {
+    type: 'number',
+    value: 'LR',
+    help: 'the LR tuned at --base-batch, to scale for --target-batch (with --cmd it also fills {lr})',
+  },
   'base-batch': { type: 'int', value: 'B', help: 'the batch --base-lr was tuned at' },
-  'lr-rule': { type: 'string', value: 'RULE', choices: LR_RULES, help: 'LR scaling for --target-batch (default: linear for sgd and momentum, sqrt for adam)' },
-  timeout: { type: 'number', value: 'S', default: 600, help: '--cmd: seconds before a probe is killed (a timeout stops the search: it does not mean "too big")' },
-  'max-batch': { type: 'int', value: 'N', code: 'BATCHLAB_BAD_BATCH_SIZE', help: `largest batch to try (default: the training-set size; with --cmd ${DEFAULT_COMMAND_MAX_BATCH})` },
+  'lr-rule': {
+    type: 'string',
+    value: 'RULE',
+    choices: LR_RULES,
+    help: 'LR scaling for --target-batch (default: linear for sgd and momentum, sqrt for adam)',
+  },
+  timeout: {
+    type: 'number',
+    value: 'S',
+    default: 600,
+    help: '--cmd: seconds before a probe is killed (a timeout stops the search: it does not mean "too big")',
+  },
+  'max-batch': {
+    type: 'int',
+    value: 'N',
+    code: 'BATCHLAB_BAD_BATCH_SIZE',
+    help: `largest batch to try (default: the training-set size; with --cmd ${DEFAULT_COMMAND_MAX_BATCH})`,
+  },
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
 } as const satisfies OptionTable;
 
@@ -71,25 +127,50 @@ interface Job {
 function commonSettings(o: Options, budgetOn: string, cap: number, subject: Record<string, unknown>): FindMaxSettings {
   const budgetBytes = parseBytes(o['memory-budget'], 'memory budget');
   if (!(o.margin >= 0 && o.margin <= MAX_MARGIN)) {
-    throw new UsageError(`--margin must be in [0, ${MAX_MARGIN}] (a fraction of the budget held back), got ${o.margin}; pass e.g. --margin 0.1`);
+    throw new UsageError(
+      `--margin must be in [0, ${MAX_MARGIN}] (a fraction of the budget held back), got ${o.margin}; pass e.g. --margin 0.1`,
+    );
   }
-  const rule: LrRule = (o['lr-rule'] as LrRule | undefined) ?? defaultLrRule(subject.cmd === undefined ? o.optimizer : undefined);
+  const rule: LrRule =
+    (o['lr-rule'] as LrRule | undefined) ?? defaultLrRule(subject.cmd === undefined ? o.optimizer : undefined);
   return {
-    budgetBytes, budgetOn, marginFloor: o.margin, cap, probeSteps: o['probe-steps'], verifySteps: o['verify-steps'], maxTrials: o['max-trials'],
-    tolerance: DEFAULT_TOLERANCE, analyticBatches: ANALYTIC_BATCHES, targetBatch: o['target-batch'],
-    lr: { rule, baseLr: o['base-lr'], baseBatch: o['base-batch'] }, subject,
+    budgetBytes,
+    budgetOn,
+    marginFloor: o.margin,
+    cap,
+    probeSteps: o['probe-steps'],
+    verifySteps: o['verify-steps'],
+    maxTrials: o['max-trials'],
+    tolerance: DEFAULT_TOLERANCE,
+    analyticBatches: ANALYTIC_BATCHES,
+    targetBatch: o['target-batch'],
+    lr: { rule, baseLr: o['base-lr'], baseBatch: o['base-batch'] },
+    subject,
   };
 }
 
 /** A TF.js model on a dataset: probes are worker processes. */
 function tfjsJob(o: Options): Job {
   const budgetOn = o['budget-on'] ?? 'tensor';
-  if (budgetOn !== 'tensor' && budgetOn !== 'rss') throw new UsageError(`--budget-on ${budgetOn} is for --cmd; a TF.js model budgets on tensor (default) or rss`);
+  if (budgetOn !== 'tensor' && budgetOn !== 'rss')
+    throw new UsageError(`--budget-on ${budgetOn} is for --cmd; a TF.js model budgets on tensor (default) or rss`);
   const datasetOptions = datasetOptionsFrom(o);
   const base: TrainConfig = {
-    dataset: o.dataset, datasetOptions, model: modelSpecFrom(o), batchSize: 1, accumSteps: 1, budget: { maxSteps: o['probe-steps'] },
-    lastBatch: o['last-batch'] as 'keep' | 'drop', optimizer: optimizerFrom(o), lr: PROBE_LR, schedule: 'constant', warmupSteps: 0,
-    seed: o.seed, backend: o.backend, evalEvery: 0, evalTrainLimit: 256,
+    dataset: o.dataset,
+    datasetOptions,
+    model: modelSpecFrom(o),
+    batchSize: 1,
+    accumSteps: 1,
+    budget: { maxSteps: o['probe-steps'] },
+    lastBatch: o['last-batch'] as 'keep' | 'drop',
+    optimizer: optimizerFrom(o),
+    lr: PROBE_LR,
+    schedule: 'constant',
+    warmupSteps: 0,
+    seed: o.seed,
+    backend: o.backend,
+    evalEvery: 0,
+    evalTrainLimit: 256,
   };
   const data = loadDataset(o.dataset, datasetOptions);
   const cap = Math.min(data.train.count, o['max-batch'] ?? data.train.count);
@@ -104,17 +185,32 @@ const MODEL_FLAGS = ['--dataset', '--model', '--hidden', '--model-file', '--file
 /** A training command: probes are trials of the external runner. */
 function commandJob(o: Options, argv: readonly string[]): Job {
   const cmd = (o.cmd as string).trim();
-  if (cmd === '') throw new UsageError('--cmd is empty; pass e.g. --cmd "python3 train.py --batch-size {batch} --max-steps {max_steps}"');
+  if (cmd === '')
+    throw new UsageError(
+      '--cmd is empty; pass e.g. --cmd "python3 train.py --batch-size {batch} --max-steps {max_steps}"',
+    );
   const modelFlag = argv.find((a) => MODEL_FLAGS.includes(a.split('=')[0]!));
-  if (modelFlag !== undefined) throw new UsageError(`${modelFlag.split('=')[0]} describes a TF.js model, but --cmd runs your own command; pass one or the other`);
+  if (modelFlag !== undefined)
+    throw new UsageError(
+      `${modelFlag.split('=')[0]} describes a TF.js model, but --cmd runs your own command; pass one or the other`,
+    );
   const budgetOn = o['budget-on'] ?? 'rss';
-  if (budgetOn === 'tensor') throw new UsageError('--budget-on tensor is for TF.js models; with --cmd budget on rss (default), gpu or reported');
-  if (!(o.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${o.timeout}; pass e.g. --timeout 600`);
+  if (budgetOn === 'tensor')
+    throw new UsageError('--budget-on tensor is for TF.js models; with --cmd budget on rss (default), gpu or reported');
+  if (!(o.timeout > 0))
+    throw new UsageError(`--timeout must be a positive number of seconds, got ${o.timeout}; pass e.g. --timeout 600`);
   const values = { maxSteps: o['probe-steps'], lr: o['base-lr'], seed: o.seed };
   expandCommand(cmd, resolveValues({ ...values, batch: 1 })); // an unknown placeholder or a missing value fails here, before any probe
   const cap = o['max-batch'] ?? DEFAULT_COMMAND_MAX_BATCH;
   const settings = commonSettings(o, budgetOn, cap, { mode: 'cmd', cmd, timeoutS: o.timeout });
-  const prober = commandProber({ cmd, budgetBytes: settings.budgetBytes, budgetOn: budgetOn as 'rss' | 'gpu' | 'reported', timeoutMs: o.timeout * 1000, lr: o['base-lr'], seed: o.seed });
+  const prober = commandProber({
+    cmd,
+    budgetBytes: settings.budgetBytes,
+    budgetOn: budgetOn as 'rss' | 'gpu' | 'reported',
+    timeoutMs: o.timeout * 1000,
+    lr: o['base-lr'],
+    seed: o.seed,
+  });
   return { settings, prober, title: `command: ${cmd} (B <= ${num(cap)})` };
 }
 
@@ -124,7 +220,10 @@ export async function findMaxCommand(argv: readonly string[], io: Io): Promise<n
     io.out(FIND_MAX_HELP);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab find-max"; see batchlab find-max --help`);
+  if (positionals.length > 0)
+    throw new UsageError(
+      `unexpected argument "${positionals[0]}" for "batchlab find-max"; see batchlab find-max --help`,
+    );
   const job = options.cmd !== undefined ? commandJob(options, argv) : tfjsJob(options);
   const report = await findMaxWithProgress(job, options.db, io, !options.json);
   io.out(options.json ? JSON.stringify({ db: options.db, ...report }, null, 2) : renderReport(report, options.db));
@@ -139,14 +238,19 @@ async function findMaxWithProgress(job: Job, dbPath: string, io: Io, verbose: bo
   const s = job.settings;
   if (verbose) {
     io.err(`find-max: ${job.title}`);
-    io.err(`budget ${formatBytes(s.budgetBytes)} on ${s.budgetOn}; margin at least ${pct0(s.marginFloor)}; probes of ${s.probeSteps} steps, verification of ${s.verifySteps}`);
+    io.err(
+      `budget ${formatBytes(s.budgetBytes)} on ${s.budgetOn}; margin at least ${pct0(s.marginFloor)}; probes of ${s.probeSteps} steps, verification of ${s.verifySteps}`,
+    );
   }
   let progress: Progress | undefined;
   const hooks: FindMaxHooks = {
     signal: controller.signal,
     onProbeStart: ({ index, phase, batch, steps }) => {
       // A bar only on a terminal: in a log, the line per finished probe says enough.
-      progress = verbose && io.errStream.isTTY ? createProgress({ stream: io.errStream, total: steps, label: `probe ${index} ${phase} B=${batch}` }) : undefined;
+      progress =
+        verbose && io.errStream.isTTY
+          ? createProgress({ stream: io.errStream, total: steps, label: `probe ${index} ${phase} B=${batch}` })
+          : undefined;
     },
     onProbeStep: ({ step }) => progress?.update(step, {}),
     onProbeEnd: (r) => {
@@ -185,22 +289,42 @@ function fitText(fit: NonNullable<FindMaxReport['fit']>): string {
 }
 
 /** The fields of a probe its table shows (a stored probe maps onto them too). */
-export type ProbeTableRow = Pick<ProbeRecord, 'index' | 'phase' | 'batch' | 'peakBytes' | 'vmHwmBytes' | 'kind' | 'reason' | 'ms'>;
+export type ProbeTableRow = Pick<
+  ProbeRecord,
+  'index' | 'phase' | 'batch' | 'peakBytes' | 'vmHwmBytes' | 'kind' | 'reason' | 'ms'
+>;
 
 /** The table of every probe. */
 export function probeTable(probes: readonly ProbeTableRow[]): string {
   const cut = (t: string) => (t.length > 70 ? `${t.slice(0, 67)}...` : t);
   return table(
     ['#', 'phase', 'B', 'peak MiB', 'VmHWM MiB', 'result', 'reason', 'time'],
-    probes.map((r) => [r.index, r.phase, r.batch, mibCell(r.peakBytes), mibCell(r.vmHwmBytes), r.kind, cut(r.reason), duration(r.ms)]),
+    probes.map((r) => [
+      r.index,
+      r.phase,
+      r.batch,
+      mibCell(r.peakBytes),
+      mibCell(r.vmHwmBytes),
+      r.kind,
+      cut(r.reason),
+      duration(r.ms),
+    ]),
   );
 }
 
 /** How the margin was set, in words. */
 function marginText(r: FindMaxReport): string {
   const m = r.margin;
-  const set = m.source === 'floor' ? `the floor (--margin ${m.floor})` : m.source === 'fit' ? 'the fit residuals' : 'the run-to-run spread';
-  const run = m.repeatedBatches.length > 0 ? `run-to-run std ${pct0(m.runRelStd)} at B = ${m.repeatedBatches.join(', ')} (the same batch measured twice, e.g. by its probe and its verification) -> ${pct0(m.runTerm)}` : 'no batch measured twice';
+  const set =
+    m.source === 'floor'
+      ? `the floor (--margin ${m.floor})`
+      : m.source === 'fit'
+        ? 'the fit residuals'
+        : 'the run-to-run spread';
+  const run =
+    m.repeatedBatches.length > 0
+      ? `run-to-run std ${pct0(m.runRelStd)} at B = ${m.repeatedBatches.join(', ')} (the same batch measured twice, e.g. by its probe and its verification) -> ${pct0(m.runTerm)}`
+      : 'no batch measured twice';
   const fit = r.fit ? `fit residual std ${formatBytes(r.fit.residualStdBytes)} -> ${pct0(m.fitTerm)}` : 'no fit';
   return `${pct0(m.margin)} of the budget, set by ${set}; measured spread (3 std, as a share of the budget): ${fit}; ${run}`;
 }
@@ -208,19 +332,32 @@ function marginText(r: FindMaxReport): string {
 /** The answer and how close it sits to the budget. */
 function answerLines(r: FindMaxReport): string[] {
   const a = r.answer;
-  const lines = [`answer     ${num(a.batch)} fits: peak ${formatBytes(a.peakBytes)} = ${pct0(a.budgetFraction)} of the ${formatBytes(r.budgetBytes)} budget (limit ${formatBytes(a.limitBytes)} after the ${pct0(r.margin.margin)} margin); verified over ${a.verifySteps} steps`];
+  const lines = [
+    `answer     ${num(a.batch)} fits: peak ${formatBytes(a.peakBytes)} = ${pct0(a.budgetFraction)} of the ${formatBytes(r.budgetBytes)} budget (limit ${formatBytes(a.limitBytes)} after the ${pct0(r.margin.margin)} margin); verified over ${a.verifySteps} steps`,
+  ];
   const p = r.prediction.batch;
-  const vs = p !== undefined ? `the fit predicted ${num(p)}, the probes found ${num(a.batch)} (${a.batch >= p ? '+' : ''}${pct0((a.batch - p) / Math.max(1, p))})` : 'no prediction from the fit';
-  const bracket = r.search.hi !== undefined ? `; ${num(r.search.lo)} passed and ${num(r.search.hi)} failed` : r.search.outcome === 'capped' ? '; capped: the largest batch allowed fits' : '';
+  const vs =
+    p !== undefined
+      ? `the fit predicted ${num(p)}, the probes found ${num(a.batch)} (${a.batch >= p ? '+' : ''}${pct0((a.batch - p) / Math.max(1, p))})`
+      : 'no prediction from the fit';
+  const bracket =
+    r.search.hi !== undefined
+      ? `; ${num(r.search.lo)} passed and ${num(r.search.hi)} failed`
+      : r.search.outcome === 'capped'
+        ? '; capped: the largest batch allowed fits'
+        : '';
   lines.push(`           ${vs}${bracket}`);
-  lines.push(`           ${r.counts.total} probes (${r.counts.analytic} analytic, ${r.counts.search} search, ${r.counts.verify} verify) in ${duration(r.wallMs)}`);
+  lines.push(
+    `           ${r.counts.total} probes (${r.counts.analytic} analytic, ${r.counts.search} search, ${r.counts.verify} verify) in ${duration(r.wallMs)}`,
+  );
   return lines;
 }
 
 function targetLines(r: FindMaxReport): string[] {
   const t = r.target;
   if (t === undefined) return [];
-  if (t.fits) return [`target     ${num(t.targetBatch)} fits directly (at most ${num(r.answer.batch)}): no accumulation needed`];
+  if (t.fits)
+    return [`target     ${num(t.targetBatch)} fits directly (at most ${num(r.answer.batch)}): no accumulation needed`];
   return [
     `target     ${num(t.targetBatch)} does not fit; accumulate: ${t.plan.text} (micro-batch x accumulation steps, effective batch ${num(t.plan.effectiveBatch)})`,
     `           ${t.lr.text}`,

@@ -10,7 +10,13 @@ import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from 
 
 export const NOISE_OPTIONS = {
   ...MODEL_OPTIONS,
-  'batch-size': { type: 'int', value: 'B', default: 64, code: 'BATCHLAB_BAD_BATCH_SIZE', help: 'batch B to train and measure at (even: each step is split in two halves b = B/2)' },
+  'batch-size': {
+    type: 'int',
+    value: 'B',
+    default: 64,
+    code: 'BATCHLAB_BAD_BATCH_SIZE',
+    help: 'batch B to train and measure at (even: each step is split in two halves b = B/2)',
+  },
   lr: { type: 'number', value: 'LR', default: 0.05, help: 'learning rate (after warm-up)' },
   'at-step': { type: 'count', value: 'N', default: 0, help: 'train N steps with the measurement off first' },
   window: { type: 'int', value: 'N', default: 200, help: 'then measure over N steps' },
@@ -31,9 +37,21 @@ export const NOISE_HELP = formatHelp({
 
 function noiseConfigFrom(o: Parsed<typeof NOISE_OPTIONS>): TrainConfig {
   return {
-    dataset: o.dataset, datasetOptions: datasetOptionsFrom(o), model: modelSpecFrom(o), batchSize: o['batch-size'], accumSteps: 1, budget: {},
-    lastBatch: o['last-batch'] as 'keep' | 'drop', optimizer: optimizerFrom(o), lr: o.lr, schedule: 'constant', warmupSteps: o['warmup-steps'],
-    seed: o.seed, backend: o.backend, evalEvery: 0, evalTrainLimit: 256,
+    dataset: o.dataset,
+    datasetOptions: datasetOptionsFrom(o),
+    model: modelSpecFrom(o),
+    batchSize: o['batch-size'],
+    accumSteps: 1,
+    budget: {},
+    lastBatch: o['last-batch'] as 'keep' | 'drop',
+    optimizer: optimizerFrom(o),
+    lr: o.lr,
+    schedule: 'constant',
+    warmupSteps: o['warmup-steps'],
+    seed: o.seed,
+    backend: o.backend,
+    evalEvery: 0,
+    evalTrainLimit: 256,
   };
 }
 
@@ -43,18 +61,35 @@ export async function noiseCommand(argv: readonly string[], io: Io): Promise<num
     io.out(NOISE_HELP);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab noise"; see batchlab noise --help`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab noise"; see batchlab noise --help`);
   const base = noiseConfigFrom(options);
-  checkNoiseOptions({ batchSize: options['batch-size'], window: options.window }, loadDataset(base.dataset, base.datasetOptions).train.count);
+  checkNoiseOptions(
+    { batchSize: options['batch-size'], window: options.window },
+    loadDataset(base.dataset, base.datasetOptions).train.count,
+  );
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   try {
-    if (!options.json) io.err(`training ${options['at-step']} steps, then measuring over ${options.window} steps at B = ${options['batch-size']}`);
+    if (!options.json)
+      io.err(
+        `training ${options['at-step']} steps, then measuring over ${options.window} steps at B = ${options['batch-size']}`,
+      );
     const { experimentId, measurement } = await runNoiseExperiment({
-      base, batchSize: options['batch-size'], lr: options.lr, atStep: options['at-step'], window: options.window, dbPath: options.db, signal: controller.signal,
+      base,
+      batchSize: options['batch-size'],
+      lr: options.lr,
+      atStep: options['at-step'],
+      window: options.window,
+      dbPath: options.db,
+      signal: controller.signal,
     });
-    io.out(options.json ? JSON.stringify({ experimentId, ...measurement }, null, 2) : noiseText(measurement, experimentId, options.db));
+    io.out(
+      options.json
+        ? JSON.stringify({ experimentId, ...measurement }, null, 2)
+        : noiseText(measurement, experimentId, options.db),
+    );
     return 0;
   } finally {
     process.off('SIGINT', onSigint);
@@ -65,8 +100,12 @@ export async function noiseCommand(argv: readonly string[], io: Io): Promise<num
 export function noiseText(m: NoiseMeasurement, experimentId: number, dbPath: string): string {
   const lines = m.windows.map((w) => {
     const where = `over steps ${w.fromStep}-${w.toStep} (after ${w.fromStep - 1} steps) at B = ${m.batchSize}, LR ${num(m.lr)}`;
-    if (w.bSimple === undefined) return `B_simple not measurable ${where}: ${w.status} (the gradient signal is below its noise; measure over more steps)`;
+    if (w.bSimple === undefined)
+      return `B_simple not measurable ${where}: ${w.status} (the gradient signal is below its noise; measure over more steps)`;
     return `B_simple ~ ${num(w.bSimple)} (${Math.round(w.confidence * 100)}% CI ${num(w.ciLow)}-${w.ciHigh === undefined ? 'unbounded' : num(w.ciHigh)}) ${where}`;
   });
-  return [...lines, `${num(m.samples)} samples in ${duration(m.wallMs)}; stored as experiment ${experimentId} in ${dbPath}`].join('\n');
+  return [
+    ...lines,
+    `${num(m.samples)} samples in ${duration(m.wallMs)}; stored as experiment ${experimentId} in ${dbPath}`,
+  ].join('\n');
 }

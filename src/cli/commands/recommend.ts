@@ -13,13 +13,44 @@ import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom, parseT
 
 export const RECOMMEND_OPTIONS = {
   ...MODEL_OPTIONS,
-  'memory-budget': { type: 'string', value: 'BYTES', help: 'memory budget, e.g. 4GiB, 512MiB (default: none; memory does not bind)' },
-  objective: { type: 'string', value: 'NAME', default: 'time', choices: OBJECTIVES, help: 'time: least wall time to a target; compute: fewest samples; generalization: smaller batches within +25% time; memory: largest batch that fits' },
-  'base-lr': { type: 'number', value: 'LR', default: 0.05, help: 'the learning rate you tuned at --base-batch (scaled linearly for sgd/momentum, by the square root for adam)' },
-  'base-batch': { type: 'int', value: 'B', default: 64, code: 'BATCHLAB_BAD_BATCH_SIZE', help: 'the batch --base-lr belongs to; the noise probe trains at it' },
-  'probe-share': { type: 'number', value: 'F', default: 0.05, help: 'most compute the probe may take, as a share of the default sweep (16..1024, one epoch each)' },
+  'memory-budget': {
+    type: 'string',
+    value: 'BYTES',
+    help: 'memory budget, e.g. 4GiB, 512MiB (default: none; memory does not bind)',
+  },
+  objective: {
+    type: 'string',
+    value: 'NAME',
+    default: 'time',
+    choices: OBJECTIVES,
+    help: 'time: least wall time to a target; compute: fewest samples; generalization: smaller batches within +25% time; memory: largest batch that fits',
+  },
+  'base-lr': {
+    type: 'number',
+    value: 'LR',
+    default: 0.05,
+    help: 'the learning rate you tuned at --base-batch (scaled linearly for sgd/momentum, by the square root for adam)',
+  },
+  'base-batch': {
+    type: 'int',
+    value: 'B',
+    default: 64,
+    code: 'BATCHLAB_BAD_BATCH_SIZE',
+    help: 'the batch --base-lr belongs to; the noise probe trains at it',
+  },
+  'probe-share': {
+    type: 'number',
+    value: 'F',
+    default: 0.05,
+    help: 'most compute the probe may take, as a share of the default sweep (16..1024, one epoch each)',
+  },
   validate: { type: 'boolean', help: 'then run the full sweep to --target and compare (slow)' },
-  target: { type: 'string', value: 'acc:X|loss:X', default: 'acc:0.97', help: 'with --validate: the target of the sweep' },
+  target: {
+    type: 'string',
+    value: 'acc:X|loss:X',
+    default: 'acc:0.97',
+    help: 'with --validate: the target of the sweep',
+  },
   'max-epochs': { type: 'int', value: 'N', default: 5, help: 'with --validate: give up on a run after N epochs' },
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
 } as const satisfies OptionTable;
@@ -46,16 +77,35 @@ type RecommendParsed = Parsed<typeof RECOMMEND_OPTIONS>;
 export function recommendOptionsFrom(o: RecommendParsed): RecommendOptions {
   const optimizer = optimizerFrom(o);
   const share = o['probe-share'];
-  if (!(share > 0 && share <= 1)) throw new UsageError(`--probe-share must be in (0, 1], got ${share}; use e.g. 0.05 for 5%`);
+  if (!(share > 0 && share <= 1))
+    throw new UsageError(`--probe-share must be in (0, 1], got ${share}; use e.g. 0.05 for 5%`);
   if (!(o['base-lr'] > 0)) throw new UsageError(`--base-lr must be positive, got ${o['base-lr']}; use e.g. 0.05`);
   const base: TrainConfig = {
-    dataset: o.dataset, datasetOptions: datasetOptionsFrom(o), model: modelSpecFrom(o), batchSize: o['base-batch'], accumSteps: 1, budget: {},
-    lastBatch: o['last-batch'] as 'keep' | 'drop', optimizer, lr: o['base-lr'], schedule: 'constant', warmupSteps: o['warmup-steps'],
-    seed: o.seed, backend: o.backend, evalEvery: 0, evalTrainLimit: 256,
+    dataset: o.dataset,
+    datasetOptions: datasetOptionsFrom(o),
+    model: modelSpecFrom(o),
+    batchSize: o['base-batch'],
+    accumSteps: 1,
+    budget: {},
+    lastBatch: o['last-batch'] as 'keep' | 'drop',
+    optimizer,
+    lr: o['base-lr'],
+    schedule: 'constant',
+    warmupSteps: o['warmup-steps'],
+    seed: o.seed,
+    backend: o.backend,
+    evalEvery: 0,
+    evalTrainLimit: 256,
   };
   return {
-    base, optimizer: optimizer.name as RecommendOptimizer, objective: o.objective as Objective, baseLr: o['base-lr'], baseBatch: o['base-batch'],
-    memoryBudgetBytes: o['memory-budget'] === undefined ? undefined : parseBytes(o['memory-budget']), share, dbPath: o.db,
+    base,
+    optimizer: optimizer.name as RecommendOptimizer,
+    objective: o.objective as Objective,
+    baseLr: o['base-lr'],
+    baseBatch: o['base-batch'],
+    memoryBudgetBytes: o['memory-budget'] === undefined ? undefined : parseBytes(o['memory-budget']),
+    share,
+    dbPath: o.db,
   };
 }
 
@@ -65,7 +115,10 @@ export async function recommendCommand(argv: readonly string[], io: Io): Promise
     io.out(RECOMMEND_HELP);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab recommend"; see batchlab recommend --help`);
+  if (positionals.length > 0)
+    throw new UsageError(
+      `unexpected argument "${positionals[0]}" for "batchlab recommend"; see batchlab recommend --help`,
+    );
   const opts = recommendOptionsFrom(options);
   const target = options.validate ? validTarget(options) : undefined;
   const controller = new AbortController();
@@ -76,8 +129,21 @@ export async function recommendCommand(argv: readonly string[], io: Io): Promise
       signal: controller.signal,
       onPhase: ({ text }) => !options.json && io.err(text),
     });
-    const report = target ? await validateRecommend(result, { target, maxEpochs: options['max-epochs'] }, { signal: controller.signal, onRunStart: ({ run, index, total }) => !options.json && io.err(`validate: sweep run ${index + 1}/${total}, B=${run.batchSize}`) }) : undefined;
-    if (options.json) io.out(JSON.stringify(report ? { ...recommendJson(result), validation: report } : recommendJson(result), null, 2));
+    const report = target
+      ? await validateRecommend(
+          result,
+          { target, maxEpochs: options['max-epochs'] },
+          {
+            signal: controller.signal,
+            onRunStart: ({ run, index, total }) =>
+              !options.json && io.err(`validate: sweep run ${index + 1}/${total}, B=${run.batchSize}`),
+          },
+        )
+      : undefined;
+    if (options.json)
+      io.out(
+        JSON.stringify(report ? { ...recommendJson(result), validation: report } : recommendJson(result), null, 2),
+      );
     else io.out([recommendText(result), ...(report ? ['', validationText(report)] : [])].join('\n'));
     return 0;
   } finally {
@@ -89,7 +155,8 @@ export async function recommendCommand(argv: readonly string[], io: Io): Promise
 function validTarget(o: RecommendParsed) {
   const target = parseTarget(o.target)!;
   const task = loadDataset(o.dataset, datasetOptionsFrom(o)).task;
-  if (target.metric === 'accuracy' && task !== 'classification') throw new UsageError(`--target ${o.target} needs accuracy, but ${o.dataset} is ${task}; pass --target loss:X`);
+  if (target.metric === 'accuracy' && task !== 'classification')
+    throw new UsageError(`--target ${o.target} needs accuracy, but ${o.dataset} is ${task}; pass --target loss:X`);
   return target;
 }
 
@@ -97,7 +164,10 @@ function validTarget(o: RecommendParsed) {
 export function recommendText(r: RecommendResult): string {
   const rec = r.recommendation;
   const json = recommendJson(r) as { noise: { remeasure: string } };
-  const windows = r.noise.windows.map((w) => `steps ${w.fromStep}-${w.toStep}: ${w.bSimple === undefined ? `not measurable (${w.status})` : `${num(w.bSimple)} (95% CI ${num(w.ciLow)}-${w.ciHigh === undefined ? 'unbounded' : num(w.ciHigh)})`}`);
+  const windows = r.noise.windows.map(
+    (w) =>
+      `steps ${w.fromStep}-${w.toStep}: ${w.bSimple === undefined ? `not measurable (${w.status})` : `${num(w.bSimple)} (95% CI ${num(w.ciLow)}-${w.ciHigh === undefined ? 'unbounded' : num(w.ciHigh)})`}`,
+  );
   const c = r.probeCost;
   return [
     `recommendation for ${r.options.base.dataset} / ${r.options.base.model.name}, objective ${rec.objective} (confidence ${rec.confidence})`,
@@ -119,7 +189,10 @@ export function recommendText(r: RecommendResult): string {
 /** The validation in plain words, with the goals. */
 export function validationText(v: ValidationReport): string {
   const mark = (ok: boolean | null) => (ok === null ? 'n/a' : ok ? 'met' : 'missed');
-  const rows = v.points.map((p) => `  B=${String(p.batchSize).padStart(5)}  lr ${num(p.lr).padEnd(7)} ${p.reached ? `${num(p.stepsToTarget)} steps, ${duration(p.wallMsToTarget!)}` : `not reached (${p.status})`}`);
+  const rows = v.points.map(
+    (p) =>
+      `  B=${String(p.batchSize).padStart(5)}  lr ${num(p.lr).padEnd(7)} ${p.reached ? `${num(p.stepsToTarget)} steps, ${duration(p.wallMsToTarget!)}` : `not reached (${p.status})`}`,
+  );
   const rec = v.recommended;
   return [
     `validation against sweep ${v.sweepExperimentId} to ${v.target.metric} ${v.target.value}:`,
@@ -127,7 +200,11 @@ export function validationText(v: ValidationReport): string {
     `  recommended B=${rec.batchSize} (x${rec.accumSteps}), lr ${num(rec.lr)}, ${rec.warmupSteps} warm-up: ${rec.reached ? `${num(rec.stepsToTarget)} steps, ${duration(rec.wallMsToTarget!)}` : `not reached${rec.message ? ` (${rec.message})` : ''}`}`,
     `probe cost ${(v.probeShareOfSweep * 100).toFixed(2)}% of this sweep's ${num(v.sweepSamples)} samples (goal <= ${VALIDATION_GOALS.maxProbeShare * 100}%): ${mark(v.goalsMet.probeShare)}`,
     `B_simple ${num(v.bSimple)} vs measured B_crit ${num(v.bCrit)}: ratio ${num(v.bCritRatio)} (goal <= ${VALIDATION_GOALS.maxBCritRatio}x): ${mark(v.goalsMet.bCrit)}`,
-    ...(v.sweepAtRecommended?.reached ? [`  (the sweep's own run at B=${rec.batchSize}, without warm-up: ${duration(v.sweepAtRecommended.wallMsToTarget!)}, ${num(v.sweepAtRecommended.wallMsToTarget! / v.best!.wallMsToTarget!)}x the best)`] : []),
+    ...(v.sweepAtRecommended?.reached
+      ? [
+          `  (the sweep's own run at B=${rec.batchSize}, without warm-up: ${duration(v.sweepAtRecommended.wallMsToTarget!)}, ${num(v.sweepAtRecommended.wallMsToTarget! / v.best!.wallMsToTarget!)}x the best)`,
+        ]
+      : []),
     `time to target ${rec.reached ? duration(rec.wallMsToTarget!) : '-'} vs best ${v.best ? `${duration(v.best.wallMsToTarget!)} at B=${v.best.batchSize}` : '-'}: ratio ${num(v.timeRatio)} (goal <= ${VALIDATION_GOALS.maxTimeRatio}): ${mark(v.goalsMet.time)}`,
   ].join('\n');
 }

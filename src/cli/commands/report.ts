@@ -7,7 +7,11 @@ import { formatHelp, parseOptions, type OptionTable } from '../options.js';
 import type { Io } from '../io.js';
 
 export const REPORT_OPTIONS = {
-  output: { type: 'string', value: 'PATH', help: 'where to write the HTML (-o PATH; default batchlab-report-<id>.html in the current folder)' },
+  output: {
+    type: 'string',
+    value: 'PATH',
+    help: 'where to write the HTML (-o PATH; default batchlab-report-<id>.html in the current folder)',
+  },
   db: { type: 'string', value: 'PATH', default: './batchlab.db', help: 'the batchlab database to read' },
 } as const satisfies OptionTable;
 

@@ -6,8 +6,18 @@ import type { Io } from '../io.js';
 
 export const SERVE_OPTIONS = {
   port: { type: 'count', value: 'N', default: DEFAULT_PORT, help: 'TCP port (0: any free port)' },
-  host: { type: 'string', value: 'HOST', default: DEFAULT_HOST, help: 'address to bind; the dashboard has no login, so keep it on loopback unless you trust the network' },
-  db: { type: 'string', value: 'PATH', default: './batchlab.db', help: 'the batchlab database to read (it may be written by a running sweep)' },
+  host: {
+    type: 'string',
+    value: 'HOST',
+    default: DEFAULT_HOST,
+    help: 'address to bind; the dashboard has no login, so keep it on loopback unless you trust the network',
+  },
+  db: {
+    type: 'string',
+    value: 'PATH',
+    default: './batchlab.db',
+    help: 'the batchlab database to read (it may be written by a running sweep)',
+  },
 } as const satisfies OptionTable;
 
 export const SERVE_HELP = formatHelp({
@@ -20,13 +30,18 @@ export const SERVE_HELP = formatHelp({
   examples: ['batchlab serve', 'batchlab serve --port 9000 --db runs/batchlab.db'],
 });
 
-export async function serveCommand(argv: readonly string[], io: Io, signals: { stop?: Promise<void> } = {}): Promise<number> {
+export async function serveCommand(
+  argv: readonly string[],
+  io: Io,
+  signals: { stop?: Promise<void> } = {},
+): Promise<number> {
   const { options, positionals, help } = parseOptions(argv, SERVE_OPTIONS, 'serve');
   if (help) {
     io.out(SERVE_HELP);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab serve"; see batchlab serve --help`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab serve"; see batchlab serve --help`);
   if (options.port > 65535) throw new UsageError(`--port must be between 0 and 65535, got ${options.port}`);
   const server = await startServer({ dbPath: options.db, port: options.port, host: options.host });
   io.out(`batchlab dashboard on ${server.url} (database ${options.db}); Ctrl-C to stop`);

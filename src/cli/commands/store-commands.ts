@@ -10,14 +10,21 @@ import { findingLines, sweepTable } from '../render-sweep.js';
 import { formatBytes } from '../../core/units.js';
 import { probeTable } from './find-max.js';
 
-const DB_OPTION = { db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' } } as const satisfies OptionTable;
+const DB_OPTION = {
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
+} as const satisfies OptionTable;
 
 /** Resolves "latest" or a numeric ID. */
 export function experimentFrom(store: Store, idText: string | undefined, command: string): Experiment {
-  if (idText === undefined) throw new UsageError(`"batchlab ${command}" needs an experiment ID or "latest" (see batchlab list)`);
+  if (idText === undefined)
+    throw new UsageError(`"batchlab ${command}" needs an experiment ID or "latest" (see batchlab list)`);
   if (idText === 'latest') {
     const e = store.latestExperiment();
-    if (!e) throw new UsageError(`the store ${store.path} has no experiments yet; run batchlab sweep first`, 'BATCHLAB_NOT_FOUND');
+    if (!e)
+      throw new UsageError(
+        `the store ${store.path} has no experiments yet; run batchlab sweep first`,
+        'BATCHLAB_NOT_FOUND',
+      );
     return e;
   }
   if (!/^\d+$/.test(idText)) throw new UsageError(`experiment ID must be a number or "latest", got "${idText}"`);
@@ -27,7 +34,14 @@ export function experimentFrom(store: Store, idText: string | undefined, command
 export async function listCommand(argv: readonly string[], io: Io): Promise<number> {
   const { options, help } = parseOptions(argv, { ...DB_OPTION, json: { type: 'boolean', help: 'print JSON' } }, 'list');
   if (help) {
-    io.out(formatHelp({ command: 'list', usage: 'batchlab list [--db PATH] [--json]', description: 'Lists the experiments in the store.', table: DB_OPTION }));
+    io.out(
+      formatHelp({
+        command: 'list',
+        usage: 'batchlab list [--db PATH] [--json]',
+        description: 'Lists the experiments in the store.',
+        table: DB_OPTION,
+      }),
+    );
     return 0;
   }
   const store = openStore(options.db, { readonly: true });
@@ -45,7 +59,15 @@ export async function listCommand(argv: readonly string[], io: Io): Promise<numb
       const s = e.settings as Record<string, unknown>;
       const base = (s.base ?? s) as Record<string, unknown>;
       const model = (base.model as { name?: string } | undefined)?.name ?? '-';
-      return [e.id, e.kind, e.createdAt.replace('T', ' ').slice(0, 19), e.status, `${e.runCounts.done ?? 0}/${e.runCount}`, String(base.dataset ?? '-'), model];
+      return [
+        e.id,
+        e.kind,
+        e.createdAt.replace('T', ' ').slice(0, 19),
+        e.status,
+        `${e.runCounts.done ?? 0}/${e.runCount}`,
+        String(base.dataset ?? '-'),
+        model,
+      ];
     });
     io.out(table(['id', 'kind', 'created', 'status', 'runs done', 'dataset', 'model'], rows));
     return 0;
@@ -57,7 +79,15 @@ export async function listCommand(argv: readonly string[], io: Io): Promise<numb
 export async function showCommand(argv: readonly string[], io: Io): Promise<number> {
   const { options, positionals, help } = parseOptions(argv, DB_OPTION, 'show');
   if (help) {
-    io.out(formatHelp({ command: 'show', usage: 'batchlab show ID|latest [--db PATH]', description: 'Shows one experiment: settings, then the run table and what it shows (a sweep) or every probe and the answer (find-max).', table: DB_OPTION }));
+    io.out(
+      formatHelp({
+        command: 'show',
+        usage: 'batchlab show ID|latest [--db PATH]',
+        description:
+          'Shows one experiment: settings, then the run table and what it shows (a sweep) or every probe and the answer (find-max).',
+        table: DB_OPTION,
+      }),
+    );
     return 0;
   }
   const store = openStore(options.db, { readonly: true });
@@ -90,10 +120,11 @@ function findMaxLines(store: Store, e: Experiment): string {
     peakBytes: p.peakBytes ?? undefined,
     vmHwmBytes: p.rssBytes ?? undefined,
     kind: p.kind,
-    reason: p.ok ? '' : (p.message ?? '').split('\n')[0] ?? '',
+    reason: p.ok ? '' : ((p.message ?? '').split('\n')[0] ?? ''),
     ms: p.ms ?? 0,
   }));
-  const answer = (e.summary as { answer?: { batch: number; peakBytes: number; budgetFraction: number } } | null)?.answer;
+  const answer = (e.summary as { answer?: { batch: number; peakBytes: number; budgetFraction: number } } | null)
+    ?.answer;
   const end = answer
     ? `answer: ${answer.batch} fits (peak ${formatBytes(answer.peakBytes)}, ${(100 * answer.budgetFraction).toFixed(1)}% of the budget; verified)`
     : `no answer (${e.status})`;
@@ -103,20 +134,36 @@ function findMaxLines(store: Store, e: Experiment): string {
 const EXPORT_OPTIONS = {
   ...DB_OPTION,
   format: { type: 'string', value: 'FMT', default: 'json', choices: ['json', 'csv'], help: 'output format' },
-  table: { type: 'string', value: 'NAME', default: 'steps', choices: ['steps', 'runs', 'evals', 'probes'], help: 'csv: which table' },
+  table: {
+    type: 'string',
+    value: 'NAME',
+    default: 'steps',
+    choices: ['steps', 'runs', 'evals', 'probes'],
+    help: 'csv: which table',
+  },
   output: { type: 'string', value: 'PATH', help: 'write to a file instead of stdout' },
 } as const satisfies OptionTable;
 
 export async function exportCommand(argv: readonly string[], io: Io): Promise<number> {
   const { options, positionals, help } = parseOptions(argv, EXPORT_OPTIONS, 'export');
   if (help) {
-    io.out(formatHelp({ command: 'export', usage: 'batchlab export ID|latest [--format csv|json] [--table steps|runs|evals|probes] [--output PATH]', description: 'Writes an experiment out: JSON (everything) or CSV (one table).', table: EXPORT_OPTIONS }));
+    io.out(
+      formatHelp({
+        command: 'export',
+        usage: 'batchlab export ID|latest [--format csv|json] [--table steps|runs|evals|probes] [--output PATH]',
+        description: 'Writes an experiment out: JSON (everything) or CSV (one table).',
+        table: EXPORT_OPTIONS,
+      }),
+    );
     return 0;
   }
   const store = openStore(options.db, { readonly: true });
   try {
     const e = experimentFrom(store, positionals[0], 'export');
-    const text = exportExperiment(store, e.id, { format: options.format as 'json' | 'csv', table: options.table as 'steps' });
+    const text = exportExperiment(store, e.id, {
+      format: options.format as 'json' | 'csv',
+      table: options.table as 'steps',
+    });
     if (options.output) {
       writeFileSync(options.output, text);
       io.err(`wrote ${options.output}`);

@@ -20,16 +20,45 @@ export const DEFAULT_BATCH_SIZES = '16,32,64,128,256,512,1024';
 export const SWEEP_OPTIONS = {
   ...MODEL_OPTIONS,
   'batch-sizes': { type: 'string', value: 'B,B,...', default: DEFAULT_BATCH_SIZES, help: 'batch sizes to compare' },
-  budget: { type: 'string', value: 'SPEC', help: 'per run: epochs=N, steps=N, samples=N or target=acc:X|loss:X (default: samples = one epoch, so every run sees the same data)' },
+  budget: {
+    type: 'string',
+    value: 'SPEC',
+    help: 'per run: epochs=N, steps=N, samples=N or target=acc:X|loss:X (default: samples = one epoch, so every run sees the same data)',
+  },
   'max-epochs': { type: 'int', value: 'N', default: 10, help: 'with a target budget: give up after N epochs' },
-  'lr-rule': { type: 'string', value: 'RULE', default: 'sqrt', choices: LR_RULES, help: 'LR per batch size: fixed, linear (Goyal et al. 2017) or sqrt, from --base-lr at --base-batch' },
+  'lr-rule': {
+    type: 'string',
+    value: 'RULE',
+    default: 'sqrt',
+    choices: LR_RULES,
+    help: 'LR per batch size: fixed, linear (Goyal et al. 2017) or sqrt, from --base-lr at --base-batch',
+  },
   'base-lr': { type: 'number', value: 'LR', default: 0.05, help: 'learning rate at the reference batch' },
   'base-batch': { type: 'int', value: 'B', default: 64, help: 'the reference batch of --base-lr' },
   accum: { type: 'int', value: 'K', default: 1, help: 'accumulation steps for every run' },
-  seeds: { type: 'string', value: 'S,S,...', default: '1', help: 'seeds; each seed runs every batch size from the same initial weights' },
-  'noise-every': { type: 'count', value: 'N', default: 10, help: 'measure the gradient noise scale every N steps (0: off)' },
-  'sharpness-iterations': { type: 'count', value: 'N', default: 100, help: 'most power iterations for the top Hessian eigenvalue at the end; stops early when converged (0: off)' },
-  cmd: { type: 'string', value: 'TEMPLATE', help: 'sweep your own training command instead, e.g. "python3 train.py --batch-size {batch} --accum {accum} --lr {lr} --max-steps {max_steps}" (docs/protocol.md)' },
+  seeds: {
+    type: 'string',
+    value: 'S,S,...',
+    default: '1',
+    help: 'seeds; each seed runs every batch size from the same initial weights',
+  },
+  'noise-every': {
+    type: 'count',
+    value: 'N',
+    default: 10,
+    help: 'measure the gradient noise scale every N steps (0: off)',
+  },
+  'sharpness-iterations': {
+    type: 'count',
+    value: 'N',
+    default: 100,
+    help: 'most power iterations for the top Hessian eigenvalue at the end; stops early when converged (0: off)',
+  },
+  cmd: {
+    type: 'string',
+    value: 'TEMPLATE',
+    help: 'sweep your own training command instead, e.g. "python3 train.py --batch-size {batch} --accum {accum} --lr {lr} --max-steps {max_steps}" (docs/protocol.md)',
+  },
   timeout: { type: 'int', value: 'SECONDS', help: 'with --cmd: stop a run after this long' },
   'train-size': { type: 'int', value: 'N', help: 'with --cmd: training-set size, for epochs=N budgets' },
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
@@ -58,20 +87,31 @@ export const SWEEP_HELP = formatHelp({
 /** Parses "16,32,64": positive integers, at least one, each at most the training-set size. */
 export function parseBatchList(text: string, trainCount: number): number[] {
   const parts = text.split(',').map((p) => p.trim());
-  if (text.trim() === '' || parts.some((p) => p === '')) throw new BatchSizeError(`batch list "${text}" is empty or has an empty entry; pass e.g. --batch-sizes 16,64,256`);
-  const sizes = parts.map((p) => parsePositiveInt(p, 'batch size', { code: 'BATCHLAB_BAD_BATCH_SIZE', example: '--batch-sizes 16,64,256' }));
+  if (text.trim() === '' || parts.some((p) => p === ''))
+    throw new BatchSizeError(`batch list "${text}" is empty or has an empty entry; pass e.g. --batch-sizes 16,64,256`);
+  const sizes = parts.map((p) =>
+    parsePositiveInt(p, 'batch size', { code: 'BATCHLAB_BAD_BATCH_SIZE', example: '--batch-sizes 16,64,256' }),
+  );
   const tooBig = sizes.find((b) => b > trainCount);
-  if (tooBig !== undefined) throw new BatchSizeError(`batch size ${tooBig} is above the training-set size ${trainCount}; use batch sizes up to ${trainCount}`);
+  if (tooBig !== undefined)
+    throw new BatchSizeError(
+      `batch size ${tooBig} is above the training-set size ${trainCount}; use batch sizes up to ${trainCount}`,
+    );
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
 /** Parses `epochs=3`, `steps=N`, `samples=N`, `target=acc:0.97`. */
-export function parseBudget(text: string | undefined, opts: { trainCount: number; maxEpochs: number; task: string }): SweepBudget {
+export function parseBudget(
+  text: string | undefined,
+  opts: { trainCount: number; maxEpochs: number; task: string },
+): SweepBudget {
   if (text === undefined) return { kind: 'samples', value: opts.trainCount };
   const m = /^(\w+)=(.+)$/.exec(text.trim());
   const kind = m?.[1];
   if (!m || !['epochs', 'steps', 'samples', 'target'].includes(kind!)) {
-    throw new UsageError(`unknown budget "${text}"; use epochs=N, steps=N, samples=N or target=acc:0.97 (or target=loss:0.1)`);
+    throw new UsageError(
+      `unknown budget "${text}"; use epochs=N, steps=N, samples=N or target=acc:0.97 (or target=loss:0.1)`,
+    );
   }
   if (kind === 'target') {
     const target = parseTarget(m[2]!)!;
@@ -80,13 +120,17 @@ export function parseBudget(text: string | undefined, opts: { trainCount: number
     }
     return { kind: 'target', target, maxEpochs: opts.maxEpochs };
   }
-  return { kind: kind as 'epochs' | 'steps' | 'samples', value: parsePositiveInt(m[2]!, `budget ${kind}`, { example: `${kind}=3` }) };
+  return {
+    kind: kind as 'epochs' | 'steps' | 'samples',
+    value: parsePositiveInt(m[2]!, `budget ${kind}`, { example: `${kind}=3` }),
+  };
 }
 
 function parseSeeds(text: string): number[] {
   return text.split(',').map((s) => {
     const n = Number(s.trim());
-    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n)) throw new UsageError(`seed must be an integer >= 0, got "${s}"; pass e.g. --seeds 1,2,3`);
+    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n))
+      throw new UsageError(`seed must be an integer >= 0, got "${s}"; pass e.g. --seeds 1,2,3`);
     return n;
   });
 }
@@ -95,14 +139,31 @@ function parseSeeds(text: string): number[] {
 function commandSweepSettings(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {
   const trainCount = o['train-size'] ?? Number.MAX_SAFE_INTEGER;
   if (o.budget === undefined || (/^epochs=/.test(o.budget) && o['train-size'] === undefined)) {
-    throw new UsageError('with --cmd, pass --budget steps=N or samples=N (epochs=N also needs --train-size N): batchlab cannot see the size of your data');
+    throw new UsageError(
+      'with --cmd, pass --budget steps=N or samples=N (epochs=N also needs --train-size N): batchlab cannot see the size of your data',
+    );
   }
   const budget = parseBudget(o.budget, { trainCount, maxEpochs: o['max-epochs'], task: 'classification' });
-  if (budget.kind === 'target') throw new UsageError('target budgets need batchlab\'s own trainer; with --cmd use --budget steps=N or samples=N');
+  if (budget.kind === 'target')
+    throw new UsageError("target budgets need batchlab's own trainer; with --cmd use --budget steps=N or samples=N");
   const batchSizes = parseBatchList(o['batch-sizes'], trainCount);
-  for (const b of batchSizes) if (b % o.accum !== 0) throw new BatchSizeError(`batch size ${b} is not divisible by --accum ${o.accum}; pick batch sizes that are multiples of it`);
+  for (const b of batchSizes)
+    if (b % o.accum !== 0)
+      throw new BatchSizeError(
+        `batch size ${b} is not divisible by --accum ${o.accum}; pick batch sizes that are multiples of it`,
+      );
   const base = { ...baseConfig(o), dataset: 'external', datasetOptions: {}, sharpness: undefined };
-  return { base, batchSizes, seeds: parseSeeds(o.seeds), lrRule: o['lr-rule'] as LrRule, baseLr: o['base-lr'], baseBatch: o['base-batch'], budget, trainCount, command: { template: o.cmd!, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 } };
+  return {
+    base,
+    batchSizes,
+    seeds: parseSeeds(o.seeds),
+    lrRule: o['lr-rule'] as LrRule,
+    baseLr: o['base-lr'],
+    baseBatch: o['base-batch'],
+    budget,
+    trainCount,
+    command: { template: o.cmd!, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 },
+  };
 }
 
 /** The run config every run shares, from the command line. */
@@ -138,7 +199,16 @@ export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSetting
   const batchSizes = parseBatchList(o['batch-sizes'], data.train.count);
   const budget = parseBudget(o.budget, { trainCount: data.train.count, maxEpochs: o['max-epochs'], task: data.task });
   const base = baseConfig(o);
-  return { base, batchSizes, seeds: parseSeeds(o.seeds), lrRule: o['lr-rule'] as LrRule, baseLr: o['base-lr'], baseBatch: o['base-batch'], budget, trainCount: data.train.count };
+  return {
+    base,
+    batchSizes,
+    seeds: parseSeeds(o.seeds),
+    lrRule: o['lr-rule'] as LrRule,
+    baseLr: o['base-lr'],
+    baseBatch: o['base-batch'],
+    budget,
+    trainCount: data.train.count,
+  };
 }
 
 /** Flags that only say where and what to resume; any other flag on a resume is compared with the stored settings. */
@@ -150,18 +220,36 @@ export async function sweepCommand(argv: readonly string[], io: Io): Promise<num
     io.out(SWEEP_HELP);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab sweep"; see batchlab sweep --help`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab sweep"; see batchlab sweep --help`);
   const explicitSettings = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
   const settings = options.resume === undefined || explicitSettings ? sweepSettingsFrom(options) : undefined;
-  const result = await runSweepWithProgress({ dbPath: options.db, settings, resumeId: options.resume }, io, !options.json);
-  const reportPath = options['no-report'] ? undefined : writeSweepReport(options.db, result.experiment.id, options.report);
-  if (options.json) io.out(JSON.stringify({ experiment: result.experiment, runs: result.runs, summary: result.summary, reportPath: reportPath ?? null }, null, 2));
+  const result = await runSweepWithProgress(
+    { dbPath: options.db, settings, resumeId: options.resume },
+    io,
+    !options.json,
+  );
+  const reportPath = options['no-report']
+    ? undefined
+    : writeSweepReport(options.db, result.experiment.id, options.report);
+  if (options.json)
+    io.out(
+      JSON.stringify(
+        { experiment: result.experiment, runs: result.runs, summary: result.summary, reportPath: reportPath ?? null },
+        null,
+        2,
+      ),
+    );
   else io.out(sweepReport(result, options.db) + (reportPath ? `\nreport: ${reportPath}` : ''));
   return result.status === 'interrupted' ? 130 : result.runs.every((r) => r.status === 'done') ? 0 : 1;
 }
 
 /** Runs the sweep with a progress line per run and a sweep-wide ETA; Ctrl-C stops cleanly. */
-export async function runSweepWithProgress(opts: { dbPath: string; settings?: SweepSettings; resumeId?: number }, io: Io, verbose: boolean): Promise<SweepResult> {
+export async function runSweepWithProgress(
+  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number },
+  io: Io,
+  verbose: boolean,
+): Promise<SweepResult> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.on('SIGINT', onSigint);
@@ -175,17 +263,27 @@ export async function runSweepWithProgress(opts: { dbPath: string; settings?: Sw
       onRunStart: ({ run, index, total, plan, backend, totalSteps }) => {
         runIndex = index;
         runTotal = total;
-        if (verbose) io.err(`run ${index + 1}/${total}: B=${run.batchSize} (${plan}), lr ${num(run.lr, 3)}, seed ${run.seed}, ${num(totalSteps)} steps on ${backend}`);
+        if (verbose)
+          io.err(
+            `run ${index + 1}/${total}: B=${run.batchSize} (${plan}), lr ${num(run.lr, 3)}, seed ${run.seed}, ${num(totalSteps)} steps on ${backend}`,
+          );
         progress = createProgress({ stream: io.errStream, total: totalSteps, label: `B=${run.batchSize}` });
       },
       onStep: ({ step, loss, stepMs, run, totalSteps }) => {
         const frac = (runIndex + step / Math.max(1, totalSteps)) / runTotal;
         const elapsed = performance.now() - startMs;
-        progress?.update(step, { loss: loss.toFixed(4), 'samples/s': num((run.batchSize * 1000) / stepMs), sweep: `${Math.round(frac * 100)}% done, ${duration((elapsed * (1 - frac)) / Math.max(frac, 1e-9))} left` });
+        progress?.update(step, {
+          loss: loss.toFixed(4),
+          'samples/s': num((run.batchSize * 1000) / stepMs),
+          sweep: `${Math.round(frac * 100)}% done, ${duration((elapsed * (1 - frac)) / Math.max(frac, 1e-9))} left`,
+        });
       },
       onRunEnd: ({ run }) => {
         progress?.done();
-        if (verbose && run.status !== 'done') io.err(`run B=${run.batchSize} seed ${run.seed}: ${run.status}${run.reason ? ` (${run.reason.split('\n')[0]})` : ''}`);
+        if (verbose && run.status !== 'done')
+          io.err(
+            `run B=${run.batchSize} seed ${run.seed}: ${run.status}${run.reason ? ` (${run.reason.split('\n')[0]})` : ''}`,
+          );
       },
     });
   } finally {
@@ -216,6 +314,8 @@ export function sweepReport(result: SweepResult, dbPath: string): string {
     findingLines(result.summary),
     '',
     `sweep ${id} ${result.status === 'done' ? 'finished' : 'was interrupted'} in ${duration(result.summary.wallMs)}; stored in ${dbPath}`,
-    result.status === 'interrupted' ? `resume it with: batchlab sweep --resume ${id}${dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : ''}` : `see it with: batchlab show ${id}, batchlab export ${id} --format csv`,
+    result.status === 'interrupted'
+      ? `resume it with: batchlab sweep --resume ${id}${dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : ''}`
+      : `see it with: batchlab show ${id}, batchlab export ${id} --format csv`,
   ].join('\n');
 }

@@ -18,32 +18,67 @@ export const MODEL_OPTIONS = {
   dataset: { type: 'string', value: 'NAME', default: 'mnist', help: 'dataset (see `batchlab datasets`)' },
   file: { type: 'string', value: 'PATH', help: 'data file for the csv, idx and cifar10 datasets' },
   'labels-file': { type: 'string', value: 'PATH', help: 'idx: the labels file' },
-  'label-column': { type: 'string', value: 'COL', help: 'csv: label/target column, index or header name (default: last)' },
+  'label-column': {
+    type: 'string',
+    value: 'COL',
+    help: 'csv: label/target column, index or header name (default: last)',
+  },
   limit: { type: 'int', value: 'N', help: 'use only the first N training samples (a quick subset)' },
   model: { type: 'string', value: 'NAME', default: 'mlp', help: `model: ${MODEL_NAMES.join(', ')}` },
   hidden: { type: 'string', value: 'W,W', default: '256', help: 'mlp hidden layer widths' },
   'model-file': { type: 'string', value: 'PATH', help: 'a TF.js layers model.json (with --model file)' },
   optimizer: { type: 'string', value: 'NAME', default: 'momentum', help: 'sgd, momentum (SGD with momentum) or adam' },
-  momentum: { type: 'number', value: 'MU', help: 'momentum; with sgd a value > 0 means SGD with momentum (default 0.9 for momentum)' },
-  schedule: { type: 'string', value: 'NAME', default: 'constant', choices: LR_SCHEDULES, help: 'LR schedule after warm-up' },
+  momentum: {
+    type: 'number',
+    value: 'MU',
+    help: 'momentum; with sgd a value > 0 means SGD with momentum (default 0.9 for momentum)',
+  },
+  schedule: {
+    type: 'string',
+    value: 'NAME',
+    default: 'constant',
+    choices: LR_SCHEDULES,
+    help: 'LR schedule after warm-up',
+  },
   'warmup-steps': { type: 'count', value: 'N', default: 0, help: 'steps of linear LR warm-up' },
   'lr-step-every': { type: 'int', value: 'N', help: 'step schedule: decay every N steps' },
   'lr-gamma': { type: 'number', value: 'G', default: 0.1, help: 'step schedule: decay factor' },
-  'last-batch': { type: 'string', value: 'POLICY', default: 'keep', choices: ['keep', 'drop'], help: 'the partial last batch of an epoch' },
+  'last-batch': {
+    type: 'string',
+    value: 'POLICY',
+    default: 'keep',
+    choices: ['keep', 'drop'],
+    help: 'the partial last batch of an epoch',
+  },
   seed: { type: 'count', value: 'N', default: 1, help: 'seeds the initial weights and the batch order' },
-  backend: { type: 'string', value: 'NAME', help: 'force a TF.js backend: batchlab-native, tensorflow, wasm, cpu (default: best available)' },
+  backend: {
+    type: 'string',
+    value: 'NAME',
+    help: 'force a TF.js backend: batchlab-native, tensorflow, wasm, cpu (default: best available)',
+  },
   json: { type: 'boolean', help: 'print the result as JSON on stdout' },
 } as const satisfies OptionTable;
 
 export const TRAIN_OPTIONS = {
   ...MODEL_OPTIONS,
-  'batch-size': { type: 'int', value: 'B', default: 64, code: 'BATCHLAB_BAD_BATCH_SIZE', help: 'effective batch B: samples per update' },
+  'batch-size': {
+    type: 'int',
+    value: 'B',
+    default: 64,
+    code: 'BATCHLAB_BAD_BATCH_SIZE',
+    help: 'effective batch B: samples per update',
+  },
   accum: { type: 'int', value: 'K', default: 1, help: 'accumulation steps k; micro-batch b = B / k' },
   epochs: { type: 'int', value: 'N', help: 'train N epochs (default 1 when no budget is given)' },
   steps: { type: 'int', value: 'N', help: 'stop after N updates' },
   samples: { type: 'int', value: 'N', help: 'stop after N training samples' },
   lr: { type: 'number', value: 'LR', default: 0.05, help: 'learning rate (peak, after warm-up)' },
-  'eval-every': { type: 'count', value: 'N', default: 0, help: 'evaluate on held-out data every N steps (0: about 10 times per run)' },
+  'eval-every': {
+    type: 'count',
+    value: 'N',
+    default: 0,
+    help: 'evaluate on held-out data every N steps (0: about 10 times per run)',
+  },
   target: { type: 'string', value: 'acc:X|loss:X', help: 'stop once held-out accuracy >= X (or loss <= X)' },
 } as const satisfies OptionTable;
 
@@ -73,7 +108,8 @@ export function modelSpecFrom(o: ModelOptions): ModelSpec {
 
 export function optimizerFrom(o: ModelOptions): OptimizerConfig {
   assertOptimizerName(o.optimizer);
-  if (o.optimizer === 'sgd' && o.momentum !== undefined && o.momentum > 0) return { name: 'momentum', momentum: o.momentum };
+  if (o.optimizer === 'sgd' && o.momentum !== undefined && o.momentum > 0)
+    return { name: 'momentum', momentum: o.momentum };
   return { name: o.optimizer, momentum: o.momentum };
 }
 
@@ -100,7 +136,8 @@ export function parseTarget(text: string | undefined): TrainTarget | undefined {
 
 function trainConfigFrom(o: Parsed<typeof TRAIN_OPTIONS>): TrainConfig {
   const budget: TrainBudget = { epochs: o.epochs, maxSteps: o.steps, maxSamples: o.samples };
-  if (budget.epochs === undefined && budget.maxSteps === undefined && budget.maxSamples === undefined) budget.epochs = 1;
+  if (budget.epochs === undefined && budget.maxSteps === undefined && budget.maxSamples === undefined)
+    budget.epochs = 1;
   return {
     dataset: o.dataset,
     datasetOptions: datasetOptionsFrom(o),
@@ -130,7 +167,8 @@ export async function trainCommand(argv: readonly string[], io: Io): Promise<num
     io.out(TRAIN_HELP);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab train"; see batchlab train --help`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab train"; see batchlab train --help`);
   const config = trainConfigFrom(options);
   const ctx = await prepareRun(config);
   if (config.evalEvery === 0) config.evalEvery = Math.max(1, Math.round(ctx.totalSteps / 10));
@@ -142,7 +180,8 @@ export async function trainCommand(argv: readonly string[], io: Io): Promise<num
   try {
     const result = await runTraining(config, ctx, {
       signal: controller.signal,
-      onStep: (s) => progress.update(s.step, { loss: s.loss.toFixed(4), 'samples/s': num(s.batchSize / (s.stepMs / 1000)) }),
+      onStep: (s) =>
+        progress.update(s.step, { loss: s.loss.toFixed(4), 'samples/s': num(s.batchSize / (s.stepMs / 1000)) }),
     });
     progress.done();
     io.out(options.json ? JSON.stringify(resultJson(config, ctx, result), null, 2) : summary(config, ctx, result));
@@ -176,7 +215,10 @@ function summary(config: TrainConfig, ctx: RunContext, r: TrainResult): string {
     `memory    peak tensor memory ${mb(r.peakBytes)} MB per step (weights, optimizer state, activations, gradients)`,
     `batch     ${ctx.plan} (effective = micro-batch x accumulation steps)`,
   ];
-  if (r.reachedTarget) lines.push(`target    reached at step ${r.reachedTarget.step} (${num(r.reachedTarget.samples)} samples, ${duration(r.reachedTarget.wallMs)})`);
+  if (r.reachedTarget)
+    lines.push(
+      `target    reached at step ${r.reachedTarget.step} (${num(r.reachedTarget.samples)} samples, ${duration(r.reachedTarget.wallMs)})`,
+    );
   else if (config.target) lines.push(`target    not reached`);
   return lines.join('\n');
 }

@@ -11,12 +11,28 @@ import { fileURLToPath } from 'node:url';
 /** The functions the addon exports; all arrays are Float32Arrays, shapes are plain numbers. */
 export interface NativeAddon {
   matmul(
-    a: Float32Array, b: Float32Array, c: Float32Array,
-    batch: number, m: number, n: number, k: number,
-    transA: boolean, transB: boolean, strideA: number, strideB: number,
-    bias: Float32Array | null, act: number,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    strideA: number,
+    strideB: number,
+    bias: Float32Array | null,
+    act: number,
   ): void;
-  conv2d(x: Float32Array, w: Float32Array, y: Float32Array, bias: Float32Array | null, act: number, ...p: number[]): void;
+  conv2d(
+    x: Float32Array,
+    w: Float32Array,
+    y: Float32Array,
+    bias: Float32Array | null,
+    act: number,
+    ...p: number[]
+  ): void;
   conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, ...p: number[]): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, ...p: number[]): void;
   maxPool(x: Float32Array, y: Float32Array, ...p: number[]): void;
@@ -29,16 +45,51 @@ export interface NativeAddon {
   /** Sum of squares of every element of every array (accumulated in double, in a fixed order). */
   sumSquares(xs: Float32Array[]): number;
   sgdUpdate(w: Float32Array, g: Float32Array, wOut: Float32Array, n: number, lr: number): void;
-  momentumUpdate(w: Float32Array, buf: Float32Array, g: Float32Array, wOut: Float32Array, bufOut: Float32Array, n: number, lr: number, mu: number): void;
+  momentumUpdate(
+    w: Float32Array,
+    buf: Float32Array,
+    g: Float32Array,
+    wOut: Float32Array,
+    bufOut: Float32Array,
+    n: number,
+    lr: number,
+    mu: number,
+  ): void;
   adamUpdate(
-    w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, wOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
-    n: number, lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number,
+    w: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    wOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    c1: number,
+    c2: number,
+    eps: number,
   ): void;
   /** Fills `probs` with softmax(logits) row by row; returns the mean softmax cross-entropy. */
   /** Rows idx of src ([srcRows, rowSize]) into out, in order; -1, or the position of the first index outside [0, srcRows) (then nothing is copied). */
-  gatherRows(src: Float32Array, srcRows: number, idx: Int32Array, count: number, rowSize: number, out: Float32Array): number;
+  gatherRows(
+    src: Float32Array,
+    srcRows: number,
+    idx: Int32Array,
+    count: number,
+    rowSize: number,
+    out: Float32Array,
+  ): number;
   softmaxXent(logits: Float32Array, labels: Int32Array, probs: Float32Array, rows: number, classes: number): number;
-  softmaxXentGrad(probs: Float32Array, labels: Int32Array, dy: number, dlogits: Float32Array, rows: number, classes: number): void;
+  softmaxXentGrad(
+    probs: Float32Array,
+    labels: Int32Array,
+    dy: number,
+    dlogits: Float32Array,
+    rows: number,
+    classes: number,
+  ): void;
   info(): { simd: string; threads: number };
   setThreads(n: number): number;
   setSimd(name: string): boolean;
@@ -69,13 +120,21 @@ export function loadNativeAddon(): { ok: true; addon: NativeAddon } | { ok: fals
   const path = override ?? (root === undefined ? undefined : join(root, ADDON_RELATIVE));
   if (path === undefined) return { ok: false, reason: 'batchlab-native: package root (native/binding.gyp) not found' };
   if (!existsSync(path)) {
-    return { ok: false, reason: `batchlab-native addon not built (${path} missing); run: npx node-gyp rebuild --directory native` };
+    return {
+      ok: false,
+      reason: `batchlab-native addon not built (${path} missing); run: npx node-gyp rebuild --directory native`,
+    };
   }
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    if (typeof addon.matmul !== 'function') return { ok: false, reason: `batchlab-native: ${path} is not the expected addon` };
+    if (typeof addon.matmul !== 'function')
+      return { ok: false, reason: `batchlab-native: ${path} is not the expected addon` };
     // The newest function: without it the .node file predates this source (an old build left in place).
-    if (typeof addon.reluGrad !== 'function') return { ok: false, reason: `batchlab-native: ${path} is an older build; run: npx node-gyp rebuild --directory native` };
+    if (typeof addon.reluGrad !== 'function')
+      return {
+        ok: false,
+        reason: `batchlab-native: ${path} is an older build; run: npx node-gyp rebuild --directory native`,
+      };
     return { ok: true, addon };
   } catch (e) {
     return { ok: false, reason: `batchlab-native addon failed to load from ${path}: ${(e as Error).message}` };

@@ -29,7 +29,9 @@ function values(backend: MathBackendCPU, t: Info): Float32Array {
  * the cpu backend's Cast from bool or int32 to float32 shares the source's Uint8Array/Int32Array.
  */
 function isF32(backend: MathBackendCPU, ...ts: (Info | undefined | null)[]): boolean {
-  return ts.every((t) => t == null || (t.dtype === 'float32' && backend.data.get(t.dataId).values instanceof Float32Array));
+  return ts.every(
+    (t) => t == null || (t.dtype === 'float32' && backend.data.get(t.dataId).values instanceof Float32Array),
+  );
 }
 
 /**
@@ -66,7 +68,10 @@ function columnBias(backend: MathBackendCPU, bias: Info | undefined, n: number):
 }
 
 /** Wraps a native kernel: `native` returns undefined when it declines, then the cpu kernel runs. */
-function withFallback(kernelName: string, native: (args: KernelArgs, backend: MathBackendCPU) => Info | undefined): KernelFunc {
+function withFallback(
+  kernelName: string,
+  native: (args: KernelArgs, backend: MathBackendCPU) => Info | undefined,
+): KernelFunc {
   const cpu = tf.getKernel(kernelName, 'cpu');
   if (cpu === undefined) throw new Error(`cpu kernel ${kernelName} is not registered`);
   return (args) => native(args, args.backend as MathBackendCPU) ?? (cpu.kernelFunc(args) as Info);
@@ -76,20 +81,29 @@ function withFallback(kernelName: string, native: (args: KernelArgs, backend: Ma
 // Matrix multiply
 
 interface MatmulPlan {
-  batch: number; m: number; n: number; k: number; strideA: number; strideB: number; outShape: number[];
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  strideA: number;
+  strideB: number;
+  outShape: number[];
 }
 
 /** Shapes of a (batched) matmul; undefined if the batch dims need a general broadcast. */
 function planMatmul(a: Info, b: Info, transA: boolean, transB: boolean): MatmulPlan | undefined {
-  const ra = a.shape.length, rb = b.shape.length;
+  const ra = a.shape.length,
+    rb = b.shape.length;
   if (ra < 2 || rb < 2) return undefined;
   const m = transA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
   const k = transA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
   const kb = transB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
   const n = transB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
   if (k !== kb) return undefined; // the cpu kernel raises the proper error
-  const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
-  const batchA = size(outerA), batchB = size(outerB);
+  const outerA = a.shape.slice(0, -2),
+    outerB = b.shape.slice(0, -2);
+  const batchA = size(outerA),
+    batchB = size(outerB);
   let outer: number[];
   try {
     outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
@@ -98,12 +112,26 @@ function planMatmul(a: Info, b: Info, transA: boolean, transB: boolean): MatmulP
   }
   const batch = size(outer);
   if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return undefined;
-  return { batch, m, n, k, strideA: batchA === 1 ? 0 : m * k, strideB: batchB === 1 ? 0 : k * n, outShape: [...outer, m, n] };
+  return {
+    batch,
+    m,
+    n,
+    k,
+    strideA: batchA === 1 ? 0 : m * k,
+    strideB: batchB === 1 ? 0 : k * n,
+    outShape: [...outer, m, n],
+  };
 }
 
 function runMatmul(
-  addon: NativeAddon, backend: MathBackendCPU, a: Info, b: Info, transA: boolean, transB: boolean,
-  bias: Info | undefined, activation: unknown,
+  addon: NativeAddon,
+  backend: MathBackendCPU,
+  a: Info,
+  b: Info,
+  transA: boolean,
+  transB: boolean,
+  bias: Info | undefined,
+  activation: unknown,
 ): Info | undefined {
   if (!isF32(backend, a, b)) return undefined;
   const plan = planMatmul(a, b, transA, transB);
@@ -112,8 +140,21 @@ function runMatmul(
   const biasValues = columnBias(backend, bias, plan.n);
   if (biasValues === undefined) return undefined;
   const out = alloc(backend, plan.batch * plan.m * plan.n);
-  addon.matmul(values(backend, a), values(backend, b), out, plan.batch, plan.m, plan.n, plan.k,
-    transA, transB, plan.strideA, plan.strideB, biasValues, act);
+  addon.matmul(
+    values(backend, a),
+    values(backend, b),
+    out,
+    plan.batch,
+    plan.m,
+    plan.n,
+    plan.k,
+    transA,
+    transB,
+    plan.strideA,
+    plan.strideB,
+    biasValues,
+    act,
+  );
   return output(backend, plan.outShape, out);
 }
 
@@ -148,14 +189,40 @@ type ConvInfo = tf.backend_util.Conv2DInfo;
 
 /** The 15 geometry numbers the addon's convolution entry points take. */
 function convParams(c: ConvInfo): number[] {
-  return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.outChannels,
-    c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth, c.padInfo.top, c.padInfo.left,
-    c.outHeight, c.outWidth];
+  return [
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.outChannels,
+    c.strideHeight,
+    c.strideWidth,
+    c.dilationHeight,
+    c.dilationWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+    c.outHeight,
+    c.outWidth,
+  ];
 }
 
 function poolParams(c: ConvInfo): number[] {
-  return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth,
-    c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left, c.outHeight, c.outWidth];
+  return [
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+    c.outHeight,
+    c.outWidth,
+  ];
 }
 
 function channelsLast(dataFormat: unknown): boolean {
@@ -164,13 +231,25 @@ function channelsLast(dataFormat: unknown): boolean {
 
 function conv2dInfo(xShape: number[], filterShape: number[], attrs: tf.Conv2DAttrs): ConvInfo {
   return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
 }
 
 function runConv(
-  addon: NativeAddon, backend: MathBackendCPU, x: Info, filter: Info, attrs: tf.Conv2DAttrs,
-  bias: Info | undefined, activation: unknown,
+  addon: NativeAddon,
+  backend: MathBackendCPU,
+  x: Info,
+  filter: Info,
+  attrs: tf.Conv2DAttrs,
+  bias: Info | undefined,
+  activation: unknown,
 ): Info | undefined {
   if (!isF32(backend, x, filter) || !channelsLast(attrs.dataFormat) || x.shape.length !== 4) return undefined;
   const act = activationCode(activation);
@@ -240,7 +319,13 @@ function conv2DBackpropFilter(addon: NativeAddon): tf.KernelConfig {
 
 function pool2dInfo(xShape: number[], a: tf.MaxPoolAttrs): ConvInfo {
   return tf.backend_util.computePool2DInfo(
-    xShape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+    xShape as [number, number, number, number],
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
 }
 
 function maxPool(addon: NativeAddon): tf.KernelConfig {
@@ -300,7 +385,9 @@ function binaryKernel(addon: NativeAddon, kernelName: 'Add' | 'Sub' | 'Multiply'
       } catch {
         return undefined;
       }
-      const n = size(outShape), na = size(a.shape), nb = size(b.shape);
+      const n = size(outShape),
+        na = size(a.shape),
+        nb = size(b.shape);
       let mode: number;
       let inner = 1;
       if (na === n && nb === n) mode = MODE.same;
@@ -323,7 +410,8 @@ function reluKernel(addon: NativeAddon): tf.KernelConfig {
     kernelFunc: withFallback(tf.Relu, ({ inputs }, backend) => {
       const { x } = inputs as { x: Info };
       if (!isF32(backend, x)) return undefined;
-      const n = size(x.shape), out = alloc(backend, n);
+      const n = size(x.shape),
+        out = alloc(backend, n);
       addon.unary(0, values(backend, x), out, n, 0);
       return output(backend, [...x.shape], out);
     }),
@@ -337,7 +425,8 @@ function stepKernel(addon: NativeAddon): tf.KernelConfig {
     kernelFunc: withFallback(tf.Step, ({ inputs, attrs }, backend) => {
       const { x } = inputs as { x: Info };
       if (!isF32(backend, x)) return undefined;
-      const n = size(x.shape), out = alloc(backend, n);
+      const n = size(x.shape),
+        out = alloc(backend, n);
       addon.unary(1, values(backend, x), out, n, (attrs as unknown as tf.StepAttrs).alpha ?? 0);
       return output(backend, [...x.shape], out);
     }),
@@ -353,14 +442,16 @@ function sumKernel(addon: NativeAddon): tf.KernelConfig {
       const { x } = inputs as { x: Info };
       const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
       if (!isF32(backend, x)) return undefined;
-      const shape = x.shape, rank = shape.length;
+      const shape = x.shape,
+        rank = shape.length;
       const axes = [...tf.util.parseAxisParam(axis, shape)].sort((p, q) => p - q);
       if (axes.length === 0 || axes.some((v, i) => i > 0 && v === axes[i - 1])) return undefined;
       const leading = axes.every((v, i) => v === i);
       const trailing = axes.every((v, i) => v === rank - axes.length + i);
       if (!leading && !trailing) return undefined;
       const split = leading ? axes.length : rank - axes.length;
-      const outer = size(shape.slice(0, split)), inner = size(shape.slice(split));
+      const outer = size(shape.slice(0, split)),
+        inner = size(shape.slice(split));
       const kept = shape.filter((_, i) => !axes.includes(i));
       const outShape = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept;
       const out = alloc(backend, leading ? inner : outer);
@@ -449,7 +540,10 @@ function i32Of(backend: MathBackendCPU, t: Info): Int32Array {
   return v instanceof Int32Array ? v : Int32Array.from(v as ArrayLike<number>);
 }
 
-function fusedKernel(kernelName: string, fn: (args: KernelArgs, backend: MathBackendCPU) => Info | Info[]): tf.KernelConfig {
+function fusedKernel(
+  kernelName: string,
+  fn: (args: KernelArgs, backend: MathBackendCPU) => Info | Info[],
+): tf.KernelConfig {
   return { kernelName, backendName: '', kernelFunc: (args) => fn(args, args.backend as MathBackendCPU) };
 }
 
@@ -461,28 +555,49 @@ function fusedKernels(addon: NativeAddon): tf.KernelConfig[] {
     }),
     fusedKernel(FUSED_KERNELS.sgd, ({ inputs, attrs }, backend) => {
       const { w, g } = inputs as { w: Info; g: Info };
-      const n = size(w.shape), out = alloc(backend, n);
+      const n = size(w.shape),
+        out = alloc(backend, n);
       addon.sgdUpdate(f32Of(backend, w), f32Of(backend, g), out, n, (attrs as { lr: number }).lr);
       return output(backend, [...w.shape], out);
     }),
     fusedKernel(FUSED_KERNELS.momentum, ({ inputs, attrs }, backend) => {
       const { w, buf, g } = inputs as { w: Info; buf: Info; g: Info };
       const { lr, mu } = attrs as { lr: number; mu: number };
-      const n = size(w.shape), wOut = alloc(backend, n), bufOut = alloc(backend, n);
+      const n = size(w.shape),
+        wOut = alloc(backend, n),
+        bufOut = alloc(backend, n);
       addon.momentumUpdate(f32Of(backend, w), f32Of(backend, buf), f32Of(backend, g), wOut, bufOut, n, lr, mu);
       return [output(backend, [...w.shape], wOut), output(backend, [...w.shape], bufOut)];
     }),
     fusedKernel(FUSED_KERNELS.adam, ({ inputs, attrs }, backend) => {
       const { w, m, v, g } = inputs as { w: Info; m: Info; v: Info; g: Info };
       const k = attrs as unknown as AdamStep;
-      const n = size(w.shape), wOut = alloc(backend, n), mOut = alloc(backend, n), vOut = alloc(backend, n);
-      addon.adamUpdate(f32Of(backend, w), f32Of(backend, m), f32Of(backend, v), f32Of(backend, g), wOut, mOut, vOut, n,
-        k.lr, k.beta1, k.beta2, k.c1, k.c2, k.epsilon);
+      const n = size(w.shape),
+        wOut = alloc(backend, n),
+        mOut = alloc(backend, n),
+        vOut = alloc(backend, n);
+      addon.adamUpdate(
+        f32Of(backend, w),
+        f32Of(backend, m),
+        f32Of(backend, v),
+        f32Of(backend, g),
+        wOut,
+        mOut,
+        vOut,
+        n,
+        k.lr,
+        k.beta1,
+        k.beta2,
+        k.c1,
+        k.c2,
+        k.epsilon,
+      );
       return [wOut, mOut, vOut].map((d) => output(backend, [...w.shape], d));
     }),
     fusedKernel(FUSED_KERNELS.reluGrad, ({ inputs }, backend) => {
       const { dy, x } = inputs as { dy: Info; x: Info };
-      const n = size(x.shape), out = alloc(backend, n);
+      const n = size(x.shape),
+        out = alloc(backend, n);
       addon.reluGrad(f32Of(backend, dy), f32Of(backend, x), out, n);
       return output(backend, [...x.shape], out);
     }),
@@ -506,11 +621,22 @@ function fusedKernels(addon: NativeAddon): tf.KernelConfig[] {
 /** Every kernel the native backend overrides, built over a loaded addon. */
 export function nativeKernelConfigs(addon: NativeAddon): tf.KernelConfig[] {
   return [
-    batchMatMul(addon), fusedMatMul(addon),
-    conv2D(addon), fusedConv2D(addon), conv2DBackpropInput(addon), conv2DBackpropFilter(addon),
-    maxPool(addon), maxPoolGrad(addon),
-    binaryKernel(addon, 'Add'), binaryKernel(addon, 'Sub'), binaryKernel(addon, 'Multiply'),
-    reluKernel(addon), stepKernel(addon), sumKernel(addon), gatherRowsKernel(addon), packKernel(),
+    batchMatMul(addon),
+    fusedMatMul(addon),
+    conv2D(addon),
+    fusedConv2D(addon),
+    conv2DBackpropInput(addon),
+    conv2DBackpropFilter(addon),
+    maxPool(addon),
+    maxPoolGrad(addon),
+    binaryKernel(addon, 'Add'),
+    binaryKernel(addon, 'Sub'),
+    binaryKernel(addon, 'Multiply'),
+    reluKernel(addon),
+    stepKernel(addon),
+    sumKernel(addon),
+    gatherRowsKernel(addon),
+    packKernel(),
     ...fusedKernels(addon),
   ];
 }

@@ -59,7 +59,10 @@ function addon(): NativeAddon | undefined {
  * The storages of `state` (variables updated in place) and of `g`, when all are float32, unshared and
  * distinct, and `g` has their shape; else undefined.
  */
-function inPlaceStorages(state: tf.Variable[], g: tf.Tensor): { state: Float32Array[]; g: Float32Array; addon: NativeAddon } | undefined {
+function inPlaceStorages(
+  state: tf.Variable[],
+  g: tf.Tensor,
+): { state: Float32Array[]; g: Float32Array; addon: NativeAddon } | undefined {
   const a = addon();
   const st = state.map(exclusiveStorage);
   if (!a || g.dtype !== 'float32' || !sameShapes([...state, g]) || st.some((v) => v === undefined)) return undefined;
@@ -107,7 +110,13 @@ export function fusedSgd(w: tf.Tensor, g: tf.Tensor, lr: number): tf.Tensor | un
 }
 
 /** [w - lr b', b'] with b' = mu b + g (PyTorch's SGD momentum, dampening 0), or undefined. */
-export function fusedMomentum(w: tf.Tensor, buf: tf.Tensor, g: tf.Tensor, lr: number, mu: number): [tf.Tensor, tf.Tensor] | undefined {
+export function fusedMomentum(
+  w: tf.Tensor,
+  buf: tf.Tensor,
+  g: tf.Tensor,
+  lr: number,
+  mu: number,
+): [tf.Tensor, tf.Tensor] | undefined {
   if (!available(FUSED_KERNELS.momentum) || !allF32([w, buf, g]) || !sameShapes([w, buf, g])) return undefined;
   return tf.engine().runKernel(FUSED_KERNELS.momentum, { w, buf, g }, { lr, mu }) as unknown as [tf.Tensor, tf.Tensor];
 }
@@ -123,9 +132,19 @@ export interface AdamStep {
 }
 
 /** [w', m', v'] of one Adam step (Kingma & Ba 2015, Alg. 1, as written in optimizers.ts), or undefined. */
-export function fusedAdam(w: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, k: AdamStep): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
+export function fusedAdam(
+  w: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  g: tf.Tensor,
+  k: AdamStep,
+): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
   if (!available(FUSED_KERNELS.adam) || !allF32([w, m, v, g]) || !sameShapes([w, m, v, g])) return undefined;
-  return tf.engine().runKernel(FUSED_KERNELS.adam, { w, m, v, g }, { ...k }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+  return tf.engine().runKernel(FUSED_KERNELS.adam, { w, m, v, g }, { ...k }) as unknown as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
 }
 
 /**
@@ -142,7 +161,8 @@ export function fusedSoftmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): 
     save([probs!, labels]);
     return {
       value: value!,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(FUSED_KERNELS.softmaxXentGrad, { dy, probs: saved[0]!, labels: saved[1]! }) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(FUSED_KERNELS.softmaxXentGrad, { dy, probs: saved[0]!, labels: saved[1]! }) as tf.Tensor,
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return loss(logits) as tf.Scalar;
@@ -161,14 +181,20 @@ function sameShapes(ts: tf.Tensor[]): boolean {
  */
 export function fusedReluGradConfig(original: tf.GradConfig): tf.GradConfig {
   if ((original as { fusedByBatchlab?: boolean }).fusedByBatchlab) return original;
-  return Object.assign({
-    ...original,
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-      const [x] = saved;
-      const g = dy as tf.Tensor;
-      if (x === undefined || !available(FUSED_KERNELS.reluGrad) || !allF32([g, x])) return original.gradFunc(dy, saved, attrs);
-      return { x: () => tf.engine().runKernel(FUSED_KERNELS.reluGrad, { dy: g, x } as unknown as tf.NamedTensorMap) as tf.Tensor };
+  return Object.assign(
+    {
+      ...original,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+        const [x] = saved;
+        const g = dy as tf.Tensor;
+        if (x === undefined || !available(FUSED_KERNELS.reluGrad) || !allF32([g, x]))
+          return original.gradFunc(dy, saved, attrs);
+        return {
+          x: () =>
+            tf.engine().runKernel(FUSED_KERNELS.reluGrad, { dy: g, x } as unknown as tf.NamedTensorMap) as tf.Tensor,
+        };
+      },
     },
-  }, { fusedByBatchlab: true });
+    { fusedByBatchlab: true },
+  );
 }
-

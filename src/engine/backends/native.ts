@@ -80,7 +80,8 @@ export class NativeBackend extends MathBackendCPU {
 function guardAliases(kernelFunc: KernelFunc): KernelFunc {
   return (args) => {
     const out = kernelFunc(args);
-    if (args.backend instanceof NativeBackend) args.backend.escapeAliases(args.inputs, out as tf.TensorInfo | tf.TensorInfo[]);
+    if (args.backend instanceof NativeBackend)
+      args.backend.escapeAliases(args.inputs, out as tf.TensorInfo | tf.TensorInfo[]);
     return out;
   };
 }
@@ -96,7 +97,8 @@ export function registerNativeBackend(opts: NativeBackendOptions = {}): NativeRe
     const { addon } = loaded;
     if (opts.threads !== undefined) addon.setThreads(opts.threads);
     const cpuKernels = tf.getKernelsForBackend('cpu');
-    if (cpuKernels.length === 0) return { ok: false, reason: 'batchlab-native: @tensorflow/tfjs-backend-cpu kernels are not registered' };
+    if (cpuKernels.length === 0)
+      return { ok: false, reason: 'batchlab-native: @tensorflow/tfjs-backend-cpu kernels are not registered' };
     if (tf.findBackendFactory(NATIVE_BACKEND_NAME) == null) {
       tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(new Float32Pool(opts.pool)), opts.priority ?? 3);
     }

@@ -53,7 +53,9 @@ export async function selectBackend(opts: { requested?: string; needsConv: boole
     }
     skipped.push(`${name} unavailable (${avail.why})`);
   }
-  throw new BatchlabError('BATCHLAB_BACKEND_UNAVAILABLE', `no TF.js backend could start: ${skipped.join('; ')}`, { exitCode: 1 });
+  throw new BatchlabError('BATCHLAB_BACKEND_UNAVAILABLE', `no TF.js backend could start: ${skipped.join('; ')}`, {
+    exitCode: 1,
+  });
 }
 
 async function forceBackend(requested: string, needsConv: boolean): Promise<BackendChoice> {
@@ -68,7 +70,10 @@ async function forceBackend(requested: string, needsConv: boolean): Promise<Back
   }
   const avail = await activate(name);
   if (!avail.ok) {
-    throw new BatchlabError('BATCHLAB_BACKEND_UNAVAILABLE', `backend ${name} is not available: ${avail.why}; leave out --backend to use the best available one`);
+    throw new BatchlabError(
+      'BATCHLAB_BACKEND_UNAVAILABLE',
+      `backend ${name} is not available: ${avail.why}; leave out --backend to use the best available one`,
+    );
   }
   return { name, reason: 'requested with --backend' };
 }

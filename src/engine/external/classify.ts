@@ -19,21 +19,104 @@ export interface OomPattern {
  * (there is deliberately no bare "out of memory").
  */
 export const OOM_PATTERNS: readonly OomPattern[] = [
-  { name: 'cuda', source: 'PyTorch CUDA caching allocator', pattern: /CUDA out of memory/i, example: 'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total capacity; 77.01 GiB already allocated)' },
-  { name: 'cuda-runtime', source: 'CUDA runtime (PyTorch, CuPy, ...)', pattern: /CUDA error: out of memory|cudaErrorMemoryAllocation/, example: 'RuntimeError: CUDA error: out of memory' },
-  { name: 'cudnn', source: 'cuDNN (workspace could not be allocated)', pattern: /CUDNN_STATUS_NOT_SUPPORTED|CUDNN_STATUS_ALLOC_FAILED/, example: 'RuntimeError: cuDNN error: CUDNN_STATUS_NOT_SUPPORTED. This error may appear if you passed in a non-contiguous input.' },
-  { name: 'cublas', source: 'cuBLAS handle or workspace', pattern: /CUBLAS_STATUS_ALLOC_FAILED/, example: 'RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`' },
-  { name: 'cpu-allocator', source: 'PyTorch CPU allocator', pattern: /DefaultCPUAllocator: (?:can't|not enough memory)/, example: "RuntimeError: [enforce fail at alloc_cpu.cpp:83] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate 4294967296 bytes. Error code 12 (Cannot allocate memory)" },
-  { name: 'hip', source: 'PyTorch ROCm / HIP', pattern: /HIP out of memory|hipErrorOutOfMemory/, example: 'torch.OutOfMemoryError: HIP out of memory. Tried to allocate 1.00 GiB (GPU 0; 63.98 GiB total capacity)' },
-  { name: 'xpu', source: 'PyTorch Intel XPU', pattern: /XPU out of memory/, example: 'torch.OutOfMemoryError: XPU out of memory. Tried to allocate 512.00 MiB (GPU 0; 15.56 GiB total capacity)' },
-  { name: 'mps', source: 'PyTorch Apple MPS', pattern: /MPS backend out of memory/, example: 'RuntimeError: MPS backend out of memory (MPS allocated: 17.80 GB, other allocations: 1.20 GB, max allowed: 18.13 GB).' },
-  { name: 'xla', source: 'XLA (JAX, TF/XLA, PyTorch/XLA)', pattern: /RESOURCE_EXHAUSTED/, example: 'jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate 8589934592 bytes.' },
-  { name: 'tensorflow', source: 'TensorFlow / Keras', pattern: /OOM when allocating|ResourceExhaustedError/, example: 'tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when allocating tensor with shape[4096,4096] and type float on /job:localhost/replica:0/task:0/device:GPU:0' },
-  { name: 'python', source: 'Python and NumPy', pattern: /^(?:\w+\.)*\w*MemoryError\b|Unable to allocate [\d.]+ [KMGTP]?i?B for an array/m, example: 'numpy.core._exceptions._ArrayMemoryError: Unable to allocate 7.45 GiB for an array with shape (1000000000,) and data type float64' },
-  { name: 'cpp', source: 'C++ new (native extensions)', pattern: /std::bad_alloc/, example: "terminate called after throwing an instance of 'std::bad_alloc'\n  what():  std::bad_alloc" },
-  { name: 'v8-heap', source: 'Node.js / V8 heap', pattern: /JavaScript heap out of memory|Fatal process out of memory/, example: 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory' },
-  { name: 'v8-array-buffer', source: 'Node.js ArrayBuffer / Buffer', pattern: /Array buffer allocation failed|Invalid typed array length/, example: 'RangeError: Array buffer allocation failed' },
-  { name: 'wasm', source: 'WebAssembly (TF.js wasm backend, emscripten)', pattern: /WebAssembly\.[\w.]+\(\): Out of memory|Cannot enlarge memory arrays|Aborted\(OOM\)/, example: 'RangeError: WebAssembly.Memory.grow(): Out of memory: Maximum memory size exceeded' },
+  {
+    name: 'cuda',
+    source: 'PyTorch CUDA caching allocator',
+    pattern: /CUDA out of memory/i,
+    example:
+      'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total capacity; 77.01 GiB already allocated)',
+  },
+  {
+    name: 'cuda-runtime',
+    source: 'CUDA runtime (PyTorch, CuPy, ...)',
+    pattern: /CUDA error: out of memory|cudaErrorMemoryAllocation/,
+    example: 'RuntimeError: CUDA error: out of memory',
+  },
+  {
+    name: 'cudnn',
+    source: 'cuDNN (workspace could not be allocated)',
+    pattern: /CUDNN_STATUS_NOT_SUPPORTED|CUDNN_STATUS_ALLOC_FAILED/,
+    example:
+      'RuntimeError: cuDNN error: CUDNN_STATUS_NOT_SUPPORTED. This error may appear if you passed in a non-contiguous input.',
+  },
+  {
+    name: 'cublas',
+    source: 'cuBLAS handle or workspace',
+    pattern: /CUBLAS_STATUS_ALLOC_FAILED/,
+    example: 'RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`',
+  },
+  {
+    name: 'cpu-allocator',
+    source: 'PyTorch CPU allocator',
+    pattern: /DefaultCPUAllocator: (?:can't|not enough memory)/,
+    example:
+      "RuntimeError: [enforce fail at alloc_cpu.cpp:83] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate 4294967296 bytes. Error code 12 (Cannot allocate memory)",
+  },
+  {
+    name: 'hip',
+    source: 'PyTorch ROCm / HIP',
+    pattern: /HIP out of memory|hipErrorOutOfMemory/,
+    example: 'torch.OutOfMemoryError: HIP out of memory. Tried to allocate 1.00 GiB (GPU 0; 63.98 GiB total capacity)',
+  },
+  {
+    name: 'xpu',
+    source: 'PyTorch Intel XPU',
+    pattern: /XPU out of memory/,
+    example:
+      'torch.OutOfMemoryError: XPU out of memory. Tried to allocate 512.00 MiB (GPU 0; 15.56 GiB total capacity)',
+  },
+  {
+    name: 'mps',
+    source: 'PyTorch Apple MPS',
+    pattern: /MPS backend out of memory/,
+    example:
+      'RuntimeError: MPS backend out of memory (MPS allocated: 17.80 GB, other allocations: 1.20 GB, max allowed: 18.13 GB).',
+  },
+  {
+    name: 'xla',
+    source: 'XLA (JAX, TF/XLA, PyTorch/XLA)',
+    pattern: /RESOURCE_EXHAUSTED/,
+    example:
+      'jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate 8589934592 bytes.',
+  },
+  {
+    name: 'tensorflow',
+    source: 'TensorFlow / Keras',
+    pattern: /OOM when allocating|ResourceExhaustedError/,
+    example:
+      'tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when allocating tensor with shape[4096,4096] and type float on /job:localhost/replica:0/task:0/device:GPU:0',
+  },
+  {
+    name: 'python',
+    source: 'Python and NumPy',
+    pattern: /^(?:\w+\.)*\w*MemoryError\b|Unable to allocate [\d.]+ [KMGTP]?i?B for an array/m,
+    example:
+      'numpy.core._exceptions._ArrayMemoryError: Unable to allocate 7.45 GiB for an array with shape (1000000000,) and data type float64',
+  },
+  {
+    name: 'cpp',
+    source: 'C++ new (native extensions)',
+    pattern: /std::bad_alloc/,
+    example: "terminate called after throwing an instance of 'std::bad_alloc'\n  what():  std::bad_alloc",
+  },
+  {
+    name: 'v8-heap',
+    source: 'Node.js / V8 heap',
+    pattern: /JavaScript heap out of memory|Fatal process out of memory/,
+    example: 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory',
+  },
+  {
+    name: 'v8-array-buffer',
+    source: 'Node.js ArrayBuffer / Buffer',
+    pattern: /Array buffer allocation failed|Invalid typed array length/,
+    example: 'RangeError: Array buffer allocation failed',
+  },
+  {
+    name: 'wasm',
+    source: 'WebAssembly (TF.js wasm backend, emscripten)',
+    pattern: /WebAssembly\.[\w.]+\(\): Out of memory|Cannot enlarge memory arrays|Aborted\(OOM\)/,
+    example: 'RangeError: WebAssembly.Memory.grow(): Out of memory: Maximum memory size exceeded',
+  },
 ];
 
 /** Exit code a shell reports for a child killed by SIGKILL (128 + 9): `sh -c` may not exec the command. */
@@ -70,18 +153,29 @@ export interface FailureEvidence {
  * sender); then exit status 0 = ok; anything else is an error.
  */
 export function classifyTrial(e: FailureEvidence): { outcome: TrialOutcome; reason: string } {
-  if (e.interrupted) return { outcome: 'interrupted', reason: 'interrupted: the trial was stopped by batchlab (abort or Ctrl-C)' };
+  if (e.interrupted)
+    return { outcome: 'interrupted', reason: 'interrupted: the trial was stopped by batchlab (abort or Ctrl-C)' };
   if (e.timedOutAfterMs !== undefined) {
-    return { outcome: 'timeout', reason: `timed out after ${e.timedOutAfterMs} ms and was killed; raise --timeout or lower --max-steps` };
+    return {
+      outcome: 'timeout',
+      reason: `timed out after ${e.timedOutAfterMs} ms and was killed; raise --timeout or lower --max-steps`,
+    };
   }
   if (e.overBudget !== undefined) return { outcome: 'over-budget', reason: e.overBudget };
   if (e.oom !== undefined) {
     const line = e.oom.line.trim().slice(0, 300);
-    if (e.rlimitBytesText !== undefined) return { outcome: 'over-budget', reason: `the allocator failed under the address-space limit of ${e.rlimitBytesText} (prlimit --as): ${line}` };
+    if (e.rlimitBytesText !== undefined)
+      return {
+        outcome: 'over-budget',
+        reason: `the allocator failed under the address-space limit of ${e.rlimitBytesText} (prlimit --as): ${line}`,
+      };
     return { outcome: 'oom', reason: `out of memory (${e.oom.pattern.source}): ${line}` };
   }
   if (e.signal === 'SIGKILL' || e.exitCode === SHELL_SIGKILL_EXIT_CODE) {
-    return { outcome: 'oom', reason: 'killed by SIGKILL, which batchlab did not send: most likely the kernel OOM killer (check `dmesg`)' };
+    return {
+      outcome: 'oom',
+      reason: 'killed by SIGKILL, which batchlab did not send: most likely the kernel OOM killer (check `dmesg`)',
+    };
   }
   if (e.exitCode === 0) return { outcome: 'ok', reason: 'finished' };
   const how = e.signal !== null ? `was killed by ${e.signal}` : `exited with status ${e.exitCode}`;

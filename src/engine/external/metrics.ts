@@ -64,10 +64,14 @@ function parseJsonLenient(text: string): unknown {
     return JSON.parse(text);
   } catch (err) {
     // Quote the bare tokens (skipping string literals), then turn the marked strings back into numbers.
-    const quoted = text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (m) => (m.startsWith('"') ? m : JSON.stringify(NON_FINITE_MARK + m)));
+    const quoted = text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (m) =>
+      m.startsWith('"') ? m : JSON.stringify(NON_FINITE_MARK + m),
+    );
     if (quoted === text) throw err;
     return JSON.parse(quoted, (_key, value: unknown) =>
-      typeof value === 'string' && value.startsWith(NON_FINITE_MARK) ? Number(value.slice(NON_FINITE_MARK.length)) : value,
+      typeof value === 'string' && value.startsWith(NON_FINITE_MARK)
+        ? Number(value.slice(NON_FINITE_MARK.length))
+        : value,
     );
   }
 }
@@ -83,11 +87,14 @@ export function parseMetricLine(text: string): ParsedLine {
   } catch {
     return { ok: false, reason: 'not JSON' };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, reason: 'not a JSON object' };
   const record = value as Record<string, unknown>;
-  if (!Number.isSafeInteger(record.step) || (record.step as number) < 0) return { ok: false, reason: `"step" must be an integer >= 0, got ${JSON.stringify(record.step) ?? 'nothing'}` };
+  if (!Number.isSafeInteger(record.step) || (record.step as number) < 0)
+    return { ok: false, reason: `"step" must be an integer >= 0, got ${JSON.stringify(record.step) ?? 'nothing'}` };
   for (const field of Object.keys(STEP_FIELDS)) {
-    if (record[field] !== undefined && typeof record[field] !== 'number') return { ok: false, reason: `"${field}" must be a number, got ${JSON.stringify(record[field])}` };
+    if (record[field] !== undefined && typeof record[field] !== 'number')
+      return { ok: false, reason: `"${field}" must be a number, got ${JSON.stringify(record[field])}` };
   }
   return { ok: true, record };
 }
@@ -139,13 +146,15 @@ export class MetricsCollector {
     const parsed = parseMetricLine(text);
     if (!parsed.ok) {
       this.malformedLines++;
-      if (this.malformedSamples.length < MAX_MALFORMED_SAMPLES) this.malformedSamples.push({ channel, line: text.slice(0, 200), reason: parsed.reason });
+      if (this.malformedSamples.length < MAX_MALFORMED_SAMPLES)
+        this.malformedSamples.push({ channel, line: text.slice(0, 200), reason: parsed.reason });
       return;
     }
     this.raw.push(parsed.record);
     const step = this.merge(parsed.record);
     const peak = step.peakBytes;
-    if (peak !== undefined && Number.isFinite(peak)) this.reportedPeakBytes = Math.max(this.reportedPeakBytes ?? 0, peak);
+    if (peak !== undefined && Number.isFinite(peak))
+      this.reportedPeakBytes = Math.max(this.reportedPeakBytes ?? 0, peak);
     this.options.onMetric?.(step, parsed.record);
   }
 
@@ -211,7 +220,8 @@ export function stepRate(steps: readonly ExternalStep[]): StepRate | undefined {
   if (ms.length >= 1) {
     const sorted = [...ms].sort((a, b) => a - b);
     const mid = sorted.length >> 1;
-    const median = sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+    const median =
+      sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
     return { stepsPerSec: 1000 / median, source: 'step_ms' };
   }
   if (settled.length < 2) return undefined;

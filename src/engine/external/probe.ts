@@ -49,9 +49,15 @@ export function toProbeResult(r: TrialResult): ProbeResult {
     case 'timeout':
       return { ok: false, kind: 'error', message: `batch ${r.values.batch}: ${r.reason}` };
     case 'error':
-      return { ok: false, kind: 'error', message: `batch ${r.values.batch}: ${r.reason}${stderrBlock(r)}\n  command: ${r.command}` };
+      return {
+        ok: false,
+        kind: 'error',
+        message: `batch ${r.values.batch}: ${r.reason}${stderrBlock(r)}\n  command: ${r.command}`,
+      };
     case 'interrupted':
-      throw new BatchlabError('BATCHLAB_INTERRUPTED', `interrupted while probing batch ${r.values.batch}`, { exitCode: 130 });
+      throw new BatchlabError('BATCHLAB_INTERRUPTED', `interrupted while probing batch ${r.values.batch}`, {
+        exitCode: 130,
+      });
   }
 }
 
@@ -59,7 +65,10 @@ export function toProbeResult(r: TrialResult): ProbeResult {
 export function externalProbe(options: ExternalProbeOptions): (batch: number) => Promise<ProbeResult> {
   const { runner, values, onTrial, ...trialOptions } = options;
   return async (batch) => {
-    const result = await runner.runTrial({ ...trialOptions, values: { ...values, batch, microBatch: batch, accum: 1 } });
+    const result = await runner.runTrial({
+      ...trialOptions,
+      values: { ...values, batch, microBatch: batch, accum: 1 },
+    });
     onTrial?.(result);
     return toProbeResult(result);
   };

@@ -29,7 +29,8 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const pid = Number.parseInt(text, 10);
   const rest = text.slice(close + 2).split(' ');
   const [state, ppid, pgid] = [rest[0], Number(rest[1]), Number(rest[2])];
-  if (!Number.isInteger(pid) || state === undefined || !Number.isInteger(ppid) || !Number.isInteger(pgid)) return undefined;
+  if (!Number.isInteger(pid) || state === undefined || !Number.isInteger(ppid) || !Number.isInteger(pgid))
+    return undefined;
   return { pid, state, ppid, pgid };
 }
 
@@ -46,7 +47,9 @@ async function readProcFile(path: string): Promise<string | undefined> {
 export async function readProcTable(procRoot = '/proc'): Promise<ProcStat[]> {
   const names = (await readdir(procRoot)).filter((n) => /^\d+$/.test(n));
   const stats = await Promise.all(names.map((n) => readProcFile(`${procRoot}/${n}/stat`)));
-  return stats.map((s) => (s === undefined ? undefined : parseProcStat(s))).filter((s): s is ProcStat => s !== undefined);
+  return stats
+    .map((s) => (s === undefined ? undefined : parseProcStat(s)))
+    .filter((s): s is ProcStat => s !== undefined);
 }
 
 /** Pids of the root, its descendants and the members of process group `pgid`, from one table scan. */
@@ -81,7 +84,8 @@ export interface ProcMemory {
 /** VmRSS and VmHWM of one process, from /proc/<pid>/status (kB there); 0 for a zombie or a gone process. */
 export async function readProcMemory(pid: number, procRoot = '/proc'): Promise<ProcMemory> {
   const status = (await readProcFile(`${procRoot}/${pid}/status`)) ?? '';
-  const kB = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  const kB = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
   return { rssBytes: kB('VmRSS'), hwmBytes: kB('VmHWM') };
 }
 
@@ -107,7 +111,11 @@ export interface TreeSample {
 export async function sampleTree(rootPid: number, pgid: number, procRoot = '/proc'): Promise<TreeSample> {
   const pids = treePids(await readProcTable(procRoot), rootPid, pgid);
   const mem = await Promise.all(pids.map((p) => readProcMemory(p, procRoot)));
-  return { pids, rssBytes: mem.reduce((a, m) => a + m.rssBytes, 0), maxHwmBytes: mem.reduce((a, m) => Math.max(a, m.hwmBytes), 0) };
+  return {
+    pids,
+    rssBytes: mem.reduce((a, m) => a + m.rssBytes, 0),
+    maxHwmBytes: mem.reduce((a, m) => Math.max(a, m.hwmBytes), 0),
+  };
 }
 
 /** Processes of group `pgid` still in the process table (zombies included: they are not reaped yet). */

@@ -19,7 +19,14 @@ import { classifyTrial, matchOom, type FailureEvidence, type OomPattern, type Tr
 import { FileTail } from './file-tail.js';
 import { findOnPath, GpuSampler } from './gpu.js';
 import { signalGroup, terminateGroup } from './group.js';
-import { LineSplitter, MetricsCollector, stepRate, type ExternalStep, type MalformedLine, type StepRate } from './metrics.js';
+import {
+  LineSplitter,
+  MetricsCollector,
+  stepRate,
+  type ExternalStep,
+  type MalformedLine,
+  type StepRate,
+} from './metrics.js';
 import { sampleTree } from './proctree.js';
 import { expandCommand, resolveValues, trialEnv, type ResolvedValues, type TrialValues } from './template.js';
 
@@ -118,7 +125,9 @@ export class TrialRunner {
   readonly killGraceMs: number;
   private readonly live = new Set<LiveTrial>();
   private readonly onExit = (): void => this.killAllNow();
-  private readonly onSignal = Object.assign((sig: NodeJS.Signals): void => void this.forwardSignal(sig), { [RUNNER_LISTENER]: true });
+  private readonly onSignal = Object.assign((sig: NodeJS.Signals): void => void this.forwardSignal(sig), {
+    [RUNNER_LISTENER]: true,
+  });
   private prlimitPath: Promise<string | undefined> | undefined;
   private gpu: Promise<GpuSampler | undefined> | undefined;
   private disposed = false;
@@ -159,10 +168,12 @@ export class TrialRunner {
 
   /** Stops every live trial and waits until each has cleaned up (group gone, temporary files removed). */
   private async stopAll(): Promise<void> {
-    await Promise.all([...this.live].map(async (t) => {
-      await t.stop('interrupt');
-      await t.finished.catch(() => undefined); // its failure belongs to its own runTrial caller
-    }));
+    await Promise.all(
+      [...this.live].map(async (t) => {
+        await t.stop('interrupt');
+        await t.finished.catch(() => undefined); // its failure belongs to its own runTrial caller
+      }),
+    );
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -193,18 +204,29 @@ export class TrialRunner {
     const command = expandCommand(o.cmd, values);
     const budgetOn = o.budgetOn ?? 'rss';
     const budget = o.memoryBudgetBytes;
-    if (budget !== undefined && !(Number.isFinite(budget) && budget > 0)) throw new UsageError(`memory budget must be a positive number of bytes, got ${budget}; use e.g. 4GiB`);
-    if (o.timeoutMs !== undefined && !(o.timeoutMs > 0)) throw new UsageError(`timeout must be a positive number of ms, got ${o.timeoutMs}; use e.g. --timeout 600`);
+    if (budget !== undefined && !(Number.isFinite(budget) && budget > 0))
+      throw new UsageError(`memory budget must be a positive number of bytes, got ${budget}; use e.g. 4GiB`);
+    if (o.timeoutMs !== undefined && !(o.timeoutMs > 0))
+      throw new UsageError(`timeout must be a positive number of ms, got ${o.timeoutMs}; use e.g. --timeout 600`);
     const enforce = budget === undefined ? 'none' : (o.enforce ?? 'emulate');
     this.gpu ??= GpuSampler.create();
     const gpu = await this.gpu;
-    if (budget !== undefined && budgetOn === 'gpu' && gpu === undefined) throw new UsageError('a GPU memory budget needs nvidia-smi on PATH; measure the command\'s own peak_mem_bytes instead (budget on "reported")');
+    if (budget !== undefined && budgetOn === 'gpu' && gpu === undefined)
+      throw new UsageError(
+        'a GPU memory budget needs nvidia-smi on PATH; measure the command\'s own peak_mem_bytes instead (budget on "reported")',
+      );
     let argv = ['/bin/sh', '-c', command];
     if (enforce === 'rlimit') {
-      if (budgetOn !== 'rss') throw new UsageError(`prlimit limits host memory, so it cannot enforce a budget on "${budgetOn}"; use enforcement "emulate"`);
+      if (budgetOn !== 'rss')
+        throw new UsageError(
+          `prlimit limits host memory, so it cannot enforce a budget on "${budgetOn}"; use enforcement "emulate"`,
+        );
       this.prlimitPath ??= findOnPath('prlimit');
       const prlimit = await this.prlimitPath;
-      if (prlimit === undefined) throw new UsageError('enforcing a budget with an rlimit needs prlimit (util-linux) on PATH; install util-linux or use enforcement "emulate"');
+      if (prlimit === undefined)
+        throw new UsageError(
+          'enforcing a budget with an rlimit needs prlimit (util-linux) on PATH; install util-linux or use enforcement "emulate"',
+        );
       // The shell and everything it starts inherit the limit.
       argv = [prlimit, `--as=${Math.floor(budget as number)}`, '--', ...argv];
     }
@@ -259,7 +281,11 @@ class LiveTrial {
     this.plan = plan;
     this.o = o;
     this.graceMs = o.killGraceMs ?? defaultGraceMs;
-    this.collector = new MetricsCollector({ defaults: plan.values, clockMs: () => this.elapsedMs(), onMetric: (s, raw) => this.onMetric(s, raw) });
+    this.collector = new MetricsCollector({
+      defaults: plan.values,
+      clockMs: () => this.elapsedMs(),
+      onMetric: (s, raw) => this.onMetric(s, raw),
+    });
     this.finished = this.run();
   }
 
@@ -346,7 +372,8 @@ class LiveTrial {
     };
     poll();
     timers.push(setInterval(poll, this.o.pollMs ?? DEFAULT_POLL_MS));
-    if (this.plan.gpu !== undefined) timers.push(setInterval(() => void this.sampleGpu(), this.o.gpuPollMs ?? DEFAULT_GPU_POLL_MS));
+    if (this.plan.gpu !== undefined)
+      timers.push(setInterval(() => void this.sampleGpu(), this.o.gpuPollMs ?? DEFAULT_GPU_POLL_MS));
     if (this.o.timeoutMs !== undefined) timers.push(setTimeout(() => void this.stop('timeout'), this.o.timeoutMs));
     const onAbort = (): void => void this.stop('interrupt');
     this.o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -373,7 +400,10 @@ class LiveTrial {
   /** One nvidia-smi sample of the tree's GPU memory. */
   private async sampleGpu(): Promise<void> {
     if (this.pgid === 0 || this.procUnavailable) return;
-    const pids = await sampleTree(this.pgid, this.pgid).then((t) => t.pids, () => [this.pgid]);
+    const pids = await sampleTree(this.pgid, this.pgid).then(
+      (t) => t.pids,
+      () => [this.pgid],
+    );
     const bytes = await this.plan.gpu?.sample(pids);
     if (bytes === undefined) return;
     this.peakGpuBytes = Math.max(this.peakGpuBytes ?? 0, bytes);
@@ -398,7 +428,9 @@ class LiveTrial {
     const budget = this.plan.budget;
     const measured = this.measuredBytes();
     if (budget === undefined || measured === undefined || measured <= budget) return false;
-    const what = { rss: 'process-tree resident memory', gpu: 'GPU memory', reported: 'reported peak_mem_bytes' }[this.plan.budgetOn];
+    const what = { rss: 'process-tree resident memory', gpu: 'GPU memory', reported: 'reported peak_mem_bytes' }[
+      this.plan.budgetOn
+    ];
     const killed = this.plan.enforce === 'emulate' ? ` after ${Math.round(this.elapsedMs())} ms; killed` : '';
     this.overBudget = `${what} reached ${formatBytes(measured)}, over the budget of ${formatBytes(budget)}${killed}`;
     return true;
@@ -430,19 +462,39 @@ class LiveTrial {
       timedOutAfterMs: this.killedFor === 'timeout' ? this.o.timeoutMs : undefined,
       overBudget: this.overBudget,
       oom: this.oom,
-      rlimitBytesText: this.plan.enforce === 'rlimit' && this.plan.budget !== undefined ? formatBytes(this.plan.budget) : undefined,
+      rlimitBytesText:
+        this.plan.enforce === 'rlimit' && this.plan.budget !== undefined ? formatBytes(this.plan.budget) : undefined,
     };
     let { outcome, reason } = classifyTrial(evidence);
     if (outcome === 'ok' && this.plan.budget !== undefined && this.measuredBytes() === undefined) {
       outcome = 'error';
-      reason = this.plan.budgetOn === 'gpu' ? 'nvidia-smi showed no GPU memory for the command, so the GPU budget could not be checked' : 'the command reported no peak_mem_bytes, so the budget could not be checked; report it or budget on "rss"';
+      reason =
+        this.plan.budgetOn === 'gpu'
+          ? 'nvidia-smi showed no GPU memory for the command, so the GPU budget could not be checked'
+          : 'the command reported no peak_mem_bytes, so the budget could not be checked; report it or budget on "rss"';
     }
     const c = this.collector;
     return {
-      outcome, reason, command: this.plan.command, values: this.plan.values, pgid: this.pgid || undefined, exitCode, signal, wallMs: this.elapsedMs(),
-      steps: c.steps, rawMetrics: c.raw, malformedLines: c.malformedLines, malformedSamples: c.malformedSamples,
-      evals: c.finalEvals(), rate: stepRate(c.steps), peakRssBytes: this.peakRssBytes, peakGpuBytes: this.peakGpuBytes,
-      reportedPeakBytes: c.reportedPeakBytes, budgetBytes: this.plan.budget, budgetOn: this.plan.budgetOn, stderrTail: [...this.stderrTail],
+      outcome,
+      reason,
+      command: this.plan.command,
+      values: this.plan.values,
+      pgid: this.pgid || undefined,
+      exitCode,
+      signal,
+      wallMs: this.elapsedMs(),
+      steps: c.steps,
+      rawMetrics: c.raw,
+      malformedLines: c.malformedLines,
+      malformedSamples: c.malformedSamples,
+      evals: c.finalEvals(),
+      rate: stepRate(c.steps),
+      peakRssBytes: this.peakRssBytes,
+      peakGpuBytes: this.peakGpuBytes,
+      reportedPeakBytes: c.reportedPeakBytes,
+      budgetBytes: this.plan.budget,
+      budgetOn: this.plan.budgetOn,
+      stderrTail: [...this.stderrTail],
     };
   }
 }
@@ -458,6 +510,8 @@ function exitOf(child: ChildProcess): Promise<[number | null, NodeJS.Signals | n
 /** Resolves when the child's stdout and stderr have closed (after its group is gone they always do). */
 function streamsClosed(child: ChildProcess): Promise<void> {
   const closed = (s: NodeJS.ReadableStream | null): Promise<void> =>
-    s === null || (s as unknown as { closed: boolean }).closed ? Promise.resolve() : new Promise((r) => s.once('close', () => r()));
+    s === null || (s as unknown as { closed: boolean }).closed
+      ? Promise.resolve()
+      : new Promise((r) => s.once('close', () => r()));
   return Promise.all([closed(child.stdout), closed(child.stderr)]).then(() => undefined);
 }

@@ -54,7 +54,8 @@ const PLACEHOLDER_PATTERN = /(?<![$\\])\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
  */
 export function resolveValues(v: TrialValues): ResolvedValues {
   const positiveInt = (n: number | undefined, what: string): void => {
-    if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new BatchSizeError(`${what} must be a positive integer, got ${n}; pass e.g. 64`);
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1))
+      throw new BatchSizeError(`${what} must be a positive integer, got ${n}; pass e.g. 64`);
   };
   positiveInt(v.batch, 'batch size');
   positiveInt(v.microBatch, 'micro-batch size');
@@ -66,11 +67,13 @@ export function resolveValues(v: TrialValues): ResolvedValues {
       `batch size ${v.batch} must equal micro-batch x accumulation steps, got ${v.microBatch ?? '?'} x ${v.accum ?? '?'}; pick a micro-batch that divides ${v.batch}`,
     );
   }
-  if (v.lr !== undefined && !(Number.isFinite(v.lr) && v.lr > 0)) throw new UsageError(`learning rate must be a positive number, got ${v.lr}; pass e.g. --lr 0.1`);
+  if (v.lr !== undefined && !(Number.isFinite(v.lr) && v.lr > 0))
+    throw new UsageError(`learning rate must be a positive number, got ${v.lr}; pass e.g. --lr 0.1`);
   if (v.maxSteps !== undefined && !(Number.isInteger(v.maxSteps) && v.maxSteps >= 1)) {
     throw new UsageError(`max steps must be a positive integer, got ${v.maxSteps}; pass e.g. --max-steps 50`);
   }
-  if (v.seed !== undefined && !Number.isSafeInteger(v.seed)) throw new UsageError(`seed must be an integer, got ${v.seed}`);
+  if (v.seed !== undefined && !Number.isSafeInteger(v.seed))
+    throw new UsageError(`seed must be an integer, got ${v.seed}`);
   return { ...v, microBatch, accum };
 }
 
@@ -85,15 +88,21 @@ function valueText(n: number): string {
  * Values are numbers, so they never need shell quoting.
  */
 export function expandCommand(template: string, values: ResolvedValues): string {
-  if (template.trim() === '') throw new UsageError('the training command is empty; pass e.g. --cmd "python train.py --batch-size {batch}"');
+  if (template.trim() === '')
+    throw new UsageError('the training command is empty; pass e.g. --cmd "python train.py --batch-size {batch}"');
   return template.replace(PLACEHOLDER_PATTERN, (_match, name: string) => {
     if (!Object.hasOwn(PLACEHOLDERS, name)) {
       throw new UsageError(
-        `unknown placeholder {${name}} in the command "${template}"; valid placeholders: ${Object.keys(PLACEHOLDERS).map((p) => `{${p}}`).join(', ')} (write \\{${name}} for a literal brace)`,
+        `unknown placeholder {${name}} in the command "${template}"; valid placeholders: ${Object.keys(PLACEHOLDERS)
+          .map((p) => `{${p}}`)
+          .join(', ')} (write \\{${name}} for a literal brace)`,
       );
     }
     const value = values[PLACEHOLDERS[name as PlaceholderName][0]];
-    if (value === undefined) throw new UsageError(`the command uses {${name}} but no value was given for it; pass one (e.g. --${name.replace('_', '-')})`);
+    if (value === undefined)
+      throw new UsageError(
+        `the command uses {${name}} but no value was given for it; pass one (e.g. --${name.replace('_', '-')})`,
+      );
     return valueText(value);
   });
 }

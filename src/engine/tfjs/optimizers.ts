@@ -12,7 +12,14 @@
  * owns its storage, with the same fp32 rounding order; other backends run the op chains below.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adamInPlace, fusedAdam, fusedMomentum, fusedSgd, momentumInPlace, sgdInPlace } from '../backends/native-ops.js';
+import {
+  adamInPlace,
+  fusedAdam,
+  fusedMomentum,
+  fusedSgd,
+  momentumInPlace,
+  sgdInPlace,
+} from '../backends/native-ops.js';
 import { UnknownNameError } from '../../core/errors.js';
 
 export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam'] as const;
@@ -51,7 +58,12 @@ export function createOptimizer(config: OptimizerConfig): Optimizer {
 function sgd(): Optimizer {
   return {
     apply(vars, grads, lr) {
-      tf.tidy(() => vars.forEach((v, i) => sgdInPlace(v, grads[i]!, lr) || v.assign(fusedSgd(v, grads[i]!, lr) ?? tf.sub(v, tf.mul(grads[i]!, lr)))));
+      tf.tidy(() =>
+        vars.forEach(
+          (v, i) =>
+            sgdInPlace(v, grads[i]!, lr) || v.assign(fusedSgd(v, grads[i]!, lr) ?? tf.sub(v, tf.mul(grads[i]!, lr))),
+        ),
+      );
     },
     dispose() {},
   };

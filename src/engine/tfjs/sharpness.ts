@@ -76,7 +76,12 @@ function powerIteration(input: SharpnessInput, shift: number): number {
 }
 
 /** (g(w + eps v) - g(w - eps v)) / (2 eps), with w the saved weights. */
-function hessianVector(input: SharpnessInput, batch: { x: tf.Tensor; y: tf.Tensor }, w: tf.Tensor[], v: tf.Tensor[]): tf.Tensor[] {
+function hessianVector(
+  input: SharpnessInput,
+  batch: { x: tf.Tensor; y: tf.Tensor },
+  w: tf.Tensor[],
+  v: tf.Tensor[],
+): tf.Tensor[] {
   const gradAt = (sign: number): tf.Tensor[] => {
     input.vars.forEach((x, i) => x.assign(tf.tidy(() => tf.add(w[i]!, tf.mul(v[i]!, sign * FD_EPS)))));
     const { value, grads } = tf.variableGrads(() => batchLoss(input.built.model, batch, input.lossFn), input.vars);
@@ -99,5 +104,10 @@ function randomUnit(vars: tf.Variable[], seed: number): tf.Tensor[] {
   const rng = createRng(seed ^ 0x5eed);
   const parts = vars.map((w) => Float32Array.from({ length: w.size }, () => rng.normal()));
   const norm = Math.sqrt(parts.reduce((s, p) => s + p.reduce((a, x) => a + x * x, 0), 0));
-  return parts.map((p, i) => tf.tensor(p.map((x) => x / norm), vars[i]!.shape));
+  return parts.map((p, i) =>
+    tf.tensor(
+      p.map((x) => x / norm),
+      vars[i]!.shape,
+    ),
+  );
 }

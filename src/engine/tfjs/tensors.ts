@@ -21,7 +21,10 @@ export interface SplitTensors {
 export function toTensors(data: Dataset, split: 'train' | 'test'): SplitTensors {
   const s = data[split];
   const x = tf.tensor(s.x, [s.count, ...data.inputShape], 'float32');
-  const y = data.task === 'classification' ? tf.tensor1d(s.y as Int32Array, 'int32') : tf.tensor2d(s.y as Float32Array, [s.count, data.targetDim]);
+  const y =
+    data.task === 'classification'
+      ? tf.tensor1d(s.y as Int32Array, 'int32')
+      : tf.tensor2d(s.y as Float32Array, [s.count, data.targetDim]);
   return { x, y, count: s.count };
 }
 

@@ -52,7 +52,13 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
   try {
     const steps: StepRecord[] = [];
     const evals: EvalRecord[] = [];
-    const loop = { step: 0, samples: 0, trainMs: 0, status: 'done' as TrainResult['status'], reached: undefined as TrainResult['reachedTarget'] };
+    const loop = {
+      step: 0,
+      samples: 0,
+      trainMs: 0,
+      status: 'done' as TrainResult['status'],
+      reached: undefined as TrainResult['reachedTarget'],
+    };
     const record = (rec: EvalRecord) => {
       evals.push(rec);
       opts.hooks?.onEval?.(rec);
@@ -61,7 +67,13 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
       }
     };
     // A step-0 evaluation gives every curve its starting point.
-    if (settings.evalEvery > 0) record({ step: 0, samples: 0, split: 'test', ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit) });
+    if (settings.evalEvery > 0)
+      record({
+        step: 0,
+        samples: 0,
+        split: 'test',
+        ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
+      });
     let lastYieldMs = performance.now();
     const batchesPerEpoch = makeBatches(data.train.count, plan.batchSize, settings.lastBatch).length;
     epochs: for (let epoch = 0; batchesPerEpoch > 0; epoch++) {
@@ -74,15 +86,30 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
           break epochs;
         }
         const step = loop.step + 1;
-        const microBatchSize = step >= (settings.noiseFromStep ?? 1) ? microBatchFor(step, range, plan.microBatchSize, settings.noiseEvery) : plan.microBatchSize;
-        const rec = await runStep(state, { order, range, microBatchSize, step, lr: settings.lrAt(step), samplesBefore: loop.samples });
+        const microBatchSize =
+          step >= (settings.noiseFromStep ?? 1)
+            ? microBatchFor(step, range, plan.microBatchSize, settings.noiseEvery)
+            : plan.microBatchSize;
+        const rec = await runStep(state, {
+          order,
+          range,
+          microBatchSize,
+          step,
+          lr: settings.lrAt(step),
+          samplesBefore: loop.samples,
+        });
         loop.step = rec.step;
         loop.samples = rec.samples;
         loop.trainMs += rec.stepMs;
         steps.push(rec);
         opts.hooks?.onStep?.(rec);
         if (settings.evalEvery > 0 && loop.step % settings.evalEvery === 0) {
-          record({ step: loop.step, samples: loop.samples, split: 'test', ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit) });
+          record({
+            step: loop.step,
+            samples: loop.samples,
+            split: 'test',
+            ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
+          });
           if (loop.reached) {
             loop.status = 'target-reached';
             break epochs;
@@ -105,7 +132,19 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
       samples: loop.samples,
       peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
       distanceFromInit: distanceFromInit(state),
-      sharpness: settings.sharpness ? { ...settings.sharpness, topEigenvalue: topHessianEigenvalue({ built: state.built, vars: state.vars, train: state.train, lossFn: state.lossFn, ...settings.sharpness, seed: settings.seed }) } : undefined,
+      sharpness: settings.sharpness
+        ? {
+            ...settings.sharpness,
+            topEigenvalue: topHessianEigenvalue({
+              built: state.built,
+              vars: state.vars,
+              train: state.train,
+              lossFn: state.lossFn,
+              ...settings.sharpness,
+              seed: settings.seed,
+            }),
+          }
+        : undefined,
       reachedTarget: loop.reached,
       weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
     };
@@ -164,7 +203,11 @@ async function yieldToEventLoop(lastMs: number): Promise<number> {
 
 function budgetSpent(settings: TrainSettings, step: number, samples: number, epoch: number): boolean {
   const { epochs, maxSteps, maxSamples } = settings.budget;
-  return (epochs !== undefined && epoch >= epochs) || (maxSteps !== undefined && step >= maxSteps) || (maxSamples !== undefined && samples >= maxSamples);
+  return (
+    (epochs !== undefined && epoch >= epochs) ||
+    (maxSteps !== undefined && step >= maxSteps) ||
+    (maxSamples !== undefined && samples >= maxSamples)
+  );
 }
 
 function meetsTarget(rec: EvalRecord, settings: TrainSettings): boolean {
@@ -293,4 +336,3 @@ function sqNorm(ts: tf.Tensor[]): tf.Scalar {
 function distanceFromInit(state: RunState): number {
   return Math.sqrt(tf.tidy(() => sqNorm(state.vars.map((v, i) => tf.sub(v, state.initial[i]!))).dataSync()[0]!));
 }
-
