@@ -23,6 +23,7 @@
  *   tendency, not a law.
  * - 'memory': the largest batch that fits the memory budget (the ceiling already keeps its margin).
  */
+import { num } from './format.js';
 import { UsageError } from './errors.js';
 import { roundBatch, scaleLr, type LrRule, type RoundedBatch } from './lr.js';
 import { accumulationPlan } from './search.js';
@@ -118,12 +119,6 @@ export function criticalBatchOf(i: Pick<RecommendInputs, 'measuredBCrit' | 'nois
   if (i.noise !== undefined && i.noise.bSimple > 0)
     return { value: i.noise.bSimple, low: i.noise.low, high: i.noise.high, source: 'noise' };
   return undefined;
-}
-
-/** Rounds for display: 3 significant digits, thousands separated. */
-function fmt(x: number): string {
-  if (!Number.isFinite(x)) return String(x);
-  return Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : String(+x.toPrecision(3));
 }
 
 /** The step-time model if it has both terms positive, else undefined. */
@@ -296,17 +291,17 @@ function confidenceOf(crit: CriticalBatch | undefined): Recommendation['confiden
 function memoryReason(i: RecommendInputs, r: Recommendation, planText: string): string {
   const ceiling =
     i.memoryBudgetBytes === undefined
-      ? `no memory budget given: memory does not bind (batches up to the training set of ${fmt(i.trainSamples)})`
+      ? `no memory budget given: memory does not bind (batches up to the training set of ${num(i.trainSamples)})`
       : i.maxBatch >= i.trainSamples
-        ? `the whole training set (${fmt(i.trainSamples)}) fits in ${formatBytes(i.memoryBudgetBytes)} as one batch: memory does not bind`
-        : `fits up to ${fmt(i.maxBatch)} in ${formatBytes(i.memoryBudgetBytes)} (margin kept)`;
+        ? `the whole training set (${num(i.trainSamples)}) fits in ${formatBytes(i.memoryBudgetBytes)} as one batch: memory does not bind`
+        : `fits up to ${num(i.maxBatch)} in ${formatBytes(i.memoryBudgetBytes)} (margin kept)`;
   const accum =
     r.accumSteps > 1
       ? `; batch ${planText}: ${r.accumSteps} accumulation steps of micro-batch ${r.microBatchSize}`
       : '';
   const binds =
     r.binding === 'memory' && i.objective !== 'memory'
-      ? `; memory binds: the objective asked for about ${fmt(r.targetBatch)}`
+      ? `; memory binds: the objective asked for about ${num(r.targetBatch)}`
       : '';
   return ceiling + accum + binds;
 }
@@ -316,11 +311,11 @@ function speedReason(i: RecommendInputs): string {
   const sat =
     i.saturationBatch === undefined
       ? 'throughput still rising at the largest batch measured'
-      : `throughput flat past ${fmt(i.saturationBatch)} (under 10% more samples/s per doubling)`;
+      : `throughput flat past ${num(i.saturationBatch)} (under 10% more samples/s per doubling)`;
   const model =
     i.stepTime === undefined
       ? ''
-      : `; step time ${fmt(i.stepTime.alphaMs)} ms + ${fmt(i.stepTime.betaMsPerSample)} ms x B`;
+      : `; step time ${num(i.stepTime.alphaMs)} ms + ${num(i.stepTime.betaMsPerSample)} ms x B`;
   return sat + model;
 }
 
@@ -329,13 +324,13 @@ function stabilityReason(i: RecommendInputs, crit: CriticalBatch | undefined): s
   if (crit === undefined)
     return 'no critical batch estimate (gradient noise scale not measurable): chosen from memory and throughput only';
   if (crit.source === 'sweep')
-    return `B_crit ~ ${fmt(crit.value)} measured by the steps-to-target sweep: past it, steps to target stop falling`;
+    return `B_crit ~ ${num(crit.value)} measured by the steps-to-target sweep: past it, steps to target stop falling`;
   const n = i.noise!;
-  const when = n.afterStep !== undefined ? ` after ${fmt(n.afterStep)} steps` : '';
+  const when = n.afterStep !== undefined ? ` after ${num(n.afterStep)} steps` : '';
   const ci = Number.isFinite(crit.high)
-    ? `${fmt(crit.low)}-${fmt(crit.high)}`
-    : `${fmt(crit.low)} and up, upper end not resolved`;
-  return `B_simple ~ ${fmt(crit.value)} (${Math.round(n.confidence * 100)}% CI ${ci})${when}: the critical batch estimate; past it, steps to target stop falling (B_simple grows as training goes on)`;
+    ? `${num(crit.low)}-${num(crit.high)}`
+    : `${num(crit.low)} and up, upper end not resolved`;
+  return `B_simple ~ ${num(crit.value)} (${Math.round(n.confidence * 100)}% CI ${ci})${when}: the critical batch estimate; past it, steps to target stop falling (B_simple grows as training goes on)`;
 }
 
 /** Generalization line: what the objective did about it, with the caveat. */
@@ -344,7 +339,7 @@ function generalizationReason(i: RecommendInputs, r: Recommendation): string {
     'the seed claims smaller batches generalize better; Shallue et al. 2019 found the effect vanishes once the metaparameters are tuned';
   if (i.objective !== 'generalization') return `not optimized for: ${caveat}`;
   const allowance = Math.round((i.timeAllowance ?? DEFAULT_TIME_ALLOWANCE) * 100);
-  return `batch ${fmt(r.batch)} is the smallest within +${allowance}% of the fastest predicted time to target; ${caveat}, so treat it as a tendency`;
+  return `batch ${num(r.batch)} is the smallest within +${allowance}% of the fastest predicted time to target; ${caveat}, so treat it as a tendency`;
 }
 
 /** Plain-words reasons, one per effect, each with its measured number. */
@@ -366,8 +361,8 @@ function conclusionOf(i: RecommendInputs, r: Recommendation): string {
       : r.lrRule === 'sqrt'
         ? 'the square-root rule of Malladi et al. 2022'
         : 'a fixed LR';
-  const warm = r.warmupSteps > 0 ? ` with ${fmt(r.warmupSteps)} warm-up steps` : '';
-  return `so batch ${fmt(r.batch)}${split}, LR ${fmt(r.lr)}${warm} (by ${rule} from ${i.lr.baseLr} at batch ${i.lr.baseBatch}); ${r.rounding.text}`;
+  const warm = r.warmupSteps > 0 ? ` with ${num(r.warmupSteps)} warm-up steps` : '';
+  return `so batch ${num(r.batch)}${split}, LR ${num(r.lr)}${warm} (by ${rule} from ${i.lr.baseLr} at batch ${i.lr.baseBatch}); ${r.rounding.text}`;
 }
 
 /** Warnings: past the critical batch (linear scaling stops holding), accumulation cost, no noise estimate. */
@@ -376,7 +371,7 @@ function warningsFor(r: Recommendation): string[] {
   const crit = r.criticalBatch;
   if (crit !== undefined && r.batch > crit.high) {
     out.push(
-      `batch ${fmt(r.batch)} is past the critical batch ~${fmt(crit.value)}: steps to target barely fall there and the ${r.lrRule} LR rule stops holding (Goyal et al. 2017; McCandlish et al. 2018); tune the LR at this batch`,
+      `batch ${num(r.batch)} is past the critical batch ~${num(crit.value)}: steps to target barely fall there and the ${r.lrRule} LR rule stops holding (Goyal et al. 2017; McCandlish et al. 2018); tune the LR at this batch`,
     );
   }
   if (crit === undefined)

@@ -2,6 +2,7 @@
  * Fits across a sweep's batch sizes and the "What this sweep shows" lines: each a claim of the seed text
  * (../shared/mission/seed-en.md) with our measured number, said plainly when the data contradicts it.
  */
+import { num, ratio } from '../core/format.js';
 import { fitMemory } from '../core/search.js';
 import { mean } from '../core/stats.js';
 import { fitStepTime, saturationBatch } from '../core/throughput.js';
@@ -88,10 +89,7 @@ export function summarizeSweep(runs: readonly RunSummary[], wallMs: number): Swe
   return summary;
 }
 
-const fmt = (x: number, digits = 2): string =>
-  Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : Number(x.toPrecision(digits)).toString();
-const mbText = (bytes: number): string => `${fmt(bytes / 1e6)} MB`;
-const ratio = (a: number, b: number): string => `${fmt(a / b)}x`;
+const mbText = (bytes: number): string => `${num(bytes / 1e6)} MB`;
 
 /** The seed's claims, each with the sweep's number. */
 export function findings(points: readonly BatchPoint[], s: SweepSummary): Finding[] {
@@ -126,7 +124,7 @@ function memoryFinding(lo: BatchPoint, hi: BatchPoint, span: string, s: SweepSum
   const grew = hi.peakBytes > lo.peakBytes;
   return {
     effect: 'memory',
-    text: `memory ${grew ? 'grew' : 'did not grow'} ${ratio(hi.peakBytes, lo.peakBytes)} ${span} (${mbText(fit.interceptBytes)} + ${fmt(fit.bytesPerSample / 1e6, 3)} MB per sample, R^2 ${fit.r2.toFixed(3)})`,
+    text: `memory ${grew ? 'grew' : 'did not grow'} ${ratio(hi.peakBytes, lo.peakBytes)} ${span} (${mbText(fit.interceptBytes)} + ${num(fit.bytesPerSample / 1e6, 3)} MB per sample, R^2 ${fit.r2.toFixed(3)})`,
     agreesWithSeed: grew,
   };
 }
@@ -136,12 +134,12 @@ function speedFindings(lo: BatchPoint, hi: BatchPoint, span: string, s: SweepSum
   const out: Finding[] = [
     {
       effect: 'speed',
-      text: `throughput ${faster ? 'rose' : 'fell'} ${span}: ${fmt(lo.samplesPerSec)} -> ${fmt(hi.samplesPerSec)} samples/s (${ratio(hi.samplesPerSec, lo.samplesPerSec)})${s.saturationBatch !== undefined ? `; it stops improving (under 10% per doubling) past B=${s.saturationBatch}` : ''}`,
+      text: `throughput ${faster ? 'rose' : 'fell'} ${span}: ${num(lo.samplesPerSec)} -> ${num(hi.samplesPerSec)} samples/s (${ratio(hi.samplesPerSec, lo.samplesPerSec)})${s.saturationBatch !== undefined ? `; it stops improving (under 10% per doubling) past B=${s.saturationBatch}` : ''}`,
       agreesWithSeed: faster,
     },
     {
       effect: 'speed',
-      text: `but each step takes longer: ${fmt(lo.stepMs)} -> ${fmt(hi.stepMs)} ms/step${s.stepTimeFit ? ` (t(B) = ${fmt(s.stepTimeFit.alphaMs)} ms + ${fmt(s.stepTimeFit.betaMsPerSample, 3)} ms x B)` : ''}`,
+      text: `but each step takes longer: ${num(lo.stepMs)} -> ${num(hi.stepMs)} ms/step${s.stepTimeFit ? ` (t(B) = ${num(s.stepTimeFit.alphaMs)} ms + ${num(s.stepTimeFit.betaMsPerSample, 3)} ms x B)` : ''}`,
       agreesWithSeed: hi.stepMs > lo.stepMs,
     },
   ];
@@ -160,7 +158,7 @@ function stabilityFinding(points: readonly BatchPoint[]): Finding {
   const fell = hi.lossNoise < lo.lossNoise;
   return {
     effect: 'stability',
-    text: `loss noise (std around its EMA) ${fell ? 'fell' : 'rose'} ${ratio(Math.max(lo.lossNoise, hi.lossNoise), Math.min(lo.lossNoise, hi.lossNoise))} from B=${lo.batchSize} to B=${hi.batchSize}: ${fmt(lo.lossNoise, 3)} -> ${fmt(hi.lossNoise, 3)}${fell ? '; small batches give noisier updates' : ''}`,
+    text: `loss noise (std around its EMA) ${fell ? 'fell' : 'rose'} ${ratio(Math.max(lo.lossNoise, hi.lossNoise), Math.min(lo.lossNoise, hi.lossNoise))} from B=${lo.batchSize} to B=${hi.batchSize}: ${num(lo.lossNoise, 3)} -> ${num(hi.lossNoise, 3)}${fell ? '; small batches give noisier updates' : ''}`,
     agreesWithSeed: fell,
   };
 }
@@ -177,7 +175,7 @@ function generalizationFindings(
     const grew = hi.gapAccuracy > lo.gapAccuracy;
     out.push({
       effect: 'generalization',
-      text: `the generalization gap (train - held-out accuracy) ${grew ? 'grew' : 'did not grow'} ${span}: ${fmt(lo.gapAccuracy * 100)} -> ${fmt(hi.gapAccuracy * 100)} points`,
+      text: `the generalization gap (train - held-out accuracy) ${grew ? 'grew' : 'did not grow'} ${span}: ${num(lo.gapAccuracy * 100)} -> ${num(hi.gapAccuracy * 100)} points`,
       agreesWithSeed: grew,
     });
   }
@@ -187,7 +185,7 @@ function generalizationFindings(
     const worst = points.reduce((a, b) => ((b.testAccuracy ?? 2) < (a.testAccuracy ?? 2) ? b : a));
     out.push({
       effect: 'generalization',
-      text: `held-out accuracy was best at B=${best.batchSize} (${fmt(best.testAccuracy! * 100, 4)}%) and worst at B=${worst.batchSize} (${fmt(worst.testAccuracy! * 100, 4)}%) for the same budget`,
+      text: `held-out accuracy was best at B=${best.batchSize} (${num(best.testAccuracy! * 100, 4)}%) and worst at B=${worst.batchSize} (${num(worst.testAccuracy! * 100, 4)}%) for the same budget`,
       agreesWithSeed: best.batchSize < worst.batchSize,
     });
   }
@@ -195,7 +193,7 @@ function generalizationFindings(
     const sharper = hi.sharpness > lo.sharpness;
     out.push({
       effect: 'generalization',
-      text: `sharpness (top Hessian eigenvalue) ${sharper ? 'rose' : 'fell'} ${span}: ${fmt(lo.sharpness)} -> ${fmt(hi.sharpness)}${sharper ? ': large batches ended in sharper minima (Keskar et al. 2017)' : ''}`,
+      text: `sharpness (top Hessian eigenvalue) ${sharper ? 'rose' : 'fell'} ${span}: ${num(lo.sharpness)} -> ${num(hi.sharpness)}${sharper ? ': large batches ended in sharper minima (Keskar et al. 2017)' : ''}`,
       agreesWithSeed: sharper,
     });
   }
@@ -209,7 +207,7 @@ function tradeoffFinding(s: SweepSummary, largest: number): Finding[] {
     return [
       {
         effect: 'speed',
-        text: `steps-to-target fell in proportion to 1/B over the whole range (S_min fitted at ${fmt(t.sMin)} <= 0): the critical batch lies above the largest batch tried, B=${largest}`,
+        text: `steps-to-target fell in proportion to 1/B over the whole range (S_min fitted at ${num(t.sMin)} <= 0): the critical batch lies above the largest batch tried, B=${largest}`,
         agreesWithSeed: null,
       },
     ];
@@ -217,7 +215,7 @@ function tradeoffFinding(s: SweepSummary, largest: number): Finding[] {
   return [
     {
       effect: 'speed',
-      text: `measured critical batch B_crit ~ ${fmt(t.bCrit)} (S_min ${fmt(t.sMin)} steps, E_min ${fmt(t.eMin)} samples, R^2 ${t.r2.toFixed(2)}): below it doubling B nearly halves the steps, above it doubling saves few`,
+      text: `measured critical batch B_crit ~ ${num(t.bCrit)} (S_min ${num(t.sMin)} steps, E_min ${num(t.eMin)} samples, R^2 ${t.r2.toFixed(2)}): below it doubling B nearly halves the steps, above it doubling saves few`,
       agreesWithSeed: null,
     },
   ];
