@@ -6,6 +6,7 @@
  * summary and evals. Each stream keeps its own cursor (the last step it sent per run) and gets only the
  * steps after it: a stream that joins late first gets, once, the steps between its cursor and the feed's.
  */
+import type { StepRecord } from '../core/types.js';
 import type { LiveStepColumns } from '../report/types.js';
 import type { Run, Store } from '../store/index.js';
 
@@ -56,11 +57,16 @@ export function sseFrame(e: LiveEvent): string {
   return `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
 }
 
+/** A poll or read that failed (e.g. the database was locked): the stream goes on. */
+function errorEvent(err: unknown): LiveEvent {
+  return { event: 'error', data: { message: err instanceof Error ? err.message : String(err) } };
+}
+
 /** `steps` of one run as the columns a page appends (NaN as null: JSON has none). */
-function stepsEvent(runId: number, steps: readonly { step: number; samples: number; loss: number; stepMs: number }[]) {
+function stepsEvent(runId: number, steps: readonly StepRecord[]): StepsEvent {
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
   return {
-    event: 'steps' as const,
+    event: 'steps',
     data: {
       runId,
       steps: {
@@ -73,8 +79,10 @@ function stepsEvent(runId: number, steps: readonly { step: number; samples: numb
   };
 }
 
+type StepsEvent = Extract<LiveEvent, { event: 'steps' }>;
+
 /** The rows of a `steps` event after `afterStep` (the part a stream does not have yet), or null if none. */
-function stepsAfter(e: Extract<LiveEvent, { event: 'steps' }>, afterStep: number): LiveEvent | null {
+function stepsAfter(e: StepsEvent, afterStep: number): StepsEvent | null {
   const from = e.data.steps.step.findIndex((s) => s > afterStep);
   if (from < 0) return null;
   if (from === 0) return e;
@@ -135,7 +143,7 @@ export class ExperimentFeed {
       }
       return events;
     } catch (err) {
-      return [{ event: 'error', data: { message: err instanceof Error ? err.message : String(err) } }];
+      return [errorEvent(err)];
     }
   }
 
@@ -147,7 +155,7 @@ export class ExperimentFeed {
         continue;
       }
       const fresh = stepsAfter(e, sub.cursor.get(e.data.runId) ?? 0);
-      if (fresh === null || fresh.event !== 'steps') continue;
+      if (fresh === null) continue;
       sub.send(fresh);
       const steps = fresh.data.steps.step;
       sub.cursor.set(e.data.runId, steps[steps.length - 1]!);
@@ -162,9 +170,15 @@ export class ExperimentFeed {
     for (const [runId, feedLast] of this.position) {
       const subLast = sub.cursor.get(runId) ?? 0;
       if (subLast >= feedLast) continue;
-      const steps = this.store()
-        .stepsOf(runId, { fromStep: subLast + 1 })
-        .filter((s) => s.step <= feedLast);
+      let steps: StepRecord[];
+      try {
+        steps = this.store()
+          .stepsOf(runId, { fromStep: subLast + 1 })
+          .filter((s) => s.step <= feedLast);
+      } catch (err) {
+        sub.send(errorEvent(err)); // as a failed poll: the stream stays open, the page keeps what it has
+        return;
+      }
       for (let i = 0; i < steps.length; i += MAX_STEPS_PER_EVENT) {
         this.deliver(sub, [stepsEvent(runId, steps.slice(i, i + MAX_STEPS_PER_EVENT))]);
       }
