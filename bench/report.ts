@@ -2,7 +2,7 @@
  * How fast a big report opens: 16 runs x 20,000 steps (8 batch sizes x 2 seeds), written through the
  * Store, rendered by renderReport, opened from file:// in headless Debian chromium. Prints the render
  * time in Node, the file size, and the time from navigation start until every chart has drawn
- * (window.__batchlab.drawnMs, set by web/app.js after uPlot's first draw of the last chart); the goal
+ * (window.__batchlab.drawnMs, set by web/src/app.ts after uPlot's first draw of the last chart); the goal
  * is under 2 s. Best of 3 page loads, after one warm-up load. Writes bench/results/report.json.
  * Usage: npx tsx bench/report.ts [--runs-steps N]
  */

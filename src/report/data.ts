@@ -1,72 +1,34 @@
 /**
  * The data a report or dashboard page draws, read from the Store and shaped for charts: per run,
  * column arrays (step, samples, cumulative wall time, loss) downsampled for display, held-out evals,
- * and the run and sweep summaries as stored. The browser code (web/app.js) turns this into charts;
+ * and the run and sweep summaries as stored. The browser code (web/src) turns this into charts;
  * keeping the reading and downsampling here keeps the page free of SQL and testable in Node.
  */
 import type { StepRecord, EvalRecord } from '../core/types.js';
-import type { Experiment, JsonObject, Probe, Run, RunStatus, Store } from '../store/index.js';
+import type { JsonObject, Run, Store } from '../store/index.js';
 import { minMaxIndices, pick } from './downsample.js';
 import { colorForBatch } from './palette.js';
+import {
+  FAILED_RUN_STATUSES,
+  REPORT_DATA_FORMAT,
+  type EvalColumns,
+  type ReportData,
+  type ReportRun,
+  type StepColumns,
+} from './types.js';
 
-/** Identifies the JSON shape, so a page can refuse data it does not understand. */
-export const REPORT_DATA_FORMAT = 'batchlab-report/1';
+export {
+  FAILED_RUN_STATUSES,
+  REPORT_DATA_FORMAT,
+  type EvalColumns,
+  type LiveStepColumns,
+  type ReportData,
+  type ReportRun,
+  type StepColumns,
+} from './types.js';
 
 /** Points kept per run and curve: twice a wide chart's pixel columns, so min/max pairs stay visible. */
 export const DEFAULT_MAX_POINTS_PER_RUN = 1200;
-
-/** Outcomes that ended a run without a usable curve: listed in the runs table, left out of charts. */
-export const FAILED_RUN_STATUSES: readonly RunStatus[] = ['failed', 'oom', 'diverged', 'over-budget', 'timeout'];
-
-/** Step metrics of one run as columns; index i of every array is the same step. */
-export interface StepColumns {
-  step: number[];
-  samples: number[];
-  /** Cumulative step time up to and including this step, in seconds (training time, no evals). */
-  wallS: number[];
-  /** null where the loss was NaN (JSON has no NaN). */
-  loss: (number | null)[];
-  stepMs: (number | null)[];
-}
-
-/** Evaluations of one split as columns. */
-export interface EvalColumns {
-  step: number[];
-  samples: number[];
-  loss: (number | null)[];
-  /** null for regression (no accuracy). */
-  accuracy: (number | null)[];
-}
-
-/** A stored run (its `summary` is the RunSummary of src/lab/summary.ts, null until it finished) as charted. */
-export interface ReportRun extends Omit<Run, 'experimentId' | 'settings'> {
-  /** Colour of this batch size (src/report/palette.ts). */
-  color: string;
-  /** False for failed runs (FAILED_RUN_STATUSES): they are shown in the table only. */
-  charted: boolean;
-  /** Steps stored for the run (before downsampling). */
-  stepCount: number;
-  /** Last stored step number (0 if none): a live page asks for steps after it. */
-  lastStep: number;
-  /** Cumulative step time through lastStep, in seconds: a live page adds new steps' time to it. */
-  lastWallS: number;
-  /** Largest tensor peak over all steps, in bytes (null if none was measured). */
-  maxStepPeakBytes: number | null;
-  steps: StepColumns;
-  evals: { test: EvalColumns; train: EvalColumns };
-}
-
-export interface ReportData {
-  format: typeof REPORT_DATA_FORMAT;
-  /** ISO 8601 UTC. */
-  generatedAt: string;
-  maxPointsPerRun: number;
-  experiment: Experiment;
-  runs: ReportRun[];
-  probes: Probe[];
-  /** Memory budget of the experiment in bytes (a settings/summary key named like "...budget...Bytes"). */
-  budgetBytes: number | null;
-}
 
 export interface LoadReportOptions {
   /** Points kept per run curve; default DEFAULT_MAX_POINTS_PER_RUN. */

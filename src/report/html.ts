@@ -1,7 +1,7 @@
 /**
- * The self-contained HTML report: one file with the chart data, uPlot and the page code inline, and a
- * Content-Security-Policy that forbids every network request, so it opens the same offline, from an
- * e-mail attachment or a CI artifact, years later.
+ * The self-contained HTML report: one file with the chart data and the page bundle (web/src/report.ts with
+ * uPlot inside, built by `npm run build`) inline, and a Content-Security-Policy that forbids every network
+ * request, so it opens the same offline, from an e-mail attachment or a CI artifact, years later.
  */
 import { writeFileSync } from 'node:fs';
 import type { Store } from '../store/index.js';
@@ -45,11 +45,7 @@ export function renderReportHtml(data: ReportData): string {
 <body>
 <main id="app"><noscript>This report draws its charts with JavaScript; enable it to see them.</noscript></main>
 <script type="application/json" id="batchlab-data">${jsonForScript(data)}</script>
-<script>${inlineText(readAsset('uPlot.iife.min.js'), 'script')}</script>
-<script>${inlineText(readAsset('app.js'), 'script')}</script>
-<script>
-BatchlabApp.mount(document.getElementById('app'), JSON.parse(document.getElementById('batchlab-data').textContent), { mode: 'report' });
-</script>
+<script>${inlineText(readAsset('report.js'), 'script')}</script>
 </body>
 </html>
 `;

@@ -12,8 +12,9 @@ export {
   type ReportRun,
   type StepColumns,
   type EvalColumns,
+  type LiveStepColumns,
   type LoadReportOptions,
 } from './data.js';
 export { minMaxIndices, bucketBounds, pick } from './downsample.js';
 export { colorForBatch, BATCH_PALETTE } from './palette.js';
-export { readAsset, WEB_DIR, ASSET_FILES, type AssetName } from './assets.js';
+export { readAsset, isAssetName, WEB_DIR, BUNDLE_DIR, ASSET_FILES, type AssetName } from './assets.js';

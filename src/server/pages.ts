@@ -1,4 +1,4 @@
-/** The dashboard's HTML shells; web/dashboard.js fills them from the JSON API. */
+/** The dashboard's HTML shells; the dashboard bundle (web/src/dashboard.ts) fills them from the JSON API. */
 import { escapeHtml } from '../report/html.js';
 
 /** Only this server's own scripts; inline styles are allowed because uPlot sizes its elements with them. */
@@ -29,8 +29,6 @@ export function dashboardPage(p: DashboardPage): string {
 <nav class="bl-nav"><a href="/"><strong>batchlab</strong> experiments</a> <span id="live" class="bl-live">connecting</span>${reportLink}</nav>
 <main id="app"></main>
 </div>
-<script src="/static/uPlot.iife.min.js"></script>
-<script src="/static/app.js"></script>
 <script src="/static/dashboard.js"></script>
 </body>
 </html>

@@ -3,19 +3,35 @@
  * a handful of routes (docs/api.md), JSON errors with a message for every bad request, SSE for live
  * updates. The store is opened read-only and lazily, so the server may start before the first sweep
  * creates the database, and any number of tabs can read while a sweep writes (WAL).
+ *
+ * Every request passes ./guard.ts first (Host, token, and for the API same-origin), so no route runs for a
+ * request another site made. Event streams share one store poller per experiment (./hub.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import { extname } from 'node:path';
 import { BatchlabError } from '../core/errors.js';
 import { openStore, type Store } from '../store/index.js';
-import { ASSET_FILES, WEB_DIR } from '../report/assets.js';
+import { ASSET_FILES, isAssetName } from '../report/assets.js';
 import { loadReportData } from '../report/data.js';
 import { renderReportHtml } from '../report/html.js';
-import { ExperimentWatcher, parseCursor, POLL_INTERVAL_MS, sseFrame } from './events.js';
+import { parseCursor, POLL_INTERVAL_MS, REAL_TICKER, sseFrame, type Ticker } from './events.js';
+import {
+  allowedHostnames,
+  checkHost,
+  checkSameOrigin,
+  checkToken,
+  isLoopbackHost,
+  presentedToken,
+  serverToken,
+  tokenCookie,
+  type Refusal,
+} from './guard.js';
+import { DEFAULT_MAX_STREAMS, LiveHub, type Stream } from './hub.js';
 import { dashboardPage } from './pages.js';
-import { CONTENT_TYPES, hasDotDotSegment, resolveInside } from './static.js';
+import { CONTENT_TYPES, hasDotDotSegment } from './static.js';
 
 export const DEFAULT_PORT = 8477;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -23,22 +39,41 @@ export const DEFAULT_HOST = '127.0.0.1';
 /** Most steps one /api/runs/:id/steps response carries; ask again with from= for the rest. */
 export const MAX_STEPS_PER_RESPONSE = 20_000;
 
-/** A comment line every so often keeps proxies and idle timeouts from closing an SSE stream. */
-const SSE_HEARTBEAT_MS = 15_000;
+/** Retry-After of a stream refused over the cap, in seconds. */
+export const STREAM_RETRY_AFTER_S = 5;
+
+/** A stream with this much unread at a heartbeat is dropped (a live page reconnects with its cursor). */
+const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
 
 export interface ServerOptions {
   dbPath: string;
   /** 0 picks a free port (tests). Default DEFAULT_PORT. */
   port?: number;
-  /** Default DEFAULT_HOST (loopback only: the dashboard has no authentication). */
+  /** Default DEFAULT_HOST. Any address beyond loopback makes a token required (a generated one if none). */
   host?: string;
+  /** The token every request must carry (>= 16 URL-safe characters). Default: none on loopback. */
+  token?: string;
   /** Store poll period of the live events, in ms. Default POLL_INTERVAL_MS. */
   pollIntervalMs?: number;
+  /** Concurrent event streams; one more gets 503 + Retry-After. Default DEFAULT_MAX_STREAMS. */
+  maxStreams?: number;
+  /** Timers of the live events (tests tick by hand). */
+  ticker?: Ticker;
+  /** Called once per store poll of an experiment's live events (tests count polls). */
+  onPoll?: (experimentId: number) => void;
+  /** Where the server logs: one line per expected problem, a stack only for a bug. Default stderr. */
+  log?: (line: string) => void;
 }
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:8477 */
   url: string;
+  /** The address to open in a browser, with ?token= when the server wants one. */
+  pageUrl: string;
+  /** The token requests must carry, or null (loopback without --token). */
+  token: string | null;
+  /** False when bound to an address other machines can reach. */
+  loopback: boolean;
   /** Ends open event streams, stops listening and closes the store. */
   close(): Promise<void>;
 }
@@ -49,24 +84,44 @@ class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
-/** Starts the dashboard; resolves once it listens. */
+/** Starts the dashboard; resolves once it listens. Throws a UsageError for a bad token, before binding. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const ctx = new ServerContext(opts);
-  const server = createServer((req, res) => ctx.handle(req, res));
-  const port = opts.port ?? DEFAULT_PORT;
   const host = opts.host ?? DEFAULT_HOST;
+  const token = serverToken(host, opts.token);
+  const server = createServer();
   await new Promise<void>((resolveListen, reject) => {
+    const port = opts.port ?? DEFAULT_PORT;
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, host, port)));
     server.listen(port, host, () => resolveListen());
   });
   const address = server.address() as AddressInfo;
+  const ctx = new ServerContext(opts, { port: address.port, allowed: allowedHostnames(host), token });
+  server.on('request', (req, res) => ctx.handle(req, res));
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return { url: `http://${shown}:${address.port}`, close: () => ctx.close(server) };
+  const url = `http://${shown}:${address.port}`;
+  const browserHost = displayHost(host, shown);
+  return {
+    url,
+    pageUrl: `http://${browserHost}:${address.port}/${token === null ? '' : `?token=${token}`}`,
+    token,
+    loopback: isLoopbackHost(host),
+    close: () => ctx.close(server),
+  };
+}
+
+/** The host to print for a browser: for a wildcard bind, this machine's first external IPv4 address or name. */
+function displayHost(bindHost: string, bound: string): string {
+  if (bound !== '0.0.0.0' && bound !== '[::]') return bound;
+  const external = Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .find((i) => !i.internal && i.family === 'IPv4');
+  return external?.address ?? (bindHost === '' ? 'localhost' : hostname());
 }
 
 /** "Port in use" and "cannot bind" are the user's to fix: one line naming the address. */
@@ -88,23 +143,49 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): un
   return err;
 }
 
-/** Per-server state: the lazily opened store and the open event streams. */
+/** What the server was bound to, fixed once it listens. */
+interface Binding {
+  port: number;
+  /** Host names (no port) the Host header may name. */
+  allowed: ReadonlySet<string>;
+  token: string | null;
+}
+
+/** Per-server state: the lazily opened store, the event streams, the log. */
 class ServerContext {
   private store: Store | null = null;
-  private readonly streams = new Set<() => void>();
+  private readonly hub: LiveHub;
+  private lastLogLine: string | null = null;
 
-  constructor(private readonly opts: ServerOptions) {}
+  constructor(
+    private readonly opts: ServerOptions,
+    private readonly binding: Binding,
+  ) {
+    this.hub = new LiveHub({
+      store: () => this.db(),
+      pollIntervalMs: opts.pollIntervalMs ?? POLL_INTERVAL_MS,
+      maxStreams: opts.maxStreams ?? DEFAULT_MAX_STREAMS,
+      ticker: opts.ticker ?? REAL_TICKER,
+      onPoll: opts.onPoll,
+      log: (line) => this.logOnce(line),
+    });
+  }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
+    let url = new URL('http://localhost/');
     try {
-      this.route(req, res);
+      url = new URL(req.url ?? '/', url);
+      const refusal = this.admit(req, url);
+      if (refusal !== null) throw new HttpError(refusal.status, refusal.code, refusal.message);
+      if (this.setTokenCookie(req, res, url)) return;
+      this.route(req, res, url);
     } catch (err) {
-      this.fail(res, err);
+      this.fail(req, res, url, err);
     }
   }
 
   async close(server: Server): Promise<void> {
-    for (const stop of [...this.streams]) stop();
+    this.hub.closeAll();
     await new Promise<void>((done) => {
       server.close(() => done());
       server.closeAllConnections();
@@ -113,17 +194,45 @@ class ServerContext {
     this.store = null;
   }
 
-  private route(req: IncomingMessage, res: ServerResponse): void {
-    const raw = req.url ?? '/';
-    if (hasDotDotSegment(raw.split('?')[0]!))
+  /** Host, then token, then (for the API) same-origin: the first refusal, or null to go on. */
+  private admit(req: IncomingMessage, url: URL): Refusal | null {
+    const { port, allowed, token } = this.binding;
+    const host = checkHost(req.headers.host, allowed, port);
+    if (host !== null) return host;
+    if (token !== null) {
+      const bad = checkToken(presentedToken(req.headers, url, port), token);
+      if (bad !== null) return bad;
+    }
+    return url.pathname.startsWith('/api/') || url.pathname === '/api' ? checkSameOrigin(req.headers) : null;
+  }
+
+  /**
+   * A page opened with a (valid) `?token=`: store it in the cookie and send the browser to the same page
+   * without it, so the token leaves the address bar and the history. True if it answered.
+   */
+  private setTokenCookie(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    const { token, port } = this.binding;
+    if (token === null || !url.searchParams.has('token') || url.pathname.startsWith('/api/')) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    url.searchParams.delete('token');
+    res.writeHead(303, {
+      location: url.pathname + url.search,
+      'set-cookie': tokenCookie(port, token),
+      'cache-control': 'no-store',
+    });
+    res.end();
+    return true;
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    if (hasDotDotSegment((req.url ?? '/').split('?')[0]!))
       throw new HttpError(403, 'BATCHLAB_FORBIDDEN', 'paths with ".." segments are refused');
     if (req.method !== 'GET' && req.method !== 'HEAD')
       throw new HttpError(405, 'BATCHLAB_METHOD', `the API is read-only; ${req.method} is not allowed`);
-    const url = new URL(raw, 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean);
     const [a, b, c] = parts;
     if (parts.length === 0) return sendHtml(res, dashboardPage({ page: 'list' }));
-    if (a === 'static' && parts.length >= 2) return this.serveStatic(res, url.pathname.slice('/static/'.length));
+    if (a === 'static' && parts.length === 2) return this.serveStatic(res, b!);
     if (a === 'experiments' && b !== undefined && parts.length === 2) {
       return sendHtml(res, dashboardPage({ page: 'experiment', experimentId: this.experimentId(b) }));
     }
@@ -156,30 +265,40 @@ class ServerContext {
       }
       if (c === 'events' && parts.length === 3) return this.events(req, res, id, url);
     }
-    if (a === 'runs' && b !== undefined) {
-      const id = parseId('run', b);
-      if (parts.length === 2) return sendJson(res, this.db().getRun(id));
-      if (c === 'steps' && parts.length === 3) {
-        const from = optionalInt(url, 'from', { min: 0 }) ?? 0;
-        const limit = Math.min(optionalInt(url, 'limit', { min: 1 }) ?? MAX_STEPS_PER_RESPONSE, MAX_STEPS_PER_RESPONSE);
-        const steps = this.db().stepsOf(id, { fromStep: from });
-        const page = steps.slice(0, limit);
-        const next = steps.length > limit ? page[page.length - 1]!.step + 1 : null;
-        return sendJson(res, { runId: id, steps: page, next });
-      }
-      if (c === 'evals' && parts.length === 3) return sendJson(res, this.db().evalsOf(id));
+    if (a === 'runs' && b !== undefined) return this.runApi(res, url, parseId('run', b), parts);
+    throw new HttpError(404, 'BATCHLAB_NOT_FOUND', `no API route ${url.pathname}; see docs/api.md`);
+  }
+
+  private runApi(res: ServerResponse, url: URL, id: number, parts: string[]): void {
+    const c = parts[2];
+    if (parts.length === 2) return sendJson(res, this.db().getRun(id));
+    if (c === 'steps' && parts.length === 3) {
+      const from = optionalInt(url, 'from', { min: 0 }) ?? 0;
+      const limit = Math.min(optionalInt(url, 'limit', { min: 1 }) ?? MAX_STEPS_PER_RESPONSE, MAX_STEPS_PER_RESPONSE);
+      const steps = this.db().stepsOf(id, { fromStep: from });
+      const page = steps.slice(0, limit);
+      const next = steps.length > limit ? page[page.length - 1]!.step + 1 : null;
+      return sendJson(res, { runId: id, steps: page, next });
     }
+    if (c === 'evals' && parts.length === 3) return sendJson(res, this.db().evalsOf(id));
     throw new HttpError(404, 'BATCHLAB_NOT_FOUND', `no API route ${url.pathname}; see docs/api.md`);
   }
 
   /** SSE stream of one experiment: `steps`, `changed` and `error` events (see ./events.ts). */
   private events(req: IncomingMessage, res: ServerResponse, experimentId: number, url: URL): void {
-    const store = this.db();
-    store.getExperiment(experimentId); // 404 before the stream starts
+    if (this.hub.full) {
+      const max = this.opts.maxStreams ?? DEFAULT_MAX_STREAMS;
+      throw new HttpError(
+        503,
+        'BATCHLAB_BUSY',
+        `${max} live streams are open already (the most this server keeps); close some dashboard tabs`,
+        { 'retry-after': String(STREAM_RETRY_AFTER_S) },
+      );
+    }
+    this.db().getExperiment(experimentId); // 404 before the stream starts
     const cursor = parseCursor(url.searchParams.get('cursor'));
     if (cursor === null)
       throw new HttpError(400, 'BATCHLAB_BAD_ARGUMENT', 'cursor must look like RUN:STEP,RUN:STEP (e.g. 12:400,13:380)');
-    const watcher = new ExperimentWatcher(store, experimentId, cursor);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -187,32 +306,39 @@ class ServerContext {
       'x-accel-buffering': 'no',
     });
     res.write(`retry: 1000\n\n`);
-    const push = () => {
-      for (const e of watcher.poll()) res.write(sseFrame(e));
-    };
-    push();
-    const poll = setInterval(push, this.opts.pollIntervalMs ?? POLL_INTERVAL_MS);
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), SSE_HEARTBEAT_MS);
+    let unsubscribe = () => {};
     const stop = () => {
-      clearInterval(poll);
-      clearInterval(heartbeat);
-      this.streams.delete(stop);
+      unsubscribe();
       if (!res.writableEnded) res.end();
     };
-    this.streams.add(stop);
+    const write = (text: string) => {
+      if (!res.writableEnded) res.write(text);
+    };
+    // a client that has not read what was sent by the next heartbeat is stuck: drop it (it reconnects)
+    const ping = () => {
+      if (res.writableLength <= MAX_UNREAD_BYTES) return write(': ping\n\n');
+      this.logOnce('batchlab serve: dropped a live stream whose client stopped reading');
+      stop();
+      res.destroy();
+    };
+    const stream: Stream = { cursor, send: (e) => write(sseFrame(e)), ping, end: stop };
+    unsubscribe = this.hub.subscribe(experimentId, stream);
     req.on('close', stop);
-    res.on('error', stop);
+    res.on('error', (err: NodeJS.ErrnoException) => {
+      this.logOnce(`batchlab serve: a live stream ended: ${err.code ?? err.message}`);
+      stop();
+    });
   }
 
-  private serveStatic(res: ServerResponse, relPath: string): void {
-    const asset = (ASSET_FILES as Record<string, () => string>)[relPath] as (() => string) | undefined;
-    const file = asset ? asset() : resolveInside(WEB_DIR, relPath);
-    if (file === null) throw new HttpError(403, 'BATCHLAB_FORBIDDEN', 'that path is outside the static folder');
+  /** Only the named assets (src/report/assets.ts); nothing else on disk is reachable. */
+  private serveStatic(res: ServerResponse, name: string): void {
+    if (!isAssetName(name)) throw new HttpError(404, 'BATCHLAB_NOT_FOUND', `no static file ${decodeSafe(name)}`);
+    const file = ASSET_FILES[name]();
     let body: Buffer;
     try {
       body = readFileSync(file);
     } catch {
-      throw new HttpError(404, 'BATCHLAB_NOT_FOUND', `no static file ${relPath}`);
+      throw new HttpError(404, 'BATCHLAB_NOT_FOUND', `no static file ${name} (${file}); run npm run build`);
     }
     res.writeHead(200, {
       'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
@@ -237,25 +363,48 @@ class ServerContext {
     return parseId('experiment', text);
   }
 
-  private fail(res: ServerResponse, err: unknown): void {
-    const { status, code, message } = describeError(err);
-    if (status >= 500) console.error(err);
+  /**
+   * Answers an error as JSON. Expected conditions (a refused request, a database not there yet, a full
+   * server) are logged as one line, the same line once while it repeats; a bug is logged with its stack.
+   */
+  private fail(req: IncomingMessage, res: ServerResponse, url: URL, err: unknown): void {
+    const { status, code, message, headers } = describeError(err);
+    if (code === 'BATCHLAB_INTERNAL') this.log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    else if (status >= 500 || status === 401 || status === 403 || status === 421)
+      this.logOnce(`batchlab serve: ${status} ${req.method} ${url.pathname}: ${message}`);
     if (res.headersSent) {
       res.end();
       return;
     }
-    sendJson(res, { error: { code, message } }, status);
+    sendJson(res, { error: { code, message } }, status, headers);
+  }
+
+  private log(text: string): void {
+    (this.opts.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(text);
+  }
+
+  /** Logs `line` unless it is the line logged last (a dashboard polling a missing database says so once). */
+  private logOnce(line: string): void {
+    if (line === this.lastLogLine) return;
+    this.lastLogLine = line;
+    this.log(line);
   }
 }
 
-/** Status, code and message of any error; unknown errors are 500 without their internals. */
-function describeError(err: unknown): { status: number; code: string; message: string } {
-  if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message };
+/** Status, code, message and extra headers of any error; unknown errors are 500 without their internals. */
+function describeError(err: unknown): {
+  status: number;
+  code: string;
+  message: string;
+  headers: Record<string, string>;
+} {
+  if (err instanceof HttpError)
+    return { status: err.status, code: err.code, message: err.message, headers: err.headers };
   if (err instanceof BatchlabError) {
     const status = err.code === 'BATCHLAB_NOT_FOUND' ? 404 : err.code === 'BATCHLAB_STORE' ? 503 : 400;
-    return { status, code: err.code, message: err.message };
+    return { status, code: err.code, message: err.message, headers: {} };
   }
-  return { status: 500, code: 'BATCHLAB_INTERNAL', message: 'internal error; see the server log' };
+  return { status: 500, code: 'BATCHLAB_INTERNAL', message: 'internal error; see the server log', headers: {} };
 }
 
 /** A positive integer id from a path segment, else 404 naming it (an id that cannot exist is not found). */
@@ -289,9 +438,13 @@ function decodeSafe(text: string): string {
   }
 }
 
-function sendJson(res: ServerResponse, body: unknown, status = 200): void {
+function sendJson(res: ServerResponse, body: unknown, status = 200, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(text);
 }
 

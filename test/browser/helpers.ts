@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { PublishedChart } from '../../web/src/spec.js';
 
 export const CHROMIUM_PATH = process.env.BATCHLAB_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -15,11 +16,11 @@ export function skipReason(): string | undefined {
     : `${CHROMIUM_PATH} not found: install Debian's chromium (CI does) to run the browser tests`;
 }
 
-/** Launches headless chromium; never downloads a browser. */
-export function launch(): Promise<Browser> {
+/** Launches headless chromium (with `extraArgs`, e.g. --host-resolver-rules); never downloads a browser. */
+export function launch(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', ...extraArgs],
   });
 }
 
@@ -39,23 +40,8 @@ export function watchPage(page: Page): { errors: string[]; requests: string[] } 
   return seen;
 }
 
-/** What app.js publishes on window.__batchlab. */
-export interface PublishedChart {
-  id: string;
-  title: string;
-  xLog: boolean;
-  batchSizes: number[];
-  series: {
-    label: string;
-    runId?: number;
-    batchSize?: number;
-    color: string;
-    fit: boolean;
-    points: number;
-    lastX: number | null;
-  }[];
-  markers: { axis: string; value: number; label: string }[];
-}
+/** What the page code publishes on window.__batchlab (web/src/spec.ts). */
+export type { PublishedChart };
 
 export async function publishedCharts(page: Page): Promise<PublishedChart[]> {
   return page.evaluate(() => (window as unknown as { __batchlab: { charts: PublishedChart[] } }).__batchlab.charts);

@@ -10,6 +10,7 @@ import {
   findBudgetBytes,
   jsonForScript,
   loadReportData,
+  readAsset,
   renderReport,
   writeReport,
 } from '../../src/report/index.js';
@@ -100,7 +101,7 @@ describe('renderReport', () => {
     const html = renderReport(store, experimentId);
     assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
     assert.match(html, /uPlot/);
-    assert.match(html, /BatchlabApp\.mount/);
+    assert.ok(html.includes(readAsset('report.js').slice(0, 200)), 'the page bundle is inlined');
     assert.doesNotMatch(html, /<script[^>]+src=/i, 'no external script');
     assert.doesNotMatch(html, /<link[^>]+href=/i, 'no external stylesheet');
     assert.doesNotMatch(

@@ -8,6 +8,22 @@ import type { EvalRecord, StepRecord } from '../../src/core/types.js';
 import type { RunSummary, SweepSummary } from '../../src/lab/summary.js';
 import type { Run, Store } from '../../src/store/index.js';
 
+/** The charts a page draws for a synthetic sweep (it has every measurement), in page order. */
+export const SYNTHETIC_SWEEP_CHARTS = [
+  'loss-steps',
+  'loss-samples',
+  'loss-wall',
+  'eval',
+  'throughput',
+  'step-time',
+  'memory',
+  'steps-to-target',
+  'examples-to-target',
+  'b-simple',
+  'gap',
+  'sharpness',
+] as const;
+
 export interface SyntheticSweepOptions {
   batchSizes?: number[];
   seeds?: number[];

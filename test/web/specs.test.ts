@@ -1,0 +1,101 @@
+/**
+ * The page's chart specs and live-step merging, in Node: web/src/specs.ts and web/src/live.ts touch no DOM,
+ * so what a chart plots is checked here without a browser.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../../src/store/index.js';
+import { loadReportData, type ReportData } from '../../src/report/index.js';
+import { buildSpecs } from '../../web/src/specs.js';
+import { addSteps, columnsAfter, mergeLiveTails } from '../../web/src/live.js';
+import { numAt } from '../../web/src/json.js';
+import { SYNTHETIC_SWEEP_CHARTS, writeSyntheticSweep } from '../report/synthetic.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'batchlab-web-specs-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let dbCount = 0;
+
+function sweepData(runningSteps: number | null = null, oomBatchSize: number | null = null): ReportData {
+  const store = openStore(join(dir, `s${++dbCount}.db`));
+  try {
+    const { experimentId } = writeSyntheticSweep(store, {
+      batchSizes: [16, 64, 256],
+      stepsPerRun: 300,
+      runningSteps,
+      oomBatchSize,
+    });
+    return loadReportData(store, experimentId);
+  } finally {
+    store.close();
+  }
+}
+
+describe('chart specs', () => {
+  const data = sweepData();
+  const specs = buildSpecs(data);
+
+  it('plots the accuracy gap in the unit its axis names (percentage points, not fractions)', () => {
+    const gap = specs.find((s) => s.id === 'gap')!;
+    assert.match(gap.yLabel, /percentage points/);
+    const runSeries = gap.series.filter((s) => s.runId !== undefined);
+    assert.equal(runSeries.length, 3);
+    for (const s of runSeries) {
+      const run = data.runs.find((r) => r.id === s.runId)!;
+      const fraction = numAt(run.summary, 'gap.accuracy')!;
+      assert.ok(fraction > 0 && fraction < 0.1, `the stored gap is a fraction (${fraction})`);
+      assert.ok(Math.abs((s.ys[0] as number) - 100 * fraction) < 1e-9, `B=${run.batchSize}: ${s.ys[0]} vs ${fraction}`);
+    }
+  });
+
+  it('draws every chart the data supports, one series per run, failed runs left out', () => {
+    const withOom = sweepData(null, 1024);
+    const drawn = buildSpecs(withOom);
+    assert.deepEqual(
+      drawn.map((s) => s.id),
+      SYNTHETIC_SWEEP_CHARTS,
+    );
+    for (const s of drawn) {
+      const batchSizes = s.series.filter((x) => x.runId !== undefined).map((x) => x.batchSize);
+      assert.deepEqual(batchSizes, [16, 64, 256], `${s.id}: the oom run at B=1024 is left out`);
+    }
+    const ticked = buildSpecs(withOom, new Set([withOom.runs[1]!.id]));
+    assert.deepEqual(
+      ticked[0]!.series.map((x) => x.batchSize),
+      [64],
+      'only the ticked run',
+    );
+  });
+});
+
+describe('live steps', () => {
+  it('appends only steps after the last one, with cumulative wall time', () => {
+    const data = sweepData(100);
+    const run = data.runs.find((r) => r.status === 'running')!;
+    const wallBefore = run.lastWallS;
+    const added = addSteps(run, {
+      step: [99, 100, 101, 102],
+      samples: [0, 0, 1, 2],
+      loss: [1, 1, 0.5, null],
+      stepMs: [5, 5, 10, 20],
+    });
+    assert.equal(added, 2);
+    assert.equal(run.lastStep, 102);
+    assert.ok(Math.abs(run.lastWallS - (wallBefore + 0.03)) < 1e-12);
+    assert.deepEqual(run.steps.loss.slice(-2), [0.5, null]);
+  });
+
+  it('keeps live steps the reloaded data does not have yet, and only those', () => {
+    const fresh = sweepData(100);
+    const run = fresh.runs.find((r) => r.status === 'running')!;
+    const tail = { step: [100, 101, 102], samples: [1, 2, 3], loss: [1, 1, 1], stepMs: [1, 1, 1] };
+    const tails = new Map([[run.id, tail]]);
+    mergeLiveTails(fresh, tails);
+    assert.equal(run.lastStep, 102);
+    assert.deepEqual(tails.get(run.id)!.step, [101, 102]);
+    assert.deepEqual(columnsAfter(tail, 101).step, [102]);
+  });
+});
