@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchlabError } from './errors.js';
 import { createRng, type Rng } from './random.js';
-import { curveRegions, fitStudy, type StudyBootstrap, type StudyPoint } from './study-fit.js';
+import { curveRegions, fitStudy, type StudyBootstrap, type StudyPoint, studyInputs } from './study-fit.js';
 
 const S_MIN = 300;
 const B_NOISE = 128;
@@ -116,4 +116,38 @@ test('regions follow the B_crit interval; bad input throws', () => {
   );
   const single = BATCHES.map((b) => ({ batchSize: b, steps: S_MIN * (1 + B_NOISE / b) }));
   assert.throws(() => fitStudy(single, { rng: createRng(1), method: 'within-batch' }), /at least 2 seeds/);
+});
+
+test('studyInputs: replicate seeds become the points, the search seed only when alone; compute in samples', () => {
+  const reached = (seed: number, steps: number) => ({ lr: 0.2, seed, outcome: 'reached' as const, steps });
+  const common = { lrsTried: [0.1, 0.2, 0.4], trials: 4, cutTrials: 1, text: '' };
+  const inputs = studyInputs([
+    {
+      batchSize: 64,
+      result: {
+        ...common,
+        outcome: 'found',
+        bestLr: 0.2,
+        searchSteps: 90,
+        atBest: [reached(1, 90), reached(2, 100), { lr: 0.2, seed: 3, outcome: 'not-reached', steps: 500 }],
+        stepsSpent: 1000,
+      },
+    },
+    {
+      batchSize: 128,
+      result: { ...common, outcome: 'edge-limit', bestLr: 0.4, atBest: [reached(1, 60)], stepsSpent: 300 },
+    },
+    { batchSize: 256, result: { ...common, outcome: 'none-reached', atBest: [], stepsSpent: 200 } },
+  ]);
+  assert.deepEqual(inputs.points, [
+    { batchSize: 64, steps: 100 },
+    { batchSize: 128, steps: 60 },
+  ]);
+  assert.deepEqual(inputs.bestLrs, [
+    { batchSize: 64, lr: 0.2 },
+    { batchSize: 128, lr: 0.4 },
+  ]);
+  assert.deepEqual(inputs.unreached, [256]);
+  assert.deepEqual(inputs.atEdge, [128]);
+  assert.equal(inputs.computeSamples, 1000 * 64 + 300 * 128 + 200 * 256);
 });

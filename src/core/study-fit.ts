@@ -29,6 +29,8 @@ import { UsageError } from './errors.js';
 import { num } from './format.js';
 import type { Rng } from './random.js';
 import { DEFAULT_BOOTSTRAP_ITERATIONS, DEFAULT_CONFIDENCE, quantile } from './stats.js';
+import type { BestLrPoint } from './lr-relation.js';
+import type { LrSearchResult } from './lr-search.js';
 import { fitTradeoff, predictSteps, type TradeoffFit } from './tradeoff.js';
 
 /** One tuned point of a study: the best steps-to-target found at this batch size (and seed). */
@@ -40,6 +42,44 @@ export interface StudyPoint {
 
 /** How the bootstrap resamples; see the file comment. */
 export type StudyBootstrap = 'residual' | 'within-batch';
+
+/** What a finished study feeds its fits, from the LR search at every batch size. */
+export interface StudyInputs {
+  /** Steps-to-target points for fitStudy. */
+  points: StudyPoint[];
+  /** Best LR per batch size for lr-relation.fitLrRelation. */
+  bestLrs: BestLrPoint[];
+  /** Batch sizes where no LR (or no replicate at the best LR) reached the target: left out of the fit; say so. */
+  unreached: number[];
+  /** Batch sizes whose best LR sat at an edge of the widened grid (their steps may be too high). */
+  atEdge: number[];
+  /** Samples the whole study processed: sum over batch sizes of the steps its trials ran x B. */
+  computeSamples: number;
+}
+
+/**
+ * Collects a study's fit inputs from its finished searches (lr-search.planLrSearch's 'done' results).
+ * The points at a batch size are the replicate seeds' steps at the best LR when there are replicates
+ * (those that reached the target), else the search seed's own: that one is the minimum over the
+ * searched LRs and so biased low by the noise, which replicates avoid.
+ */
+export function studyInputs(searches: readonly { batchSize: number; result: LrSearchResult }[]): StudyInputs {
+  const out: StudyInputs = { points: [], bestLrs: [], unreached: [], atEdge: [], computeSamples: 0 };
+  for (const { batchSize, result } of searches) {
+    out.computeSamples += result.stepsSpent * batchSize;
+    if (result.bestLr === undefined) {
+      out.unreached.push(batchSize);
+      continue;
+    }
+    out.bestLrs.push({ batchSize, lr: result.bestLr });
+    if (result.outcome === 'edge-limit') out.atEdge.push(batchSize);
+    const replicates = result.atBest.slice(1).filter((t) => t.outcome === 'reached');
+    const runs = result.atBest.length > 1 ? replicates : result.atBest;
+    if (runs.length === 0) out.unreached.push(batchSize); // no replicate reached the target at the best LR
+    for (const t of runs) out.points.push({ batchSize, steps: t.steps });
+  }
+  return out;
+}
 
 /** Why B_crit is or is not a finite number. */
 export type StudyFitStatus =
