@@ -76,7 +76,8 @@ class Memory:
         if self.cuda:
             free, total = torch.cuda.mem_get_info(self.device)
             info.update(free_bytes=free, total_bytes=total)
-            fraction = getattr(torch.cuda, 'get_per_process_memory_fraction', None)
+            fraction = getattr(torch.cuda, 'get_per_process_memory_fraction', None) or getattr(
+                torch.cuda.memory, 'get_per_process_memory_fraction', None)  # recent torch only
             if fraction is not None and fraction(self.device) < 1:
                 info['limit_bytes'] = int(fraction(self.device) * total)
         return info
