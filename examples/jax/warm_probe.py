@@ -1,0 +1,62 @@
+"""Warm probes for batchlab in JAX (docs/protocol.md, "Warm probes"); the PyTorch helper's twin.
+
+    from warm_probe import serve
+    serve(train_step)      # train_step(batch_size) runs ONE step and blocks until it is done
+
+train_step must block (jax.block_until_ready on its result, or float(loss)), or the step times measure
+only the dispatch. Run with XLA_PYTHON_CLIENT_PREALLOCATE=false, or JAX holds 75% of the GPU from the
+start and every probe looks the same from outside.
+
+JAX cannot reset its peak (memory_stats()['peak_bytes_in_use'] is the high-water mark since the process
+started), so a probe reports peak_bytes only when it raised that mark (then the mark is its own);
+otherwise it reports peak_at_most_bytes, the old mark. Between probes: gc.collect and jax.clear_caches.
+Needs ../warm_protocol.py.
+
+Checked here only by compiling it (python3 -m py_compile): JAX is not installed where batchlab is tested.
+"""
+import gc
+import os
+import sys
+
+import jax
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from warm_protocol import failure, run_fresh, serve_requests, timed_steps, warm_requested  # noqa: E402
+
+
+def is_oom(exc):
+    """XLA's RESOURCE_EXHAUSTED (XlaRuntimeError, JaxRuntimeError), or Python's MemoryError on the host."""
+    return isinstance(exc, MemoryError) or 'RESOURCE_EXHAUSTED' in str(exc) or 'Out of memory' in str(exc)
+
+
+def stats():
+    return jax.devices()[0].memory_stats() or {}  # None on a CPU
+
+
+def run_probe(train_step, batch, steps):
+    before = stats().get('peak_bytes_in_use')
+    step_ms = []
+    try:
+        timed_steps(train_step, batch, steps, lambda: None, step_ms)
+        result = {'ok': True}
+        peak = stats().get('peak_bytes_in_use')
+        if peak is not None:
+            result['peak_bytes' if before is None or peak > before else 'peak_at_most_bytes'] = peak
+    except Exception as exc:  # noqa: BLE001 - answered; the process serves the next probe
+        result = failure(exc, is_oom(exc))
+        del exc
+    gc.collect()
+    jax.clear_caches()
+    after = stats().get('bytes_in_use')
+    return {**result, 'step_ms': step_ms, **({'after_bytes': after} if after is not None else {})}
+
+
+def serve(train_step):
+    """Warm probes when BATCHLAB_WARM=1, else one ordinary trial (an OOM propagates to stderr)."""
+    if not warm_requested():
+        run_fresh(train_step, lambda: stats().get('peak_bytes_in_use'), lambda: None)
+        return
+    s = stats()
+    ready = {'device': str(jax.devices()[0]), 'measure': 'xla-in-use', 'base_bytes': s.get('bytes_in_use'),
+             'limit_bytes': s.get('bytes_limit')}  # bytes_limit: what XLA's allocator may use on this device
+    serve_requests({k: v for k, v in ready.items() if v is not None}, lambda batch, steps: run_probe(train_step, batch, steps))

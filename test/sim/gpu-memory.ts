@@ -1,0 +1,193 @@
+/**
+ * Simulated GPU memory for find-max tests and bench/gpu/simulate-limit.ts: a process's device memory
+ * (what nvidia-smi shows) at batch B is a CUDA context plus what PyTorch's caching allocator reserves,
+ *   device(B) = contextBytes + reserved(B),  reserved(B) = roundUp(fixedBytes + a B + q B^2, blockBytes),
+ * with a cap on reserved (torch.cuda.set_per_process_memory_fraction: "X allowed") and the device's
+ * capacity. A probe past either fails the way PyTorch does: part-way through the step, at the first of
+ * STEP_ALLOCATIONS equal allocations that does not fit, with the message's figures (what the process
+ * held, the allocation that failed, the cap, free memory). `smallScale` scales the per-sample memory at
+ * B <= 8, to model small-B peaks that understate it (issue 17: the line through B <= 8 predicted 6x
+ * the true maximum).
+ */
+import { failurePoint, searchLimit, startBatch, type LimitTrial } from '../../src/core/limit.js';
+import type { OomFigures } from '../../src/core/oom-message.js';
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+
+/** A step allocates its per-sample memory in this many equal pieces (layers); the first that does not fit fails. */
+export const STEP_ALLOCATIONS = 40;
+
+export interface SimCurve {
+  name: string;
+  contextBytes: number;
+  fixedBytes: number;
+  bytesPerSample: number;
+  /** Bytes per sample squared (memory that grows faster than linearly, e.g. attention). */
+  quadraticBytes: number;
+  /** Allocator rounding (1 = none). */
+  blockBytes: number;
+  /** Cap on reserved memory ("allowed"); Infinity = none. */
+  capBytes: number;
+  totalBytes: number;
+  /** Per-sample memory at B <= 8, as a fraction of bytesPerSample. */
+  smallScale: number;
+  /** The measure's granularity for the search (the block size, at least 1 byte). */
+  resolutionBytes: number;
+  /** The limit a warm prober's ready report states: the cap plus the context, or the device. */
+  readyLimitBytes: number;
+}
+
+/** The curve with its derived fields. */
+function curve(c: Omit<SimCurve, 'resolutionBytes' | 'readyLimitBytes'>): SimCurve {
+  return {
+    ...c,
+    resolutionBytes: Math.max(1, c.blockBytes),
+    readyLimitBytes: Math.min(c.totalBytes, c.capBytes + c.contextBytes),
+  };
+}
+
+/**
+ * The curves of the tests: ResNet-18 on 96x96 images under a 24 GiB cap on an H200 (3.9 MB per sample,
+ * ~6,150 fit), exact, with 2 MiB blocks, with the small-B peaks of issue 17, and with a quadratic term;
+ * the MNIST MLP on an 80 GB H100 without a cap (1.08 GiB flat, 7 KB per sample in 2 MiB blocks).
+ */
+export const SIM_CURVES: readonly SimCurve[] = (() => {
+  const resnet = {
+    name: 'resnet18, linear',
+    contextBytes: 600 * MiB,
+    fixedBytes: 140 * MiB,
+    bytesPerSample: 3.9e6,
+    quadraticBytes: 0,
+    blockBytes: 1,
+    capBytes: 24 * GiB,
+    totalBytes: 139.8 * GiB,
+    smallScale: 1,
+  };
+  return [
+    curve(resnet),
+    curve({ ...resnet, name: 'resnet18, 2 MiB blocks', blockBytes: 2 * MiB }),
+    curve({ ...resnet, name: 'resnet18, small B 6x low', blockBytes: 2 * MiB, smallScale: 1 / 6 }),
+    curve({
+      ...resnet,
+      name: 'quadratic, 2 MiB blocks',
+      blockBytes: 2 * MiB,
+      bytesPerSample: 2.5e6,
+      quadraticBytes: 250,
+    }),
+    curve({
+      ...resnet,
+      name: 'mlp, H100, no cap',
+      contextBytes: 1.08 * GiB,
+      fixedBytes: 0,
+      bytesPerSample: 7000,
+      blockBytes: 2 * MiB,
+      capBytes: Number.POSITIVE_INFINITY,
+      totalBytes: 81_559 * MiB,
+    }),
+  ];
+})();
+
+/** What the allocator needs for `fraction` of a step at batch B (before rounding). */
+function need(c: SimCurve, batch: number, fraction = 1): number {
+  const perSample = c.bytesPerSample * (batch <= 8 ? c.smallScale : 1);
+  return c.fixedBytes + fraction * (perSample * batch + c.quadraticBytes * batch * batch);
+}
+
+function roundUp(bytes: number, block: number): number {
+  return Math.ceil(bytes / block) * block;
+}
+
+/** Whether `reserved` fits the cap and the device. */
+function fits(c: SimCurve, reserved: number): boolean {
+  return reserved <= c.capBytes && c.contextBytes + reserved <= c.totalBytes;
+}
+
+/** One simulated probe: the device peak, or a failure with PyTorch's figures. */
+export type SimProbe = { ok: true; peakBytes: number } | { ok: false; message: string; figures: OomFigures };
+
+export function simulateProbe(c: SimCurve, batch: number): SimProbe {
+  const reserved = roundUp(need(c, batch), c.blockBytes);
+  if (fits(c, reserved)) return { ok: true, peakBytes: c.contextBytes + reserved };
+  let j = 0;
+  while (fits(c, roundUp(need(c, batch, (j + 1) / STEP_ALLOCATIONS), c.blockBytes))) j++;
+  const held = roundUp(need(c, batch, j / STEP_ALLOCATIONS), c.blockBytes);
+  const processBytes = c.contextBytes + held;
+  const figures: OomFigures = {
+    source: 'pytorch-caching-allocator',
+    triedBytes: roundUp(need(c, batch, 1 / STEP_ALLOCATIONS) - c.fixedBytes, c.blockBytes),
+    totalBytes: c.totalBytes,
+    freeBytes: c.totalBytes - processBytes,
+    processBytes,
+    allocatedBytes: need(c, batch, j / STEP_ALLOCATIONS),
+    reservedBytes: held,
+    ...(Number.isFinite(c.capBytes) ? { limitBytes: c.capBytes } : {}),
+  };
+  return { ok: false, message: `CUDA out of memory (simulated, batch ${batch})`, figures };
+}
+
+/**
+ * The largest batch whose probe passes with a peak within `limitBytes` (default: no limit but the
+ * curve's own); the curves are monotone, so a binary search is exact.
+ */
+export function trueMax(c: SimCurve, limitBytes = Number.POSITIVE_INFINITY): number {
+  const fitsAt = (b: number): boolean => {
+    const r = simulateProbe(c, b);
+    return r.ok && r.peakBytes <= limitBytes;
+  };
+  let lo = 0;
+  let hi = 2 ** 26;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fitsAt(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Options of simulateLimitSearch. */
+export interface SimSearchOptions {
+  /** The warm prober's ready report gave the free memory and the cap before the first probe. */
+  warm: boolean;
+  tolerance: number;
+  /** Of the device: the budget is totalBytes x (1 - margin). */
+  margin: number;
+  cap: number;
+}
+
+/**
+ * The limit search as find-max would run it on a curve: small probes at B = 1 and 8, startBatch,
+ * searchLimit with the failures' figures in device terms, then one verification of the answer.
+ */
+export async function simulateLimitSearch(
+  c: SimCurve,
+  o: SimSearchOptions,
+): Promise<{ answer: number | undefined; outcome: string; probes: number[]; reasons: string[] }> {
+  const probes: number[] = [];
+  const run = (batch: number): LimitTrial => {
+    probes.push(batch);
+    const r = simulateProbe(c, batch);
+    return r.ok
+      ? { batch, ok: true, peakBytes: r.peakBytes }
+      : { batch, ok: false, failure: failurePoint(batch, r.figures, 'device') };
+  };
+  const small = [run(1), run(8)].map((t) => ({ batch: t.batch, peakBytes: (t as { peakBytes: number }).peakBytes }));
+  const baseline = small[1] as { batch: number; peakBytes: number };
+  const budgetLimit = c.totalBytes * (1 - o.margin);
+  const limitBytes = o.warm ? Math.min(budgetLimit, c.readyLimitBytes) : budgetLimit;
+  const free = o.warm ? c.totalBytes - baseline.peakBytes : undefined;
+  const start = startBatch({ small, limitBytes, freeBytes: free, resolutionBytes: c.resolutionBytes, cap: o.cap });
+  const r = await searchLimit({
+    limitBytes,
+    baseline,
+    minRiseBytes: 0.01 * (limitBytes - baseline.peakBytes),
+    resolutionBytes: c.resolutionBytes,
+    tolerance: o.tolerance,
+    cap: o.cap,
+    start: start.batch,
+    maxTrials: 40,
+    probe: async (b) => run(b),
+  });
+  if (r.maxBatch !== undefined) run(r.maxBatch);
+  return { answer: r.maxBatch, outcome: r.outcome, probes, reasons: [start.why, ...r.reasons] };
+}
