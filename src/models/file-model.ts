@@ -49,7 +49,7 @@ export function parseModelJson(text: string, path: string): ModelJson {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw notAModel(path, `it is not JSON (${(err as Error).message})`);
+    throw notAModel(path, `it is not JSON (${escapeControl((err as Error).message)})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw notAModel(
