@@ -140,6 +140,7 @@ describe('value parsers (fast-check, fixed seed)', () => {
   it('expandCommand: every {placeholder} filled with its number, shell syntax left alone (2000 runs)', (t) => {
     const piece = fc.oneof(
       fc.constantFrom(...Object.keys(PLACEHOLDERS)).map((n) => `{${n}}`),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, on purpose
       fc.constantFrom('{batch_size}', '{x}', '${HOME}', '\\{batch}', '{a,b}', '{', '}', ' --lr ', 'python t.py'),
       nastyString(8),
     );
