@@ -300,8 +300,7 @@ export class Store {
         throw new BatchlabError(
           'BATCHLAB_STORE',
           `run ${id} ("${escapeControl(run.key)}") of experiment ${run.experimentId} already finished with status ` +
-            `${run.status}; batchlab never reruns a finished run over its results (start a new experiment, or ` +
-            'pass --retry-failed to rerun failed runs)',
+            `${run.status}; batchlab never reruns a finished run over its results (start a new experiment)`,
           { exitCode: 2 },
         );
       }
