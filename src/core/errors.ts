@@ -6,6 +6,8 @@
  * Messages name the bad value and say what to do, e.g.
  * `batch size must be a positive integer, got "abc"; pass e.g. --batch-size 64`.
  */
+import { escapeControl } from './text.js';
+
 export type ErrorCode =
   | 'BATCHLAB_BAD_ARGUMENT'
   | 'BATCHLAB_UNKNOWN_FLAG'
@@ -26,7 +28,9 @@ export type ErrorCode =
   | 'BATCHLAB_OOM'
   | 'BATCHLAB_CHILD_FAILED'
   | 'BATCHLAB_TIMEOUT'
-  | 'BATCHLAB_INTERRUPTED';
+  | 'BATCHLAB_INTERRUPTED'
+  | 'BATCHLAB_LOCKED'
+  | 'BATCHLAB_OUTPUT';
 
 export class BatchlabError extends Error {
   readonly code: ErrorCode;
@@ -57,15 +61,18 @@ export class BatchSizeError extends BatchlabError {
 /** A name (dataset, model, optimizer, ...) is not one batchlab knows. Lists the valid ones. */
 export class UnknownNameError extends BatchlabError {
   constructor(code: ErrorCode, kind: string, name: string, valid: readonly string[]) {
-    super(code, `unknown ${kind} "${name}"; valid ${kind}s: ${valid.join(', ')}`);
+    super(code, `unknown ${kind} "${escapeControl(name)}"; valid ${kind}s: ${valid.join(', ')}`);
   }
 }
 
-/** A data file is corrupt, short, has the wrong magic number, or holds a non-number. Names file and line. */
+/**
+ * A data file is corrupt, short, has the wrong magic number, or holds a non-number. Names file and line;
+ * the file name is echoed with its control characters escaped (callers escape what they quote from it).
+ */
 export class DataFileError extends BatchlabError {
   readonly file: string;
   constructor(file: string, message: string) {
-    super('BATCHLAB_BAD_DATA_FILE', `${file}: ${message}`);
+    super('BATCHLAB_BAD_DATA_FILE', `${escapeControl(file, Number.POSITIVE_INFINITY)}: ${message}`);
     this.file = file;
   }
 }

@@ -3,6 +3,7 @@
  * (batch sizes, step counts). Errors name the bad value and show valid examples.
  */
 import { BatchlabError, UsageError, type ErrorCode } from './errors.js';
+import { escapeControl } from './text.js';
 
 /**
  * Multipliers by unit suffix (matched case-insensitively):
@@ -42,7 +43,10 @@ const BYTES_PATTERN = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$/i;
  */
 export function parseBytes(value: string | number, what = 'memory budget'): number {
   const bad = (why: string): BatchlabError =>
-    new BatchlabError('BATCHLAB_BAD_BUDGET', `${what} ${why}, got "${value}"; use e.g. ${BUDGET_EXAMPLES}`);
+    new BatchlabError(
+      'BATCHLAB_BAD_BUDGET',
+      `${what} ${why}, got "${escapeControl(String(value))}"; use e.g. ${BUDGET_EXAMPLES}`,
+    );
   let bytes: number;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw bad('must be a finite number of bytes');
@@ -100,7 +104,7 @@ export interface PositiveIntOptions {
 export function parsePositiveInt(value: string | number, what: string, options: PositiveIntOptions = {}): number {
   const n = typeof value === 'number' ? value : /^\s*\+?\d+\s*$/.test(value) ? Number(value) : Number.NaN;
   if (Number.isSafeInteger(n) && n >= 1) return n;
-  const shown = typeof value === 'number' ? String(value) : `"${value}"`;
+  const shown = typeof value === 'number' ? String(value) : `"${escapeControl(value)}"`;
   throw new UsageError(
     `${what} must be a positive integer, got ${shown}; pass e.g. ${options.example ?? '64'}`,
     options.code ?? 'BATCHLAB_BAD_ARGUMENT',

@@ -7,11 +7,13 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataFileError } from '../core/errors.js';
+import { escapeControl } from '../core/text.js';
 import { readDataFile } from './files.js';
 import { PIXEL_MAX } from './pixels.js';
 import { deriveSeed } from '../core/random.js';
 import { gatherSplit, stratifiedSplitIndices } from './split.js';
 import type { Dataset, Split } from './types.js';
+import { requireTrainingSamples } from './validate.js';
 
 const CIFAR_SIDE = 32;
 const CIFAR_CHANNELS = 3;
@@ -90,7 +92,7 @@ function cifarDirFiles(dir: string): { trainFiles: string[]; testFile: string } 
   if (trainNames.length === 0 || !names.includes('test_batch.bin')) {
     throw new DataFileError(
       dir,
-      `expected CIFAR-10 binary files data_batch_1.bin .. data_batch_5.bin and test_batch.bin, found: ${names.join(', ') || 'nothing'}`,
+      `expected CIFAR-10 binary files data_batch_1.bin .. data_batch_5.bin and test_batch.bin, found: ${escapeControl(names.join(', ')) || 'nothing'}`,
     );
   }
   return { trainFiles: trainNames.map((n) => join(dir, n)), testFile: join(dir, 'test_batch.bin') };
@@ -126,16 +128,19 @@ export function loadCifar10(opts: { file: string; seed: number; testFraction: nu
     test = gatherSplit(all, idx.testIndices, sizes);
     splitRule = `seeded stratified held-out split, testFraction ${opts.testFraction}`;
   }
-  return {
-    name: 'cifar10',
-    task: 'classification',
-    inputShape: [CIFAR_SIDE, CIFAR_SIDE, CIFAR_CHANNELS],
-    numClasses: CIFAR_CLASSES,
-    targetDim: 1,
-    train,
-    test,
-    info: { source: opts.file, split: splitRule, seed: opts.seed, classes: CIFAR_CLASS_NAMES.join(', ') },
-  };
+  return requireTrainingSamples(
+    {
+      name: 'cifar10',
+      task: 'classification',
+      inputShape: [CIFAR_SIDE, CIFAR_SIDE, CIFAR_CHANNELS],
+      numClasses: CIFAR_CLASSES,
+      targetDim: 1,
+      train,
+      test,
+      info: { source: opts.file, split: splitRule, seed: opts.seed, classes: CIFAR_CLASS_NAMES.join(', ') },
+    },
+    opts.file,
+  );
 }
 
 /** True when `path` is an existing directory (a missing path is reported later by the file read). */

@@ -4,10 +4,15 @@
  * (quoted commas are not supported). Line numbers in errors are 1-based lines of the file.
  */
 import { DataFileError, UsageError } from '../core/errors.js';
-import { readDataFile } from './files.js';
 import { deriveSeed } from '../core/random.js';
+import { escapeControl } from '../core/text.js';
+import { readDataFile } from './files.js';
 import { gatherSplit, randomSplitIndices, stratifiedSplitIndices } from './split.js';
 import type { Dataset, Split, Task } from './types.js';
+import { classIdProblem, MAX_CLASSES, requireTrainingSamples } from './validate.js';
+
+/** How a classification CSV with a numeric target is told to load as regression (no CLI flag exists yet). */
+const REGRESSION_HINT = "for a numeric target, load it as a regression dataset (loadDataset option task: 'regression')";
 
 /** One non-blank line: its 1-based line number and trimmed, unquoted cells. */
 interface CsvRow {
@@ -27,11 +32,14 @@ export interface CsvOptions {
   seed: number;
 }
 
-/** A CSV cell as a finite number, or null ("" and "abc" are not numbers; "1e3" is). */
+/**
+ * A CSV cell as a number that stays finite as a 32-bit float (features and targets are Float32Arrays),
+ * or null: "" and "abc" are not numbers, nor is "1e39" (Infinity in float32); "1e3" is.
+ */
 function toNumber(cell: string): number | null {
   if (cell === '') return null;
   const v = Number(cell);
-  return Number.isFinite(v) ? v : null;
+  return Number.isFinite(Math.fround(v)) ? v : null;
 }
 
 /** Splits text into non-blank rows of trimmed cells, stripping one pair of surrounding double quotes. */
@@ -58,16 +66,16 @@ function labelIndex(
     const at = header?.indexOf(labelColumn) ?? -1;
     if (at < 0) {
       const known = header
-        ? `columns: ${header.join(', ')}`
+        ? `columns: ${escapeControl(header.join(', '))}`
         : 'the file has no header row; pass a 0-based column index';
-      throw new UsageError(`label column "${labelColumn}" is not in ${file}; ${known}`);
+      throw new UsageError(`label column "${escapeControl(labelColumn)}" is not in ${escapeControl(file)}; ${known}`);
     }
     return at;
   }
   const at = labelColumn < 0 ? width + labelColumn : labelColumn;
   if (!Number.isInteger(labelColumn) || at < 0 || at >= width) {
     throw new UsageError(
-      `label column ${labelColumn} is out of range for ${file}, which has ${width} columns; pass 0..${width - 1} or -1 for the last`,
+      `label column ${labelColumn} is out of range for ${escapeControl(file)}, which has ${width} columns; pass 0..${width - 1} or -1 for the last`,
     );
   }
   return at;
@@ -121,7 +129,8 @@ export function parseCsv(
       if (v === null)
         throw new DataFileError(
           opts.file,
-          `line ${row.line}, column ${col + 1}${columnNames ? ` ("${columnNames[col]}")` : ''}: "${cell}" is not a number`,
+          `line ${row.line}, column ${col + 1}${columnNames ? ` ("${escapeControl(columnNames[col] ?? '')}")` : ''}: ` +
+            `"${escapeControl(cell)}" is not a number`,
         );
       x[k++] = v;
     });
@@ -131,8 +140,9 @@ export function parseCsv(
 }
 
 /**
- * Class ids from raw label cells. If every cell is an integer, those are the ids (each must be >= 0;
- * numClasses = max + 1). Otherwise every label is a name, and ids follow the distinct names sorted.
+ * Class ids from raw label cells. If every cell is an integer, those are the ids (each in
+ * [0, MAX_CLASSES); numClasses = max + 1). Otherwise every label is a name, and ids follow the distinct
+ * names sorted (at most MAX_CLASSES of them).
  */
 export function classLabels(
   table: CsvTable,
@@ -141,18 +151,25 @@ export function classLabels(
   const numeric = table.labels.map(toNumber);
   if (numeric.some((v) => v === null)) {
     const names = [...new Set(table.labels)].sort();
+    if (names.length > MAX_CLASSES) {
+      throw new DataFileError(
+        file,
+        `has ${names.length} distinct labels, more than the ${MAX_CLASSES} classes batchlab accepts; ${REGRESSION_HINT}`,
+      );
+    }
     const ids = new Map(names.map((n, i) => [n, i]));
     return { y: Int32Array.from(table.labels, (l) => ids.get(l)!), numClasses: names.length, classNames: names };
   }
   let max = 0;
   numeric.forEach((v, i) => {
-    if (!Number.isInteger(v) || v! < 0) {
+    const problem = classIdProblem(v as number);
+    if (problem !== undefined) {
       throw new DataFileError(
         file,
-        `line ${table.lines[i]}: label "${table.labels[i]}" is not a class id (an integer >= 0); for a float target pass task 'regression' (--task regression)`,
+        `line ${table.lines[i]}: label "${escapeControl(table.labels[i] ?? '')}" ${problem}; ${REGRESSION_HINT}`,
       );
     }
-    max = Math.max(max, v!);
+    max = Math.max(max, v as number);
   });
   return { y: Int32Array.from(numeric as number[]), numClasses: max + 1, classNames: null };
 }
@@ -162,18 +179,28 @@ export function regressionTargets(table: CsvTable, file: string): Float32Array {
   return Float32Array.from(table.labels, (cell, i) => {
     const v = toNumber(cell);
     if (v === null)
-      throw new DataFileError(file, `line ${table.lines[i]}: target "${cell}" is not a number (task regression)`);
+      throw new DataFileError(
+        file,
+        `line ${table.lines[i]}: target "${escapeControl(cell)}" is not a number (task regression)`,
+      );
     return v;
   });
 }
 
 /**
- * The `csv` dataset: parses `file`, then makes a seeded held-out split of `testFraction` (stream
- * deriveSeed(seed, 'split'); stratified for classification, random for regression). Features are
- * used as they are (not standardized).
+ * The `csv` dataset: parses `file`, then makes a seeded held-out split (see csvDataset).
  */
 export function loadCsvDataset(opts: CsvOptions): Dataset {
   const text = new TextDecoder('utf-8').decode(readDataFile(opts.file)); // drops a leading BOM
+  return csvDataset(text, opts);
+}
+
+/**
+ * The `csv` dataset from the file's text: a seeded held-out split of `testFraction` (stream
+ * deriveSeed(seed, 'split'); stratified for classification, random for regression). Features are used as
+ * they are (not standardized). Throws DataFileError when no sample is left for training.
+ */
+export function csvDataset(text: string, opts: CsvOptions): Dataset {
   const table = parseCsv(text, opts);
   const count = table.labels.length;
   const classes = opts.task === 'classification' ? classLabels(table, opts.file) : null;
@@ -188,14 +215,17 @@ export function loadCsvDataset(opts: CsvOptions): Dataset {
   };
   if (table.columnNames) info.columns = table.columnNames.join(', ');
   if (classes?.classNames) info.classes = classes.classNames.join(', ');
-  return {
-    name: 'csv',
-    task: opts.task,
-    inputShape: [table.featureCount],
-    numClasses: classes ? classes.numClasses : 0,
-    targetDim: 1,
-    train: gatherSplit(all, idx.trainIndices, sizes),
-    test: gatherSplit(all, idx.testIndices, sizes),
-    info,
-  };
+  return requireTrainingSamples(
+    {
+      name: 'csv',
+      task: opts.task,
+      inputShape: [table.featureCount],
+      numClasses: classes ? classes.numClasses : 0,
+      targetDim: 1,
+      train: gatherSplit(all, idx.trainIndices, sizes),
+      test: gatherSplit(all, idx.testIndices, sizes),
+      info,
+    },
+    opts.file,
+  );
 }

@@ -5,11 +5,13 @@
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { DataFileError, UsageError } from '../core/errors.js';
+import { escapeControl } from '../core/text.js';
 import { readIdxFile, type IdxTensor } from './idx.js';
 import { bytesToUnitFloats } from './pixels.js';
 import { featureSize, gatherSplit, randomSplitIndices, stratifiedSplitIndices } from './split.js';
 import { deriveSeed } from '../core/random.js';
 import type { Dataset, Split, Task } from './types.js';
+import { classIdProblem, requireTrainingSamples } from './validate.js';
 
 /** The decoded contents of one images file + labels file pair. */
 interface IdxPair {
@@ -23,7 +25,8 @@ interface IdxPair {
 
 /**
  * Images tensor [N, ...] to floats: ubyte pixels are scaled by 1/255 to [0, 1]; other element types
- * are taken as they are. A [N, H, W] tensor gets a channel axis: inputShape [H, W, 1].
+ * are taken as they are (each must be finite). A [N, H, W] tensor gets a channel axis: inputShape
+ * [H, W, 1]. At least one image of at least one value is required.
  */
 function decodeImages(images: IdxTensor, file: string): { x: Float32Array; count: number; inputShape: number[] } {
   if (images.dims.length < 2) {
@@ -32,27 +35,29 @@ function decodeImages(images: IdxTensor, file: string): { x: Float32Array; count
       `expected an images tensor [count, ...] with at least 2 dims, found dims [${images.dims.join(', ')}]`,
     );
   }
+  if (images.dims.some((d) => d === 0)) {
+    throw new DataFileError(file, `holds no values: dims [${images.dims.join(', ')}] include a 0`);
+  }
   const x = images.data instanceof Uint8Array ? bytesToUnitFloats(images.data) : Float32Array.from(images.data);
+  requireFinite(x, file, 'value');
   const sampleDims = images.dims.slice(1);
   const inputShape = sampleDims.length === 2 ? [...sampleDims, 1] : sampleDims;
-  return { x, count: images.dims[0], inputShape };
+  return { x, count: images.dims[0] as number, inputShape };
 }
 
 /**
- * Labels tensor to targets: integer types are class ids (must be >= 0; numClasses = max + 1); float
- * and double are regression targets of width prod(dims[1..]).
+ * Labels tensor to targets: integer types are class ids (each in [0, MAX_CLASSES); numClasses = max + 1);
+ * float and double are regression targets of width prod(dims[1..]) (each finite).
  */
 function decodeLabels(
   labels: IdxTensor,
   file: string,
 ): { y: Int32Array | Float32Array; task: Task; targetDim: number; numClasses: number } {
   if (labels.type === 'float' || labels.type === 'double') {
-    return {
-      y: Float32Array.from(labels.data),
-      task: 'regression',
-      targetDim: featureSize(labels.dims.slice(1)),
-      numClasses: 0,
-    };
+    const targetDim = featureSize(labels.dims.slice(1));
+    if (targetDim < 1) throw new DataFileError(file, `holds no targets: dims [${labels.dims.join(', ')}] include a 0`);
+    const y = requireFinite(Float32Array.from(labels.data), file, 'target');
+    return { y, task: 'regression', targetDim, numClasses: 0 };
   }
   if (labels.dims.length !== 1) {
     throw new DataFileError(file, `expected class labels with 1 dim [count], found dims [${labels.dims.join(', ')}]`);
@@ -60,21 +65,40 @@ function decodeLabels(
   const y = Int32Array.from(labels.data);
   let max = -1;
   for (let i = 0; i < y.length; i++) {
-    if (y[i] < 0) throw new DataFileError(file, `label ${i} is ${y[i]}; class labels must be integers >= 0`);
-    if (y[i] > max) max = y[i];
+    const problem = classIdProblem(y[i] as number);
+    if (problem !== undefined) throw new DataFileError(file, `label ${i} is ${y[i]}, which ${problem}`);
+    if ((y[i] as number) > max) max = y[i] as number;
   }
   return { y, task: 'classification', targetDim: 1, numClasses: max + 1 };
 }
 
-/** Reads and decodes one images/labels pair, checking that they hold the same number of samples. */
+/** `values`, after checking each is finite (a NaN input or target would only show up as a diverged run). */
+function requireFinite(values: Float32Array, file: string, what: string): Float32Array {
+  const i = values.findIndex((v) => !Number.isFinite(v));
+  if (i >= 0) throw new DataFileError(file, `${what} ${i} is ${values[i]}; every ${what} must be a finite number`);
+  return values;
+}
+
+/** Reads and decodes one images/labels pair (see decodeIdxPair). */
 export function readIdxPair(imagesFile: string, labelsFile: string): IdxPair {
-  const images = decodeImages(readIdxFile(imagesFile), imagesFile);
-  const labels = decodeLabels(readIdxFile(labelsFile), labelsFile);
+  return decodeIdxPair({ images: readIdxFile(imagesFile), imagesFile, labels: readIdxFile(labelsFile), labelsFile });
+}
+
+/** Decodes parsed images and labels tensors, checking that they hold the same number of samples. */
+export function decodeIdxPair(input: {
+  images: IdxTensor;
+  imagesFile: string;
+  labels: IdxTensor;
+  labelsFile: string;
+}): IdxPair {
+  const { imagesFile, labelsFile } = input;
+  const images = decodeImages(input.images, imagesFile);
+  const labels = decodeLabels(input.labels, labelsFile);
   const labelCount = labels.y.length / labels.targetDim;
   if (labelCount !== images.count) {
     throw new DataFileError(
       labelsFile,
-      `holds ${labelCount} labels but ${imagesFile} holds ${images.count} images; pass the matching labels file`,
+      `holds ${labelCount} labels but ${escapeControl(imagesFile)} holds ${images.count} images; pass the matching labels file`,
     );
   }
   return {
@@ -95,7 +119,7 @@ export function labelsFileFor(imagesFile: string): string {
   const derived = name.replace('images', 'labels').replace('idx3', 'idx1');
   if (derived === name) {
     throw new UsageError(
-      `cannot guess the labels file of "${imagesFile}" (its name has no "images"); pass labelsFile, e.g. --labels-file labels.idx`,
+      `cannot guess the labels file of "${escapeControl(imagesFile)}" (its name has no "images"); pass labelsFile, e.g. --labels-file labels.idx`,
     );
   }
   return join(dirname(imagesFile), derived);
@@ -154,16 +178,19 @@ export function loadIdxDataset(opts: IdxDatasetOptions): Dataset {
   const labelsFile = opts.labelsFile ?? labelsFileFor(opts.file);
   const pair = readIdxPair(opts.file, labelsFile);
   const { train, test, splitRule, numClasses } = idxSplits(pair, opts);
-  return {
-    name: 'idx',
-    task: pair.task,
-    inputShape: pair.inputShape,
-    numClasses,
-    targetDim: pair.targetDim,
-    train,
-    test,
-    info: { source: opts.file, labels: labelsFile, split: splitRule, seed: opts.seed },
-  };
+  return requireTrainingSamples(
+    {
+      name: 'idx',
+      task: pair.task,
+      inputShape: pair.inputShape,
+      numClasses,
+      targetDim: pair.targetDim,
+      train,
+      test,
+      info: { source: opts.file, labels: labelsFile, split: splitRule, seed: opts.seed },
+    },
+    opts.file,
+  );
 }
 
 /** The held-out pair must have the same per-sample shapes and task as the training pair. */

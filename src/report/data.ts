@@ -81,6 +81,7 @@ export function reportRun(input: {
     reason: run.reason,
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,
+    attempt: run.attempt,
     summary: run.summary,
     color: colorForBatch(run.batchSize),
     charted: !FAILED_RUN_STATUSES.includes(run.status),

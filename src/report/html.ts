@@ -3,8 +3,7 @@
  * uPlot inside, built by `npm run build`) inline, and a Content-Security-Policy that forbids every network
  * request, so it opens the same offline, from an e-mail attachment or a CI artifact, years later.
  */
-import { writeFileSync } from 'node:fs';
-import type { Store } from '../store/index.js';
+import { writeOutputFile, type Store } from '../store/index.js';
 import { readAsset } from './assets.js';
 import { loadReportData, type LoadReportOptions, type ReportData } from './data.js';
 
@@ -24,7 +23,8 @@ export function writeReport(
   opts: LoadReportOptions = {},
 ): ReportData {
   const data = loadReportData(store, experimentId, opts);
-  writeFileSync(path, renderReportHtml(data), 'utf8');
+  // Atomic, and never onto the database being read (or its -wal/-shm files): see store/output.ts.
+  writeOutputFile({ path, data: renderReportHtml(data), storePath: store.path });
   return data;
 }
 

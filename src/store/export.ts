@@ -17,10 +17,13 @@
  *   evals  — EVALS_CSV_COLUMNS: one row per evaluation.
  *   probes — PROBES_CSV_COLUMNS: one row per find-max probe.
  */
+import { BatchlabError } from '../core/errors.js';
+import { STEP_FIELDS } from '../core/step-fields.js';
+import { escapeControl } from '../core/text.js';
+import { writeOutputFile } from './output.js';
 import { SCHEMA_VERSION } from './schema.js';
 import type { Store } from './store.js';
 import type { Run } from './types.js';
-import { BatchlabError } from '../core/errors.js';
 
 export type ExportFormat = 'json' | 'csv';
 export type CsvTable = 'steps' | 'runs' | 'evals' | 'probes';
@@ -45,20 +48,8 @@ const RUN_JOIN_COLUMNS = [
   'run_status',
 ] as const;
 
-export const STEPS_CSV_COLUMNS = [
-  ...RUN_JOIN_COLUMNS,
-  'step',
-  'samples',
-  'loss',
-  'lr',
-  'step_ms',
-  'batch_size',
-  'micro_batch_size',
-  'accum_steps',
-  'grad_sq_norm',
-  'micro_grad_sq_norm',
-  'peak_bytes',
-] as const;
+/** The run columns, then one column per per-step field (core/step-fields.ts), named as in the steps table. */
+export const STEPS_CSV_COLUMNS: readonly string[] = [...RUN_JOIN_COLUMNS, ...STEP_FIELDS.map((f) => f.column)];
 
 export const EVALS_CSV_COLUMNS = [...RUN_JOIN_COLUMNS, 'step', 'samples', 'split', 'loss', 'accuracy'] as const;
 
@@ -96,7 +87,7 @@ export function exportExperiment(store: Store, id: number, opts: ExportOptions):
   if (opts.format !== 'csv') {
     throw new BatchlabError(
       'BATCHLAB_BAD_ARGUMENT',
-      `unknown export format "${String(opts.format)}"; valid: json, csv`,
+      `unknown export format "${escapeControl(String(opts.format))}"; valid: json, csv`,
     );
   }
   const table = opts.table ?? 'steps';
@@ -112,9 +103,18 @@ export function exportExperiment(store: Store, id: number, opts: ExportOptions):
     default:
       throw new BatchlabError(
         'BATCHLAB_BAD_ARGUMENT',
-        `unknown export table "${String(table)}"; valid: ${CSV_TABLES.join(', ')}`,
+        `unknown export table "${escapeControl(String(table))}"; valid: ${CSV_TABLES.join(', ')}`,
       );
   }
+}
+
+/**
+ * Exports experiment `id` into the file `path` (export --output), atomically and never onto the store
+ * itself (see output.ts). Returns the absolute path written.
+ */
+export function exportExperimentToFile(store: Store, id: number, opts: ExportOptions & { path: string }): string {
+  const text = exportExperiment(store, id, opts);
+  return writeOutputFile({ path: opts.path, data: text, storePath: store.path });
 }
 
 function exportJson(store: Store, id: number): string {
@@ -148,22 +148,7 @@ function stepsCsv(store: Store, id: number): string {
   const rows: unknown[][] = [];
   for (const run of store.runsOf(id)) {
     const join = runJoin(run);
-    for (const s of store.stepsOf(run.id)) {
-      rows.push([
-        ...join,
-        s.step,
-        s.samples,
-        s.loss,
-        s.lr,
-        s.stepMs,
-        s.batchSize,
-        s.microBatchSize,
-        s.accumSteps,
-        s.gradSqNorm,
-        s.microGradSqNorm,
-        s.peakBytes,
-      ]);
-    }
+    for (const s of store.stepsOf(run.id)) rows.push([...join, ...STEP_FIELDS.map((f) => s[f.key])]);
   }
   return toCsv(STEPS_CSV_COLUMNS, rows);
 }

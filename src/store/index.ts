@@ -3,6 +3,7 @@ export { openStore, Store, DEFAULT_BUSY_TIMEOUT_MS, KILLED_PARENT_REASON, type O
 export { StepWriter, type StepWriterOptions, type StepSink } from './step-writer.js';
 export {
   exportExperiment,
+  exportExperimentToFile,
   toCsv,
   csvField,
   CSV_TABLES,
@@ -14,5 +15,24 @@ export {
   type ExportOptions,
   type CsvTable,
 } from './export.js';
-export { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
+export { APPLICATION_ID, SCHEMA_VERSION, OLDEST_MIGRATABLE_VERSION } from './schema.js';
+export { writeOutputFile, OutputFileError, type WriteOutputOptions, type OutputFs } from './output.js';
+export {
+  ExperimentLockedError,
+  isProcessAlive,
+  lockState,
+  LOCK_REFRESH_MS,
+  STALE_LOCK_MS,
+  type ExperimentLock,
+  type LockOwner,
+  type LockState,
+} from './lock.js';
+export {
+  classifyRunFailure,
+  ENVIRONMENTAL_ERROR_CODES,
+  OWN_FAILURE_STATUSES,
+  STOP_ERROR_CODES,
+  type RunFailureClass,
+} from './attempts.js';
+export { readStoredJson, writeStoredJson, type StoredRunSummary } from './stored-json.js';
 export * from './types.js';

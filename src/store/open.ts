@@ -5,14 +5,24 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { BatchlabError } from '../core/errors.js';
-import { APPLICATION_ID, SCHEMA_V1, SCHEMA_VERSION, SQLITE_MAGIC, classifyFile, type FileVerdict } from './schema.js';
+import { escapeControl } from '../core/text.js';
+import {
+  APPLICATION_ID,
+  MIGRATIONS,
+  OLDEST_MIGRATABLE_VERSION,
+  SCHEMA_DDL,
+  SCHEMA_VERSION,
+  SQLITE_MAGIC,
+  classifyFile,
+  type FileVerdict,
+} from './schema.js';
 
 /** The advice every "wrong file" message ends with. */
 const MOVE_IT = 'move it away or pass --db PATH';
 
 /** Builds the error for a file that is not (or no longer) a readable batchlab database. */
 export function notBatchlabError(path: string, why: string, cause?: unknown): BatchlabError {
-  return new BatchlabError('BATCHLAB_STORE', `${path} is not a batchlab database (${why}); ${MOVE_IT}`, {
+  return new BatchlabError('BATCHLAB_STORE', `${escapeControl(path)} is not a batchlab database (${why}); ${MOVE_IT}`, {
     exitCode: 2,
     cause,
   });
@@ -22,7 +32,7 @@ export function notBatchlabError(path: string, why: string, cause?: unknown): Ba
 export function lockedError(path: string, busyTimeoutMs: number, cause?: unknown): BatchlabError {
   return new BatchlabError(
     'BATCHLAB_STORE',
-    `database ${path} is locked by another process (waited ${busyTimeoutMs} ms); ` +
+    `database ${escapeControl(path)} is locked by another process (waited ${busyTimeoutMs} ms); ` +
       `wait for it to finish or stop it, or pass --db PATH to use another file`,
     { exitCode: 2, cause },
   );
@@ -36,16 +46,17 @@ export function translateSqliteError(err: unknown, path: string, busyTimeoutMs: 
   if (!(err instanceof Database.SqliteError)) return err;
   const code = err.code;
   const store = (message: string) => new BatchlabError('BATCHLAB_STORE', message, { exitCode: 2, cause: err });
+  const shown = escapeControl(path);
   if (code.startsWith('SQLITE_BUSY')) return lockedError(path, busyTimeoutMs, err);
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return notBatchlabError(path, err.message, err);
   if (code.startsWith('SQLITE_READONLY')) {
     return store(
-      `cannot write to database ${path} (${err.message}); check its permissions or open it without --readonly`,
+      `cannot write to database ${shown} (${err.message}); check the permissions of the file and its folder`,
     );
   }
-  if (code === 'SQLITE_FULL') return store(`the disk holding ${path} is full; free space or pass --db PATH`);
+  if (code === 'SQLITE_FULL') return store(`the disk holding ${shown} is full; free space or pass --db PATH`);
   if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) {
-    return store(`cannot read or write database ${path} (${err.message}); check the path and its permissions`);
+    return store(`cannot read or write database ${shown} (${err.message}); check the path and its permissions`);
   }
   return err;
 }
@@ -89,8 +100,14 @@ export function inspectFile(db: Database.Database): FileVerdict {
   return classifyFile({ applicationId, userVersion, objectNames });
 }
 
-/** Throws the error that fits a verdict other than `current`/`fresh`. */
+/** Whether this batchlab upgrades a file with this verdict in place (an older layout it has a migration for). */
+export function isMigratable(verdict: FileVerdict): boolean {
+  return verdict.state === 'older' && verdict.version >= OLDEST_MIGRATABLE_VERSION;
+}
+
+/** Throws the error that fits a verdict this batchlab can neither use nor upgrade. */
 export function rejectVerdict(path: string, verdict: FileVerdict): void {
+  const shown = escapeControl(path);
   switch (verdict.state) {
     case 'current':
     case 'fresh':
@@ -98,15 +115,16 @@ export function rejectVerdict(path: string, verdict: FileVerdict): void {
     case 'newer':
       throw new BatchlabError(
         'BATCHLAB_STORE',
-        `${path} was written by a newer batchlab (schema version ${verdict.version}; this one reads ` +
+        `${shown} was written by a newer batchlab (schema version ${verdict.version}; this one reads ` +
           `version ${SCHEMA_VERSION}); upgrade batchlab or pass --db PATH`,
         { exitCode: 2 },
       );
     case 'older':
+      if (isMigratable(verdict)) return;
       throw new BatchlabError(
         'BATCHLAB_STORE',
-        `${path} has batchlab schema version ${verdict.version}, which this batchlab cannot upgrade ` +
-          `(it reads version ${SCHEMA_VERSION}); ${MOVE_IT}`,
+        `${shown} has batchlab schema version ${verdict.version}, older than any this batchlab can upgrade ` +
+          `(it upgrades versions ${OLDEST_MIGRATABLE_VERSION} to ${SCHEMA_VERSION - 1}); ${MOVE_IT}`,
         { exitCode: 2 },
       );
     case 'foreign':
@@ -123,8 +141,42 @@ export function initializeSchema(db: Database.Database, path: string): void {
     const verdict = inspectFile(db);
     if (verdict.state === 'current') return; // the other process won the race
     rejectVerdict(path, verdict);
-    db.exec(SCHEMA_V1);
+    db.exec(SCHEMA_DDL);
     db.pragma(`application_id = ${APPLICATION_ID}`);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
+}
+
+/**
+ * Upgrades an older batchlab database to SCHEMA_VERSION, one migration after the other, in ONE write
+ * transaction: a failure (a full disk, a damaged file) rolls everything back and leaves the file at its
+ * old version. Re-inspects inside the transaction, since another process may have upgraded it meanwhile.
+ */
+export function migrateSchema(db: Database.Database, path: string, busyTimeoutMs: number): void {
+  let from: number | undefined;
+  try {
+    db.transaction(() => {
+      const verdict = inspectFile(db);
+      if (verdict.state === 'current') return;
+      rejectVerdict(path, verdict);
+      if (verdict.state !== 'older') return;
+      from = verdict.version;
+      for (let version = verdict.version; version < SCHEMA_VERSION; version++) {
+        const sql = MIGRATIONS[version];
+        if (sql === undefined) throw new Error(`no migration from schema version ${version}`); // a bug: see schema.ts
+        db.exec(sql);
+      }
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  } catch (err) {
+    const translated = translateSqliteError(err, path, busyTimeoutMs);
+    if (translated instanceof BatchlabError || !(err instanceof Database.SqliteError)) throw translated;
+    throw new BatchlabError(
+      'BATCHLAB_STORE',
+      `cannot upgrade ${escapeControl(path)} from batchlab schema version ${from} to ${SCHEMA_VERSION} ` +
+        `(${err.message}); the file was left at version ${from}; it holds changes batchlab did not make: ` +
+        'restore it from a copy or pass --db PATH',
+      { exitCode: 2, cause: err },
+    );
+  }
 }

@@ -17,6 +17,11 @@ export interface StepWriterOptions {
   nowMs?: () => number;
   /** Arm a timer to flush a buffer that no further `add` arrives for. Default true. */
   timer?: boolean;
+  /**
+   * The run attempt these steps belong to (Store.startRun's `attempt`). When given, a flush after a newer
+   * attempt of the run has started is refused by the store, so a stopped attempt never mixes its steps in.
+   */
+  attempt?: number;
 }
 
 /** The part of Store a StepWriter uses (lets tests count transactions). */
@@ -29,6 +34,7 @@ export class StepWriter {
   private readonly maxDelayMs: number;
   private readonly nowMs: () => number;
   private readonly useTimer: boolean;
+  private readonly attempt: number | undefined;
   private buffer: StepRecord[] = [];
   /** When the oldest buffered row was added, in `nowMs` time; undefined while the buffer is empty. */
   private oldestAtMs: number | undefined;
@@ -46,6 +52,7 @@ export class StepWriter {
     this.maxDelayMs = Math.max(0, opts.maxDelayMs ?? 1000);
     this.nowMs = opts.nowMs ?? (() => performance.now());
     this.useTimer = opts.timer ?? true;
+    this.attempt = opts.attempt;
   }
 
   /** Rows waiting to be written. */
@@ -83,7 +90,7 @@ export class StepWriter {
     this.disarmTimer();
     if (this.buffer.length === 0) return 0;
     const rows = this.buffer;
-    const n = this.sink.appendSteps(this.runId, rows);
+    const n = this.sink.appendSteps(this.runId, rows, { attempt: this.attempt });
     this.buffer = [];
     this.oldestAtMs = undefined;
     this.writtenRows += n;

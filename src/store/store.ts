@@ -7,10 +7,47 @@
  * write lock taken waits up to `busyTimeoutMs` and then fails with a BATCHLAB_STORE "locked" error.
  * better-sqlite3 is synchronous: every method returns when its data is committed.
  */
+import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import { BatchlabError } from '../core/errors.js';
+import { escapeControl } from '../core/text.js';
 import type { EvalRecord, StepRecord } from '../core/types.js';
-import { assertSqliteHeader, initializeSchema, inspectFile, rejectVerdict, translateSqliteError } from './open.js';
+import { OWN_FAILURE_STATUSES } from './attempts.js';
+import { ExperimentLockedError, isProcessAlive, lockState, type ExperimentLock, type LockOwner } from './lock.js';
+import {
+  assertSqliteHeader,
+  initializeSchema,
+  inspectFile,
+  isMigratable,
+  migrateSchema,
+  rejectVerdict,
+  translateSqliteError,
+} from './open.js';
+import {
+  INSERT_STEP_SQL,
+  stepValues,
+  toEval,
+  toExperiment,
+  toLock,
+  toProbe,
+  toRun,
+  toStep,
+  type EvalRow,
+  type ExperimentRow,
+  type LockRow,
+  type ProbeRow,
+  type RunRow,
+  type StepRow,
+} from './rows.js';
+import { SCHEMA_VERSION } from './schema.js';
+import {
+  envSchema,
+  EXPERIMENT_SETTINGS_SCHEMAS,
+  EXPERIMENT_SUMMARY_SCHEMAS,
+  runSummarySchema,
+  trainConfigSchema,
+  writeStoredJson,
+} from './stored-json.js';
 import {
   EXPERIMENT_KINDS,
   EXPERIMENT_STATUSES,
@@ -23,7 +60,6 @@ import {
   type ExperimentListing,
   type ExperimentStatus,
   type FinishedRunStatus,
-  type JsonObject,
   type NewProbe,
   type Probe,
   type Run,
@@ -54,81 +90,31 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
   return Store.open(path, opts);
 }
 
-/** Row shapes as SQLite returns them (snake_case, NULLs, 0/1 booleans). */
-interface ExperimentRow {
-  id: number;
-  kind: string;
-  created_at: string;
-  status: string;
-  settings: string;
-  summary: string | null;
-  env: string;
-}
-interface RunRow {
-  id: number;
-  experiment_id: number;
-  key: string;
-  batch_size: number;
-  micro_batch_size: number;
-  accum_steps: number;
-  seed: number;
-  lr: number;
-  status: string;
-  reason: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  summary: string | null;
-  settings: string;
-}
-interface StepRow {
-  step: number;
-  samples: number;
-  loss: number | null;
-  lr: number | null;
-  step_ms: number | null;
-  batch_size: number;
-  micro_batch_size: number;
-  accum_steps: number;
-  grad_sq_norm: number | null;
-  micro_grad_sq_norm: number | null;
-  peak_bytes: number | null;
-}
-interface EvalRow {
-  step: number;
-  samples: number;
-  split: string;
-  loss: number | null;
-  accuracy: number | null;
-}
-interface ProbeRow {
-  id: number;
-  experiment_id: number;
-  batch_size: number;
-  ok: number;
-  kind: string;
-  peak_bytes: number | null;
-  rss_bytes: number | null;
-  ms: number | null;
-  message: string | null;
-  phase: string;
-}
-
 export class Store {
   /** The path this store was opened with, as given (used in every error message). */
   readonly path: string;
   readonly readonly: boolean;
   readonly busyTimeoutMs: number;
+  /**
+   * The layout of the file: SCHEMA_VERSION, except for an older file opened read-only, which is read
+   * as it is (its tables hold everything a reader needs) and upgraded by the next writer.
+   */
+  readonly schemaVersion: number;
+  /** This process, as it appears in the experiment locks it takes. */
+  readonly owner: LockOwner;
   private readonly db: Database.Database;
   private readonly now: () => Date;
   /** Prepared statements by SQL text; preparing once keeps the per-batch cost to binding and stepping. */
   private readonly statements = new Map<string, Database.Statement>();
 
-  private constructor(db: Database.Database, path: string, opts: Required<OpenStoreOptions>) {
+  private constructor(db: Database.Database, path: string, opts: Required<OpenStoreOptions>, schemaVersion: number) {
     this.db = db;
     this.path = path;
     this.readonly = opts.readonly;
     this.busyTimeoutMs = opts.busyTimeoutMs;
     this.now = opts.now;
+    this.schemaVersion = schemaVersion;
+    this.owner = { pid: process.pid, host: hostname() };
   }
 
   /** See `openStore`. */
@@ -141,13 +127,14 @@ export class Store {
     const inMemory = path === ':memory:' || path === '';
     if (!inMemory) assertSqliteHeader(path);
     const db = connect(path, full);
+    let schemaVersion: number;
     try {
-      prepareConnection(db, path, full.readonly);
+      schemaVersion = prepareConnection(db, path, full);
     } catch (err) {
       db.close();
       throw translateSqliteError(err, path, full.busyTimeoutMs);
     }
-    return new Store(db, path, full);
+    return new Store(db, path, full, schemaVersion);
   }
 
   /** Whether `close()` has not been called yet. */
@@ -170,14 +157,19 @@ export class Store {
 
   // ---- experiments -------------------------------------------------------------------------------
 
-  /** Creates an experiment with status 'running' and returns it. */
+  /**
+   * Creates an experiment with status 'running' and returns it. Its settings and env must match the
+   * schemas of stored-json.ts (BATCHLAB_BAD_ARGUMENT names the field that does not).
+   */
   createExperiment(input: { kind: ExperimentKind; settings: object; env: object }): Experiment {
     assertOneOf('experiment kind', input.kind, EXPERIMENT_KINDS);
+    const settings = writeStoredJson(EXPERIMENT_SETTINGS_SCHEMAS[input.kind], input.settings, 'experiment settings');
+    const env = writeStoredJson(envSchema, input.env, 'experiment env');
     return this.write(() => {
       const info = this.stmt(
         `INSERT INTO experiments (kind, created_at, status, settings, summary, env)
          VALUES (?, ?, 'running', ?, NULL, ?)`,
-      ).run(input.kind, this.timestamp(), toJson(input.settings, 'settings'), toJson(input.env, 'env'));
+      ).run(input.kind, this.timestamp(), settings, env);
       return this.getExperiment(Number(info.lastInsertRowid));
     });
   }
@@ -235,14 +227,19 @@ export class Store {
     });
   }
 
-  /** Replaces an experiment's summary (null clears it); BATCHLAB_NOT_FOUND for an unknown id. */
+  /**
+   * Replaces an experiment's summary (null clears it); it must match the summary schema of the
+   * experiment's kind (stored-json.ts). BATCHLAB_NOT_FOUND for an unknown id.
+   */
   setExperimentSummary(id: number, summary: object | null): void {
     this.write(() => {
-      const info = this.stmt('UPDATE experiments SET summary = ? WHERE id = ?').run(
-        summary === null ? null : toJson(summary, 'summary'),
-        checkId('experiment', id),
-      );
-      if (info.changes === 0) throw this.experimentNotFound(id);
+      const row = this.stmt('SELECT kind FROM experiments WHERE id = ?').get(checkId('experiment', id)) as
+        | { kind: ExperimentKind }
+        | undefined;
+      if (row === undefined) throw this.experimentNotFound(id);
+      const schema = EXPERIMENT_SUMMARY_SCHEMAS[row.kind] ?? EXPERIMENT_SUMMARY_SCHEMAS.train;
+      const text = summary === null ? null : writeStoredJson(schema, summary, `summary of a ${row.kind}`);
+      this.stmt('UPDATE experiments SET summary = ? WHERE id = ?').run(text, id);
     });
   }
 
@@ -263,6 +260,7 @@ export class Store {
     if (!Number.isSafeInteger(plan.seed)) throw badArgument(`seed must be an integer, got ${plan.seed}`);
     if (!Number.isFinite(plan.lr)) throw badArgument(`learning rate must be a finite number, got ${plan.lr}`);
     const planned = { batchSize: plan.batchSize, microBatchSize, accumSteps, seed: plan.seed, lr: plan.lr };
+    const settings = writeStoredJson(trainConfigSchema, plan.settings ?? {}, 'run settings');
     return this.write(() => {
       this.requireExperiment(plan.experimentId);
       const existing = this.stmt('SELECT * FROM runs WHERE experiment_id = ? AND key = ?').get(
@@ -277,16 +275,7 @@ export class Store {
       const info = this.stmt(
         `INSERT INTO runs (experiment_id, key, batch_size, micro_batch_size, accum_steps, seed, lr, status, settings)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-      ).run(
-        plan.experimentId,
-        plan.key,
-        plan.batchSize,
-        microBatchSize,
-        accumSteps,
-        plan.seed,
-        plan.lr,
-        toJson(plan.settings ?? {}, 'run settings'),
-      );
+      ).run(plan.experimentId, plan.key, plan.batchSize, microBatchSize, accumSteps, plan.seed, plan.lr, settings);
       return this.getRun(Number(info.lastInsertRowid));
     });
   }
@@ -297,28 +286,28 @@ export class Store {
   }
 
   /**
-   * Marks an unfinished run 'running' with started_at = now and clears reason/summary/finished_at.
-   * Steps and evals that an earlier attempt left after step `keepStepsThrough` (default 0: all) are
-   * deleted, because the new attempt writes them again (pass the checkpoint's step to keep the rest).
-   * A finished run (done, failed, oom, ...) is refused with BATCHLAB_STORE: its results are never
-   * overwritten by a rerun.
+   * Starts a new attempt of an unfinished run (pending, running or interrupted): status 'running',
+   * started_at = now, attempt + 1, reason/summary/finished_at cleared, and every step and eval of the
+   * earlier attempts deleted, so the new attempt starts clean and its steps are never mixed with an old
+   * attempt's. Writers of the old attempt are refused from now on (see appendSteps). A finished run (done,
+   * failed, oom, ...) is refused with BATCHLAB_STORE: its results are never overwritten by a rerun
+   * (resetFailedRuns makes the failed ones pending again first).
    */
-  startRun(id: number, opts: { keepStepsThrough?: number } = {}): Run {
-    const keep = opts.keepStepsThrough ?? 0;
+  startRun(id: number): Run {
     return this.write(() => {
       const run = toRun(this.requireRun(id), this.path);
       if (!isUnfinished(run.status)) {
         throw new BatchlabError(
           'BATCHLAB_STORE',
-          `run ${id} ("${run.key}") of experiment ${run.experimentId} already finished with status ` +
+          `run ${id} ("${escapeControl(run.key)}") of experiment ${run.experimentId} already finished with status ` +
             `${run.status}; batchlab never reruns a finished run over its results (start a new experiment)`,
           { exitCode: 2 },
         );
       }
-      this.stmt('DELETE FROM steps WHERE run_id = ? AND step > ?').run(id, keep);
-      this.stmt('DELETE FROM evals WHERE run_id = ? AND step > ?').run(id, keep);
+      this.deleteResults(id);
       this.stmt(
-        `UPDATE runs SET status = 'running', started_at = ?, finished_at = NULL, reason = NULL, summary = NULL
+        `UPDATE runs SET status = 'running', started_at = ?, finished_at = NULL, reason = NULL, summary = NULL,
+           attempt = attempt + 1
          WHERE id = ?`,
       ).run(this.timestamp(), id);
       return this.getRun(id);
@@ -332,24 +321,20 @@ export class Store {
    */
   finishRun(id: number, outcome: { status: FinishedRunStatus; reason?: string; summary?: object }): Run {
     assertOneOf('final run status', outcome.status, FINISHED_RUN_STATUSES);
+    const summary =
+      outcome.summary === undefined ? null : writeStoredJson(runSummarySchema, outcome.summary, 'run summary');
     return this.write(() => {
       const run = toRun(this.requireRun(id), this.path);
       if (!isUnfinished(run.status)) {
         throw new BatchlabError(
           'BATCHLAB_STORE',
-          `run ${id} ("${run.key}") already finished with status ${run.status}; cannot record ${outcome.status} over it`,
+          `run ${id} ("${escapeControl(run.key)}") already finished with status ${run.status}; cannot record ${outcome.status} over it`,
           { exitCode: 2 },
         );
       }
       this.stmt(
         `UPDATE runs SET status = ?, reason = ?, finished_at = ?, summary = COALESCE(?, summary) WHERE id = ?`,
-      ).run(
-        outcome.status,
-        outcome.reason ?? null,
-        this.timestamp(),
-        outcome.summary === undefined ? null : toJson(outcome.summary, 'run summary'),
-        id,
-      );
+      ).run(outcome.status, outcome.reason ?? null, this.timestamp(), summary, id);
       return this.getRun(id);
     });
   }
@@ -388,46 +373,55 @@ export class Store {
     });
   }
 
+  /**
+   * For `--resume --retry-failed`: makes every run of the experiment that failed on its own (a status of
+   * `statuses`, default OWN_FAILURE_STATUSES: failed, oom, diverged, over-budget, timeout) pending again,
+   * with its reason, summary, times, steps and evals cleared (its attempt count is kept). Done and
+   * unfinished runs are left alone. Returns the runs it reset, in planning order.
+   */
+  resetFailedRuns(experimentId: number, opts: { statuses?: readonly FinishedRunStatus[] } = {}): Run[] {
+    const statuses = opts.statuses ?? OWN_FAILURE_STATUSES;
+    for (const status of statuses) assertOneOf('failed run status', status, RETRYABLE_RUN_STATUSES);
+    return this.write(() => {
+      this.requireExperiment(experimentId);
+      const failed = (
+        this.stmt('SELECT * FROM runs WHERE experiment_id = ? ORDER BY id').all(experimentId) as RunRow[]
+      ).filter((row) => (statuses as readonly string[]).includes(row.status));
+      for (const row of failed) {
+        this.deleteResults(row.id);
+        this.stmt(
+          `UPDATE runs SET status = 'pending', reason = NULL, summary = NULL, started_at = NULL, finished_at = NULL
+           WHERE id = ?`,
+        ).run(row.id);
+      }
+      return failed.map((row) => this.getRun(row.id));
+    });
+  }
+
   // ---- steps and evals ---------------------------------------------------------------------------
 
   /**
    * Appends step records in ONE transaction (all or none; callers batch, see StepWriter). A step that
-   * is already stored for the run is replaced: the last write wins. Returns the number written.
+   * is already stored for the run is replaced: the last write wins. With `attempt` (the one startRun
+   * returned), a write from an attempt that a newer one replaced is refused with BATCHLAB_STORE, so a
+   * stopped attempt that is still writing can never mix its steps into the new attempt's.
+   * Returns the number written.
    */
-  appendSteps(runId: number, steps: readonly StepRecord[]): number {
+  appendSteps(runId: number, steps: readonly StepRecord[], opts: { attempt?: number } = {}): number {
     if (steps.length === 0) return 0;
     return this.write(() => {
-      this.requireRun(runId);
-      const insert = this.stmt(
-        `INSERT OR REPLACE INTO steps (run_id, step, samples, loss, lr, step_ms, batch_size, micro_batch_size,
-           accum_steps, grad_sq_norm, micro_grad_sq_norm, peak_bytes)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      for (const s of steps) {
-        insert.run(
-          runId,
-          s.step,
-          s.samples,
-          s.loss,
-          s.lr,
-          s.stepMs,
-          s.batchSize,
-          s.microBatchSize,
-          s.accumSteps,
-          s.gradSqNorm,
-          s.microGradSqNorm,
-          s.peakBytes,
-        );
-      }
+      this.requireAttempt(runId, opts.attempt);
+      const insert = this.stmt(INSERT_STEP_SQL);
+      for (const s of steps) insert.run(runId, ...stepValues(s));
       return steps.length;
     });
   }
 
-  /** Appends evaluation records in one transaction; one per (step, split), the last write wins. */
-  appendEvals(runId: number, evals: readonly EvalRecord[]): number {
+  /** Appends evaluation records in one transaction; one per (step, split), the last write wins. `attempt` as for appendSteps. */
+  appendEvals(runId: number, evals: readonly EvalRecord[], opts: { attempt?: number } = {}): number {
     if (evals.length === 0) return 0;
     return this.write(() => {
-      this.requireRun(runId);
+      this.requireAttempt(runId, opts.attempt);
       const insert = this.stmt(
         `INSERT OR REPLACE INTO evals (run_id, step, split, samples, loss, accuracy) VALUES (?, ?, ?, ?, ?, ?)`,
       );
@@ -487,7 +481,7 @@ export class Store {
         probe.phase,
       );
       const row = this.stmt('SELECT * FROM probes WHERE id = ?').get(Number(info.lastInsertRowid)) as ProbeRow;
-      return toProbe(row);
+      return toProbe(row, this.path);
     });
   }
 
@@ -498,8 +492,67 @@ export class Store {
       const rows = this.stmt('SELECT * FROM probes WHERE experiment_id = ? ORDER BY id').all(
         experimentId,
       ) as ProbeRow[];
-      return rows.map(toProbe);
+      return rows.map((r) => toProbe(r, this.path));
     });
+  }
+
+  // ---- experiment locks (see lock.ts) ------------------------------------------------------------
+
+  /**
+   * Takes the experiment's lock for this process, so that no second batchlab process runs or resumes it
+   * at the same time. A stale lock (its owner gone on this host, or silent for STALE_LOCK_MS on another)
+   * is taken over, and returned as `tookOverFrom`. Throws ExperimentLockedError (BATCHLAB_LOCKED, exit
+   * 2, naming the owner) while a live process holds it, this one included. Call it before
+   * markRunningAsInterrupted, and releaseExperimentLock in a `finally`.
+   */
+  acquireExperimentLock(experimentId: number): ExperimentLock & { tookOverFrom?: ExperimentLock } {
+    return this.write(() => {
+      this.requireExperiment(experimentId);
+      const held = this.lockRow(experimentId);
+      if (held !== undefined) {
+        const state = lockState(held, { ...this.owner, nowMs: this.now().getTime(), isAlive: isProcessAlive });
+        if (state === 'live') throw new ExperimentLockedError(held, this.owner);
+      }
+      const now = this.timestamp();
+      this.stmt(
+        `INSERT OR REPLACE INTO experiment_locks (experiment_id, pid, host, acquired_at, refreshed_at)
+         VALUES (?, ?, ?, ?, ?)`,
+      ).run(experimentId, this.owner.pid, this.owner.host, now, now);
+      const lock = this.lockRow(experimentId) as ExperimentLock;
+      return held === undefined ? lock : { ...lock, tookOverFrom: held };
+    });
+  }
+
+  /**
+   * Marks this process's lock on the experiment as still alive (refreshed_at = now); an owner on a
+   * shared file should call it every LOCK_REFRESH_MS. Returns false when this process does not hold it
+   * (it was never taken, or was taken over as stale).
+   */
+  refreshExperimentLock(experimentId: number): boolean {
+    return this.write(() => {
+      const info = this.stmt(
+        'UPDATE experiment_locks SET refreshed_at = ? WHERE experiment_id = ? AND pid = ? AND host = ?',
+      ).run(this.timestamp(), checkId('experiment', experimentId), this.owner.pid, this.owner.host);
+      return info.changes > 0;
+    });
+  }
+
+  /** Releases this process's lock on the experiment; another owner's lock is left alone. Returns whether one was released. */
+  releaseExperimentLock(experimentId: number): boolean {
+    return this.write(() => {
+      const info = this.stmt('DELETE FROM experiment_locks WHERE experiment_id = ? AND pid = ? AND host = ?').run(
+        checkId('experiment', experimentId),
+        this.owner.pid,
+        this.owner.host,
+      );
+      return info.changes > 0;
+    });
+  }
+
+  /** Who holds the experiment's lock, stale or not; undefined when nobody (or in an older file read as is). */
+  experimentLock(experimentId: number): ExperimentLock | undefined {
+    if (this.schemaVersion < 2) return undefined;
+    return this.guard(() => this.lockRow(checkId('experiment', experimentId)));
   }
 
   // ---- internals ---------------------------------------------------------------------------------
@@ -538,6 +591,32 @@ export class Store {
   private requireExperiment(id: number): void {
     const found = this.stmt('SELECT 1 FROM experiments WHERE id = ?').get(checkId('experiment', id));
     if (found === undefined) throw this.experimentNotFound(id);
+  }
+
+  private lockRow(experimentId: number): ExperimentLock | undefined {
+    const row = this.stmt('SELECT * FROM experiment_locks WHERE experiment_id = ?').get(experimentId) as
+      | LockRow
+      | undefined;
+    return row === undefined ? undefined : toLock(row);
+  }
+
+  /** Deletes every step and eval of a run (a new attempt or a retry starts from nothing). */
+  private deleteResults(runId: number): void {
+    this.stmt('DELETE FROM steps WHERE run_id = ?').run(runId);
+    this.stmt('DELETE FROM evals WHERE run_id = ?').run(runId);
+  }
+
+  /** The run must exist and, when `attempt` is given, still be on that attempt. */
+  private requireAttempt(runId: number, attempt: number | undefined): void {
+    const row = this.requireRun(runId);
+    const current = row.attempt ?? 0;
+    if (attempt === undefined || attempt === current) return;
+    throw new BatchlabError(
+      'BATCHLAB_STORE',
+      `run ${runId} ("${escapeControl(row.key)}") is on attempt ${current}, but this write comes from attempt ` +
+        `${attempt}, which was stopped and replaced; its results are not stored (the new attempt records its own)`,
+      { exitCode: 2 },
+    );
   }
 
   private requireRun(id: number): RunRow {
@@ -588,110 +667,39 @@ function connect(path: string, opts: Required<OpenStoreOptions>): Database.Datab
 /**
  * Checks that the file is a batchlab database (or empty) BEFORE changing anything in it, then sets
  * the connection up: WAL + synchronous=NORMAL (durable at checkpoints, no fsync per commit; a crash
- * can lose the last commits but never corrupts), foreign keys, and the schema on first open.
+ * can lose the last commits but never corrupts), foreign keys, the schema on first open, and the
+ * upgrade of an older layout. Returns the schema version the connection reads.
  */
-function prepareConnection(db: Database.Database, path: string, readonly: boolean): void {
+function prepareConnection(db: Database.Database, path: string, opts: Required<OpenStoreOptions>): number {
+  const readonly = opts.readonly;
   const verdict = inspectFile(db);
   rejectVerdict(path, verdict);
   if (verdict.state === 'fresh' && readonly) {
     throw new BatchlabError(
       'BATCHLAB_STORE',
-      `${path} holds no batchlab data yet; run an experiment first or pass --db PATH`,
+      `${escapeControl(path)} holds no batchlab data yet; run an experiment first or pass --db PATH`,
       { exitCode: 2 },
     );
   }
   db.pragma('foreign_keys = ON');
-  if (readonly) return; // the journal mode is stored in the file; a reader just follows it
+  // A reader follows the journal mode stored in the file, and reads an older layout as it is.
+  if (readonly) return verdict.state === 'older' ? verdict.version : SCHEMA_VERSION;
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   if (verdict.state === 'fresh') initializeSchema(db, path);
+  if (isMigratable(verdict)) migrateSchema(db, path, opts.busyTimeoutMs);
+  return SCHEMA_VERSION;
 }
 
 // ---- row mapping --------------------------------------------------------------------------------
 
 const SPLITS = ['train', 'test'] as const;
 const FINISHED_RUN_STATUSES = RUN_STATUSES.filter((s): s is FinishedRunStatus => s !== 'pending' && s !== 'running');
+/** Statuses resetFailedRuns may reset: every final status but done and interrupted (those are not failures). */
+const RETRYABLE_RUN_STATUSES = FINISHED_RUN_STATUSES.filter((s) => s !== 'done' && s !== 'interrupted');
 
 function isUnfinished(status: RunStatus): boolean {
   return (UNFINISHED_RUN_STATUSES as readonly RunStatus[]).includes(status);
-}
-
-function toExperiment(row: ExperimentRow, path: string): Experiment {
-  return {
-    id: row.id,
-    kind: row.kind as ExperimentKind,
-    createdAt: row.created_at,
-    status: row.status as ExperimentStatus,
-    settings: fromJson(row.settings, path, 'experiments.settings') ?? {},
-    summary: fromJson(row.summary, path, 'experiments.summary'),
-    env: fromJson(row.env, path, 'experiments.env') ?? {},
-  };
-}
-
-function toRun(row: RunRow, path: string): Run {
-  return {
-    id: row.id,
-    experimentId: row.experiment_id,
-    key: row.key,
-    batchSize: row.batch_size,
-    microBatchSize: row.micro_batch_size,
-    accumSteps: row.accum_steps,
-    seed: row.seed,
-    lr: row.lr,
-    status: row.status as RunStatus,
-    reason: row.reason,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    summary: fromJson(row.summary, path, 'runs.summary'),
-    settings: fromJson(row.settings, path, 'runs.settings') ?? {},
-  };
-}
-
-/** SQLite stores NaN as NULL; a REAL metric read back as NULL was a NaN. */
-function real(v: number | null): number {
-  return v === null ? Number.NaN : v;
-}
-
-function toStep(row: StepRow): StepRecord {
-  return {
-    step: row.step,
-    samples: row.samples,
-    loss: real(row.loss),
-    lr: real(row.lr),
-    stepMs: real(row.step_ms),
-    batchSize: row.batch_size,
-    microBatchSize: row.micro_batch_size,
-    accumSteps: row.accum_steps,
-    gradSqNorm: real(row.grad_sq_norm),
-    microGradSqNorm: real(row.micro_grad_sq_norm),
-    peakBytes: real(row.peak_bytes),
-  };
-}
-
-function toEval(row: EvalRow): EvalRecord {
-  const rec: EvalRecord = {
-    step: row.step,
-    samples: row.samples,
-    split: row.split as EvalRecord['split'],
-    loss: real(row.loss),
-  };
-  if (row.accuracy !== null) rec.accuracy = row.accuracy;
-  return rec;
-}
-
-function toProbe(row: ProbeRow): Probe {
-  return {
-    id: row.id,
-    experimentId: row.experiment_id,
-    batchSize: row.batch_size,
-    ok: row.ok !== 0,
-    kind: row.kind as Probe['kind'],
-    peakBytes: row.peak_bytes,
-    rssBytes: row.rss_bytes,
-    ms: row.ms,
-    message: row.message,
-    phase: row.phase as Probe['phase'],
-  };
 }
 
 // ---- validation and JSON ------------------------------------------------------------------------
@@ -729,27 +737,5 @@ function assertSamePlan(
           `(or start a new experiment)`,
       );
     }
-  }
-}
-
-/**
- * Serializes a JSON column. Non-finite numbers become null (JSON has no NaN); a value JSON cannot hold
- * at all (a function, undefined) is a caller bug reported by name.
- */
-function toJson(value: object, what: string): string {
-  const text = JSON.stringify(value);
-  if (typeof text !== 'string') throw badArgument(`${what} must be a JSON object, got ${typeof value}`);
-  return text;
-}
-
-function fromJson(text: string | null, path: string, column: string): JsonObject | null {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as JsonObject;
-  } catch (err) {
-    throw new BatchlabError('BATCHLAB_STORE', `${path} has invalid JSON in ${column}; the file was edited or damaged`, {
-      exitCode: 2,
-      cause: err,
-    });
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Records the Store reads and writes. Field names are the camelCase of the column names; units are in
- * the names. Timestamps are ISO 8601 UTC strings. JSON fields come back as parsed plain objects.
+ * the names. Timestamps are ISO 8601 UTC strings. JSON fields come back as parsed plain objects,
+ * validated against the schemas of stored-json.ts.
  */
+import type { StoredRunSummary } from './stored-json.js';
 
 export const EXPERIMENT_KINDS = ['sweep', 'find-max', 'recommend', 'train', 'noise'] as const;
 export type ExperimentKind = (typeof EXPERIMENT_KINDS)[number];
@@ -76,8 +78,14 @@ export interface Run {
   reason: string | null;
   startedAt: string | null;
   finishedAt: string | null;
-  /** Final metrics, throughput stats, peak bytes, B_simple, gap, ...; null until finished. */
-  summary: JsonObject | null;
+  /**
+   * How many times the run was started (0: never). Each start (Store.startRun) begins a new attempt and
+   * clears the steps and evals of the previous one; writes that still arrive from an older attempt are
+   * refused, so a run's steps always come from one attempt.
+   */
+  attempt: number;
+  /** Final metrics, throughput stats, peak bytes, B_simple, gap, ... (RunSummary); null until finished. */
+  summary: StoredRunSummary | null;
   settings: JsonObject;
 }
 

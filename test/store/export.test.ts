@@ -11,7 +11,7 @@ import {
   STEPS_CSV_COLUMNS,
   type Store,
 } from '../../src/store/index.js';
-import { makeEval, makeStep, makeSteps, tempDir } from './helpers.js';
+import { makeEval, makeRunSummary, makeStep, makeSteps, tempDir } from './helpers.js';
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -37,6 +37,9 @@ function parseCsv(text: string): string[][] {
   return rows;
 }
 
+/** The summary of the first run: the stored shape plus a field holding a comma and quotes. */
+const SUMMARY_A = { ...makeRunSummary({ batchSize: 16 }), notes: 'ok, "fine"' };
+
 /** An experiment with two runs (keys holding commas and quotes), steps, evals and one probe. */
 function seeded(): { store: Store; id: number } {
   const store = openStore(tmp.db());
@@ -53,7 +56,7 @@ function seeded(): { store: Store; id: number } {
   store.appendSteps(a.id, makeSteps(1, 3));
   store.appendSteps(b.id, [makeStep(1), makeStep(2, { loss: Number.NaN })]);
   store.appendEvals(a.id, [makeEval(3, 'test', 0.75)]);
-  store.finishRun(a.id, { status: 'done', summary: { finalLoss: 0.2, notes: 'ok, "fine"', fits: { a: 1 } } });
+  store.finishRun(a.id, { status: 'done', summary: SUMMARY_A });
   store.finishRun(b.id, { status: 'diverged', reason: 'loss became NaN at step 2, lr 0.04' });
   store.addProbe({
     experimentId: exp.id,
@@ -123,10 +126,14 @@ describe('exportExperiment', () => {
     const { store, id } = seeded();
     try {
       const runs = parseCsv(exportExperiment(store, id, { format: 'csv', table: 'runs' }));
-      assert.deepEqual(runs[0], [...RUNS_CSV_COLUMNS, 'summary.finalLoss', 'summary.fits', 'summary.notes']);
+      const summaryKeys = Object.keys(SUMMARY_A).sort();
+      assert.deepEqual(runs[0], [...RUNS_CSV_COLUMNS, ...summaryKeys.map((k) => `summary.${k}`)]);
       assert.equal(runs.length, 3);
-      assert.deepEqual(runs[1]!.slice(-3), ['0.2', '{"a":1}', 'ok, "fine"']);
-      assert.deepEqual(runs[2]!.slice(-3), ['', '', '']);
+      const at = (name: string) => runs[0]!.indexOf(name);
+      assert.equal(runs[1]![at('summary.notes')], 'ok, "fine"');
+      assert.equal(runs[1]![at('summary.gap')], '{"accuracy":0.05,"loss":0.1}');
+      assert.equal(runs[1]![at('summary.samplesPerSec')], '2560');
+      assert.ok(runs[2]!.slice(RUNS_CSV_COLUMNS.length).every((v) => v === ''));
       assert.equal(runs[2]![RUNS_CSV_COLUMNS.indexOf('reason')], 'loss became NaN at step 2, lr 0.04');
 
       const evals = parseCsv(exportExperiment(store, id, { format: 'csv', table: 'evals' }));

@@ -99,7 +99,11 @@ describe('opening files that are not batchlab databases', () => {
     raw.close();
     assert.throws(
       () => openStore(path),
-      storeError(/written by a newer batchlab \(schema version 2; this one reads version 1\)/),
+      storeError(
+        new RegExp(
+          `written by a newer batchlab \\(schema version ${SCHEMA_VERSION + 1}; this one reads version ${SCHEMA_VERSION}\\)`,
+        ),
+      ),
     );
   });
 
@@ -137,7 +141,7 @@ describe('opening files that are not batchlab databases', () => {
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(raw.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       const tables = raw.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['evals', 'experiments', 'probes', 'runs', 'steps']);
+      assert.deepEqual(tables, ['evals', 'experiment_locks', 'experiments', 'probes', 'runs', 'steps']);
     } finally {
       raw.close();
     }

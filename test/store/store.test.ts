@@ -2,7 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchlabError } from '../../src/core/errors.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { makeEval, makeStep, makeSteps, tempDir } from './helpers.js';
+import { makeEval, makeRunSummary, makeStep, makeSteps, makeSweepSummary, tempDir } from './helpers.js';
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -38,11 +38,12 @@ describe('Store round-trip', () => {
       assert.equal(exp.summary, null);
       assert.deepEqual(store.getExperiment(exp.id), exp);
 
-      store.setExperimentSummary(exp.id, { bCrit: 128, lines: ['throughput saturates at 256'] });
+      const sweepSummary = makeSweepSummary({ saturationBatch: 256 });
+      store.setExperimentSummary(exp.id, sweepSummary);
       store.setExperimentStatus(exp.id, 'done');
       const got = store.getExperiment(exp.id);
       assert.equal(got.status, 'done');
-      assert.deepEqual(got.summary, { bCrit: 128, lines: ['throughput saturates at 256'] });
+      assert.deepEqual(got.summary, sweepSummary);
 
       const run = store.upsertRun({
         experimentId: exp.id,
@@ -51,15 +52,17 @@ describe('Store round-trip', () => {
         microBatchSize: 32,
         seed: 1,
         lr: 0.05,
-        settings: { optimizer: 'sgd' },
+        settings: { optimizer: { name: 'sgd' } },
       });
       assert.equal(run.status, 'pending');
       assert.equal(run.accumSteps, 2, 'accumSteps defaults to batchSize / microBatchSize');
-      assert.deepEqual(run.settings, { optimizer: 'sgd' });
+      assert.equal(run.attempt, 0, 'a planned run has not been started');
+      assert.deepEqual(run.settings, { optimizer: { name: 'sgd' } });
 
       const started = store.startRun(run.id);
       assert.equal(started.status, 'running');
       assert.equal(started.startedAt, '2025-01-01T00:00:02.000Z');
+      assert.equal(started.attempt, 1);
 
       const steps = [...makeSteps(1, 3), makeStep(4, { loss: Number.NaN, gradSqNorm: Number.POSITIVE_INFINITY })];
       assert.equal(store.appendSteps(run.id, steps), 4);
@@ -70,14 +73,15 @@ describe('Store round-trip', () => {
       store.appendEvals(run.id, evals);
       assert.deepEqual(store.evalsOf(run.id), [evals[1], evals[0], evals[2]]);
 
+      const runSummary = makeRunSummary({ lossNoise: Number.NaN });
       const finished = store.finishRun(run.id, {
         status: 'diverged',
         reason: 'loss became NaN at step 4',
-        summary: { steps: 4 },
+        summary: runSummary,
       });
       assert.equal(finished.status, 'diverged');
       assert.equal(finished.reason, 'loss became NaN at step 4');
-      assert.deepEqual(finished.summary, { steps: 4 });
+      assert.deepEqual(finished.summary, runSummary, 'a NaN in a summary reads back as NaN');
       assert.ok(finished.finishedAt !== null);
       assert.deepEqual(store.runsOf(exp.id), [finished]);
 
@@ -191,7 +195,7 @@ describe('resume: upsertRun, unfinishedRuns, markRunningAsInterrupted', () => {
       const [r16, r32, r64, r128] = [16, 32, 64, 128].map((b) => store.upsertRun(plan(b)));
       store.startRun(r16!.id);
       store.appendSteps(r16!.id, makeSteps(1, 5));
-      store.finishRun(r16!.id, { status: 'done', summary: { finalLoss: 0.1 } });
+      store.finishRun(r16!.id, { status: 'done', summary: makeRunSummary({ batchSize: 16 }) });
       store.startRun(r32!.id);
       store.finishRun(r32!.id, { status: 'oom', reason: 'out of memory' });
       store.startRun(r64!.id);
@@ -230,30 +234,7 @@ describe('resume: upsertRun, unfinishedRuns, markRunningAsInterrupted', () => {
       assert.throws(() => store.startRun(r16!.id), isCode('BATCHLAB_STORE', /already finished with status done/));
       assert.throws(() => store.finishRun(r32!.id, { status: 'done' }), isCode('BATCHLAB_STORE', /already finished/));
       assert.equal(store.getRun(r16!.id).status, 'done');
-      assert.deepEqual(store.getRun(r16!.id).summary, { finalLoss: 0.1 });
-    } finally {
-      store.close();
-    }
-  });
-
-  it('startRun can keep the steps a checkpoint covers', () => {
-    const store = freshStore();
-    try {
-      const exp = store.createExperiment({ kind: 'train', settings: {}, env: {} });
-      const run = store.upsertRun({ experimentId: exp.id, key: 'k', batchSize: 64, seed: 0, lr: 0.1 });
-      store.startRun(run.id);
-      store.appendSteps(run.id, makeSteps(1, 10));
-      store.appendEvals(run.id, [makeEval(5, 'test'), makeEval(10, 'test')]);
-      store.markRunningAsInterrupted(exp.id);
-      store.startRun(run.id, { keepStepsThrough: 5 });
-      assert.deepEqual(
-        store.stepsOf(run.id).map((s) => s.step),
-        [1, 2, 3, 4, 5],
-      );
-      assert.deepEqual(
-        store.evalsOf(run.id).map((e) => e.step),
-        [5],
-      );
+      assert.deepEqual(store.getRun(r16!.id).summary, makeRunSummary({ batchSize: 16 }));
     } finally {
       store.close();
     }

@@ -9,7 +9,8 @@ import type { TrainConfig } from '../../lab/train.js';
 import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
-import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom, parseTarget } from './train.js';
+import { parseTarget } from '../../core/parse.js';
+import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
 
 export const RECOMMEND_OPTIONS = {
   ...MODEL_OPTIONS,

@@ -1,8 +1,7 @@
 /** `batchlab list`, `show ID` and `export ID`: reading the store. */
-import { writeFileSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import type { SweepSummary } from '../../lab/summary.js';
-import { exportExperiment, openStore, type Experiment, type Store } from '../../store/index.js';
+import { exportExperiment, exportExperimentToFile, openStore, type Experiment, type Store } from '../../store/index.js';
 import { table } from '../format.js';
 import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable } from '../options.js';
@@ -160,15 +159,12 @@ export async function exportCommand(argv: readonly string[], io: Io): Promise<nu
   const store = openStore(options.db, { readonly: true });
   try {
     const e = experimentFrom(store, positionals[0], 'export');
-    const text = exportExperiment(store, e.id, {
-      format: options.format as 'json' | 'csv',
-      table: options.table as 'steps',
-    });
+    const format = { format: options.format as 'json' | 'csv', table: options.table as 'steps' };
     if (options.output) {
-      writeFileSync(options.output, text);
+      exportExperimentToFile(store, e.id, { ...format, path: options.output });
       io.err(`wrote ${options.output}`);
     } else {
-      io.out(text);
+      io.out(exportExperiment(store, e.id, format));
     }
     return 0;
   } finally {

@@ -2,9 +2,9 @@
 import { resolve } from 'node:path';
 import { BatchSizeError, UsageError } from '../../core/errors.js';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
-import { parsePositiveInt } from '../../core/units.js';
+import { parseBatchList, parseBudget, parseSeeds } from '../../core/parse.js';
 import { loadDataset } from '../../data/registry.js';
-import { runSweep, type SweepBudget, type SweepResult, type SweepSettings } from '../../lab/sweep.js';
+import { runSweep, type SweepResult, type SweepSettings } from '../../lab/sweep.js';
 import type { TrainConfig } from '../../lab/train.js';
 import { writeReport } from '../../report/index.js';
 import { openStore } from '../../store/index.js';
@@ -13,7 +13,7 @@ import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
 import { findingLines, sweepTable } from '../render-sweep.js';
-import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom, parseTarget } from './train.js';
+import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
 
 export const DEFAULT_BATCH_SIZES = '16,32,64,128,256,512,1024';
 
@@ -83,57 +83,6 @@ export const SWEEP_HELP = formatHelp({
     'batchlab sweep --resume 3',
   ],
 });
-
-/** Parses "16,32,64": positive integers, at least one, each at most the training-set size. */
-export function parseBatchList(text: string, trainCount: number): number[] {
-  const parts = text.split(',').map((p) => p.trim());
-  if (text.trim() === '' || parts.some((p) => p === ''))
-    throw new BatchSizeError(`batch list "${text}" is empty or has an empty entry; pass e.g. --batch-sizes 16,64,256`);
-  const sizes = parts.map((p) =>
-    parsePositiveInt(p, 'batch size', { code: 'BATCHLAB_BAD_BATCH_SIZE', example: '--batch-sizes 16,64,256' }),
-  );
-  const tooBig = sizes.find((b) => b > trainCount);
-  if (tooBig !== undefined)
-    throw new BatchSizeError(
-      `batch size ${tooBig} is above the training-set size ${trainCount}; use batch sizes up to ${trainCount}`,
-    );
-  return [...new Set(sizes)].sort((a, b) => a - b);
-}
-
-/** Parses `epochs=3`, `steps=N`, `samples=N`, `target=acc:0.97`. */
-export function parseBudget(
-  text: string | undefined,
-  opts: { trainCount: number; maxEpochs: number; task: string },
-): SweepBudget {
-  if (text === undefined) return { kind: 'samples', value: opts.trainCount };
-  const m = /^(\w+)=(.+)$/.exec(text.trim());
-  const kind = m?.[1];
-  if (!m || !['epochs', 'steps', 'samples', 'target'].includes(kind!)) {
-    throw new UsageError(
-      `unknown budget "${text}"; use epochs=N, steps=N, samples=N or target=acc:0.97 (or target=loss:0.1)`,
-    );
-  }
-  if (kind === 'target') {
-    const target = parseTarget(m[2]!)!;
-    if (target.metric === 'accuracy' && opts.task !== 'classification') {
-      throw new UsageError(`target "${m[2]}" needs accuracy, but this dataset is ${opts.task}; use target=loss:X`);
-    }
-    return { kind: 'target', target, maxEpochs: opts.maxEpochs };
-  }
-  return {
-    kind: kind as 'epochs' | 'steps' | 'samples',
-    value: parsePositiveInt(m[2]!, `budget ${kind}`, { example: `${kind}=3` }),
-  };
-}
-
-function parseSeeds(text: string): number[] {
-  return text.split(',').map((s) => {
-    const n = Number(s.trim());
-    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n))
-      throw new UsageError(`seed must be an integer >= 0, got "${s}"; pass e.g. --seeds 1,2,3`);
-    return n;
-  });
-}
 
 /** The settings of a `--cmd` sweep: no dataset is loaded; the command reads its own data. */
 function commandSweepSettings(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {

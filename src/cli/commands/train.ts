@@ -1,9 +1,10 @@
 /** `batchlab train`: one run, with a progress bar and a summary. */
 import { UsageError } from '../../core/errors.js';
 import { LR_SCHEDULES, type LrScheduleKind } from '../../core/lr.js';
+import { parseTarget } from '../../core/parse.js';
 import { parsePositiveInt } from '../../core/units.js';
 import type { LoadOptions } from '../../data/types.js';
-import type { TrainBudget, TrainResult, TrainTarget } from '../../engine/trainer.js';
+import type { TrainBudget, TrainResult } from '../../engine/trainer.js';
 import { assertOptimizerName, type OptimizerConfig } from '../../engine/tfjs/optimizers.js';
 import { runTraining, prepareRun, type RunContext, type TrainConfig } from '../../lab/train.js';
 import { MODEL_NAMES, type ModelName, type ModelSpec } from '../../models/index.js';
@@ -121,17 +122,6 @@ export function datasetOptionsFrom(o: ModelOptions): LoadOptions {
     labelsFile: o['labels-file'],
     labelColumn: col === undefined ? undefined : /^-?\d+$/.test(col) ? Number(col) : col,
   };
-}
-
-/** Parses `acc:0.97` or `loss:0.1`. */
-export function parseTarget(text: string | undefined): TrainTarget | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(acc|accuracy|loss):([0-9.]+)$/.exec(text.trim());
-  const value = m ? Number(m[2]) : Number.NaN;
-  if (!m || !Number.isFinite(value) || (m[1] !== 'loss' && (value <= 0 || value > 1))) {
-    throw new UsageError(`target must look like acc:0.97 (accuracy in (0, 1]) or loss:0.1, got "${text}"`);
-  }
-  return { metric: m[1] === 'loss' ? 'loss' : 'accuracy', value };
 }
 
 function trainConfigFrom(o: Parsed<typeof TRAIN_OPTIONS>): TrainConfig {

@@ -5,25 +5,15 @@
  * typo in the user's logging must not cost them the run. See docs/protocol.md.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { STEP_PROTOCOL_FIELDS } from '../../core/step-fields.js';
 import type { StepRecord } from '../../core/types.js';
 import type { ResolvedValues } from './template.js';
 
 /** Prefix of a metrics line on stdout. */
 export const STDOUT_PREFIX = 'batchlab:';
 
-/** Protocol field -> StepRecord field, for the numeric fields of one step. */
-export const STEP_FIELDS = {
-  samples: 'samples',
-  loss: 'loss',
-  lr: 'lr',
-  step_ms: 'stepMs',
-  batch: 'batchSize',
-  micro_batch: 'microBatchSize',
-  accum: 'accumSteps',
-  grad_sq_norm: 'gradSqNorm',
-  micro_grad_sq_norm: 'microGradSqNorm',
-  peak_mem_bytes: 'peakBytes',
-} as const satisfies Record<string, keyof StepRecord>;
+/** Protocol field -> StepRecord field, for the numeric fields of one step (derived from core/step-fields.ts). */
+export const STEP_FIELDS = STEP_PROTOCOL_FIELDS;
 
 /** Numeric fields with these prefixes are evaluation metrics (eval_loss, test_accuracy, train_accuracy, ...). */
 const EVAL_FIELD_PATTERN = /^(eval|test|val|valid|validation|train)_/;
@@ -170,7 +160,7 @@ export class MetricsCollector {
     const target = step as unknown as Record<string, number>;
     for (const [field, value] of Object.entries(record)) {
       if (typeof value !== 'number') continue;
-      const mapped = (STEP_FIELDS as Record<string, string>)[field];
+      const mapped = STEP_FIELDS[field];
       if (mapped !== undefined) target[mapped] = value;
       else if (EVAL_FIELD_PATTERN.test(field)) step.evals[field] = value;
     }

@@ -7,6 +7,7 @@
  * (escaped; the backslash stays, so /bin/sh prints a literal `{name}`).
  */
 import { BatchSizeError, UsageError } from '../../core/errors.js';
+import { escapeControl } from '../../core/text.js';
 
 /** The values of one trial. batch is the effective batch B = microBatch x accum. */
 export interface TrialValues {
@@ -93,7 +94,9 @@ export function expandCommand(template: string, values: ResolvedValues): string 
   return template.replace(PLACEHOLDER_PATTERN, (_match, name: string) => {
     if (!Object.hasOwn(PLACEHOLDERS, name)) {
       throw new UsageError(
-        `unknown placeholder {${name}} in the command "${template}"; valid placeholders: ${Object.keys(PLACEHOLDERS)
+        `unknown placeholder {${name}} in the command "${escapeControl(template)}"; valid placeholders: ${Object.keys(
+          PLACEHOLDERS,
+        )
           .map((p) => `{${p}}`)
           .join(', ')} (write \\{${name}} for a literal brace)`,
       );

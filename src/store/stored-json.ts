@@ -1,0 +1,260 @@
+/**
+ * The JSON the store keeps in its TEXT columns (experiment settings, summary and env; run settings and
+ * summary), as zod schemas of schema version SCHEMA_VERSION. Every value is checked when it is written
+ * (a bug that writes a wrong shape fails where it happens) and when it is read (a file edited by hand or
+ * written by another program fails at the door with BATCHLAB_STORE, not deep inside a report).
+ *
+ * Shapes. Run summaries (RunSummary) and sweep summaries (SweepSummary) are read field by field by the
+ * terminal, the report and the dashboard, so every object and string they promise must be there. Other
+ * values (settings, env, the summaries of other experiment kinds) are checked field by field where a field
+ * is present, since old experiments may lack fields added later. Unknown fields are kept, never dropped.
+ *
+ * Numbers. JSON has no NaN or Infinity: JSON.stringify writes them as null. A number field that is null
+ * or absent reads back as NaN ("not measured"), as the per-step REAL columns do; an optional number that
+ * is absent stays absent.
+ *
+ * Versioning. These shapes belong to SCHEMA_VERSION (schema.ts). A change that old values would fail
+ * (a renamed or retyped field) must bump SCHEMA_VERSION with a migration that rewrites the stored JSON.
+ */
+import { z } from 'zod';
+import { BatchlabError } from '../core/errors.js';
+import { escapeControl } from '../core/text.js';
+import type { RunSummary, SweepSummary } from '../lab/summary.js';
+import { SCHEMA_VERSION } from './schema.js';
+import type { ExperimentKind, JsonObject } from './types.js';
+
+/** A measured number: null (a NaN or Infinity that JSON could not hold) or absent reads as NaN. */
+const measured = z
+  .number()
+  .nullish()
+  .transform((v) => v ?? Number.NaN);
+/** An optional measured number: absent stays absent; null reads as NaN. */
+const optionalMeasured = z
+  .number()
+  .nullable()
+  .transform((v) => v ?? Number.NaN)
+  .optional();
+/** A JSON object with any fields. */
+const anyObject = z.looseObject({});
+
+const splitMetrics = z.looseObject({ loss: measured, accuracy: optionalMeasured });
+
+const noiseSummary = z.looseObject({
+  bSimple: optionalMeasured,
+  ciLow: optionalMeasured,
+  ciHigh: optionalMeasured,
+  confidence: measured,
+  fromStep: measured,
+  toStep: measured,
+  measuredSteps: measured,
+  status: z.string(),
+  series: z.array(z.tuple([measured, measured])),
+});
+
+/** `runs.summary`: what summarizeRun wrote when the run finished (lab/summary.ts RunSummary). */
+export const runSummarySchema = z.looseObject({
+  batchSize: measured,
+  microBatchSize: measured,
+  accumSteps: measured,
+  seed: measured,
+  lr: measured,
+  backend: z.string(),
+  steps: measured,
+  samples: measured,
+  wallMs: measured,
+  trainMs: measured,
+  stepMs: z.looseObject({ median: measured, p90: measured, warmupExcluded: measured }),
+  samplesPerSec: measured,
+  peakBytes: measured,
+  vmHwmBytes: optionalMeasured,
+  lossNoise: measured,
+  noise: noiseSummary,
+  final: z.looseObject({ train: splitMetrics, test: splitMetrics }),
+  gap: z.looseObject({ accuracy: optionalMeasured, loss: measured }),
+  distanceFromInit: measured,
+  sharpness: z.looseObject({ topEigenvalue: measured, batchSamples: measured, iterations: measured }).optional(),
+  target: z
+    .looseObject({
+      metric: z.enum(['accuracy', 'loss']),
+      value: measured,
+      reached: z.boolean(),
+      steps: optionalMeasured,
+      samples: optionalMeasured,
+      wallMs: optionalMeasured,
+    })
+    .optional(),
+}) satisfies z.ZodType<RunSummary>;
+
+/** A run summary as the store returns it: a RunSummary (with any extra fields it was stored with). */
+export type StoredRunSummary = z.output<typeof runSummarySchema>;
+
+/** `experiments.summary` of a sweep (lab/summary.ts SweepSummary). */
+export const sweepSummarySchema = z.looseObject({
+  memoryFit: z.looseObject({ interceptBytes: measured, bytesPerSample: measured, r2: measured }).optional(),
+  stepTimeFit: z.looseObject({ alphaMs: measured, betaMsPerSample: measured, r2: measured }).optional(),
+  saturationBatch: optionalMeasured,
+  tradeoff: z.looseObject({ sMin: measured, eMin: measured, bCrit: optionalMeasured, r2: measured }).optional(),
+  findings: z.array(
+    z.looseObject({
+      effect: z.enum(['memory', 'speed', 'stability', 'generalization']),
+      text: z.string(),
+      agreesWithSeed: z.boolean().nullable(),
+    }),
+  ),
+  wallMs: measured,
+}) satisfies z.ZodType<SweepSummary>;
+
+/** A run's training config (lab/train.ts TrainConfig); `runs.settings`, and `base` of the experiment kinds. */
+export const trainConfigSchema = z
+  .looseObject({
+    dataset: z.string(),
+    datasetOptions: anyObject,
+    model: z.looseObject({ name: z.string() }),
+    batchSize: z.number(),
+    accumSteps: z.number(),
+    budget: z.looseObject({ epochs: z.number(), maxSteps: z.number(), maxSamples: z.number() }).partial(),
+    lastBatch: z.string(),
+    optimizer: z.looseObject({ name: z.string() }),
+    lr: measured,
+    schedule: z.string(),
+    warmupSteps: z.number(),
+    seed: z.number(),
+    backend: z.string(),
+    evalEvery: z.number(),
+    evalTrainLimit: z.number(),
+    target: z.looseObject({ metric: z.enum(['accuracy', 'loss']), value: z.number() }),
+  })
+  .partial();
+
+/** A sweep's budget (lab/sweep.ts SweepBudget). */
+const sweepBudget = z.discriminatedUnion('kind', [
+  z.looseObject({ kind: z.enum(['epochs', 'steps', 'samples']), value: z.number() }),
+  z.looseObject({
+    kind: z.literal('target'),
+    target: z.looseObject({ metric: z.enum(['accuracy', 'loss']), value: z.number() }),
+    maxEpochs: z.number(),
+  }),
+]);
+
+/** `experiments.settings` by experiment kind. */
+export const EXPERIMENT_SETTINGS_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodType<JsonObject>>> = {
+  sweep: z
+    .looseObject({
+      base: trainConfigSchema,
+      batchSizes: z.array(z.number()),
+      seeds: z.array(z.number()),
+      lrRule: z.string(),
+      baseLr: z.number(),
+      baseBatch: z.number(),
+      budget: sweepBudget,
+      trainCount: z.number(),
+      command: z.looseObject({ template: z.string(), timeoutMs: z.number().optional() }),
+    })
+    .partial(),
+  'find-max': z
+    .looseObject({
+      budgetBytes: z.number(),
+      budgetOn: z.string(),
+      cap: z.number(),
+      analyticBatches: z.array(z.number()),
+      subject: anyObject,
+    })
+    .partial(),
+  recommend: z.looseObject({ base: trainConfigSchema, objective: z.string() }).partial(),
+  noise: z.looseObject({ base: trainConfigSchema, batchSize: z.number() }).partial(),
+  train: anyObject,
+};
+
+/** `experiments.summary` by experiment kind. */
+export const EXPERIMENT_SUMMARY_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodType<JsonObject>>> = {
+  sweep: sweepSummarySchema,
+  'find-max': z
+    .looseObject({
+      budgetBytes: measured,
+      answer: z.looseObject({ batch: z.number(), peakBytes: measured, budgetFraction: measured }).nullable(),
+      wallMs: measured,
+      error: z.string(),
+      probes: z.number(),
+    })
+    .partial(),
+  recommend: z.looseObject({ schema: z.string() }).partial(),
+  noise: z.looseObject({ noise: anyObject }).partial(),
+  train: anyObject,
+};
+
+/** `experiments.env`: versions and hardware (lab/sweep.ts environment()). */
+export const envSchema = z
+  .looseObject({
+    node: z.string(),
+    tfjs: z.string(),
+    batchlab: z.string(),
+    cpu: z.string(),
+    cores: z.number(),
+    memoryBytes: z.number(),
+    os: z.string(),
+  })
+  .partial();
+
+/** Where a stored JSON value lives, for messages: table, column, row id. */
+export interface JsonPlace {
+  table: 'experiments' | 'runs';
+  column: 'settings' | 'summary' | 'env';
+  id: number;
+}
+
+/**
+ * Parses and validates stored JSON text read from `path`; throws BATCHLAB_STORE (exit 2) naming the
+ * row, the first field that does not match and what to do.
+ */
+export function readStoredJson<T>(schema: z.ZodType<T>, text: string, where: JsonPlace & { path: string }): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw storedJsonError(where, 'is not valid JSON', err);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw storedJsonError(
+      where,
+      `does not match batchlab's schema version ${SCHEMA_VERSION} (${firstIssue(parsed.error)})`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * Serializes a value for a JSON column after checking that it will read back: the JSON text (NaN and
+ * Infinity already turned into null, as the reader will see them) must match `schema`. A mismatch is a
+ * caller's bug, reported as BATCHLAB_BAD_ARGUMENT naming the field.
+ */
+export function writeStoredJson(schema: z.ZodType<unknown>, value: unknown, what: string): string {
+  const text = typeof value === 'object' && value !== null && !Array.isArray(value) ? JSON.stringify(value) : undefined;
+  if (text === undefined) throw new BatchlabError('BATCHLAB_BAD_ARGUMENT', `${what} must be a JSON object`);
+  const parsed = schema.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new BatchlabError(
+      'BATCHLAB_BAD_ARGUMENT',
+      `${what} does not match the store's schema version ${SCHEMA_VERSION} (${firstIssue(parsed.error)}); it was not written`,
+    );
+  }
+  return text;
+}
+
+function storedJsonError(where: JsonPlace & { path: string }, why: string, cause?: unknown): BatchlabError {
+  const row = `${where.table === 'experiments' ? 'experiment' : 'run'} ${where.id}`;
+  return new BatchlabError(
+    'BATCHLAB_STORE',
+    `${escapeControl(where.path)}: the ${where.column} of ${row} ${why}; the file was edited or written by ` +
+      'another program; restore it from a copy or pass --db PATH',
+    { exitCode: 2, cause },
+  );
+}
+
+/** "final.test.loss: expected number, received string", with the path and the user's text escaped. */
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return 'invalid';
+  const at = issue.path.length === 0 ? '(top level)' : issue.path.map(String).join('.');
+  return escapeControl(`${at}: ${issue.message.replace(/^Invalid input: /, '')}`);
+}
