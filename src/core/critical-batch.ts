@@ -18,7 +18,7 @@
  * critical batch lies in. Branches are assumed to get worse with B (as the paper finds); a branch
  * 'within' after a failed one is not used.
  */
-import { type Interval, tInterval } from './distributions.js';
+import { type Interval, tIntervalFromSe } from './distributions.js';
 import { UsageError } from './errors.js';
 import { num } from './format.js';
 import { DEFAULT_CONFIDENCE } from './stats.js';
@@ -153,7 +153,7 @@ export function compareBranch(base: BranchRuns, branch: BranchRuns, options: Bra
   const interval =
     d.df === 0 || !Number.isFinite(d.se)
       ? { estimate: d.diff, low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY, confidence }
-      : tInterval(d.diff, d.se, d.df, confidence);
+      : tIntervalFromSe(d.diff, d.se, d.df, confidence);
   const excess = {
     estimate: interval.estimate / baseMean,
     low: interval.low / baseMean,

@@ -17,7 +17,7 @@
  * (normal with the stated errors, t with n - 2 df when scaled up): it grows with the distance from the
  * measured losses. Measured (noise-at-loss.test.ts): 90% intervals covered the truth in 93-94% of simulations.
  */
-import { type Interval, normalQuantile, tInterval } from './distributions.js';
+import { type Interval, normalQuantile, tIntervalFromSe } from './distributions.js';
 import { UsageError } from './errors.js';
 import { fitLine } from './fit.js';
 import { num } from './format.js';
@@ -228,10 +228,10 @@ function extrapolated(pts: readonly LogPoint[], x: number, confidence: number): 
   const scale = inflated ? chi2 / (n - 2) : 1;
   const df = inflated ? n - 2 : Number.POSITIVE_INFINITY;
   const y = line.intercept + line.slope * x;
-  const logCi = tInterval(y, Math.sqrt(scale * (1 / sw + (x - xbar) ** 2 / sxx)), df, confidence);
+  const logCi = tIntervalFromSe(y, Math.sqrt(scale * (1 / sw + (x - xbar) ** 2 / sxx)), df, confidence);
   return {
     interval: { estimate: Math.exp(y), low: Math.exp(logCi.low), high: Math.exp(logCi.high), confidence },
     how: `along B_simple ~ loss^${num(line.slope, 2)}`,
-    exponent: tInterval(line.slope, Math.sqrt(scale / sxx), df, confidence),
+    exponent: tIntervalFromSe(line.slope, Math.sqrt(scale / sxx), df, confidence),
   };
 }

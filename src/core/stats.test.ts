@@ -2,12 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng } from './random.js';
 import {
+  blockLengthFor,
   bootstrapCI,
+  circularBlockBootstrapCI,
   bootstrapWindowsCI,
   ema,
   lossNoise,
+  lossNoiseResiduals,
   mean,
   median,
+  politisWhiteBlockLength,
   quantile,
   splitWindows,
   std,
@@ -158,4 +162,55 @@ test('keepInfinite keeps infinite statistics so the interval end can be Infinity
   assert.equal(ci.low, 1);
   assert.equal(ci.high, Number.POSITIVE_INFINITY);
   assert.equal(quantile([1, 2], 0.5), 1.5);
+});
+
+test('circular block bootstrap: blocks as long as the series only rotate it; blocks of 1 are the i.i.d. bootstrap', () => {
+  const rng = createRng(4);
+  const xs = Array.from({ length: 50 }, () => rng.normal());
+  // A rotation keeps the mean: every resample has the sample mean, so the interval is a point.
+  const whole = circularBlockBootstrapCI(xs, mean, { rng, blockLength: 50, iterations: 200, confidence: 0.9 });
+  close(whole.low, mean(xs), 1e-12);
+  close(whole.high, mean(xs), 1e-12);
+  // Blocks of 1: the normal-theory width 2 z s / sqrt(n) within 15%.
+  const iid = circularBlockBootstrapCI(xs, mean, { rng, blockLength: 1, iterations: 4000, confidence: 0.9 });
+  const normalWidth = (2 * 1.6448536 * std(xs, { sample: false })) / Math.sqrt(50);
+  close((iid.high - iid.low) / normalWidth, 1, 0.15, 'width ratio');
+  assert.throws(
+    () => circularBlockBootstrapCI(xs, mean, { rng, blockLength: 51 }),
+    /block length must be an integer in \[1, 50\]/,
+  );
+});
+
+test('circular block bootstrap widens the interval of a correlated series (AR(1), rho = 0.8) to the long-run SE', () => {
+  // Long-run variance of the mean of an AR(1) series: sigma^2 (1 + rho) / (1 - rho) / n for unit marginal variance.
+  const rng = createRng(21);
+  const rho = 0.8;
+  const n = 2000;
+  const xs: number[] = [];
+  let z = rng.normal();
+  for (let t = 0; t < n; t++) {
+    z = rho * z + Math.sqrt(1 - rho * rho) * rng.normal();
+    xs.push(z);
+  }
+  const l = politisWhiteBlockLength(xs);
+  assert.ok(l >= 8 && l <= 60, `a strongly correlated series asks for long blocks, got ${l}`);
+  const ci = circularBlockBootstrapCI(xs, mean, { rng, blockLength: l, iterations: 2000, confidence: 0.9 });
+  const longRunWidth = 2 * 1.6448536 * Math.sqrt((1 + rho) / (1 - rho) / n);
+  close((ci.high - ci.low) / longRunWidth, 1, 0.2, 'width / long-run width');
+});
+
+test('block length: 1 for independent steps, a floor of n^(1/3) in blockLengthFor, 1 for a constant series', () => {
+  const rng = createRng(8);
+  const iid = Array.from({ length: 1000 }, () => rng.normal());
+  assert.ok(politisWhiteBlockLength(iid) <= 2, `independent steps, got ${politisWhiteBlockLength(iid)}`);
+  assert.equal(blockLengthFor(iid), 10); // ceil(1000^(1/3))
+  assert.equal(politisWhiteBlockLength(new Array(100).fill(3)), 1);
+  assert.equal(blockLengthFor([1, 2]), 2);
+});
+
+test('lossNoise is the RMS of lossNoiseResiduals', () => {
+  const losses = [3, 2.5, 2.6, 2.1, 2.2, 1.8, 1.9];
+  const r = lossNoiseResiduals(losses, 0.3);
+  assert.equal(r.length, losses.length);
+  close(lossNoise(losses, 0.3), Math.sqrt(r.reduce((a, x) => a + x * x, 0) / r.length), 1e-15);
 });
