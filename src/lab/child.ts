@@ -6,7 +6,7 @@ import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BackendChoice } from '../engine/backends/select.js';
-import { matchOom } from '../engine/external/classify.js';
+import { matchOom } from '../engine/oom.js';
 import type { RunSummary } from './summary.js';
 import type { WorkerJob, WorkerMessage } from './worker-protocol.js';
 

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { type BatchlabError, DivergedError, isKnownError } from '../core/errors.js';
 import type { StepRecord } from '../core/types.js';
-import { matchOom } from '../engine/external/classify.js';
+import { matchOom } from '../engine/oom.js';
 import { openStore, StepWriter, type Store } from '../store/index.js';
 import { summarizeRun } from './summarize-run.js';
 import { prepareRun, runTraining } from './train.js';
@@ -32,7 +32,7 @@ export function readVmHwmBytes(): number | undefined {
   }
 }
 
-/** Allocation failures of V8, typed arrays, wasm and the native addon (the one OOM table: engine/external/classify.ts). */
+/** Allocation failures of V8, typed arrays, wasm and the native addon (the one OOM table: engine/oom.ts). */
 export function isAllocationFailure(err: unknown): boolean {
   return matchOom(err instanceof Error ? err.message : String(err)) !== undefined;
 }

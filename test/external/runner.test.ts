@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findMaxBatch } from '../../src/core/search.js';
-import { OOM_PATTERNS } from '../../src/engine/external/classify.js';
+import { OOM_PATTERNS } from '../../src/engine/oom.js';
 import { findOnPath } from '../../src/engine/external/gpu.js';
 import { externalProbe } from '../../src/engine/external/probe.js';
 import { runTrial, TrialRunner } from '../../src/engine/external/runner.js';

@@ -1,4 +1,4 @@
-// A worker that dies is classified with the same OOM table as external commands (engine/external/classify.ts).
+// A worker that dies is classified with the same OOM table as external commands (engine/oom.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyCrash } from '../../src/lab/child.js';
@@ -22,6 +22,7 @@ test('a crashed worker: V8 heap and ArrayBuffer failures are OOM, SIGKILL is OOM
 test('errors thrown inside a run: allocation failures are OOM, others are not', () => {
   assert.equal(isAllocationFailure(new RangeError('Array buffer allocation failed')), true);
   assert.equal(isAllocationFailure(new RangeError('Invalid typed array length: 9007199254740991')), true);
+  assert.equal(isAllocationFailure(new RangeError('Invalid typed array length: -1')), false);
   assert.equal(isAllocationFailure(new Error('std::bad_alloc')), true);
   assert.equal(isAllocationFailure(new Error('shapes [3] and [4] are incompatible')), false);
 });

@@ -1,5 +1,4 @@
 /** The external-command trainer: run any training command as a trial and read what it reports (docs/protocol.md). */
-export { OOM_PATTERNS, classifyTrial, matchOom, type OomPattern, type TrialOutcome } from './classify.js';
 export { GpuSampler, parseComputeApps } from './gpu.js';
 export {
   MetricsCollector,

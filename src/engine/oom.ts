@@ -1,8 +1,9 @@
 /**
- * Why a trial failed: the one table of out-of-memory messages, and the order in which the evidence
- * (our own kills, the messages, the exit status) decides the outcome. A failure that matches nothing
- * here is an 'error', shown with its stderr tail: a crash must never be read as "too big", or find-max
- * would quietly answer a smaller batch for a bug.
+ * Why a run failed, for every trainer: the one table of out-of-memory messages (a user's command, a
+ * TF.js worker that died, an error thrown inside a TF.js run), and the order in which the evidence (our
+ * own kills, the messages, the exit status) decides the outcome. A failure that matches nothing here is
+ * an 'error', shown with its stderr tail: a crash must never be read as "too big", or find-max would
+ * quietly answer a smaller batch for a bug.
  */
 
 /** One known allocator failure. `example` is a real message, used by the tests. */
@@ -108,8 +109,16 @@ export const OOM_PATTERNS: readonly OomPattern[] = [
   {
     name: 'v8-array-buffer',
     source: 'Node.js ArrayBuffer / Buffer',
-    pattern: /Array buffer allocation failed|Invalid typed array length/,
+    pattern: /Array buffer allocation failed/,
     example: 'RangeError: Array buffer allocation failed',
+  },
+  {
+    // Only a positive length: V8 throws the same words for a negative or NaN length, and that is a bug in
+    // the input (a shape computed from a bad value), not a batch too big for memory.
+    name: 'v8-typed-array-length',
+    source: 'Node.js typed array longer than V8 allows',
+    pattern: /Invalid typed array length: \d+\b/,
+    example: 'RangeError: Invalid typed array length: 9007199254740991',
   },
   {
     name: 'wasm',

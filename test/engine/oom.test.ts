@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyTrial, matchOom, OOM_PATTERNS, type FailureEvidence } from '../../src/engine/external/classify.js';
+import { classifyTrial, matchOom, OOM_PATTERNS, type FailureEvidence } from '../../src/engine/oom.js';
 
 const base: FailureEvidence = { exitCode: 1, signal: null, interrupted: false };
 
@@ -59,4 +59,21 @@ test('under an rlimit an allocator failure is "over-budget", not a real OOM', ()
   const r = classifyTrial({ ...base, oom, rlimitBytesText: '512 MiB' });
   assert.equal(r.outcome, 'over-budget');
   assert.match(r.reason, /address-space limit of 512 MiB/);
+});
+
+/** The message V8 throws for `new Float32Array(length)`. */
+function typedArrayMessage(length: number): string {
+  try {
+    new Float32Array(length);
+  } catch (err) {
+    return String(err);
+  }
+  throw new Error(`new Float32Array(${length}) did not throw`);
+}
+
+test('a negative typed-array length is a bug in the input, not out of memory; a length past what V8 allows is', () => {
+  // V8 throws the same words for both; only the length tells them apart.
+  assert.equal(matchOom(typedArrayMessage(-4)), undefined, typedArrayMessage(-4));
+  assert.equal(matchOom('RangeError: Invalid typed array length'), undefined);
+  assert.equal(matchOom(typedArrayMessage(2 ** 40))?.name, 'v8-typed-array-length', typedArrayMessage(2 ** 40));
 });
