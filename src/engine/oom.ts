@@ -5,6 +5,7 @@
  * an 'error', shown with its stderr tail: a crash must never be read as "too big", or find-max would
  * quietly answer a smaller batch for a bug.
  */
+import { BatchlabError, DivergedError, type ErrorCode, isKnownError } from '../core/errors.js';
 
 /** One known allocator failure. `example` is a real message, used by the tests. */
 export interface OomPattern {
@@ -189,4 +190,81 @@ export function classifyTrial(e: FailureEvidence): { outcome: TrialOutcome; reas
   if (e.exitCode === 0) return { outcome: 'ok', reason: 'finished' };
   const how = e.signal !== null ? `was killed by ${e.signal}` : `exited with status ${e.exitCode}`;
   return { outcome: 'error', reason: `the command ${how}; see its stderr below` };
+}
+
+/** How a run that did not end normally ended: the statuses the store keeps for a run. */
+export type FailureStatus = 'oom' | 'over-budget' | 'timeout' | 'diverged' | 'failed' | 'interrupted';
+
+/** A process that ended with `outcome` did not finish its run: the run's status ('ok' without a result is a failure). */
+export const TRIAL_FAILURE_STATUS: Readonly<Record<TrialOutcome, FailureStatus>> = {
+  ok: 'failed',
+  oom: 'oom',
+  'over-budget': 'over-budget',
+  timeout: 'timeout',
+  error: 'failed',
+  interrupted: 'interrupted',
+};
+
+/** The error code of each status: what a command line prints and how it exits for it. */
+export const FAILURE_CODE: Readonly<Record<FailureStatus, ErrorCode>> = {
+  oom: 'BATCHLAB_OOM',
+  'over-budget': 'BATCHLAB_OOM',
+  timeout: 'BATCHLAB_TIMEOUT',
+  diverged: 'BATCHLAB_DIVERGED',
+  failed: 'BATCHLAB_CHILD_FAILED',
+  interrupted: 'BATCHLAB_INTERRUPTED',
+};
+
+/** How a run failed, and what memory it had measured by then. */
+export interface RunFailure {
+  status: FailureStatus;
+  code: ErrorCode;
+  /** Why: the first line says it; any further lines (a stderr tail, a stack) are detail. */
+  reason: string;
+  /** Peak on the budget's measure, when the run measured one before it was stopped (over budget). */
+  peakBytes?: number;
+  vmHwmBytes?: number;
+}
+
+/** A run whose trainer could tell how it failed (a command's out-of-memory, budget, timeout or crash). */
+export class TrainFailedError extends BatchlabError {
+  readonly status: FailureStatus;
+  readonly peakBytes?: number;
+  readonly vmHwmBytes?: number;
+  constructor(failure: Omit<RunFailure, 'code'>) {
+    super(FAILURE_CODE[failure.status], failure.reason, { exitCode: failure.status === 'interrupted' ? 130 : 1 });
+    this.status = failure.status;
+    this.peakBytes = failure.peakBytes;
+    this.vmHwmBytes = failure.vmHwmBytes;
+  }
+}
+
+/**
+ * The failure of an error thrown by a run, in this order: a trainer's own verdict (TrainFailedError), a
+ * divergence, an allocation failure by the OOM table (V8, typed arrays, wasm, the native addon), another
+ * known error (an interrupt, or bad input with its own code), anything else (a bug: its stack).
+ */
+export function classifyError(err: unknown): RunFailure {
+  if (err instanceof TrainFailedError)
+    return {
+      status: err.status,
+      code: err.code,
+      reason: err.message,
+      peakBytes: err.peakBytes,
+      vmHwmBytes: err.vmHwmBytes,
+    };
+  if (err instanceof DivergedError) return { status: 'diverged', code: err.code, reason: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  if (matchOom(message)) return { status: 'oom', code: 'BATCHLAB_OOM', reason: `out of memory: ${message}` };
+  if (isKnownError(err))
+    return {
+      status: err.code === 'BATCHLAB_INTERRUPTED' ? 'interrupted' : 'failed',
+      code: err.code,
+      reason: err.message,
+    };
+  return {
+    status: 'failed',
+    code: 'BATCHLAB_CHILD_FAILED',
+    reason: err instanceof Error ? (err.stack ?? err.message) : message,
+  };
 }

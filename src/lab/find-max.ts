@@ -25,76 +25,37 @@
  * failed or the process was SIGKILLed; any other failure ('error', 'timeout') stops the search with
  * that error, and is never read as "too big".
  */
-import { BatchlabError, UsageError } from '../core/errors.js';
-import { scaleLr, type LrRule } from '../core/lr.js';
-import { std } from '../core/stats.js';
+import { BatchlabError } from '../core/errors.js';
 import {
-  accumulationPlan,
-  findMaxBatch,
-  fitMemory,
-  predictMaxBatch,
-  GROWTH_FLAT_FACTOR,
-  type AccumulationChoice,
-  type FindMaxResult,
-  type GrowthGuide,
-  type MemoryFit,
-  type ProbeResult,
-} from '../core/search.js';
+  checkSettings,
+  type FindMaxSettings,
+  growthGuide,
+  limitOf,
+  MAX_VERIFY_ATTEMPTS,
+  peakSamples,
+  type Prediction,
+  predictStart,
+  type ProbePhase,
+  type ProbePoint,
+  searchWindow,
+  secantStart,
+  stepDown,
+  targetAdvice,
+  type TargetAdvice,
+} from '../core/find-max.js';
+import { deriveMargin, type MarginDerivation } from '../core/margin.js';
+import { findMaxBatch, type FindMaxResult, type MemoryFit, type ProbeResult } from '../core/search.js';
 import { formatBytes } from '../core/units.js';
+import type { ProbeMeasurement } from '../engine/trainer.js';
 import { openStore, type Store } from '../store/index.js';
-import type { ProbePhase } from '../store/types.js';
-import { deriveMargin, MAX_MARGIN, type MarginDerivation, type PeakSample } from './find-max-margin.js';
-import type { Measurement, MeasurementKind, Prober } from './find-max-probers.js';
+import type { Prober } from './find-max-probers.js';
 import { environment } from './sweep.js';
 
-/** Batch sizes of the analytic profile. */
-export const ANALYTIC_BATCHES: readonly number[] = [1, 2, 4, 8];
-/** Default steps of a probe: the first step creates the optimizer state, the next ones show the steady peak. */
-export const DEFAULT_PROBE_STEPS = 3;
-/** Default steps of the verification run of the answer. */
-export const DEFAULT_VERIFY_STEPS = 20;
-/** Default bisection tolerance: hi - lo <= 4% of lo, so the answer is within 4 / 104 = 3.8% of the true maximum. */
-export const DEFAULT_TOLERANCE = 0.04;
-/** Half-width of the search window around the refined start, in tolerances (step 2 of the module doc). */
-export const WINDOW_TOLERANCES = 1;
-/** Below this R^2 the line does not describe the peaks (e.g. RSS noise at small B): search up by doubling instead. */
-export const MIN_TRUSTED_R2 = 0.9;
-/** Verification attempts before giving up (each steps down from a failed one). */
-export const MAX_VERIFY_ATTEMPTS = 3;
-
-/** What find-max needs besides the prober. */
-export interface FindMaxSettings {
-  budgetBytes: number;
-  /** What the budget is compared with, as a short name ('tensor', 'rss', 'gpu', 'reported'). */
-  budgetOn: string;
-  /** Smallest margin (--margin), in [0, MAX_MARGIN]. */
-  marginFloor: number;
-  /** Largest batch worth trying (the training-set size, or --max-batch for a command). */
-  cap: number;
-  probeSteps: number;
-  verifySteps: number;
-  /** Most probes per findMaxBatch search (batches already measured count too). */
-  maxTrials: number;
-  tolerance: number;
-  analyticBatches: readonly number[];
-  /** A batch the user wants; above the maximum, the report gives an accumulation plan for it. */
-  targetBatch?: number;
-  /** For the LR note of the target batch. */
-  lr?: { rule: LrRule; baseLr?: number; baseBatch?: number };
-  /** What is probed, stored with the experiment (the TF.js config, or the command). */
-  subject: Record<string, unknown>;
-}
-
 /** One probe as it ran. */
-export interface ProbeRecord {
+export interface ProbeRecord extends ProbePoint {
   /** 1-based, in the order the probes ran. */
   index: number;
-  phase: ProbePhase;
-  batch: number;
   steps: number;
-  kind: MeasurementKind;
-  ok: boolean;
-  peakBytes?: number;
   vmHwmBytes?: number;
   ms: number;
   /** The limit the probe was judged against: budget x (1 - margin at that time). */
@@ -103,30 +64,6 @@ export interface ProbeRecord {
   reason: string;
   /** The full failure message (stderr tail included). */
   message?: string;
-}
-
-/** The analytic phase's result. */
-export interface Prediction {
-  /** Largest batch the fit predicts under the limit; undefined without a usable fit. */
-  batch: number | undefined;
-  /** Where the search started. */
-  start: number;
-  /** Whether the fit was good enough to start from (R^2 >= MIN_TRUSTED_R2, memory growing with B). */
-  trusted: boolean;
-  limitBytes: number;
-  /** Why the search starts where it does. */
-  note: string;
-}
-
-/** What to do about a target batch. */
-export interface TargetAdvice {
-  targetBatch: number;
-  /** The target itself fits: no accumulation. */
-  fits: boolean;
-  /** micro-batch x accumulation steps (when it does not fit). */
-  plan: AccumulationChoice;
-  /** LR for the effective batch: the rule, the value when a base LR and batch are known, and the words. */
-  lr: { rule: LrRule; value?: number; text: string };
 }
 
 /** Everything find-max found. */
@@ -153,31 +90,6 @@ export interface FindMaxHooks {
   onProbeEnd?(record: ProbeRecord): void;
   onPrediction?(info: { fit?: MemoryFit; prediction: Prediction; margin: MarginDerivation }): void;
   signal?: AbortSignal;
-}
-
-/** Checks the numbers of the settings (the CLI parses them; a library caller may not have). */
-export function checkSettings(s: FindMaxSettings): void {
-  if (!(Number.isFinite(s.budgetBytes) && s.budgetBytes >= 1))
-    throw new BatchlabError(
-      'BATCHLAB_BAD_BUDGET',
-      `memory budget must be a positive number of bytes, got ${s.budgetBytes}; use e.g. --memory-budget 4GiB`,
-    );
-  if (!(s.marginFloor >= 0 && s.marginFloor <= MAX_MARGIN))
-    throw new UsageError(
-      `margin must be in [0, ${MAX_MARGIN}], got ${s.marginFloor}; use e.g. --margin 0.1 (10% of the budget held back)`,
-    );
-  for (const [v, what] of [
-    [s.cap, 'largest batch'],
-    [s.probeSteps, 'probe steps'],
-    [s.verifySteps, 'verification steps'],
-    [s.maxTrials, 'max trials'],
-  ] as const) {
-    if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`${what} must be a positive integer, got ${v}`);
-  }
-  if (!(s.tolerance >= 0 && s.tolerance < 1))
-    throw new UsageError(`search tolerance must be in [0, 1), got ${s.tolerance}`);
-  if (s.analyticBatches.length === 0 || s.analyticBatches.some((b) => !Number.isSafeInteger(b) || b < 1))
-    throw new UsageError(`analytic batches must be positive integers, got ${s.analyticBatches.join(', ')}`);
 }
 
 /** Mutable state of one find-max, owned by one findMax call. */
@@ -255,7 +167,7 @@ async function runExperiment(
 
 async function runPhases(ctx: Ctx, startMs: number): Promise<FindMaxReport> {
   const failedAt = await analyticPhase(ctx);
-  const { fit, prediction, margin } = predict(ctx, failedAt);
+  const { fit, prediction, margin } = predictStart(ctx.records, ctx.s, failedAt);
   ctx.hooks.onPrediction?.({ fit, prediction, margin });
   const search = await searchPhase(ctx, prediction, failedAt);
   const verified = await verifyPhase(ctx, search.maxBatch as number, fit);
@@ -287,11 +199,6 @@ async function runPhases(ctx: Ctx, startMs: number): Promise<FindMaxReport> {
     },
     wallMs: performance.now() - startMs,
   };
-}
-
-/** The usable limit under a margin. */
-function limitOf(s: FindMaxSettings, margin: MarginDerivation | number): number {
-  return s.budgetBytes * (1 - (typeof margin === 'number' ? margin : margin.margin));
 }
 
 /** First line of a message, for tables. */
@@ -333,7 +240,7 @@ async function probeOnce(
 
 /** A measurement judged against the limit: a run that finished above it is 'over-budget'. */
 export function judge(
-  m: Measurement,
+  m: ProbeMeasurement,
   at: { index: number; phase: ProbePhase; batch: number; steps: number; limitBytes: number },
 ): ProbeRecord {
   const base = { ...at, peakBytes: m.peakBytes, vmHwmBytes: m.vmHwmBytes, ms: m.ms };
@@ -399,43 +306,6 @@ async function analyticPhase(ctx: Ctx): Promise<number | undefined> {
   return undefined;
 }
 
-/** Samples for the margin: every probe that measured its peak to the end or to the budget. */
-function peakSamples(records: readonly ProbeRecord[]): PeakSample[] {
-  return records
-    .filter((r) => r.peakBytes !== undefined && (r.kind === 'ok' || r.kind === 'over-budget'))
-    .map((r) => ({ batch: r.batch, peakBytes: r.peakBytes as number }));
-}
-
-/** The fit over the analytic probes that passed, the margin so far, and where the search starts. */
-function predict(
-  ctx: Ctx,
-  failedAt: number | undefined,
-): { fit?: MemoryFit; prediction: Prediction; margin: MarginDerivation } {
-  const s = ctx.s;
-  const points = ctx.records.filter((r) => r.ok).map((r) => ({ batchSize: r.batch, peakBytes: r.peakBytes as number }));
-  const fit = new Set(points.map((p) => p.batchSize)).size >= 2 ? fitMemory(points) : undefined;
-  const margin = deriveMargin({
-    floor: s.marginFloor,
-    budgetBytes: s.budgetBytes,
-    residualStdBytes: fit?.residualStdBytes,
-    samples: peakSamples(ctx.records),
-  });
-  const limitBytes = limitOf(s, margin);
-  const batch = fit ? predictMaxBatch(fit, s.budgetBytes, { marginBytes: s.budgetBytes - limitBytes }) : undefined;
-  const cap = failedAt !== undefined ? failedAt - 1 : s.cap;
-  const largestPassed = Math.max(...points.map((p) => p.batchSize), 1);
-  const trusted = batch !== undefined && batch >= 1 && (fit as MemoryFit).r2 >= MIN_TRUSTED_R2;
-  const start = Math.max(1, Math.min(cap, trusted ? (batch as number) : 2 * largestPassed));
-  const note = trusted
-    ? `the search starts at the prediction`
-    : fit === undefined
-      ? `too few analytic points for a fit; searching from ${start}`
-      : !(fit.bytesPerSample > 0)
-        ? `memory did not grow with the batch at B <= ${largestPassed}; ${climbWords(start, largestPassed)}`
-        : `the line fits the small-B peaks poorly (R^2 ${fit.r2.toFixed(2)} < ${MIN_TRUSTED_R2}); ${climbWords(start, largestPassed)}`;
-  return { fit, prediction: { batch, start, trusted, limitBytes, note }, margin };
-}
-
 /** A probe for findMaxBatch: batches already measured answer from the memo; new ones run as 'search' probes. */
 function searchProbe(ctx: Ctx, limitBytes: number): (batch: number) => Promise<ProbeResult> {
   return async (batch) => {
@@ -452,22 +322,6 @@ function searchProbe(ctx: Ctx, limitBytes: number): (batch: number) => Promise<P
     ctx.memo.set(batch, result);
     return result;
   };
-}
-
-/**
- * Secant refinement of the start: the line through the largest analytic point (bA, pA) and the probe at
- * the prediction (p0, peak0) gives slope = (peak0 - pA) / (p0 - bA) and the start bA + (limit - pA) / slope.
- * Undefined when the probe at p0 measured no peak (a real OOM) or the slope is not positive.
- */
-export function secantStart(
-  anchor: { batch: number; peakBytes: number },
-  far: { batch: number; peakBytes?: number },
-  limitBytes: number,
-): number | undefined {
-  if (far.peakBytes === undefined || far.batch <= anchor.batch) return undefined;
-  const slope = (far.peakBytes - anchor.peakBytes) / (far.batch - anchor.batch);
-  if (!(slope > 0)) return undefined;
-  return anchor.batch + Math.floor((limitBytes - anchor.peakBytes) / slope);
 }
 
 /** Probes the prediction and returns the refined start (the prediction itself when no secant can be drawn). */
@@ -494,10 +348,7 @@ async function searchPhase(ctx: Ctx, prediction: Prediction, failedAt: number | 
   const common = { probe, tolerance: s.tolerance };
   const start = prediction.trusted ? await refinedStart(ctx, prediction, cap) : prediction.start;
   const growth = growthGuide(ctx.records, prediction.limitBytes);
-  // start - low <= tolerance x low and high - start <= tolerance x start: a bracket the bisection accepts as it is.
-  const width = WINDOW_TOLERANCES * s.tolerance;
-  const low = prediction.trusted ? Math.max(1, Math.min(start - 1, Math.ceil(start / (1 + width)))) : 1;
-  const high = prediction.trusted ? Math.min(cap, start + Math.max(1, Math.floor(width * start))) : cap;
+  const { low, high } = searchWindow(start, s.tolerance, cap, prediction.trusted);
   let r = await findMaxBatch({
     ...common,
     predictedMax: start,
@@ -525,78 +376,6 @@ async function searchPhase(ctx: Ctx, prediction: Prediction, failedAt: number | 
     );
   }
   return r;
-}
-
-/** How the untrusted climb is described to the user. */
-function climbWords(start: number, anchor: number): string {
-  return `climbing from ${start}: x${GROWTH_FLAT_FACTOR} while the peak stays flat, then to where the secant of the risen peaks (the first from B = ${anchor}) meets the limit`;
-}
-
-/** Noise floor of the climb: a rise of the peak under this fraction of the room above the baseline reads as flat. */
-export const MIN_RISE_FRACTION = 0.01;
-
-/**
- * The guide of the climb up (core/search nextBatchUp) from the analytic probes: the secant starts at
- * the largest analytic batch that passed; a rise counts as growth from max(3 x the spread of the
- * analytic peaks, MIN_RISE_FRACTION x the room between that peak and the limit). Undefined without a
- * passed analytic probe.
- */
-export function growthGuide(records: readonly ProbeRecord[], limitBytes: number): GrowthGuide | undefined {
-  const passed = records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined);
-  const last = passed[passed.length - 1];
-  if (last === undefined) return undefined;
-  const spread = std(
-    passed.map((r) => r.peakBytes as number),
-    { sample: false },
-  );
-  const baseline = { batch: last.batch, peakBytes: last.peakBytes as number };
-  return {
-    limitBytes,
-    baseline,
-    minRiseBytes: Math.max(3 * spread, MIN_RISE_FRACTION * Math.max(0, limitBytes - baseline.peakBytes)),
-  };
-}
-
-/**
- * Bytes per sample near `batch`: the secant from the largest passed probe below it to (batch, peakBytes).
- * Local, because the small-B fit may be flat or noisy (a GPU's context, RSS) while memory near the
- * answer grows steadily; and a verification's longer run peaks higher than the short probes, which
- * makes this slope steeper and the step down safer. Undefined without such a probe or a positive slope.
- */
-export function localBytesPerSample(
-  batch: number,
-  peakBytes: number,
-  records: readonly ProbeRecord[],
-): number | undefined {
-  const below = records.filter((r) => r.ok && r.peakBytes !== undefined && r.batch < batch);
-  if (below.length === 0) return undefined;
-  const near = below.reduce((a, r) => (r.batch > a.batch ? r : a));
-  const slope = (peakBytes - (near.peakBytes as number)) / (batch - near.batch);
-  return slope > 0 ? slope : undefined;
-}
-
-/**
- * The next candidate after a verification run failed at `batch`: over the limit, shed the excess at the
- * local bytes per sample (or peak / B without one); out of memory, the largest batch that passed a
- * search probe below it (or half). At least tolerance / 2 below `batch`, so that a peak a little over
- * the limit (a longer run's growth, noise) does not cost a verification per few samples.
- */
-function stepDown(
-  batch: number,
-  rec: ProbeRecord,
-  limitBytes: number,
-  records: readonly ProbeRecord[],
-  tolerance: number,
-): number {
-  let next: number;
-  if (rec.peakBytes !== undefined && rec.peakBytes > limitBytes) {
-    const perSample = localBytesPerSample(batch, rec.peakBytes, records) ?? rec.peakBytes / batch;
-    next = batch - Math.ceil((rec.peakBytes - limitBytes) / perSample);
-  } else {
-    const passedBelow = records.filter((r) => r.ok && r.phase === 'search' && r.batch < batch).map((r) => r.batch);
-    next = passedBelow.length > 0 ? Math.max(...passedBelow) : Math.floor(batch / 2);
-  }
-  return Math.min(batch - 1, Math.floor(batch * (1 - tolerance / 2)), next);
 }
 
 /** Step 3 of the module doc: a longer run at the answer, the margin again with its peak, step down if needed. */
@@ -631,55 +410,6 @@ async function verifyPhase(
     `no batch passed verification over ${s.verifySteps} steps after ${MAX_VERIFY_ATTEMPTS} attempts (last tried ${first}); memory grows with the steps: raise --probe-steps or the margin`,
     { exitCode: 1 },
   );
-}
-
-/** Default LR rule of an optimizer: square-root for Adam (Malladi et al. 2022), linear for SGD (Goyal et al. 2017). */
-export function defaultLrRule(optimizer: string | undefined): LrRule {
-  return optimizer === 'adam' ? 'sqrt' : 'linear';
-}
-
-/** The accumulation plan for a target batch above the maximum, and the LR for its effective batch. */
-export function targetAdvice(
-  targetBatch: number,
-  maxBatch: number,
-  lr: FindMaxSettings['lr'] = { rule: 'linear' },
-): TargetAdvice {
-  const plan = accumulationPlan(targetBatch, maxBatch);
-  const B = plan.effectiveBatch;
-  const ruleWords = {
-    linear: 'linear rule (Goyal et al. 2017; for SGD, with warm-up)',
-    sqrt: 'square-root rule (Malladi et al. 2022; for Adam)',
-    fixed: 'fixed LR',
-  }[lr.rule];
-  if (lr.baseLr === undefined || lr.baseBatch === undefined) {
-    const how = lr.rule === 'linear' ? `x ${B} / B0` : lr.rule === 'sqrt' ? `x sqrt(${B} / B0)` : 'unchanged';
-    return {
-      targetBatch,
-      fits: targetBatch <= maxBatch,
-      plan,
-      lr: {
-        rule: lr.rule,
-        text: `LR for the effective batch ${B}: ${ruleWords}: the LR tuned at batch B0 ${how}; pass --base-lr and --base-batch to compute it`,
-      },
-    };
-  }
-  const value = scaleLr({ rule: lr.rule, baseLr: lr.baseLr, baseBatch: lr.baseBatch, batch: B });
-  const formula =
-    lr.rule === 'linear'
-      ? `${lr.baseLr} x ${B} / ${lr.baseBatch}`
-      : lr.rule === 'sqrt'
-        ? `${lr.baseLr} x sqrt(${B} / ${lr.baseBatch})`
-        : `${lr.baseLr}`;
-  return {
-    targetBatch,
-    fits: targetBatch <= maxBatch,
-    plan,
-    lr: {
-      rule: lr.rule,
-      value,
-      text: `LR for the effective batch ${B}: ${ruleWords}: ${formula} = ${+value.toPrecision(4)}`,
-    },
-  };
 }
 
 /** The experiment summary stored with the probes. */

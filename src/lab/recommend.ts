@@ -23,7 +23,9 @@
  * Fields are only ever added within a schema version; a removal or a change of meaning bumps it.
  */
 import { BatchlabError } from '../core/errors.js';
-import { scaleLr } from '../core/lr.js';
+import { defaultLrRule, scaleLr } from '../core/lr.js';
+import { DEFAULT_MARGIN_FLOOR, type MemoryCeiling, memoryCeiling } from '../core/margin.js';
+import { latestEstimate, remeasureCommand } from '../core/noise-windows.js';
 import {
   recommend,
   type Objective,
@@ -31,20 +33,19 @@ import {
   type Recommendation,
   type RecommendOptimizer,
 } from '../core/recommend.js';
-import { loadDataset } from '../data/registry.js';
-import { openStore, type Store } from '../store/index.js';
-import { latestEstimate, measureNoise, remeasureCommand, type NoiseMeasurement } from './noise-probe.js';
-import { DEFAULT_PROBE_SHARE, memoryPlan, noiseWindows, planProbe } from './recommend-plan.js';
 import {
-  measureMemory,
-  measureThroughput,
-  memoryCeiling,
-  type MemoryMeasurement,
-  type ProbeContext,
+  DEFAULT_PROBE_SHARE,
+  memoryPlan,
+  noiseWindows,
+  planProbe,
   type ThroughputMeasurement,
-} from './recommend-probes.js';
+} from '../core/recommend-plan.js';
+import { loadDataset } from '../data/registry.js';
+import type { TrainConfig } from '../engine/tfjs/trainer.js';
+import { openStore, type Store } from '../store/index.js';
+import { measureNoise, type NoiseMeasurement } from './noise-probe.js';
+import { measureMemory, measureThroughput, type ProbeContext } from './recommend-probes.js';
 import { environment } from './sweep.js';
-import type { TrainConfig } from './train.js';
 
 export const RECOMMEND_SCHEMA = 'batchlab.recommend/1';
 
@@ -57,6 +58,8 @@ export interface RecommendOptions {
   baseLr: number;
   baseBatch: number;
   memoryBudgetBytes?: number;
+  /** Smallest share of the budget held back (default DEFAULT_MARGIN_FLOOR, as find-max's --margin). */
+  marginFloor?: number;
   /** Most compute the probe may take, as a share of the reference sweep (default 0.05). */
   share?: number;
   dbPath: string;
@@ -67,13 +70,15 @@ export interface RecommendHooks {
   onPhase?(info: { phase: 'memory' | 'noise' | 'throughput'; text: string }): void;
   onProbe?: ProbeContext['onProbe'];
   onStep?: ProbeContext['onStep'];
+  /** Runs the runs; tests pass a stand-in. Default executeRun. */
+  execute?: ProbeContext['execute'];
 }
 
 export interface RecommendResult {
   experimentId: number;
   options: RecommendOptions;
   trainSamples: number;
-  memory: MemoryMeasurement;
+  memory: MemoryCeiling;
   throughput: ThroughputMeasurement;
   noise: NoiseMeasurement;
   recommendation: Recommendation;
@@ -141,10 +146,12 @@ async function probeAndDecide(
     lrFlag: { flag: '--base-lr', value: o.baseLr },
     onProbe: hooks.onProbe,
     onStep: hooks.onStep,
+    execute: hooks.execute,
   };
+  const floor = o.marginFloor ?? DEFAULT_MARGIN_FLOOR;
   hooks.onPhase?.({ phase: 'memory', text: 'memory: peak at B = 1, 2, 4, 8' });
   const mem = await measureMemory(ctx, o.base, memoryPlan(trainSamples));
-  const first = memoryCeiling(mem.points, o.memoryBudgetBytes, trainSamples);
+  const first = memoryCeiling(mem.points, o.memoryBudgetBytes, trainSamples, floor);
   const plan = planProbe({
     trainCount: trainSamples,
     baseBatch: o.baseBatch,
@@ -154,7 +161,7 @@ async function probeAndDecide(
   const { batchSize: nb, steps: ns } = plan.noise;
   hooks.onPhase?.({ phase: 'noise', text: `noise scale: ${ns} steps at B = ${nb}, every step split in two halves` });
   const noiseLr = scaleLr({
-    rule: o.optimizer === 'adam' ? 'sqrt' : 'linear',
+    rule: defaultLrRule(o.optimizer),
     baseLr: o.baseLr,
     baseBatch: o.baseBatch,
     batch: nb,
@@ -176,6 +183,7 @@ async function probeAndDecide(
     [...mem.points, ...tp.result.points.map((p) => ({ batchSize: p.batchSize, peakBytes: p.peakBytes }))],
     o.memoryBudgetBytes,
     trainSamples,
+    floor,
   );
   const recommendation = recommend(decisionInputs(o, trainSamples, memory, tp.result, noise));
   const samples = mem.samples + noise.samples + tp.samples;
@@ -195,7 +203,7 @@ async function probeAndDecide(
 export function decisionInputs(
   o: RecommendOptions,
   trainSamples: number,
-  memory: MemoryMeasurement,
+  memory: MemoryCeiling,
   tp: ThroughputMeasurement,
   noise: NoiseMeasurement,
 ): RecommendInputs {

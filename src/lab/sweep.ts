@@ -12,14 +12,15 @@ import { cpus, totalmem, platform, release } from 'node:os';
 import { createRequire } from 'node:module';
 import { UsageError } from '../core/errors.js';
 import { scaleLr, type LrRule } from '../core/lr.js';
-import type { TrainTarget } from '../engine/trainer.js';
+import type { TrainTarget } from '../core/run.js';
+import { summarizeSweep } from '../core/summarize-sweep.js';
+import type { RunSummary, SweepSummary } from '../core/summary.js';
+import type { CommandSpec } from '../engine/external/trainer.js';
+import type { TrainConfig } from '../engine/tfjs/trainer.js';
 import { BATCHLAB_VERSION } from '../version.js';
 import { openStore, type Experiment, type Run, type Store } from '../store/index.js';
-import { runInWorker, type WorkerOutcome } from './child.js';
-import { runExternal, type CommandSpec } from './external-run.js';
-import { summarizeSweep } from './summarize-sweep.js';
-import type { RunSummary, SweepSummary } from './summary.js';
-import type { TrainConfig } from './train.js';
+import { executeRun, type RunSpec } from './run/execute.js';
+import type { RunOutcome } from './run/outcome.js';
 
 /** How long each run trains. `target` stops at the target, or after `maxEpochs`. */
 export type SweepBudget =
@@ -54,7 +55,8 @@ export interface SweepHooks {
     totalSteps: number;
   }): void;
   onStep?(info: { run: Run; step: number; samples: number; loss: number; stepMs: number; totalSteps: number }): void;
-  onRunEnd?(info: { run: Run; outcome: WorkerOutcome }): void;
+  /** The run as stored after it ended, and how it ended (its real status: oom, timeout, diverged, ...). */
+  onRunEnd?(info: { run: Run; outcome: RunOutcome }): void;
   signal?: AbortSignal;
 }
 
@@ -184,48 +186,29 @@ async function runPending(
   const doneBefore = total - pending.length;
   for (const [i, run] of pending.entries()) {
     if (hooks.signal?.aborted) return 'interrupted';
-    if (settings.command) {
-      const status = await runCommandRun(store, run, settings, { index: doneBefore + i, total }, hooks);
-      if (status === 'interrupted') return 'interrupted';
-      continue;
-    }
-    const config = runConfig(settings, run.batchSize, run.seed);
     let totalSteps = 0;
-    const outcome = await runInWorker(
-      { config, store: { dbPath, runId: run.id } },
-      {
+    const outcome = await executeRun(runSpec(settings, run), {
+      record: { dbPath, runId: run.id },
+      hooks: {
         signal: hooks.signal,
-        onStart: (info) => {
-          totalSteps = info.totalSteps;
-          hooks.onRunStart?.({
-            run,
-            index: doneBefore + i,
-            total,
-            plan: info.plan,
-            backend: info.backend.name,
-            totalSteps,
-          });
+        onStart: (plan) => {
+          totalSteps = plan.totalSteps;
+          hooks.onRunStart?.({ run, index: doneBefore + i, total, plan: plan.plan, backend: plan.backend, totalSteps });
         },
-        onStep: (info) => hooks.onStep?.({ run, totalSteps, ...info }),
+        onStep: (p) => hooks.onStep?.({ run, totalSteps, ...p }),
       },
-    );
-    recordCrash(store, run, outcome);
+    });
     hooks.onRunEnd?.({ run: store.getRun(run.id), outcome });
     if (outcome.status === 'interrupted') return 'interrupted';
   }
   return hooks.signal?.aborted ? 'interrupted' : 'done';
 }
 
-/** One run of a `--cmd` sweep: the command gets `{max_steps}` from the budget (steps, or samples / B). */
-async function runCommandRun(
-  store: Store,
-  run: Run,
-  settings: SweepSettings,
-  pos: { index: number; total: number },
-  hooks: SweepHooks,
-): Promise<Run['status']> {
+/** What one run of the sweep runs: its TF.js config, or the command with `{max_steps}` from the budget (steps, or samples / B). */
+export function runSpec(settings: SweepSettings, run: Run): RunSpec {
+  if (!settings.command) return { kind: 'tfjs', config: runConfig(settings, run.batchSize, run.seed) };
   const b = settings.budget;
-  const totalSteps =
+  const maxSteps =
     b.kind === 'steps'
       ? b.value
       : b.kind === 'samples'
@@ -233,49 +216,18 @@ async function runCommandRun(
         : b.kind === 'epochs'
           ? Math.ceil((b.value * settings.trainCount) / run.batchSize)
           : 0;
-  hooks.onRunStart?.({
-    run,
-    ...pos,
-    plan: `${run.batchSize} = ${run.microBatchSize} x ${run.accumSteps}`,
-    backend: 'external command',
-    totalSteps,
-  });
-  const result = await runExternal({
-    store,
-    run,
-    spec: settings.command!,
-    maxSteps: totalSteps,
-    signal: hooks.signal,
-    onStep: (info) => hooks.onStep?.({ run, totalSteps, ...info }),
-  });
-  hooks.onRunEnd?.({
-    run: store.getRun(run.id),
-    outcome:
-      result.status === 'done'
-        ? { kind: 'done', status: 'done', summary: result.summary! }
-        : {
-            kind: 'failed',
-            status: result.status === 'interrupted' ? 'interrupted' : 'error',
-            code: 'BATCHLAB_CHILD_FAILED',
-            message: result.reason ?? result.status,
-            exitCode: null,
-            signal: null,
-            stderrTail: '',
-          },
-  });
-  return result.status;
-}
-
-/** A worker that died without recording its run (SIGKILL, V8 heap OOM, crash): the parent records it. */
-function recordCrash(store: Store, run: Run, outcome: WorkerOutcome): void {
-  const current = store.getRun(run.id);
-  if (current.status !== 'running' && current.status !== 'pending') return;
-  if (outcome.kind === 'done') return;
-  const status = outcome.status === 'error' ? 'failed' : outcome.status;
-  store.finishRun(run.id, {
-    status,
-    reason: outcome.stderrTail && status === 'failed' ? `${outcome.message}\n${outcome.stderrTail}` : outcome.message,
-  });
+  return {
+    kind: 'command',
+    command: settings.command,
+    values: {
+      batch: run.batchSize,
+      microBatch: run.microBatchSize,
+      accum: run.accumSteps,
+      lr: run.lr,
+      maxSteps,
+      seed: run.seed,
+    },
+  };
 }
 
 /** Versions and hardware, stored with the experiment. */

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accumulationPlan } from '../../src/core/search.js';
 import type { FindMaxReport } from '../../src/lab/find-max.js';
-import { tfjsProber, PROBE_LR } from '../../src/lab/find-max-probers.js';
-import type { TrainConfig } from '../../src/lab/train.js';
+import type { TrainConfig } from '../../src/engine/tfjs/trainer.js';
+import { tfjsProber } from '../../src/lab/find-max-probers.js';
+import { MEASURE_ONLY_LR } from '../../src/lab/run/probe.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli, type CliResult } from './harness.js';
 
@@ -60,7 +61,7 @@ test('a TF.js MLP under an emulated budget: within 5% of the brute-force maximum
     budget: { maxSteps: 3 },
     lastBatch: 'keep',
     optimizer: { name: 'sgd' },
-    lr: PROBE_LR,
+    lr: MEASURE_ONLY_LR,
     schedule: 'constant',
     warmupSteps: 0,
     seed: 1,

@@ -1,7 +1,7 @@
 /** `batchlab list`, `show ID` and `export ID`: reading the store. */
 import { writeFileSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
-import type { SweepSummary } from '../../lab/summary.js';
+import type { SweepSummary } from '../../core/summary.js';
 import { exportExperiment, openStore, type Experiment, type Store } from '../../store/index.js';
 import { table } from '../format.js';
 import type { Io } from '../io.js';

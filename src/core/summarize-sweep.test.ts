@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchPoints, summarizeSweep } from '../../src/lab/summarize-sweep.js';
-import type { RunSummary } from '../../src/lab/summary.js';
+import { batchPoints, summarizeSweep } from './summarize-sweep.js';
+import type { RunSummary } from './summary.js';
 
 /** A run summary with the fields the findings read; the rest filled with plausible values. */
 function run(

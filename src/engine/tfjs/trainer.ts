@@ -1,17 +1,19 @@
 /**
- * One training run from a plain config: load the data, pick the backend, build the schedule, train.
- * The CLI's `train` command and a sweep's child processes both call this.
+ * The TF.js trainer: one training run from a plain, serializable config (load the data, pick the
+ * backend, build the schedule, train with our own loop in train.ts). The CLI's `train` command runs it
+ * in process; sweeps and probes run it in a child process of their own (lab/run/worker.ts).
  */
-import { describePlan, planAccumulation, stepsPerEpoch, type LastBatchPolicy } from '../core/batching.js';
-import { BatchSizeError, UsageError } from '../core/errors.js';
-import { lrAt, type LrScheduleKind } from '../core/lr.js';
-import { loadDataset } from '../data/registry.js';
-import type { Dataset, LoadOptions } from '../data/types.js';
-import { selectBackend, type BackendChoice } from '../engine/backends/select.js';
-import type { TrainBudget, TrainHooks, TrainResult, TrainTarget } from '../engine/trainer.js';
-import type { OptimizerConfig } from '../engine/tfjs/optimizers.js';
-import { trainTfjs } from '../engine/tfjs/train.js';
-import { modelHasConv, type ModelSpec } from '../models/index.js';
+import { readFileSync } from 'node:fs';
+import { describePlan, planAccumulation, stepsPerEpoch, type LastBatchPolicy } from '../../core/batching.js';
+import { BatchSizeError, UsageError } from '../../core/errors.js';
+import { lrAt, type LrScheduleKind } from '../../core/lr.js';
+import type { OptimizerConfig, TrainBudget, TrainResult, TrainTarget } from '../../core/run.js';
+import { loadDataset } from '../../data/registry.js';
+import type { Dataset, LoadOptions } from '../../data/types.js';
+import { modelHasConv, type ModelSpec } from '../../models/index.js';
+import { selectBackend, type BackendChoice } from '../backends/select.js';
+import type { RunPlan, Trainer, TrainHooks } from '../trainer.js';
+import { trainTfjs } from './train.js';
 
 export interface TrainConfig {
   dataset: string;
@@ -48,14 +50,11 @@ export interface TrainConfig {
   sharpness?: { batchSamples: number; iterations: number };
 }
 
-/** What a run needs to print before it starts. */
-export interface RunContext {
+/** What a TF.js run needs to print before it starts; `backend` is the backend's name. */
+export interface RunContext extends RunPlan {
   data: Dataset;
-  backend: BackendChoice;
-  /** "64 = 16 x 4": effective batch = micro-batch x accumulation steps. */
-  plan: string;
-  /** Steps the budget allows (an upper bound when a target may stop the run earlier). */
-  totalSteps: number;
+  /** The backend and why it was chosen. */
+  backendChoice: BackendChoice;
 }
 
 /** Steps the budget allows: the smallest of its limits. */
@@ -89,11 +88,20 @@ export async function prepareRun(config: TrainConfig, data?: Dataset): Promise<R
   }
   const backend = await selectBackend({ requested: config.backend, needsConv: modelHasConv(config.model) });
   const totalSteps = budgetSteps(config.budget, loaded.train.count, plan.batchSize, config.lastBatch);
-  return { data: loaded, backend, plan: describePlan(plan), totalSteps };
+  return {
+    data: loaded,
+    backend: backend.name,
+    backendChoice: backend,
+    batchSize: plan.batchSize,
+    microBatchSize: plan.microBatchSize,
+    accumSteps: plan.accumSteps,
+    plan: describePlan(plan),
+    totalSteps,
+  };
 }
 
 /** Trains with `config` on a prepared context. */
-export async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHooks = {}): Promise<TrainResult> {
+async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHooks): Promise<TrainResult> {
   const schedule = {
     kind: config.schedule,
     baseLr: config.lr,
@@ -124,4 +132,39 @@ export async function runTraining(config: TrainConfig, ctx: RunContext, hooks: T
     },
     hooks,
   });
+}
+
+/** The process's resident high-water mark (VmHWM in /proc/self/status), in bytes; undefined off Linux. */
+export function readVmHwmBytes(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A TF.js run of `config`. `prepared` skips loading again when the caller prepared the run itself (the
+ * CLI prints the plan first). The result carries this process's VmHWM, so run it in a process of its
+ * own when that number matters (lab/run does).
+ */
+export class TfjsTrainer implements Trainer<RunContext> {
+  readonly config: TrainConfig;
+  private prepared: Promise<RunContext> | undefined;
+
+  constructor(config: TrainConfig, prepared?: RunContext) {
+    this.config = config;
+    this.prepared = prepared && Promise.resolve(prepared);
+  }
+
+  prepare(): Promise<RunContext> {
+    this.prepared ??= prepareRun(this.config);
+    return this.prepared;
+  }
+
+  async run(hooks: TrainHooks = {}): Promise<TrainResult> {
+    const result = await runTraining(this.config, await this.prepare(), hooks);
+    return { ...result, vmHwmBytes: readVmHwmBytes() };
+  }
 }

@@ -13,7 +13,8 @@
  * - throughput: B = 16, 64, 256, 1024 (capped by memory and data) for THROUGHPUT_STEPS steps each, the
  *   largest dropped while over the rest of the budget.
  */
-import { BatchlabError } from '../core/errors.js';
+import { BatchlabError } from './errors.js';
+import { fitStepTime, saturationBatch, type StepTimeFit } from './throughput.js';
 
 /** `batchlab sweep`'s default batch sizes: the sweep a recommendation replaces. */
 export const REFERENCE_SWEEP_BATCHES = [16, 32, 64, 128, 256, 512, 1024] as const;
@@ -144,4 +145,25 @@ export function noiseWindows(fromStep: number, steps: number): [number, number][
     [start, mid],
     [mid + 1, end],
   ];
+}
+
+/** The step-time curve of the throughput phase. */
+export interface ThroughputMeasurement {
+  points: { batchSize: number; stepMs: number; samplesPerSec: number; peakBytes: number }[];
+  fit?: Pick<StepTimeFit, 'alphaMs' | 'betaMsPerSample' | 'r2'>;
+  saturationBatch?: number;
+  warmupStepsExcluded: number;
+}
+
+/** Fits over the throughput points (2+ batch sizes), else the points alone. */
+export function throughputFits(points: ThroughputMeasurement['points']): ThroughputMeasurement {
+  const base = { points, warmupStepsExcluded: THROUGHPUT_WARMUP_EXCLUDED };
+  if (points.length < 2) return base;
+  const tp = points.map((p) => ({ batchSize: p.batchSize, stepMs: p.stepMs }));
+  const f = fitStepTime(tp);
+  return {
+    ...base,
+    fit: { alphaMs: f.alphaMs, betaMsPerSample: f.betaMsPerSample, r2: f.r2 },
+    saturationBatch: saturationBatch(tp)?.batchSize,
+  };
 }

@@ -2,13 +2,7 @@
  * What a run and a sweep leave in the store (`runs.summary`, `experiments.summary`), as JSON.
  * Reports, the dashboard and `batchlab show` read these shapes; the per-step rows are in the steps table.
  */
-
-/** Loss and accuracy on one split. */
-export interface SplitMetrics {
-  loss: number;
-  /** Classification only, in [0, 1]. */
-  accuracy?: number;
-}
+import type { SplitMetrics } from './run.js';
 
 /** The gradient noise scale of a run (McCandlish et al. 2018, App. A). */
 export interface NoiseSummary {

@@ -2,11 +2,11 @@
  * Fits across a sweep's batch sizes and the "What this sweep shows" lines: each a claim of the seed text
  * (../shared/mission/seed-en.md) with our measured number, said plainly when the data contradicts it.
  */
-import { num, ratio } from '../core/format.js';
-import { fitMemory } from '../core/search.js';
-import { mean } from '../core/stats.js';
-import { fitStepTime, saturationBatch } from '../core/throughput.js';
-import { fitTradeoff } from '../core/tradeoff.js';
+import { num, ratio } from './format.js';
+import { fitMemory } from './search.js';
+import { mean } from './stats.js';
+import { fitStepTime, saturationBatch } from './throughput.js';
+import { fitTradeoff } from './tradeoff.js';
 import type { Finding, RunSummary, SweepSummary } from './summary.js';
 
 /** Per batch size, the mean over seeds of what the findings compare. */

@@ -1,6 +1,7 @@
 /**
- * The safety margin of find-max: how much of the memory budget to hold back, derived from how much the
- * measured peaks scatter, with a user-given floor.
+ * The safety margin of a memory budget: how much of it to hold back, derived from how much the measured
+ * peaks scatter, with a floor. One rule for find-max (the search's limit, the verification) and recommend
+ * (its memory ceiling), so the two agree on the largest batch for the same measured peaks.
  *
  * Two spreads are measured:
  * - the memory fit's residual standard deviation s_fit (bytes): how far measured peaks sit from the line
@@ -14,9 +15,13 @@
  * margin = min(MAX_MARGIN, max(floor, fitTerm, runTerm)): the floor covers what a few short probes
  * cannot see (fragmentation, another process on the device, a framework upgrade).
  */
+import { BatchlabError } from './errors.js';
+import { fitMemory, type MemoryFit, predictMaxBatch } from './search.js';
 
 /** Largest margin a user may ask for, and the most the measured spread can set. */
 export const MAX_MARGIN = 0.9;
+/** The floor of the margin unless the user sets one (find-max --margin): what a few short probes cannot see. */
+export const DEFAULT_MARGIN_FLOOR = 0.1;
 /** Standard deviations of measured spread held back. */
 export const MARGIN_SIGMAS = 3;
 
@@ -89,4 +94,75 @@ export function deriveMargin(opts: {
     repeatedBatches: spread.batches,
     source,
   };
+}
+
+/** The margin over some measured peaks and, with a fit, the largest batch the line predicts under the limit. */
+export interface Ceiling {
+  margin: MarginDerivation;
+  /** budget x (1 - margin). */
+  limitBytes: number;
+  /** floor((limit - a) / b); 0 when even the fixed part a does not fit; undefined without a fit or when memory does not grow with B. */
+  batch: number | undefined;
+}
+
+/**
+ * The one rule from measured peaks to a largest batch: the margin (deriveMargin over `samples`, with the
+ * fit's residual std), then predictMaxBatch under budget x (1 - margin). find-max starts its search
+ * there; recommend takes it as its memory ceiling.
+ */
+export function ceilingOf(opts: {
+  fit: MemoryFit | undefined;
+  budgetBytes: number;
+  floor: number;
+  samples: readonly PeakSample[];
+}): Ceiling {
+  const margin = deriveMargin({
+    floor: opts.floor,
+    budgetBytes: opts.budgetBytes,
+    residualStdBytes: opts.fit?.residualStdBytes,
+    samples: opts.samples,
+  });
+  const limitBytes = opts.budgetBytes * (1 - margin.margin);
+  const batch = opts.fit
+    ? predictMaxBatch(opts.fit, opts.budgetBytes, { marginBytes: opts.budgetBytes - limitBytes })
+    : undefined;
+  return { margin, limitBytes, batch };
+}
+
+/** A memory curve and the ceiling it gives (recommend's memory phase). */
+export interface MemoryCeiling {
+  points: { batchSize: number; peakBytes: number }[];
+  fit: Pick<MemoryFit, 'interceptBytes' | 'bytesPerSample' | 'r2' | 'residualStdBytes'>;
+  budgetBytes?: number;
+  /** budget x margin: the bytes held back. */
+  marginBytes?: number;
+  /** Largest batch predicted under the budget minus the margin; the training-set size without a budget or when memory does not grow. */
+  maxBatch: number;
+}
+
+/** Fits peak = a + b B over the points and, with a budget, caps the batch by ceilingOf (the margin floor: DEFAULT_MARGIN_FLOOR). */
+export function memoryCeiling(
+  points: MemoryCeiling['points'],
+  budgetBytes: number | undefined,
+  trainCount: number,
+  floor = DEFAULT_MARGIN_FLOOR,
+): MemoryCeiling {
+  const f = fitMemory(points);
+  const fit = {
+    interceptBytes: f.interceptBytes,
+    bytesPerSample: f.bytesPerSample,
+    r2: f.r2,
+    residualStdBytes: f.residualStdBytes,
+  };
+  if (budgetBytes === undefined) return { points, fit, maxBatch: trainCount };
+  const samples = points.map((p) => ({ batch: p.batchSize, peakBytes: p.peakBytes }));
+  const c = ceilingOf({ fit: f, budgetBytes, floor, samples });
+  if (c.batch === 0) {
+    throw new BatchlabError(
+      'BATCHLAB_OOM',
+      `the model needs about ${Math.round(f.interceptBytes / 1e6)} MB before any batch, more than the budget of ${Math.round(budgetBytes / 1e6)} MB minus its margin; raise --memory-budget or use a smaller model`,
+    );
+  }
+  const marginBytes = budgetBytes * c.margin.margin;
+  return { points, fit, budgetBytes, marginBytes, maxBatch: Math.min(trainCount, c.batch ?? trainCount) };
 }

@@ -1,8 +1,7 @@
-/** The find-max safety margin, derived from the measured spread with a floor; and the secant refinement of the start. */
+/** The safety margin of a memory budget, derived from the measured spread with a floor, and the ceiling it gives. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deriveMargin, MAX_MARGIN, runToRunSpread } from '../../src/lab/find-max-margin.js';
-import { judge, secantStart } from '../../src/lab/find-max.js';
+import { deriveMargin, MAX_MARGIN, memoryCeiling, runToRunSpread } from './margin.js';
 
 test('run-to-run spread: pooled relative std over batches measured more than once', () => {
   assert.deepEqual(
@@ -54,26 +53,13 @@ test('the margin is the floor when the measured spread is small, and the spread 
   assert.equal(huge.margin, MAX_MARGIN);
 });
 
-test('secant start: the line through the largest analytic point and the far probe', () => {
-  // peak = 1000 + 10 B exactly: from (8, 1080) and a far probe at 500 (6000), limit 5000 -> B = 400.
-  assert.equal(secantStart({ batch: 8, peakBytes: 1080 }, { batch: 500, peakBytes: 6000 }, 5000), 400);
-  assert.equal(
-    secantStart({ batch: 8, peakBytes: 1080 }, { batch: 500 }, 5000),
-    undefined,
-    'a real OOM measured no peak',
-  );
-  assert.equal(
-    secantStart({ batch: 8, peakBytes: 1080 }, { batch: 500, peakBytes: 900 }, 5000),
-    undefined,
-    'memory did not grow',
-  );
-});
-
-test('a run that finished above the limit is over-budget; errors keep their kind and first line', () => {
-  const at = { index: 1, phase: 'search' as const, batch: 64, steps: 3, limitBytes: 1000 };
-  assert.equal(judge({ kind: 'ok', peakBytes: 1000, ms: 1 }, at).kind, 'ok');
-  const over = judge({ kind: 'ok', peakBytes: 1001, ms: 1 }, at);
-  assert.deepEqual([over.kind, over.ok, over.reason], ['over-budget', false, 'peak 1001 B > limit 1000 B']);
-  const err = judge({ kind: 'error', ms: 1, message: 'BATCHLAB_SHAPE_MISMATCH: bad shape\nstack...' }, at);
-  assert.deepEqual([err.kind, err.reason], ['error', 'BATCHLAB_SHAPE_MISMATCH: bad shape']);
+test('memory ceiling: the fit under the budget minus the default 10% margin; no budget: the training set', () => {
+  const points = [1, 2, 4, 8].map((b) => ({ batchSize: b, peakBytes: 1e6 + 1e4 * b }));
+  const m = memoryCeiling(points, 100e6, 60_000);
+  // The line is exact (no residual, no repeated batch), so the margin is the floor: (100e6 - 10e6 - 1e6) / 1e4 = 8900.
+  assert.equal(m.maxBatch, 8900);
+  assert.equal(m.marginBytes, 10e6);
+  assert.equal(memoryCeiling(points, 100e6, 60_000, 0.05).maxBatch, 9400, '(100e6 - 5e6 - 1e6) / 1e4 under a 5% floor');
+  assert.equal(memoryCeiling(points, undefined, 60_000).maxBatch, 60_000);
+  assert.throws(() => memoryCeiling(points, 1e6, 60_000), /needs about 1 MB before any batch.*raise --memory-budget/);
 });

@@ -2,13 +2,13 @@
  * Turns one run's measured steps into its RunSummary: throughput with warm-up excluded, loss noise,
  * gradient noise scale with a confidence interval, the generalization gap.
  */
-import { createRng } from '../core/random.js';
-import { lossNoise } from '../core/stats.js';
-import { noiseScaleSeries, noiseScaleWithCI } from '../core/noise.js';
-import { stepTimeStats } from '../core/throughput.js';
-import type { StepRecord } from '../core/types.js';
-import type { TrainResult, TrainTarget } from '../engine/trainer.js';
+import { noiseScaleSeries, noiseScaleWithCI } from './noise.js';
+import { createRng } from './random.js';
+import type { TrainResult, TrainTarget } from './run.js';
+import { lossNoise } from './stats.js';
 import type { NoiseSummary, RunSummary } from './summary.js';
+import { stepTimeStats } from './throughput.js';
+import type { StepRecord } from './types.js';
 
 /** Steps left out of the throughput statistics: the first few (allocation, kernel set-up). */
 export const WARMUP_STEPS_EXCLUDED = 5;
