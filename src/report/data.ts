@@ -38,7 +38,7 @@ export interface EvalColumns {
   accuracy: (number | null)[];
 }
 
-/** A stored run (its `summary` is the RunSummary of src/lab/summary.ts, null until it finished) as charted. */
+/** A stored run (its `summary` is the RunSummary of src/core/summary.ts, null until it finished) as charted. */
 export interface ReportRun extends Omit<Run, 'experimentId' | 'settings'> {
   /** Colour of this batch size (src/report/palette.ts). */
   color: string;

@@ -4,7 +4,7 @@ import { findMaxBatch, type ProbeResult } from '../../src/core/search.js';
 import { findOnPath } from '../../src/engine/external/gpu.js';
 import { runTrial, TrialRunner } from '../../src/engine/external/runner.js';
 import { OOM_PATTERNS } from '../../src/engine/oom.js';
-import { commandProber } from '../../src/lab/find-max-probers.js';
+import { commandProber } from '../../src/lab/find-max/probers.js';
 import { announcedPids, FAKE_CMD, survivors, waitAllGone } from './helpers.js';
 
 const MiB = 2 ** 20;

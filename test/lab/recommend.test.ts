@@ -7,7 +7,7 @@ import {
   RECOMMEND_SCHEMA,
   recommendJson,
   type RecommendResult,
-} from '../../src/lab/recommend.js';
+} from '../../src/lab/recommend/recommend.js';
 
 test('--objective memory with no budget and no device memory is rejected before any probe', () => {
   assert.throws(

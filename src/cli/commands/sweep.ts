@@ -5,7 +5,7 @@ import { LR_RULES, type LrRule } from '../../core/lr.js';
 import { parsePositiveInt } from '../../core/units.js';
 import { loadDataset } from '../../data/registry.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import { runSweep, type SweepBudget, type SweepResult, type SweepSettings } from '../../lab/sweep.js';
+import { runSweep, type SweepBudget, type SweepResult, type SweepSettings } from '../../lab/sweep/sweep.js';
 import { writeReport } from '../../report/index.js';
 import { openStore } from '../../store/index.js';
 import { duration, num } from '../format.js';

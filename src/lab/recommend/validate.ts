@@ -7,16 +7,16 @@
  * - B_simple next to the sweep's measured B_crit = E_min / S_min (tradeoff fit), goal within 2x;
  * - the recommended run's wall time to target next to the best batch of the sweep, goal within 20%.
  */
-import { BatchlabError } from '../core/errors.js';
-import { defaultLrRule } from '../core/lr.js';
-import { latestEstimate } from '../core/noise-windows.js';
-import { REFERENCE_SWEEP_BATCHES } from '../core/recommend-plan.js';
-import type { TrainTarget } from '../core/run.js';
-import type { RunSummary } from '../core/summary.js';
-import { openStore } from '../store/index.js';
+import { BatchlabError } from '../../core/errors.js';
+import { defaultLrRule } from '../../core/lr.js';
+import { latestEstimate } from '../../core/noise-windows.js';
+import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
+import type { TrainTarget } from '../../core/run.js';
+import type { RunSummary } from '../../core/summary.js';
+import { openStore } from '../../store/index.js';
 import type { RecommendResult } from './recommend.js';
-import { runStoredProbe } from './recommend-probes.js';
-import { runConfig, runSweep, type SweepHooks, type SweepSettings } from './sweep.js';
+import { runStoredProbe } from '../run/stored-probe.js';
+import { runConfig, runSweep, type SweepHooks, type SweepSettings } from '../sweep/sweep.js';
 
 /** Goals of product.md: probe <= 5% of the sweep, B_simple within 2x of B_crit, time to target within 20% of the best. */
 export const VALIDATION_GOALS = { maxProbeShare: 0.05, maxBCritRatio: 2, maxTimeRatio: 1.2 } as const;

@@ -6,12 +6,12 @@
  * A prober reports against the hard budget only; the margin is applied by the search (find-max.ts), so
  * both kinds of probe are judged the same way.
  */
-import type { BudgetMeasure } from '../engine/external/runner.js';
-import { TrialRunner } from '../engine/external/runner.js';
-import type { TrainConfig } from '../engine/tfjs/trainer.js';
-import type { ProbeMeasurement } from '../engine/trainer.js';
-import { type ExecuteRun, executeRun, type RunSpec } from './run/execute.js';
-import { type ProbePeak, probeConfig, probeOf } from './run/probe.js';
+import type { BudgetMeasure } from '../../engine/external/runner.js';
+import { TrialRunner } from '../../engine/external/runner.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import type { ProbeMeasurement } from '../../engine/trainer.js';
+import { type ExecuteRun, executeRun, type RunSpec } from '../run/execute.js';
+import { type ProbePeak, probeConfig, probeOf } from '../run/probe.js';
 
 /** Options of one probe run. */
 export interface ProbeRunOptions {

@@ -1,19 +1,14 @@
 /**
- * The short runs of a recommendation probe, each in its own child process (child.ts) and recorded as a
- * run of the experiment: the memory phase (peak at B = 1, 2, 4, 8 -> fitMemory -> predictMaxBatch) and
- * the throughput phase (fastest step time at a few batch sizes, warm-up steps excluded -> fitStepTime,
- * saturationBatch).
+ * A probe recorded as a run of its experiment (recommend's memory, throughput and noise probes, a noise
+ * measurement, a validation run): the run row, executeRun, and a typed error for a run that did not finish.
  */
-import { BatchlabError } from '../core/errors.js';
-import type { MemoryCeiling } from '../core/margin.js';
-import type { RunSummary } from '../core/summary.js';
-import type { StepRecord } from '../core/types.js';
-import type { TrainConfig } from '../engine/tfjs/trainer.js';
-import type { Store } from '../store/index.js';
-import { THROUGHPUT_WARMUP_EXCLUDED, throughputFits, type ThroughputMeasurement } from '../core/recommend-plan.js';
-import { type ExecuteRun, executeRun } from './run/execute.js';
-import type { RunOutcome } from './run/outcome.js';
-import { probeConfig } from './run/probe.js';
+import { BatchlabError } from '../../core/errors.js';
+import type { RunSummary } from '../../core/summary.js';
+import type { StepRecord } from '../../core/types.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import type { Store } from '../../store/index.js';
+import { type ExecuteRun, executeRun } from './execute.js';
+import type { RunOutcome } from './outcome.js';
 
 /** Where probes are recorded, and the progress hooks. */
 export interface ProbeContext {
@@ -82,55 +77,4 @@ export async function runStoredProbe(
   );
   if (outcome.status !== 'done') throw probeFailure(ctx, key, config, outcome);
   return { runId: run.id, summary: outcome.summary!, steps: ctx.store.stepsOf(run.id) };
-}
-
-/** Memory phase: a few steps at each batch, peak tensor bytes per run. */
-export async function measureMemory(
-  ctx: ProbeContext,
-  base: TrainConfig,
-  plan: readonly { batchSize: number; steps: number }[],
-): Promise<{ points: MemoryCeiling['points']; samples: number }> {
-  const points: MemoryCeiling['points'] = [];
-  let samples = 0;
-  for (const p of plan) {
-    const r = await runStoredProbe(
-      ctx,
-      `probe:memory:b=${p.batchSize}`,
-      probeConfig(base, p.batchSize, p.steps),
-      p.steps,
-    );
-    points.push({ batchSize: p.batchSize, peakBytes: r.summary.peakBytes });
-    samples += r.summary.samples;
-  }
-  return { points, samples };
-}
-
-/** Throughput phase: the fastest step time after the warm-up steps, fitted t(B) = alpha + beta B. */
-export async function measureThroughput(
-  ctx: ProbeContext,
-  base: TrainConfig,
-  plan: readonly { batchSize: number; steps: number }[],
-): Promise<{ result: ThroughputMeasurement; samples: number }> {
-  const points: ThroughputMeasurement['points'] = [];
-  let samples = 0;
-  for (const p of plan) {
-    const r = await runStoredProbe(
-      ctx,
-      `probe:throughput:b=${p.batchSize}`,
-      probeConfig(base, p.batchSize, p.steps),
-      p.steps,
-    );
-    // The fastest step after the warm-up: interference from other processes only ever adds time, so the
-    // minimum is the least disturbed estimate of a step's cost (as Python's timeit advises).
-    const kept = r.steps.slice(Math.min(THROUGHPUT_WARMUP_EXCLUDED, r.steps.length - 1)).map((s) => s.stepMs);
-    const stepMs = Math.min(...kept);
-    points.push({
-      batchSize: p.batchSize,
-      stepMs,
-      samplesPerSec: (1000 * p.batchSize) / stepMs,
-      peakBytes: r.summary.peakBytes,
-    });
-    samples += r.summary.samples;
-  }
-  return { result: throughputFits(points), samples };
 }

@@ -15,7 +15,7 @@
  *    (the first one from the largest analytic point) reaches the limit (growthGuide; core/search
  *    nextBatchUp, secantCrossing).
  * 3. Verify the answer with a longer run (20 steps by default). The margin is derived again with the
- *    verification's peak (find-max-margin.ts); if the answer no longer fits, step down and verify again.
+ *    verification's peak (core/margin.ts); if the answer no longer fits, step down and verify again.
  *    The reported batch is always one that a verification run passed.
  *
  * What the budget is compared with is the prober's measure: for TF.js models the tensor peak of a step
@@ -24,8 +24,11 @@
  * A probe fails 'over-budget' when that peak exceeds budget x (1 - margin), 'oom' when the allocator
  * failed or the process was SIGKILLed; any other failure ('error', 'timeout') stops the search with
  * that error, and is never read as "too big".
+ *
+ * The pure steps (the start, the window, the secant, the climb's guide, the step down, the target advice)
+ * are core/find-max.ts; this file runs the probes, judges them against the limit and records them.
  */
-import { BatchlabError } from '../core/errors.js';
+import { BatchlabError } from '../../core/errors.js';
 import {
   checkSettings,
   type FindMaxSettings,
@@ -42,14 +45,14 @@ import {
   stepDown,
   targetAdvice,
   type TargetAdvice,
-} from '../core/find-max.js';
-import { deriveMargin, type MarginDerivation } from '../core/margin.js';
-import { findMaxBatch, type FindMaxResult, type MemoryFit, type ProbeResult } from '../core/search.js';
-import { formatBytes } from '../core/units.js';
-import type { ProbeMeasurement } from '../engine/trainer.js';
-import { openStore, type Store } from '../store/index.js';
-import type { Prober } from './find-max-probers.js';
-import { environment } from './sweep.js';
+} from '../../core/find-max.js';
+import { deriveMargin, type MarginDerivation } from '../../core/margin.js';
+import { findMaxBatch, type FindMaxResult, type MemoryFit, type ProbeResult } from '../../core/search.js';
+import { formatBytes } from '../../core/units.js';
+import type { ProbeMeasurement } from '../../engine/trainer.js';
+import { openStore, type Store } from '../../store/index.js';
+import type { Prober } from './probers.js';
+import { environment } from '../environment.js';
 
 /** One probe as it ran. */
 export interface ProbeRecord extends ProbePoint {

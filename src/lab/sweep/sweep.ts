@@ -8,19 +8,17 @@
  * Durability: runs and steps go to SQLite as they happen. Ctrl-C stops the current run, which is marked
  * interrupted; `--resume ID` runs only the unfinished runs. A killed parent loses no finished run.
  */
-import { cpus, totalmem, platform, release } from 'node:os';
-import { createRequire } from 'node:module';
-import { UsageError } from '../core/errors.js';
-import { scaleLr, type LrRule } from '../core/lr.js';
-import type { TrainTarget } from '../core/run.js';
-import { summarizeSweep } from '../core/summarize-sweep.js';
-import type { RunSummary, SweepSummary } from '../core/summary.js';
-import type { CommandSpec } from '../engine/external/trainer.js';
-import type { TrainConfig } from '../engine/tfjs/trainer.js';
-import { BATCHLAB_VERSION } from '../version.js';
-import { openStore, type Experiment, type Run, type Store } from '../store/index.js';
-import { executeRun, type RunSpec } from './run/execute.js';
-import type { RunOutcome } from './run/outcome.js';
+import { UsageError } from '../../core/errors.js';
+import { scaleLr, type LrRule } from '../../core/lr.js';
+import type { TrainTarget } from '../../core/run.js';
+import { summarizeSweep } from '../../core/summarize-sweep.js';
+import type { RunSummary, SweepSummary } from '../../core/summary.js';
+import type { CommandSpec } from '../../engine/external/trainer.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { openStore, type Experiment, type Run, type Store } from '../../store/index.js';
+import { environment } from '../environment.js';
+import { executeRun, type RunSpec } from '../run/execute.js';
+import type { RunOutcome } from '../run/outcome.js';
 
 /** How long each run trains. `target` stops at the target, or after `maxEpochs`. */
 export type SweepBudget =
@@ -227,27 +225,5 @@ export function runSpec(settings: SweepSettings, run: Run): RunSpec {
       maxSteps,
       seed: run.seed,
     },
-  };
-}
-
-/** Versions and hardware, stored with the experiment. */
-export function environment(): Record<string, unknown> {
-  const require = createRequire(import.meta.url);
-  const version = (pkg: string): string | undefined => {
-    try {
-      return (require(`${pkg}/package.json`) as { version: string }).version;
-    } catch {
-      return undefined;
-    }
-  };
-  const cpu = cpus();
-  return {
-    node: process.version,
-    tfjs: version('@tensorflow/tfjs-core'),
-    batchlab: BATCHLAB_VERSION,
-    cpu: cpu[0]?.model,
-    cores: cpu.length,
-    memoryBytes: totalmem(),
-    os: `${platform()} ${release()}`,
   };
 }

@@ -7,12 +7,12 @@
  * B_simple grows as the loss falls (McCandlish et al. 2018, Sec. 3), so every value says the steps it
  * covers; `batchlab noise --at-step N` re-measures it later in training.
  */
-import { noiseOverWindows, type NoiseWindow } from '../core/noise-windows.js';
-import type { TrainConfig } from '../engine/tfjs/trainer.js';
-import { openStore } from '../store/index.js';
-import { runStoredProbe, type ProbeContext } from './recommend-probes.js';
-import { probeConfig } from './run/probe.js';
-import { environment } from './sweep.js';
+import { noiseOverWindows, type NoiseWindow } from '../../core/noise-windows.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { openStore } from '../../store/index.js';
+import { environment } from '../environment.js';
+import { probeConfig } from '../run/probe.js';
+import { type ProbeContext, runStoredProbe } from '../run/stored-probe.js';
 
 /** What a noise probe measured. */
 export interface NoiseMeasurement {

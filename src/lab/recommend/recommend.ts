@@ -2,9 +2,9 @@
  * `batchlab recommend`: a cheap probe, then a decision. The probe measures, in short child-process runs
  * recorded as one experiment (kind 'recommend'):
  * 1. memory: peak at B = 1, 2, 4, 8 -> peak = a + b B -> the largest batch under the budget, with a margin;
- * 2. noise: B_simple over two windows early in training, each with a 95% bootstrap CI (noise-probe.ts);
+ * 2. noise: B_simple over two windows early in training, each with a 95% bootstrap CI (../noise/noise.ts, core/noise-windows.ts);
  * 3. throughput: step time at 16, 64, 256, 1024 (capped) -> t(B) = alpha + beta B and the saturation batch.
- * Its compute is held to a share (default 5%) of the sweep it replaces (recommend-plan.ts). The decision
+ * Its compute is held to a share (default 5%) of the sweep it replaces (core/recommend-plan.ts). The decision
  * is core/recommend.ts. The result is stored as the experiment's summary; the recommendation sits under
  * the key `recommendation` (the report renders a card from it).
  *
@@ -22,30 +22,31 @@
  *   probeCost:  { samples, seconds, runs, sweepSamples, shareOfSweep, maxShare }
  * Fields are only ever added within a schema version; a removal or a change of meaning bumps it.
  */
-import { BatchlabError } from '../core/errors.js';
-import { defaultLrRule, scaleLr } from '../core/lr.js';
-import { DEFAULT_MARGIN_FLOOR, type MemoryCeiling, memoryCeiling } from '../core/margin.js';
-import { latestEstimate, remeasureCommand } from '../core/noise-windows.js';
+import { BatchlabError } from '../../core/errors.js';
+import { defaultLrRule, scaleLr } from '../../core/lr.js';
+import { DEFAULT_MARGIN_FLOOR, type MemoryCeiling, memoryCeiling } from '../../core/margin.js';
+import { latestEstimate, remeasureCommand } from '../../core/noise-windows.js';
 import {
   recommend,
   type Objective,
   type RecommendInputs,
   type Recommendation,
   type RecommendOptimizer,
-} from '../core/recommend.js';
+} from '../../core/recommend.js';
 import {
   DEFAULT_PROBE_SHARE,
   memoryPlan,
   noiseWindows,
   planProbe,
   type ThroughputMeasurement,
-} from '../core/recommend-plan.js';
-import { loadDataset } from '../data/registry.js';
-import type { TrainConfig } from '../engine/tfjs/trainer.js';
-import { openStore, type Store } from '../store/index.js';
-import { measureNoise, type NoiseMeasurement } from './noise-probe.js';
-import { measureMemory, measureThroughput, type ProbeContext } from './recommend-probes.js';
-import { environment } from './sweep.js';
+} from '../../core/recommend-plan.js';
+import { loadDataset } from '../../data/registry.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { openStore, type Store } from '../../store/index.js';
+import { measureNoise, type NoiseMeasurement } from '../noise/noise.js';
+import type { ProbeContext } from '../run/stored-probe.js';
+import { measureMemory, measureThroughput } from './probes.js';
+import { environment } from '../environment.js';
 
 export const RECOMMEND_SCHEMA = 'batchlab.recommend/1';
 
