@@ -6,9 +6,10 @@
  */
 import { BatchlabError, UsageError } from './errors.js';
 import { scaleLr, type LrRule } from './lr.js';
-import { ceilingOf, MAX_MARGIN, type MarginDerivation, type PeakSample } from './margin.js';
+import { ceilingOf, DEFAULT_MARGIN_FLOOR, MAX_MARGIN, type MarginDerivation, type PeakSample } from './margin.js';
 import {
   accumulationPlan,
+  DEFAULT_MAX_TRIALS,
   fitMemory,
   GROWTH_FLAT_FACTOR,
   type AccumulationChoice,
@@ -69,6 +70,27 @@ export interface FindMaxSettings {
   lr?: { rule: LrRule; baseLr?: number; baseBatch?: number };
   /** What is probed, stored with the experiment (the TF.js config, or the command). */
   subject: Record<string, unknown>;
+}
+
+/**
+ * Settings with find-max's defaults for what is not given: the margin floor DEFAULT_MARGIN_FLOOR, probes
+ * of DEFAULT_PROBE_STEPS steps at ANALYTIC_BATCHES first, a verification of DEFAULT_VERIFY_STEPS, the
+ * search's DEFAULT_MAX_TRIALS and DEFAULT_TOLERANCE, the budget on the tensor peak of a step.
+ */
+export function findMaxSettings(
+  o: Pick<FindMaxSettings, 'budgetBytes' | 'cap'> & Partial<FindMaxSettings>,
+): FindMaxSettings {
+  return {
+    budgetOn: 'tensor',
+    marginFloor: DEFAULT_MARGIN_FLOOR,
+    probeSteps: DEFAULT_PROBE_STEPS,
+    verifySteps: DEFAULT_VERIFY_STEPS,
+    maxTrials: DEFAULT_MAX_TRIALS,
+    tolerance: DEFAULT_TOLERANCE,
+    analyticBatches: ANALYTIC_BATCHES,
+    subject: {},
+    ...o,
+  };
 }
 
 /** The analytic phase's result. */

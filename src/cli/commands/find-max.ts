@@ -3,9 +3,9 @@ import { UsageError } from '../../core/errors.js';
 import {
   ANALYTIC_BATCHES,
   DEFAULT_PROBE_STEPS,
-  DEFAULT_TOLERANCE,
   DEFAULT_VERIFY_STEPS,
   type FindMaxSettings,
+  findMaxSettings,
 } from '../../core/find-max.js';
 import { defaultLrRule, LR_RULES, type LrRule } from '../../core/lr.js';
 import { DEFAULT_MARGIN_FLOOR, MAX_MARGIN } from '../../core/margin.js';
@@ -130,7 +130,7 @@ function commonSettings(o: Options, budgetOn: string, cap: number, subject: Reco
   }
   const rule: LrRule =
     (o['lr-rule'] as LrRule | undefined) ?? defaultLrRule(subject.cmd === undefined ? o.optimizer : undefined);
-  return {
+  return findMaxSettings({
     budgetBytes,
     budgetOn,
     marginFloor: o.margin,
@@ -138,12 +138,10 @@ function commonSettings(o: Options, budgetOn: string, cap: number, subject: Reco
     probeSteps: o['probe-steps'],
     verifySteps: o['verify-steps'],
     maxTrials: o['max-trials'],
-    tolerance: DEFAULT_TOLERANCE,
-    analyticBatches: ANALYTIC_BATCHES,
     targetBatch: o['target-batch'],
     lr: { rule, baseLr: o['base-lr'], baseBatch: o['base-batch'] },
     subject,
-  };
+  });
 }
 
 /** A TF.js model on a dataset: probes are worker processes. */

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { BatchSizeError, UsageError } from '../../core/errors.js';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
+import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import { parsePositiveInt } from '../../core/units.js';
 import { loadDataset } from '../../data/registry.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
@@ -15,7 +16,7 @@ import { createProgress, type Progress } from '../progress.js';
 import { findingLines, sweepTable } from '../render-sweep.js';
 import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom, parseTarget } from './train.js';
 
-export const DEFAULT_BATCH_SIZES = '16,32,64,128,256,512,1024';
+export const DEFAULT_BATCH_SIZES = REFERENCE_SWEEP_BATCHES.join(',');
 
 export const SWEEP_OPTIONS = {
   ...MODEL_OPTIONS,

@@ -1,4 +1,5 @@
 /** `batchlab train`: one run, with a progress bar and a summary. */
+import { LAST_BATCH_POLICIES } from '../../core/batching.js';
 import { UsageError } from '../../core/errors.js';
 import { LR_SCHEDULES, type LrScheduleKind } from '../../core/lr.js';
 import { parsePositiveInt } from '../../core/units.js';
@@ -52,7 +53,7 @@ export const MODEL_OPTIONS = {
     type: 'string',
     value: 'POLICY',
     default: 'keep',
-    choices: ['keep', 'drop'],
+    choices: LAST_BATCH_POLICIES,
     help: 'the partial last batch of an epoch',
   },
   seed: { type: 'count', value: 'N', default: 1, help: 'seeds the initial weights and the batch order' },

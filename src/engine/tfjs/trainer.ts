@@ -50,6 +50,29 @@ export interface TrainConfig {
   sharpness?: { batchSamples: number; iterations: number };
 }
 
+/**
+ * A config with the command line's defaults for what is not given: batch 64 without accumulation, one
+ * epoch, SGD with momentum at LR 0.05, a constant schedule, seed 1, evaluation at the end only (the
+ * final train metrics on up to 10,000 samples), no noise measurement, sharpness or target.
+ */
+export function trainConfig(o: Pick<TrainConfig, 'dataset' | 'model'> & Partial<TrainConfig>): TrainConfig {
+  return {
+    datasetOptions: {},
+    batchSize: 64,
+    accumSteps: 1,
+    budget: { epochs: 1 },
+    lastBatch: 'keep',
+    optimizer: { name: 'momentum' },
+    lr: 0.05,
+    schedule: 'constant',
+    warmupSteps: 0,
+    seed: 1,
+    evalEvery: 0,
+    evalTrainLimit: 10_000,
+    ...o,
+  };
+}
+
 /** What a TF.js run needs to print before it starts; `backend` is the backend's name. */
 export interface RunContext extends RunPlan {
   data: Dataset;

@@ -106,7 +106,11 @@ export function checkRecommendOptions(
   }
 }
 
-/** Probes, decides, stores. */
+/**
+ * `batchlab recommend`: the probe (memory, noise scale, throughput, in short child-process runs recorded
+ * as one 'recommend' experiment in o.dbPath), then the decision (core/recommend.ts). Throws a typed error
+ * for options that contradict each other or a dataset too small to measure, before any probe runs.
+ */
 export async function runRecommend(o: RecommendOptions, hooks: RecommendHooks = {}): Promise<RecommendResult> {
   checkRecommendOptions(o);
   const trainSamples = loadDataset(o.base.dataset, o.base.datasetOptions).train.count;

@@ -5,13 +5,26 @@
  */
 import type { TrainResult } from '../../core/run.js';
 import { type RunFacts, summarizeRun } from '../../core/summarize-run.js';
+import type { RunSummary } from '../../core/summary.js';
 import { classifyError } from '../../engine/oom.js';
-import type { Trainer } from '../../engine/trainer.js';
+import type { RunPlan, Trainer } from '../../engine/trainer.js';
 import { openStore, StepWriter, type Store } from '../../store/index.js';
 import { INTERRUPTED_REASON, type RunHooks, type RunOutcome, type RunRecord } from './outcome.js';
 
 /** What the summary needs that the trainer's plan does not say: the seed, the peak LR, the target. */
 export type RunIdentity = Pick<RunFacts, 'seed' | 'lr' | 'target'>;
+
+/** The summary of a run that trained: what its steps say, with the facts of its plan and identity. */
+export function summarize(result: TrainResult, plan: RunPlan, identity: RunIdentity): RunSummary {
+  return summarizeRun(result, {
+    ...identity,
+    batchSize: plan.batchSize,
+    microBatchSize: plan.microBatchSize,
+    accumSteps: plan.accumSteps,
+    backend: plan.backend,
+    vmHwmBytes: result.vmHwmBytes,
+  });
+}
 
 /** Runs `trainer` to its end and records it under `record` (when given); never throws for a failed run. */
 export async function runAndRecord(
@@ -28,14 +41,7 @@ export async function runAndRecord(
       const plan = await trainer.prepare();
       hooks.onStart?.(plan);
       const result = await trainRecorded(trainer, store, runId, hooks);
-      const summary = summarizeRun(result, {
-        ...o.identity,
-        batchSize: plan.batchSize,
-        microBatchSize: plan.microBatchSize,
-        accumSteps: plan.accumSteps,
-        backend: plan.backend,
-        vmHwmBytes: result.vmHwmBytes,
-      });
+      const summary = summarize(result, plan, o.identity);
       const interrupted = result.status === 'interrupted';
       store?.finishRun(runId, {
         status: interrupted ? 'interrupted' : 'done',

@@ -6,8 +6,8 @@
  * on disk even if the parent is killed with -9; if the parent goes away mid-run, the worker stops and
  * marks the run interrupted, so a resume runs it again.
  */
-import type { RunPlan } from '../../engine/trainer.js';
 import { TfjsTrainer } from '../../engine/tfjs/trainer.js';
+import { planOnly } from './outcome.js';
 import type { ParentMessage, WorkerJob, WorkerMessage } from './protocol.js';
 import { runAndRecord } from './record.js';
 
@@ -20,12 +20,6 @@ function send(msg: WorkerMessage): void {
 
 /** Exit status of the worker for each end (the parent reads the reported outcome, not this). */
 const EXIT_CODE = { done: 0, interrupted: 130, failed: 1 } as const;
-
-/** The plan's own fields (a TF.js plan also holds the dataset, which must not cross the IPC channel). */
-function planOnly(p: RunPlan): RunPlan {
-  const { backend, batchSize, microBatchSize, accumSteps, plan, totalSteps } = p;
-  return { backend, batchSize, microBatchSize, accumSteps, plan, totalSteps };
-}
 
 async function runJob(job: WorkerJob): Promise<number> {
   const controller = new AbortController();

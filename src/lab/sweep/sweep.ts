@@ -10,10 +10,12 @@
  */
 import { UsageError } from '../../core/errors.js';
 import { scaleLr, type LrRule } from '../../core/lr.js';
+import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import type { TrainTarget } from '../../core/run.js';
 import { summarizeSweep } from '../../core/summarize-sweep.js';
 import type { RunSummary, SweepSummary } from '../../core/summary.js';
 import type { CommandSpec } from '../../engine/external/trainer.js';
+import { loadDataset } from '../../data/registry.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore, type Experiment, type Run, type Store } from '../../store/index.js';
 import { environment } from '../environment.js';
@@ -63,6 +65,26 @@ export interface SweepResult {
   runs: Run[];
   summary: SweepSummary;
   status: 'done' | 'interrupted';
+}
+
+/**
+ * Settings of a TF.js sweep with the command line's defaults for what is not given: batch sizes 16..1024
+ * (those up to the training set), one seed (1), the square-root LR rule from base.lr at batch 64, and
+ * one epoch's worth of samples per run, so every batch size sees the same data. Loads the dataset once
+ * for its size unless trainCount is given.
+ */
+export function sweepSettings(o: Pick<SweepSettings, 'base'> & Partial<SweepSettings>): SweepSettings {
+  const trainCount = o.trainCount ?? loadDataset(o.base.dataset, o.base.datasetOptions).train.count;
+  return {
+    batchSizes: REFERENCE_SWEEP_BATCHES.filter((b) => b <= trainCount),
+    seeds: [1],
+    lrRule: 'sqrt',
+    baseLr: o.base.lr,
+    baseBatch: 64,
+    budget: { kind: 'samples', value: trainCount },
+    trainCount,
+    ...o,
+  };
 }
 
 /** Evaluations per epoch: enough to place steps-to-target within 5% of an epoch. */
