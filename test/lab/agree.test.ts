@@ -18,7 +18,7 @@ import {
 import { DEFAULT_MARGIN_FLOOR } from '../../src/core/margin.js';
 import type { RunSummary } from '../../src/core/summary.js';
 import type { StepRecord } from '../../src/core/types.js';
-import type { TrainConfig } from '../../src/engine/tfjs/trainer.js';
+import { type TrainConfig, trainConfig } from '../../src/engine/tfjs/trainer.js';
 import { findMax } from '../../src/lab/find-max/find-max.js';
 import { tfjsProber } from '../../src/lab/find-max/probers.js';
 import { runRecommend } from '../../src/lab/recommend/recommend.js';
@@ -74,22 +74,13 @@ async function execute(spec: RunSpec, options: ExecuteOptions = {}): Promise<Run
   return { status: 'done', summary, reason: '', wallMs: 1 };
 }
 
-const BASE: TrainConfig = {
+const BASE: TrainConfig = trainConfig({
   dataset: 'gauss',
-  datasetOptions: {},
   model: { name: 'mlp', hidden: [32] },
-  batchSize: 64,
-  accumSteps: 1,
   budget: {},
-  lastBatch: 'keep',
   optimizer: { name: 'sgd' },
-  lr: 0.05,
-  schedule: 'constant',
-  warmupSteps: 0,
-  seed: 1,
-  evalEvery: 0,
   evalTrainLimit: 256,
-};
+});
 
 test('find-max and recommend agree on the largest batch for the same model and budget', async () => {
   const truth = Math.floor((BUDGET_BYTES * (1 - DEFAULT_MARGIN_FLOOR) - FIXED_BYTES) / BYTES_PER_SAMPLE);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { BatchlabError } from '../../src/core/errors.js';
 import { type FindMaxSettings, targetAdvice } from '../../src/core/find-max.js';
 import type { RunSummary } from '../../src/core/summary.js';
-import type { TrainConfig } from '../../src/engine/tfjs/trainer.js';
+import { type TrainConfig, trainConfig } from '../../src/engine/tfjs/trainer.js';
 import type { ProbeMeasurement } from '../../src/engine/trainer.js';
 import { findMax, judge } from '../../src/lab/find-max/find-max.js';
 import { commandProber, type Prober, tfjsProber } from '../../src/lab/find-max/probers.js';
@@ -249,24 +249,22 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-const BASE_CONFIG: TrainConfig = {
+/** A base far from a probe's: accumulation, warm-up, a schedule, noise measurement, sharpness. */
+const BASE_CONFIG: TrainConfig = trainConfig({
   dataset: 'gauss',
   datasetOptions: { limit: 2000 },
   model: { name: 'mlp', hidden: [32] },
-  batchSize: 64,
   accumSteps: 2,
   budget: { epochs: 5 },
-  lastBatch: 'keep',
   optimizer: { name: 'adam' },
   lr: 0.3,
   schedule: 'cosine',
   warmupSteps: 10,
   seed: 7,
   evalEvery: 5,
-  evalTrainLimit: 10_000,
   noiseEvery: 10,
   sharpness: { batchSamples: 512, iterations: 20 },
-};
+});
 
 /** The TF.js config of a run spec (these tests only run TF.js probes). */
 function configOf(spec: RunSpec): TrainConfig {

@@ -8,27 +8,34 @@ import type { MemoryCeiling } from '../../core/margin.js';
 import { THROUGHPUT_WARMUP_EXCLUDED, throughputFits, type ThroughputMeasurement } from '../../core/recommend-plan.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { probeConfig } from '../run/probe.js';
-import { type ProbeContext, runStoredProbe } from '../run/stored-probe.js';
+import { type ProbeContext, type ProbeRun, runStoredProbe } from '../run/stored-probe.js';
+
+/** One measure-only probe per planned batch, in order, recorded as `probe:<phase>:b=B`; each read by `read`. */
+async function probeEach<T>(
+  ctx: ProbeContext,
+  phase: 'memory' | 'throughput',
+  base: TrainConfig,
+  plan: readonly { batchSize: number; steps: number }[],
+  read: (run: ProbeRun, batchSize: number) => T,
+): Promise<{ points: T[]; samples: number }> {
+  const points: T[] = [];
+  let samples = 0;
+  for (const p of plan) {
+    const config = probeConfig(base, p.batchSize, p.steps);
+    const run = await runStoredProbe(ctx, `probe:${phase}:b=${p.batchSize}`, config, p.steps);
+    points.push(read(run, p.batchSize));
+    samples += run.summary.samples;
+  }
+  return { points, samples };
+}
 
 /** Memory phase: a few steps at each batch, peak tensor bytes per run. */
-export async function measureMemory(
+export function measureMemory(
   ctx: ProbeContext,
   base: TrainConfig,
   plan: readonly { batchSize: number; steps: number }[],
 ): Promise<{ points: MemoryCeiling['points']; samples: number }> {
-  const points: MemoryCeiling['points'] = [];
-  let samples = 0;
-  for (const p of plan) {
-    const r = await runStoredProbe(
-      ctx,
-      `probe:memory:b=${p.batchSize}`,
-      probeConfig(base, p.batchSize, p.steps),
-      p.steps,
-    );
-    points.push({ batchSize: p.batchSize, peakBytes: r.summary.peakBytes });
-    samples += r.summary.samples;
-  }
-  return { points, samples };
+  return probeEach(ctx, 'memory', base, plan, (r, batchSize) => ({ batchSize, peakBytes: r.summary.peakBytes }));
 }
 
 /** Throughput phase: the fastest step time after the warm-up steps, fitted t(B) = alpha + beta B. */
@@ -37,26 +44,12 @@ export async function measureThroughput(
   base: TrainConfig,
   plan: readonly { batchSize: number; steps: number }[],
 ): Promise<{ result: ThroughputMeasurement; samples: number }> {
-  const points: ThroughputMeasurement['points'] = [];
-  let samples = 0;
-  for (const p of plan) {
-    const r = await runStoredProbe(
-      ctx,
-      `probe:throughput:b=${p.batchSize}`,
-      probeConfig(base, p.batchSize, p.steps),
-      p.steps,
-    );
+  const { points, samples } = await probeEach(ctx, 'throughput', base, plan, (r, batchSize) => {
     // The fastest step after the warm-up: interference from other processes only ever adds time, so the
     // minimum is the least disturbed estimate of a step's cost (as Python's timeit advises).
     const kept = r.steps.slice(Math.min(THROUGHPUT_WARMUP_EXCLUDED, r.steps.length - 1)).map((s) => s.stepMs);
     const stepMs = Math.min(...kept);
-    points.push({
-      batchSize: p.batchSize,
-      stepMs,
-      samplesPerSec: (1000 * p.batchSize) / stepMs,
-      peakBytes: r.summary.peakBytes,
-    });
-    samples += r.summary.samples;
-  }
+    return { batchSize, stepMs, samplesPerSec: (1000 * batchSize) / stepMs, peakBytes: r.summary.peakBytes };
+  });
   return { result: throughputFits(points), samples };
 }
