@@ -14,7 +14,6 @@
 export {
   runSweep as sweep,
   sweepSettings,
-  type SweepBudget,
   type SweepHooks,
   type SweepResult,
   type SweepSettings,
@@ -88,7 +87,14 @@ export { recommend as recommendFrom, type Recommendation, type RecommendInputs }
 export { summarizeRun } from './core/summarize-run.js';
 export { summarizeSweep } from './core/summarize-sweep.js';
 export type { Finding, NoiseSummary, RunSummary, SweepSummary } from './core/summary.js';
-export type { OptimizerConfig, SplitMetrics, TrainBudget, TrainResult, TrainTarget } from './core/run.js';
+export type {
+  OptimizerConfig,
+  SplitMetrics,
+  SweepBudget,
+  TrainBudget,
+  TrainResult,
+  TrainTarget,
+} from './core/run.js';
 export type { EvalRecord, StepRecord } from './core/types.js';
 export { BatchlabError, type ErrorCode } from './core/errors.js';
 export { BATCHLAB_VERSION } from './version.js';

@@ -39,6 +39,13 @@ export interface TrainTarget {
   value: number;
 }
 
+/** How long each run of a sweep trains. `target` stops at the target, or after `maxEpochs`. */
+export type SweepBudget =
+  | { kind: 'epochs'; value: number }
+  | { kind: 'steps'; value: number }
+  | { kind: 'samples'; value: number }
+  | { kind: 'target'; target: TrainTarget; maxEpochs: number };
+
 /** Loss and accuracy on one split. */
 export interface SplitMetrics {
   loss: number;

@@ -11,7 +11,7 @@
 import { UsageError } from '../../core/errors.js';
 import { scaleLr, type LrRule } from '../../core/lr.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
-import type { TrainTarget } from '../../core/run.js';
+import type { SweepBudget } from '../../core/run.js';
 import { summarizeSweep } from '../../core/summarize-sweep.js';
 import type { RunSummary, SweepSummary } from '../../core/summary.js';
 import type { CommandSpec } from '../../engine/external/trainer.js';
@@ -21,13 +21,6 @@ import { openStore, type Experiment, type Run, type Store } from '../../store/in
 import { environment } from '../environment.js';
 import { executeRun, type RunSpec } from '../run/execute.js';
 import type { RunOutcome } from '../run/outcome.js';
-
-/** How long each run trains. `target` stops at the target, or after `maxEpochs`. */
-export type SweepBudget =
-  | { kind: 'epochs'; value: number }
-  | { kind: 'steps'; value: number }
-  | { kind: 'samples'; value: number }
-  | { kind: 'target'; target: TrainTarget; maxEpochs: number };
 
 /** Everything that defines a sweep; stored with the experiment, and compared on resume. */
 export interface SweepSettings {
