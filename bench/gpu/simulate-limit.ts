@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SIM_CURVES, simulateLimitSearch, simulateProbe, trueMax, type SimCurve } from '../../test/sim/gpu-memory.js';
-import { findMax } from '../../src/lab/find-max.js';
-import type { Prober } from '../../src/lab/find-max-probers.js';
+import { findMax } from '../../src/lab/find-max/find-max.js';
+import type { Prober } from '../../src/lab/find-max/probers.js';
 
 const TOLERANCE = 0.03;
 const MARGIN = 0.1;

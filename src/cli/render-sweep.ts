@@ -1,5 +1,5 @@
 /** The sweep table and the "What this sweep shows" lines, shared by `sweep`, `show` and `demo`. */
-import type { RunSummary, SweepSummary } from '../lab/summary.js';
+import type { RunSummary, SweepSummary } from '../core/summary.js';
 import type { Run } from '../store/index.js';
 import { duration, mb, num, pct, table } from './format.js';
 

@@ -41,6 +41,14 @@ export function scaleLr(options: { rule: LrRule; baseLr: number; baseBatch: numb
   }
 }
 
+/**
+ * The LR rule of an optimizer when none is given: square-root for Adam (Malladi et al. 2022), linear for
+ * SGD with or without momentum (Goyal et al. 2017). Unknown (a user's command): linear.
+ */
+export function defaultLrRule(optimizer: string | undefined): LrRule {
+  return optimizer === 'adam' ? 'sqrt' : 'linear';
+}
+
 /** Options of lrAt. */
 export interface LrScheduleOptions {
   kind: LrScheduleKind;

@@ -25,7 +25,7 @@
  */
 import { num } from './format.js';
 import { UsageError } from './errors.js';
-import { roundBatch, scaleLr, type LrRule, type RoundedBatch } from './lr.js';
+import { defaultLrRule, roundBatch, scaleLr, type LrRule, type RoundedBatch } from './lr.js';
 import { accumulationPlan } from './search.js';
 import { formatBytes } from './units.js';
 
@@ -250,7 +250,7 @@ export function recommend(inputs: RecommendInputs): Recommendation {
         ? 'memory'
         : by;
   const plan = accumulationPlan(Math.min(rounded.batch, cap), inputs.maxBatch);
-  const rule = inputs.lr.rule ?? (inputs.lr.optimizer === 'adam' ? 'sqrt' : 'linear');
+  const rule = inputs.lr.rule ?? defaultLrRule(inputs.lr.optimizer);
   const lr = scaleLr({ rule, baseLr: inputs.lr.baseLr, baseBatch: inputs.lr.baseBatch, batch: plan.effectiveBatch });
   const warmupSteps =
     plan.effectiveBatch > inputs.lr.baseBatch && rule !== 'fixed'

@@ -1,25 +1,65 @@
 /**
- * The one interface every trainer implements: the TF.js trainer (our own loop) and, later, the
- * external-command trainer. Orchestration (`src/lab`) only talks to this.
+ * The one interface every trainer implements: the TF.js trainer (our own loop, tfjs/trainer.ts) and the
+ * external-command trainer (a user's script through the JSON-lines protocol, external/trainer.ts).
+ * Orchestration (`src/lab`) only talks to this: prepare, run with hooks, read the result.
+ *
+ * A run that ends badly throws: a DivergedError, an allocation failure, or a TrainFailedError (oom.ts)
+ * that says how a command ended; `classifyError` (oom.ts) turns any of them into a status.
  */
 import type { LastBatchPolicy } from '../core/batching.js';
+import type { ProbeKind } from '../core/find-max.js';
+import type { OptimizerConfig, TrainBudget, TrainResult, TrainTarget } from '../core/run.js';
 import type { EvalRecord, StepRecord } from '../core/types.js';
-import type { OptimizerConfig } from './tfjs/optimizers.js';
 
-/** How long to train: the run stops at whichever limit comes first (at least one must be set). */
-export interface TrainBudget {
-  epochs?: number;
-  maxSteps?: number;
-  maxSamples?: number;
+/** What a trainer knows before its first step: printed before a run, passed to progress hooks. */
+export interface RunPlan {
+  /** Where the steps run: a TF.js backend's name, or 'external command'. */
+  backend: string;
+  /** Effective batch B = micro-batch b x accumulation steps k. */
+  batchSize: number;
+  microBatchSize: number;
+  accumSteps: number;
+  /** "64 = 16 x 4": the same in words. */
+  plan: string;
+  /** Steps the budget allows (an upper bound when a target may stop the run earlier; 0 when unknown). */
+  totalSteps: number;
 }
 
-/** Stop early once an evaluation on the held-out split reaches this. */
-export interface TrainTarget {
-  metric: 'accuracy' | 'loss';
-  /** accuracy: stop when >= value; loss: stop when <= value. */
-  value: number;
+/** A step as first seen, for progress output (a command's step may still gain fields from a later line). */
+export type StepProgress = Pick<StepRecord, 'step' | 'samples' | 'loss' | 'stepMs' | 'batchSize'>;
+
+export interface TrainHooks {
+  /** Every step as it happens, for progress. */
+  onProgress?(progress: StepProgress): void;
+  /** Every step in its final form, to record (TF.js: at once; a command: when it has ended). */
+  onStep?(record: StepRecord): void;
+  onEval?(record: EvalRecord): void;
+  /** Aborting stops the run after the current step; the result has status 'interrupted'. */
+  signal?: AbortSignal;
 }
 
+/** One training run: prepare (load data, pick a backend, check the command), then run. */
+export interface Trainer<P extends RunPlan = RunPlan> {
+  /** Checks and loads what the run needs; calling it again returns the same plan. Throws typed errors for bad input. */
+  prepare(): Promise<P>;
+  /** Trains (preparing first if needed). Resolves when the run ended normally; throws when it failed. */
+  run(hooks?: TrainHooks): Promise<TrainResult>;
+}
+
+/** What one probe (a few training steps at one batch size) measured: the one probe result of every trainer, read by find-max and stored as a probe. */
+export interface ProbeMeasurement {
+  kind: ProbeKind;
+  /** Peak of the measure the budget is on (tensor peak, tree RSS, GPU or reported); undefined when not measured. */
+  peakBytes?: number;
+  /** Resident high-water mark of the probe's process (tree), when known. */
+  vmHwmBytes?: number;
+  /** Wall time of the probe, ms. */
+  ms: number;
+  /** Why it failed (the first line is shown in tables). */
+  message?: string;
+}
+
+/** What the TF.js training loop is asked to do (tfjs/train.ts); the TF.js trainer builds it from its config. */
 export interface TrainSettings {
   /** Effective batch B (samples per update). */
   batchSize: number;
@@ -49,39 +89,4 @@ export interface TrainSettings {
   /** Estimate the top Hessian eigenvalue at the end (see sharpness.ts). */
   sharpness?: { batchSamples: number; iterations: number };
   target?: TrainTarget;
-}
-
-export interface TrainHooks {
-  onStep?(record: StepRecord): void;
-  onEval?(record: EvalRecord): void;
-  /** Aborting stops the run after the current step; the result has status 'interrupted'. */
-  signal?: AbortSignal;
-}
-
-export interface Metrics {
-  loss: number;
-  /** Classification only. */
-  accuracy?: number;
-}
-
-export interface TrainResult {
-  status: 'done' | 'interrupted' | 'target-reached';
-  steps: StepRecord[];
-  evals: EvalRecord[];
-  final: { train: Metrics; test: Metrics };
-  /** Training time: the sum of step times (evaluations excluded). */
-  trainMs: number;
-  /** Wall time of the whole run, evaluations and setup included. */
-  wallMs: number;
-  samples: number;
-  /** Largest per-step tensor high-water mark, in bytes (see StepRecord.peakBytes). */
-  peakBytes: number;
-  /** |w - w0|, the L2 distance of the final weights from the initial ones (Hoffer et al. 2017). */
-  distanceFromInit: number;
-  /** Set when a target was given and reached: where it was first reached. */
-  reachedTarget?: { step: number; samples: number; wallMs: number };
-  /** Top Hessian eigenvalue at the end, when asked for. */
-  sharpness?: { topEigenvalue: number; batchSamples: number; iterations: number };
-  /** Final weights, flattened per variable, when asked for (tests). */
-  weights?: Float32Array[];
 }

@@ -19,7 +19,7 @@
 import { z } from 'zod';
 import { BatchlabError } from '../core/errors.js';
 import { escapeControl } from '../core/text.js';
-import type { RunSummary, SweepSummary } from '../lab/summary.js';
+import type { RunSummary, SweepSummary } from '../core/summary.js';
 import { SCHEMA_VERSION } from './schema.js';
 import type { ExperimentKind, JsonObject } from './types.js';
 
@@ -51,7 +51,7 @@ const noiseSummary = z.looseObject({
   series: z.array(z.tuple([measured, measured])),
 });
 
-/** `runs.summary`: what summarizeRun wrote when the run finished (lab/summary.ts RunSummary). */
+/** `runs.summary`: what summarizeRun wrote when the run finished (core/summary.ts RunSummary). */
 export const runSummarySchema = z.looseObject({
   batchSize: measured,
   microBatchSize: measured,
@@ -88,7 +88,7 @@ export const runSummarySchema = z.looseObject({
 /** A run summary as the store returns it: a RunSummary (with any extra fields it was stored with). */
 export type StoredRunSummary = z.output<typeof runSummarySchema>;
 
-/** `experiments.summary` of a sweep (lab/summary.ts SweepSummary). */
+/** `experiments.summary` of a sweep (core/summary.ts SweepSummary). */
 export const sweepSummarySchema = z.looseObject({
   memoryFit: z.looseObject({ interceptBytes: measured, bytesPerSample: measured, r2: measured }).optional(),
   stepTimeFit: z.looseObject({ alphaMs: measured, betaMsPerSample: measured, r2: measured }).optional(),

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accumulationPlan } from '../../src/core/search.js';
-import type { FindMaxReport } from '../../src/lab/find-max.js';
-import { tfjsProber, PROBE_LR } from '../../src/lab/find-max-probers.js';
-import type { TrainConfig } from '../../src/lab/train.js';
+import type { FindMaxReport } from '../../src/lab/find-max/find-max.js';
+import { trainConfig } from '../../src/engine/tfjs/trainer.js';
+import { tfjsProber } from '../../src/lab/find-max/probers.js';
+import { MEASURE_ONLY_LR } from '../../src/lab/run/probe.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli, type CliResult } from './harness.js';
 
@@ -51,22 +52,15 @@ test('a TF.js MLP under an emulated budget: within 5% of the brute-force maximum
   const answer = report.answer.batch;
   // Brute force over the same probe function: the largest B whose tensor peak is within the limit,
   // stepping up from the answer until a probe fails, then bisecting exactly.
-  const base: TrainConfig = {
+  const base = trainConfig({
     dataset: 'gauss',
-    datasetOptions: {},
     model: { name: 'mlp', hidden: [32] },
     batchSize: 1,
-    accumSteps: 1,
     budget: { maxSteps: 3 },
-    lastBatch: 'keep',
     optimizer: { name: 'sgd' },
-    lr: PROBE_LR,
-    schedule: 'constant',
-    warmupSteps: 0,
-    seed: 1,
-    evalEvery: 0,
+    lr: MEASURE_ONLY_LR,
     evalTrainLimit: 256,
-  };
+  });
   const prober = tfjsProber({ base, measure: 'tensor' });
   const fits = async (b: number) =>
     ((await prober.run(b, { steps: 3 })).peakBytes as number) <= report.answer.limitBytes;

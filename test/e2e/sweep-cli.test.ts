@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '../../src/store/index.js';
-import type { RunSummary, SweepSummary } from '../../src/lab/summary.js';
+import type { RunSummary, SweepSummary } from '../../src/core/summary.js';
 import { runCli } from './harness.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'batchlab-sweep-'));

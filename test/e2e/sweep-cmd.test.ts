@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { RunSummary } from '../../src/lab/summary.js';
+import type { RunSummary } from '../../src/core/summary.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli, TEST_PYTHON, torchMissing } from './harness.js';
 

@@ -1,15 +1,40 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findMaxBatch } from '../../src/core/search.js';
-import { OOM_PATTERNS } from '../../src/engine/external/classify.js';
+import { findMaxBatch, type ProbeResult } from '../../src/core/search.js';
 import { findOnPath } from '../../src/engine/external/gpu.js';
-import { externalProbe } from '../../src/engine/external/probe.js';
 import { runTrial, TrialRunner } from '../../src/engine/external/runner.js';
+import { OOM_PATTERNS } from '../../src/engine/oom.js';
+import { commandProber } from '../../src/lab/find-max/probers.js';
 import { announcedPids, FAKE_CMD, survivors, waitAllGone } from './helpers.js';
 
 const MiB = 2 ** 20;
 const runner = new TrialRunner({ killGraceMs: 500 });
 after(() => runner.dispose());
+
+/**
+ * The fake trainer probed the way find-max probes a command (commandProber: executeRun, the external
+ * trainer, one probe reading), as a probe for core/search findMaxBatch judged on the hard budget alone.
+ */
+function fakeProbe(o: {
+  steps: number;
+  env?: NodeJS.ProcessEnv;
+  budgetBytes?: number;
+  signal?: AbortSignal;
+}): (batch: number) => Promise<ProbeResult> {
+  const prober = commandProber({
+    cmd: FAKE_CMD,
+    runner,
+    budgetBytes: o.budgetBytes ?? 2 ** 50,
+    budgetOn: 'rss',
+    env: o.env,
+  });
+  return async (batch) => {
+    const m = await prober.run(batch, { steps: o.steps, signal: o.signal });
+    if (m.kind === 'ok') return { ok: true, peakBytes: m.peakBytes as number };
+    const kind = m.kind === 'oom' || m.kind === 'over-budget' ? m.kind : 'error';
+    return { ok: false, kind, message: m.message ?? m.kind };
+  };
+}
 
 test('metrics from the file channel map to steps; evals and unknown fields kept', async () => {
   const r = await runner.runTrial({
@@ -69,11 +94,9 @@ test('onMetric sees each step as it arrives; the runner sets BATCHLAB_* and the 
 
 // Each real OOM message, in turn: the search finds the threshold, and every failure is an 'oom' probe.
 for (const row of OOM_PATTERNS) {
-  test(`findMaxBatch + externalProbe find the threshold when the trainer dies with a ${row.name} OOM`, async () => {
-    const probe = externalProbe({
-      runner,
-      cmd: FAKE_CMD,
-      values: { maxSteps: 1 },
+  test(`findMaxBatch + the command prober find the threshold when the trainer dies with a ${row.name} OOM`, async () => {
+    const probe = fakeProbe({
+      steps: 1,
       env: { FAKE_OOM_ABOVE: '37', FAKE_OOM_TEXT: row.example, FAKE_HOLD_MS: '0', FAKE_BYTES_PER_SAMPLE: '1024' },
     });
     const res = await findMaxBatch({ probe, predictedMax: 16, cap: 1024, tolerance: 0 });
@@ -93,13 +116,7 @@ test('an emulated RSS budget: the group is killed as over-budget and the search 
     env: { FAKE_HOLD_MS: '250' },
   });
   const budget = base.peakRssBytes + 64 * MiB; // about 60 extra samples of 1 MiB fit
-  const probe = externalProbe({
-    runner,
-    cmd: FAKE_CMD,
-    values: { maxSteps: 2 },
-    memoryBudgetBytes: budget,
-    env: { FAKE_HOLD_MS: '250' },
-  });
+  const probe = fakeProbe({ steps: 2, budgetBytes: budget, env: { FAKE_HOLD_MS: '250' } });
   const res = await findMaxBatch({ probe, predictedMax: 16, cap: 4096, tolerance: 0.1 });
   assert.equal(res.outcome, 'found', JSON.stringify(res.trials));
   assert.ok(res.maxBatch !== undefined && res.maxBatch >= 40 && res.maxBatch <= 72, `maxBatch ${res.maxBatch}`);
@@ -121,13 +138,13 @@ test('a budget on the reported peak_mem_bytes', async () => {
 });
 
 test('a crash is an error with its stderr tail, and it stops the search (never taken for OOM)', async () => {
-  const probe = externalProbe({ runner, cmd: FAKE_CMD, values: { maxSteps: 1 }, env: { FAKE_MODE: 'crash' } });
+  const probe = fakeProbe({ steps: 1, env: { FAKE_MODE: 'crash' } });
   const res = await findMaxBatch({ probe, predictedMax: 16, cap: 1024 });
   assert.equal(res.outcome, 'error');
   assert.equal(res.trials.length, 1);
   assert.match(
     res.error?.message ?? '',
-    /batch 16: the command exited with status 1.*\n[\s\S]*KeyError: a bug in the training script/,
+    /the command exited with status 1.*\n[\s\S]*KeyError: a bug in the training script[\s\S]*\n {2}command: /,
   );
 });
 
@@ -195,7 +212,7 @@ test('an abort (Ctrl-C) interrupts the trial, leaves no process, and makes the p
   assert.equal(r.outcome, 'interrupted');
   assert.deepEqual(await survivors(r.pgid as number, announcedPids(out)), []);
   assert.deepEqual(await waitAllGone(r.pgid as number, announcedPids(out)), []);
-  const probe = externalProbe({ runner, cmd: FAKE_CMD, signal: ac.signal });
+  const probe = fakeProbe({ steps: 1, signal: ac.signal });
   await assert.rejects(probe(8), { code: 'BATCHLAB_INTERRUPTED' });
 });
 

@@ -10,12 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchlabError } from '../../src/core/errors.js';
-import { classifyCrash, type WorkerOutcome } from '../../src/lab/child.js';
-import { findMax, targetAdvice, type FindMaxSettings } from '../../src/lab/find-max.js';
-import { commandProber, tfjsProber, type Measurement, type Prober } from '../../src/lab/find-max-probers.js';
-import type { RunSummary } from '../../src/lab/summary.js';
-import type { TrainConfig } from '../../src/lab/train.js';
-import type { WorkerJob } from '../../src/lab/worker-protocol.js';
+import { type FindMaxSettings, targetAdvice } from '../../src/core/find-max.js';
+import type { RunSummary } from '../../src/core/summary.js';
+import { type TrainConfig, trainConfig } from '../../src/engine/tfjs/trainer.js';
+import type { ProbeMeasurement } from '../../src/engine/trainer.js';
+import { findMax, judge } from '../../src/lab/find-max/find-max.js';
+import { commandProber, type Prober, tfjsProber } from '../../src/lab/find-max/probers.js';
+import { classifyCrash } from '../../src/lab/run/child.js';
+import type { RunSpec } from '../../src/lab/run/execute.js';
+import type { RunOutcome } from '../../src/lab/run/outcome.js';
 import { openStore } from '../../src/store/index.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'batchlab-find-max-'));
@@ -49,7 +52,10 @@ function mlpPeak(batch: number): number {
 }
 
 /** A prober over a peak function; `calls` records every batch probed. */
-function functionProber(peak: (batch: number, steps: number) => Measurement | number, calls: number[] = []): Prober {
+function functionProber(
+  peak: (batch: number, steps: number) => ProbeMeasurement | number,
+  calls: number[] = [],
+): Prober {
   return {
     measure: 'test peak',
     async run(batch, o) {
@@ -243,39 +249,46 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-const BASE_CONFIG: TrainConfig = {
+/** A base far from a probe's: accumulation, warm-up, a schedule, noise measurement, sharpness. */
+const BASE_CONFIG: TrainConfig = trainConfig({
   dataset: 'gauss',
   datasetOptions: { limit: 2000 },
   model: { name: 'mlp', hidden: [32] },
-  batchSize: 64,
   accumSteps: 2,
   budget: { epochs: 5 },
-  lastBatch: 'keep',
   optimizer: { name: 'adam' },
   lr: 0.3,
   schedule: 'cosine',
   warmupSteps: 10,
   seed: 7,
   evalEvery: 5,
-  evalTrainLimit: 10_000,
   noiseEvery: 10,
   sharpness: { batchSamples: 512, iterations: 20 },
-};
+});
+
+/** The TF.js config of a run spec (these tests only run TF.js probes). */
+function configOf(spec: RunSpec): TrainConfig {
+  assert.equal(spec.kind, 'tfjs');
+  return (spec as Extract<RunSpec, { kind: 'tfjs' }>).config;
+}
+
+/** A finished run as executeRun reports it. */
+function done(batch: number, peakBytes: number): RunOutcome {
+  return { status: 'done', summary: summaryWith(batch, peakBytes), reason: '', wallMs: 1 };
+}
 
 test('a child killed by SIGKILL counts as out of memory and steers the search down', async () => {
-  const jobs: WorkerJob[] = [];
-  const runWorker = async (job: WorkerJob): Promise<WorkerOutcome> => {
-    jobs.push(job);
-    const b = job.config.batchSize;
-    if (b <= 700) return { kind: 'done', status: 'done', summary: summaryWith(b, mlpPeak(b)) };
+  const jobs: TrainConfig[] = [];
+  const execute = async (spec: RunSpec): Promise<RunOutcome> => {
+    const b = jobs[jobs.push(configOf(spec)) - 1]!.batchSize;
+    if (b <= 700) return done(b, mlpPeak(b));
     // What child.ts makes of a worker the kernel killed: no message of its own, signal SIGKILL.
-    const crash = classifyCrash({ exitCode: null, signal: 'SIGKILL', stderrTail: '', interrupted: false });
-    return { kind: 'failed', ...crash, code: 'BATCHLAB_OOM', exitCode: null, signal: 'SIGKILL', stderrTail: '' };
+    return { ...classifyCrash({ exitCode: null, signal: 'SIGKILL', stderrTail: '', interrupted: false }), wallMs: 1 };
   };
   const report = await findMax({
     dbPath: newDb(),
     settings: settings({ budgetBytes: 3 << 20, cap: 2000 }),
-    prober: tfjsProber({ base: BASE_CONFIG, measure: 'tensor', runWorker }),
+    prober: tfjsProber({ base: BASE_CONFIG, measure: 'tensor', execute }),
   });
   const ooms = report.probes.filter((p) => p.kind === 'oom');
   assert.ok(
@@ -288,49 +301,38 @@ test('a child killed by SIGKILL counts as out of memory and steers the search do
 test('settings and weights are unchanged after the search, on success and on failure', async () => {
   const base = deepFreeze(structuredClone(BASE_CONFIG));
   const before = structuredClone(base);
-  const jobs: WorkerJob[] = [];
-  const ok = async (job: WorkerJob): Promise<WorkerOutcome> => (
-    jobs.push(job),
-    { kind: 'done', status: 'done', summary: summaryWith(job.config.batchSize, mlpPeak(job.config.batchSize)) }
-  );
+  const jobs: TrainConfig[] = [];
+  const ok = async (spec: RunSpec): Promise<RunOutcome> => {
+    const b = jobs[jobs.push(configOf(spec)) - 1]!.batchSize;
+    return done(b, mlpPeak(b));
+  };
   await findMax({
     dbPath: newDb(),
     settings: settings({ cap: 2000 }),
-    prober: tfjsProber({ base, measure: 'tensor', runWorker: ok }),
+    prober: tfjsProber({ base, measure: 'tensor', execute: ok }),
   });
-  const failing = async (job: WorkerJob): Promise<WorkerOutcome> =>
-    job.config.batchSize > 8
-      ? {
-          kind: 'failed',
-          status: 'error',
-          code: 'BATCHLAB_SHAPE_MISMATCH',
-          message: 'bad shape',
-          exitCode: 1,
-          signal: null,
-          stderrTail: '',
-        }
-      : ok(job);
+  const failing = async (spec: RunSpec): Promise<RunOutcome> =>
+    configOf(spec).batchSize > 8
+      ? { status: 'failed', code: 'BATCHLAB_SHAPE_MISMATCH', reason: 'bad shape', wallMs: 1 }
+      : ok(spec);
   await assert.rejects(
     findMax({
       dbPath: newDb(),
       settings: settings({ cap: 2000 }),
-      prober: tfjsProber({ base, measure: 'tensor', runWorker: failing }),
+      prober: tfjsProber({ base, measure: 'tensor', execute: failing }),
     }),
     /bad shape/,
   );
   assert.deepEqual(base, before, "the caller's config (frozen, so a write would have thrown) is as it was");
   for (const job of jobs) {
-    assert.notEqual(job.config, base);
+    assert.notEqual(job, base);
     // Each probe's own copy: few steps, no accumulation, noise or sharpness; the model, data and seed (so the initial weights) as given.
+    assert.deepEqual([job.accumSteps, job.noiseEvery, job.sharpness, job.evalEvery], [1, 0, undefined, 0]);
     assert.deepEqual(
-      [job.config.accumSteps, job.config.noiseEvery, job.config.sharpness, job.config.evalEvery],
-      [1, 0, undefined, 0],
-    );
-    assert.deepEqual(
-      [job.config.model, job.config.dataset, job.config.datasetOptions, job.config.seed, job.config.optimizer],
+      [job.model, job.dataset, job.datasetOptions, job.seed, job.optimizer],
       [base.model, base.dataset, base.datasetOptions, base.seed, base.optimizer],
     );
-    assert.ok(job.config.budget.maxSteps === 3 || job.config.budget.maxSteps === 20);
+    assert.ok(job.budget.maxSteps === 3 || job.budget.maxSteps === 20);
   }
 });
 
@@ -388,9 +390,9 @@ test('a GPU-like profile, flat at small B: the guided climb finds the maximum in
   // verification peaks 0.5% higher than the 3-step probes.
   const card = 81_559 * 2 ** 20;
   const gpu = (b: number) => 1.08 * 2 ** 30 + Math.ceil((7_000 * b) / 2 ** 21) * 2 ** 21;
-  const peak = (b: number, steps: number): Measurement | number => {
+  const peak = (b: number, steps: number): ProbeMeasurement | number => {
     const p = gpu(b) * (steps >= 20 ? 1.005 : 1);
-    return p > card ? { kind: 'oom', reason: 'CUDA out of memory', ms: 1 } : p;
+    return p > card ? { kind: 'oom', message: 'CUDA out of memory', ms: 1 } : p;
   };
   const calls: number[] = [];
   const cap = 2 ** 25;
@@ -444,4 +446,13 @@ test('target batch: accumulation plan and the LR of the effective batch', () => 
   assert.equal(adam.lr.value, 0.001 * Math.sqrt(adam.plan.effectiveBatch / 256));
   assert.match(targetAdvice(512, 100).lr.text, /pass --base-lr and --base-batch/);
   assert.equal(targetAdvice(64, 100).fits, true);
+});
+
+test('a run that finished above the limit is over-budget; errors keep their kind and first line', () => {
+  const at = { index: 1, phase: 'search' as const, batch: 64, steps: 3, limitBytes: 1000 };
+  assert.equal(judge({ kind: 'ok', peakBytes: 1000, ms: 1 }, at).kind, 'ok');
+  const over = judge({ kind: 'ok', peakBytes: 1001, ms: 1 }, at);
+  assert.deepEqual([over.kind, over.ok, over.reason], ['over-budget', false, 'peak 1001 B > limit 1000 B']);
+  const err = judge({ kind: 'error', ms: 1, message: 'BATCHLAB_SHAPE_MISMATCH: bad shape\nstack...' }, at);
+  assert.deepEqual([err.kind, err.reason], ['error', 'BATCHLAB_SHAPE_MISMATCH: bad shape']);
 });

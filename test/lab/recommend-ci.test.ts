@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { noiseScaleWithCI } from '../../src/core/noise.js';
 import { createRng, type Rng } from '../../src/core/random.js';
 import type { StepRecord } from '../../src/core/types.js';
-import { NOISE_BOOTSTRAP_WINDOWS, NOISE_PROBE_CONFIDENCE } from '../../src/lab/noise-probe.js';
+import { NOISE_BOOTSTRAP_WINDOWS, NOISE_PROBE_CONFIDENCE } from '../../src/core/noise-windows.js';
 
 const D = 20;
 const BATCH = 64;

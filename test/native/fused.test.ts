@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { compareBackends, maxScaledError, NATIVE, runOn, skipReason, TOLERANCE, type Spec } from './helpers.js';
 import { fusedSoftmaxCrossEntropy, fusedSumSquares } from '../../src/engine/backends/native-ops.js';
-import { createOptimizer, type OptimizerConfig } from '../../src/engine/tfjs/optimizers.js';
+import type { OptimizerConfig } from '../../src/core/run.js';
+import { createOptimizer } from '../../src/engine/tfjs/optimizers.js';
 import { loadNativeAddon } from '../../src/engine/backends/native-addon.js';
 
 const SHAPES = [[1], [7], [33, 65], [784, 256], [100_003]];

@@ -5,7 +5,7 @@
  * Deterministic (seeded LCG), no TF.js.
  */
 import type { EvalRecord, StepRecord } from '../../src/core/types.js';
-import type { RunSummary, SweepSummary } from '../../src/lab/summary.js';
+import type { RunSummary, SweepSummary } from '../../src/core/summary.js';
 import type { Run, Store } from '../../src/store/index.js';
 
 /** The charts a page draws for a synthetic sweep (it has every measurement), in page order. */

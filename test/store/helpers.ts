@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EvalRecord, StepRecord } from '../../src/core/types.js';
-import type { RunSummary, SweepSummary } from '../../src/lab/summary.js';
+import type { RunSummary, SweepSummary } from '../../src/core/summary.js';
 
 /** A fresh temp directory; call the returned `cleanup` in `after`. */
 export function tempDir(): { dir: string; db: (name?: string) => string; cleanup: () => void } {
@@ -44,7 +44,7 @@ export function makeEval(step: number, split: 'train' | 'test', accuracy?: numbe
   return e;
 }
 
-/** A run summary of the stored shape (lab/summary.ts RunSummary); `over` replaces top-level fields. */
+/** A run summary of the stored shape (core/summary.ts RunSummary); `over` replaces top-level fields. */
 export function makeRunSummary(over: Partial<RunSummary> = {}): RunSummary {
   return {
     batchSize: 64,
@@ -76,7 +76,7 @@ export function makeRunSummary(over: Partial<RunSummary> = {}): RunSummary {
   };
 }
 
-/** A sweep summary of the stored shape (lab/summary.ts SweepSummary). */
+/** A sweep summary of the stored shape (core/summary.ts SweepSummary). */
 export function makeSweepSummary(over: Partial<SweepSummary> = {}): SweepSummary {
   return {
     memoryFit: { interceptBytes: 1e6, bytesPerSample: 1e4, r2: 0.99 },

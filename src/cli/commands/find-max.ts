@@ -1,25 +1,22 @@
 /** `batchlab find-max`: the largest batch that fits a memory budget, for a TF.js model or any training command. */
 import { UsageError } from '../../core/errors.js';
-import { LR_RULES, type LrRule } from '../../core/lr.js';
+import {
+  ANALYTIC_BATCHES,
+  DEFAULT_PROBE_STEPS,
+  DEFAULT_VERIFY_STEPS,
+  type FindMaxSettings,
+  findMaxSettings,
+} from '../../core/find-max.js';
+import { defaultLrRule, LR_RULES, type LrRule } from '../../core/lr.js';
+import { DEFAULT_MARGIN_FLOOR, MAX_MARGIN } from '../../core/margin.js';
 import { DEFAULT_MAX_TRIALS } from '../../core/search.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
 import { loadDataset } from '../../data/registry.js';
 import { expandCommand, resolveValues } from '../../engine/external/index.js';
-import {
-  ANALYTIC_BATCHES,
-  DEFAULT_PROBE_STEPS,
-  DEFAULT_TOLERANCE,
-  DEFAULT_VERIFY_STEPS,
-  defaultLrRule,
-  findMax,
-  type FindMaxHooks,
-  type FindMaxReport,
-  type FindMaxSettings,
-  type ProbeRecord,
-} from '../../lab/find-max.js';
-import { MAX_MARGIN } from '../../lab/find-max-margin.js';
-import { commandProber, PROBE_LR, tfjsProber, type Prober } from '../../lab/find-max-probers.js';
-import type { TrainConfig } from '../../lab/train.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { findMax, type FindMaxHooks, type FindMaxReport, type ProbeRecord } from '../../lab/find-max/find-max.js';
+import { commandProber, tfjsProber, type Prober } from '../../lab/find-max/probers.js';
+import { MEASURE_ONLY_LR } from '../../lab/run/probe.js';
 import { duration, num, table } from '../format.js';
 import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
@@ -53,7 +50,7 @@ export const FIND_MAX_OPTIONS = {
   margin: {
     type: 'number',
     value: 'F',
-    default: 0.1,
+    default: DEFAULT_MARGIN_FLOOR,
     help: `smallest fraction of the budget held back, in [0, ${MAX_MARGIN}]; the measured spread of the peaks may ask for more`,
   },
   'max-trials': { type: 'int', value: 'N', default: DEFAULT_MAX_TRIALS, help: 'most search probes' },
@@ -133,7 +130,7 @@ function commonSettings(o: Options, budgetOn: string, cap: number, subject: Reco
   }
   const rule: LrRule =
     (o['lr-rule'] as LrRule | undefined) ?? defaultLrRule(subject.cmd === undefined ? o.optimizer : undefined);
-  return {
+  return findMaxSettings({
     budgetBytes,
     budgetOn,
     marginFloor: o.margin,
@@ -141,12 +138,10 @@ function commonSettings(o: Options, budgetOn: string, cap: number, subject: Reco
     probeSteps: o['probe-steps'],
     verifySteps: o['verify-steps'],
     maxTrials: o['max-trials'],
-    tolerance: DEFAULT_TOLERANCE,
-    analyticBatches: ANALYTIC_BATCHES,
     targetBatch: o['target-batch'],
     lr: { rule, baseLr: o['base-lr'], baseBatch: o['base-batch'] },
     subject,
-  };
+  });
 }
 
 /** A TF.js model on a dataset: probes are worker processes. */
@@ -164,7 +159,7 @@ function tfjsJob(o: Options): Job {
     budget: { maxSteps: o['probe-steps'] },
     lastBatch: o['last-batch'] as 'keep' | 'drop',
     optimizer: optimizerFrom(o),
-    lr: PROBE_LR,
+    lr: MEASURE_ONLY_LR,
     schedule: 'constant',
     warmupSteps: 0,
     seed: o.seed,

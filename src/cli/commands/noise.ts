@@ -1,8 +1,9 @@
 /** `batchlab noise`: the gradient noise scale B_simple at a chosen point of training, with a 95% CI. */
 import { UsageError } from '../../core/errors.js';
 import { loadDataset } from '../../data/registry.js';
-import { checkNoiseOptions, runNoiseExperiment, type NoiseMeasurement } from '../../lab/noise-probe.js';
-import type { TrainConfig } from '../../lab/train.js';
+import { checkNoiseOptions } from '../../core/noise-windows.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { runNoiseExperiment, type NoiseMeasurement } from '../../lab/noise/noise.js';
 import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';

@@ -3,9 +3,14 @@ import { UsageError } from '../../core/errors.js';
 import { OBJECTIVES, type Objective, type RecommendOptimizer } from '../../core/recommend.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
 import { loadDataset } from '../../data/registry.js';
-import { recommendJson, runRecommend, type RecommendOptions, type RecommendResult } from '../../lab/recommend.js';
-import { validateRecommend, VALIDATION_GOALS, type ValidationReport } from '../../lab/recommend-validate.js';
-import type { TrainConfig } from '../../lab/train.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import {
+  recommendJson,
+  runRecommend,
+  type RecommendOptions,
+  type RecommendResult,
+} from '../../lab/recommend/recommend.js';
+import { validateRecommend, VALIDATION_GOALS, type ValidationReport } from '../../lab/recommend/validate.js';
 import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';

@@ -1,6 +1,6 @@
 /** `batchlab list`, `show ID` and `export ID`: reading the store. */
 import { UsageError } from '../../core/errors.js';
-import type { SweepSummary } from '../../lab/summary.js';
+import type { SweepSummary } from '../../core/summary.js';
 import { exportExperiment, exportExperimentToFile, openStore, type Experiment, type Store } from '../../store/index.js';
 import { table } from '../format.js';
 import type { Io } from '../io.js';

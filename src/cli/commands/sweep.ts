@@ -3,9 +3,10 @@ import { resolve } from 'node:path';
 import { BatchSizeError, UsageError } from '../../core/errors.js';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
 import { parseBatchList, parseBudget, parseSeeds } from '../../core/parse.js';
+import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import { loadDataset } from '../../data/registry.js';
-import { runSweep, type SweepResult, type SweepSettings } from '../../lab/sweep.js';
-import type { TrainConfig } from '../../lab/train.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { runSweep, type SweepResult, type SweepSettings } from '../../lab/sweep/sweep.js';
 import { writeReport } from '../../report/index.js';
 import { openStore } from '../../store/index.js';
 import { duration, num } from '../format.js';
@@ -15,7 +16,7 @@ import { createProgress, type Progress } from '../progress.js';
 import { findingLines, sweepTable } from '../render-sweep.js';
 import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
 
-export const DEFAULT_BATCH_SIZES = '16,32,64,128,256,512,1024';
+export const DEFAULT_BATCH_SIZES = REFERENCE_SWEEP_BATCHES.join(',');
 
 export const SWEEP_OPTIONS = {
   ...MODEL_OPTIONS,

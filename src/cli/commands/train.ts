@@ -1,12 +1,12 @@
 /** `batchlab train`: one run, with a progress bar and a summary. */
+import { LAST_BATCH_POLICIES } from '../../core/batching.js';
 import { UsageError } from '../../core/errors.js';
 import { LR_SCHEDULES, type LrScheduleKind } from '../../core/lr.js';
 import { parseTarget } from '../../core/parse.js';
 import { parsePositiveInt } from '../../core/units.js';
 import type { LoadOptions } from '../../data/types.js';
-import type { TrainBudget, TrainResult } from '../../engine/trainer.js';
-import { assertOptimizerName, type OptimizerConfig } from '../../engine/tfjs/optimizers.js';
-import { runTraining, prepareRun, type RunContext, type TrainConfig } from '../../lab/train.js';
+import { assertOptimizerName, type OptimizerConfig, type TrainBudget, type TrainResult } from '../../core/run.js';
+import { prepareRun, type RunContext, type TrainConfig, TfjsTrainer } from '../../engine/tfjs/trainer.js';
 import { MODEL_NAMES, type ModelName, type ModelSpec } from '../../models/index.js';
 import { UnknownNameError } from '../../core/errors.js';
 import { duration, mb, num, pct } from '../format.js';
@@ -48,7 +48,7 @@ export const MODEL_OPTIONS = {
     type: 'string',
     value: 'POLICY',
     default: 'keep',
-    choices: ['keep', 'drop'],
+    choices: LAST_BATCH_POLICIES,
     help: 'the partial last batch of an epoch',
   },
   seed: { type: 'count', value: 'N', default: 1, help: 'seeds the initial weights and the batch order' },
@@ -162,15 +162,16 @@ export async function trainCommand(argv: readonly string[], io: Io): Promise<num
   const config = trainConfigFrom(options);
   const ctx = await prepareRun(config);
   if (config.evalEvery === 0) config.evalEvery = Math.max(1, Math.round(ctx.totalSteps / 10));
+  const trainer = new TfjsTrainer(config, ctx);
   if (!options.json) io.out(header(config, ctx));
   const progress = createProgress({ stream: io.errStream, total: ctx.totalSteps, label: 'train' });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   try {
-    const result = await runTraining(config, ctx, {
+    const result = await trainer.run({
       signal: controller.signal,
-      onStep: (s) =>
+      onProgress: (s) =>
         progress.update(s.step, { loss: s.loss.toFixed(4), 'samples/s': num(s.batchSize / (s.stepMs / 1000)) }),
     });
     progress.done();
@@ -187,7 +188,7 @@ function header(config: TrainConfig, ctx: RunContext): string {
   return [
     `dataset   ${d.name}: ${num(d.train.count)} train / ${num(d.test.count)} held-out, input [${d.inputShape.join(', ')}]`,
     `model     ${config.model.name}${config.model.name === 'mlp' ? ` hidden ${config.model.hidden?.join(',')}` : ''}`,
-    `backend   ${ctx.backend.name} (${ctx.backend.reason})`,
+    `backend   ${ctx.backend} (${ctx.backendChoice.reason})`,
     `batch     effective batch = micro-batch x accumulation steps: ${ctx.plan}`,
     `optimizer ${config.optimizer.name}, lr ${config.lr}, schedule ${config.schedule}${config.warmupSteps ? ` after ${config.warmupSteps} warm-up steps` : ''}, seed ${config.seed}`,
     `budget    up to ${num(ctx.totalSteps)} steps`,
@@ -201,7 +202,7 @@ function summary(config: TrainConfig, ctx: RunContext, r: TrainResult): string {
     `\n${r.status === 'interrupted' ? 'interrupted' : 'done'}: ${num(r.steps.length)} steps, ${num(r.samples)} samples in ${duration(r.wallMs)} (training ${duration(r.trainMs)})`,
     `train     loss ${train.loss.toFixed(4)}${train.accuracy !== undefined ? `  accuracy ${pct(train.accuracy)}` : ''}`,
     `held-out  loss ${test.loss.toFixed(4)}${test.accuracy !== undefined ? `  accuracy ${pct(test.accuracy)}` : ''}`,
-    `speed     ${num(rate)} samples/s on ${ctx.backend.name}`,
+    `speed     ${num(rate)} samples/s on ${ctx.backend}`,
     `memory    peak tensor memory ${mb(r.peakBytes)} MB per step (weights, optimizer state, activations, gradients)`,
     `batch     ${ctx.plan} (effective = micro-batch x accumulation steps)`,
   ];
@@ -218,7 +219,7 @@ function resultJson(config: TrainConfig, ctx: RunContext, r: TrainResult) {
     status: r.status,
     dataset: ctx.data.name,
     model: config.model,
-    backend: ctx.backend,
+    backend: ctx.backendChoice,
     batchSize: config.batchSize,
     plan: ctx.plan,
     lr: config.lr,

@@ -147,9 +147,3 @@ export function releaseNativeMemory(): void {
   if (loaded.ok) loaded.addon.releaseScratch();
   nativeBackend()?.pool.clear();
 }
-
-/** Kernel names the addon implements (the rest run the cpu backend's code). */
-export function nativeKernelNames(): string[] {
-  const loaded = loadNativeAddon();
-  return loaded.ok ? nativeKernelConfigs(loaded.addon).map((c) => c.kernelName) : [];
-}

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { formatBytes } from '../../core/units.js';
-import { classifyTrial, matchOom, type FailureEvidence, type OomPattern, type TrialOutcome } from './classify.js';
+import { classifyTrial, matchOom, type FailureEvidence, type OomPattern, type TrialOutcome } from '../oom.js';
 import { FileTail } from './file-tail.js';
 import { findOnPath, GpuSampler } from './gpu.js';
 import { signalGroup, terminateGroup } from './group.js';

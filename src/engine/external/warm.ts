@@ -28,7 +28,7 @@ import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../../core/errors.js';
 import { parseOomMessage, type OomFigures } from '../../core/oom-message.js';
-import { classifyTrial, matchOom } from './classify.js';
+import { classifyTrial, matchOom } from '../oom.js';
 import { GpuSampler } from './gpu.js';
 import { signalGroup, terminateGroup } from './group.js';
 import { LineSplitter } from './metrics.js';

@@ -20,32 +20,13 @@ import {
   momentumInPlace,
   sgdInPlace,
 } from '../backends/native-ops.js';
-import { UnknownNameError } from '../../core/errors.js';
-
-export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam'] as const;
-export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
-
-export interface OptimizerConfig {
-  name: OptimizerName;
-  /** momentum: mu (default 0.9). */
-  momentum?: number;
-  /** adam: beta1, beta2, epsilon (defaults 0.9, 0.999, 1e-8). */
-  beta1?: number;
-  beta2?: number;
-  epsilon?: number;
-}
+import { assertOptimizerName, type OptimizerConfig } from '../../core/run.js';
 
 /** Applies one update to `vars` from `grads` (same order) at learning rate `lr`. Owns its state tensors. */
 export interface Optimizer {
   apply(vars: tf.Variable[], grads: tf.Tensor[], lr: number): void;
   /** Frees the state (momentum buffers, Adam moments). */
   dispose(): void;
-}
-
-export function assertOptimizerName(name: string): asserts name is OptimizerName {
-  if (!(OPTIMIZER_NAMES as readonly string[]).includes(name)) {
-    throw new UnknownNameError('BATCHLAB_UNKNOWN_OPTIMIZER', 'optimizer', name, OPTIMIZER_NAMES);
-  }
 }
 
 export function createOptimizer(config: OptimizerConfig): Optimizer {

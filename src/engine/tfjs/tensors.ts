@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from '../../data/types.js';
 import type { BuiltModel } from '../../models/index.js';
-import type { Metrics } from '../trainer.js';
+import type { SplitMetrics } from '../../core/run.js';
 import { fusedSoftmaxCrossEntropy } from '../backends/native-ops.js';
 
 export interface SplitTensors {
@@ -71,7 +71,7 @@ const EVAL_CHUNK = 2048;
  * Loss (and accuracy for classification) over the first `limit` rows of a split, in chunks, in inference
  * mode. Returns plain numbers; leaves no tensors behind.
  */
-export function evaluate(built: BuiltModel, split: SplitTensors, lossFn: LossFn, limit = split.count): Metrics {
+export function evaluate(built: BuiltModel, split: SplitTensors, lossFn: LossFn, limit = split.count): SplitMetrics {
   const n = Math.min(limit, split.count);
   const isClassification = split.y.rank === 1;
   let lossSum = 0;

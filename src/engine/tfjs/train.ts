@@ -13,7 +13,8 @@ import { DivergedError } from '../../core/errors.js';
 import type { EvalRecord, StepRecord } from '../../core/types.js';
 import type { Dataset } from '../../data/types.js';
 import { buildModel, type BuiltModel, type ModelSpec } from '../../models/index.js';
-import type { TrainHooks, TrainResult, TrainSettings } from '../trainer.js';
+import type { TrainResult } from '../../core/run.js';
+import type { TrainHooks, TrainSettings } from '../trainer.js';
 import { fusedSumSquares } from '../backends/native-ops.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { topHessianEigenvalue } from './sharpness.js';
@@ -103,6 +104,7 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
         loop.trainMs += rec.stepMs;
         steps.push(rec);
         opts.hooks?.onStep?.(rec);
+        opts.hooks?.onProgress?.(rec);
         if (settings.evalEvery > 0 && loop.step % settings.evalEvery === 0) {
           record({
             step: loop.step,

@@ -1,0 +1,324 @@
+/**
+ * The pure steps of find-max (lab/find-max orchestrates the probes): its settings and their check, the
+ * start of the search from the analytic probes (the memory line and the margin, core/margin.ts), the
+ * secant refinement of that start, the guide of an untrusted climb, the step down after a failed
+ * verification, and the advice for a target batch above the maximum. Each reads the probes as they ran.
+ */
+import { BatchlabError, UsageError } from './errors.js';
+import { scaleLr, type LrRule } from './lr.js';
+import { ceilingOf, DEFAULT_MARGIN_FLOOR, MAX_MARGIN, type MarginDerivation, type PeakSample } from './margin.js';
+import {
+  accumulationPlan,
+  DEFAULT_MAX_TRIALS,
+  fitMemory,
+  GROWTH_FLAT_FACTOR,
+  type AccumulationChoice,
+  type GrowthGuide,
+  type MemoryFit,
+} from './search.js';
+import { std } from './stats.js';
+
+/** How one probe ended. 'timeout' and 'error' stop a search; 'over-budget' and 'oom' steer it. */
+export type ProbeKind = 'ok' | 'over-budget' | 'oom' | 'error' | 'timeout';
+
+/** The phases of find-max: the analytic profile at small B, the search, the verification of the answer. */
+export type ProbePhase = 'analytic' | 'search' | 'verify';
+
+/** A probe as the steps below read it (lab/find-max's ProbeRecord has more). */
+export interface ProbePoint {
+  phase: ProbePhase;
+  batch: number;
+  kind: ProbeKind;
+  ok: boolean;
+  /** Peak on the budget's measure: of a probe that ran to its end, or that was stopped over the limit. */
+  peakBytes?: number;
+}
+
+/** Batch sizes of the analytic profile. */
+export const ANALYTIC_BATCHES: readonly number[] = [1, 2, 4, 8];
+/** Default steps of a probe: the first step creates the optimizer state, the next ones show the steady peak. */
+export const DEFAULT_PROBE_STEPS = 3;
+/** Default steps of the verification run of the answer. */
+export const DEFAULT_VERIFY_STEPS = 20;
+/** Default bisection tolerance: hi - lo <= 4% of lo, so the answer is within 4 / 104 = 3.8% of the true maximum. */
+export const DEFAULT_TOLERANCE = 0.04;
+/** Half-width of the search window around the refined start, in tolerances (step 2 of the module doc). */
+export const WINDOW_TOLERANCES = 1;
+/** Below this R^2 the line does not describe the peaks (e.g. RSS noise at small B): search up by doubling instead. */
+export const MIN_TRUSTED_R2 = 0.9;
+/** Verification attempts before giving up (each steps down from a failed one). */
+export const MAX_VERIFY_ATTEMPTS = 3;
+
+/** What find-max needs besides the prober. */
+export interface FindMaxSettings {
+  budgetBytes: number;
+  /** What the budget is compared with, as a short name ('tensor', 'rss', 'gpu', 'reported'). */
+  budgetOn: string;
+  /** Smallest margin (--margin), in [0, MAX_MARGIN]. */
+  marginFloor: number;
+  /** Largest batch worth trying (the training-set size, or --max-batch for a command). */
+  cap: number;
+  probeSteps: number;
+  verifySteps: number;
+  /** Most probes per findMaxBatch search (batches already measured count too). */
+  maxTrials: number;
+  tolerance: number;
+  analyticBatches: readonly number[];
+  /** A batch the user wants; above the maximum, the report gives an accumulation plan for it. */
+  targetBatch?: number;
+  /** For the LR note of the target batch. */
+  lr?: { rule: LrRule; baseLr?: number; baseBatch?: number };
+  /** What is probed, stored with the experiment (the TF.js config, or the command). */
+  subject: Record<string, unknown>;
+}
+
+/**
+ * Settings with find-max's defaults for what is not given: the margin floor DEFAULT_MARGIN_FLOOR, probes
+ * of DEFAULT_PROBE_STEPS steps at ANALYTIC_BATCHES first, a verification of DEFAULT_VERIFY_STEPS, the
+ * search's DEFAULT_MAX_TRIALS and DEFAULT_TOLERANCE, the budget on the tensor peak of a step.
+ */
+export function findMaxSettings(
+  o: Pick<FindMaxSettings, 'budgetBytes' | 'cap'> & Partial<FindMaxSettings>,
+): FindMaxSettings {
+  return {
+    budgetOn: 'tensor',
+    marginFloor: DEFAULT_MARGIN_FLOOR,
+    probeSteps: DEFAULT_PROBE_STEPS,
+    verifySteps: DEFAULT_VERIFY_STEPS,
+    maxTrials: DEFAULT_MAX_TRIALS,
+    tolerance: DEFAULT_TOLERANCE,
+    analyticBatches: ANALYTIC_BATCHES,
+    subject: {},
+    ...o,
+  };
+}
+
+/** The analytic phase's result. */
+export interface Prediction {
+  /** Largest batch the fit predicts under the limit; undefined without a usable fit. */
+  batch: number | undefined;
+  /** Where the search started. */
+  start: number;
+  /** Whether the fit was good enough to start from (R^2 >= MIN_TRUSTED_R2, memory growing with B). */
+  trusted: boolean;
+  limitBytes: number;
+  /** Why the search starts where it does. */
+  note: string;
+}
+
+/** What to do about a target batch. */
+export interface TargetAdvice {
+  targetBatch: number;
+  /** The target itself fits: no accumulation. */
+  fits: boolean;
+  /** micro-batch x accumulation steps (when it does not fit). */
+  plan: AccumulationChoice;
+  /** LR for the effective batch: the rule, the value when a base LR and batch are known, and the words. */
+  lr: { rule: LrRule; value?: number; text: string };
+}
+
+/** Checks the numbers of the settings (the CLI parses them; a library caller may not have). */
+export function checkSettings(s: FindMaxSettings): void {
+  if (!(Number.isFinite(s.budgetBytes) && s.budgetBytes >= 1))
+    throw new BatchlabError(
+      'BATCHLAB_BAD_BUDGET',
+      `memory budget must be a positive number of bytes, got ${s.budgetBytes}; use e.g. --memory-budget 4GiB`,
+    );
+  if (!(s.marginFloor >= 0 && s.marginFloor <= MAX_MARGIN))
+    throw new UsageError(
+      `margin must be in [0, ${MAX_MARGIN}], got ${s.marginFloor}; use e.g. --margin 0.1 (10% of the budget held back)`,
+    );
+  for (const [v, what] of [
+    [s.cap, 'largest batch'],
+    [s.probeSteps, 'probe steps'],
+    [s.verifySteps, 'verification steps'],
+    [s.maxTrials, 'max trials'],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`${what} must be a positive integer, got ${v}`);
+  }
+  if (!(s.tolerance >= 0 && s.tolerance < 1))
+    throw new UsageError(`search tolerance must be in [0, 1), got ${s.tolerance}`);
+  if (s.analyticBatches.length === 0 || s.analyticBatches.some((b) => !Number.isSafeInteger(b) || b < 1))
+    throw new UsageError(`analytic batches must be positive integers, got ${s.analyticBatches.join(', ')}`);
+}
+
+/** The usable limit under a margin. */
+export function limitOf(s: FindMaxSettings, margin: MarginDerivation | number): number {
+  return s.budgetBytes * (1 - (typeof margin === 'number' ? margin : margin.margin));
+}
+
+/** Samples for the margin: every probe that measured its peak to the end or to the budget. */
+export function peakSamples(records: readonly ProbePoint[]): PeakSample[] {
+  return records
+    .filter((r) => r.peakBytes !== undefined && (r.kind === 'ok' || r.kind === 'over-budget'))
+    .map((r) => ({ batch: r.batch, peakBytes: r.peakBytes as number }));
+}
+
+/** The fit over the analytic probes that passed, the margin so far, and where the search starts. */
+export function predictStart(
+  records: readonly ProbePoint[],
+  s: FindMaxSettings,
+  failedAt: number | undefined,
+): { fit?: MemoryFit; prediction: Prediction; margin: MarginDerivation } {
+  const points = records.filter((r) => r.ok).map((r) => ({ batchSize: r.batch, peakBytes: r.peakBytes as number }));
+  const fit = new Set(points.map((p) => p.batchSize)).size >= 2 ? fitMemory(points) : undefined;
+  const { margin, limitBytes, batch } = ceilingOf({
+    fit,
+    budgetBytes: s.budgetBytes,
+    floor: s.marginFloor,
+    samples: peakSamples(records),
+  });
+  const cap = failedAt !== undefined ? failedAt - 1 : s.cap;
+  const largestPassed = Math.max(...points.map((p) => p.batchSize), 1);
+  const trusted = batch !== undefined && batch >= 1 && (fit as MemoryFit).r2 >= MIN_TRUSTED_R2;
+  const start = Math.max(1, Math.min(cap, trusted ? (batch as number) : 2 * largestPassed));
+  const note = trusted
+    ? `the search starts at the prediction`
+    : fit === undefined
+      ? `too few analytic points for a fit; searching from ${start}`
+      : !(fit.bytesPerSample > 0)
+        ? `memory did not grow with the batch at B <= ${largestPassed}; ${climbWords(start, largestPassed)}`
+        : `the line fits the small-B peaks poorly (R^2 ${fit.r2.toFixed(2)} < ${MIN_TRUSTED_R2}); ${climbWords(start, largestPassed)}`;
+  return { fit, prediction: { batch, start, trusted, limitBytes, note }, margin };
+}
+
+/**
+ * The window the search starts in around a trusted start: start - low <= tolerance x low and
+ * high - start <= tolerance x start, a bracket the bisection accepts as it is (WINDOW_TOLERANCES wide
+ * each way). Untrusted: the whole range.
+ */
+export function searchWindow(
+  start: number,
+  tolerance: number,
+  cap: number,
+  trusted: boolean,
+): { low: number; high: number } {
+  if (!trusted) return { low: 1, high: cap };
+  const width = WINDOW_TOLERANCES * tolerance;
+  return {
+    low: Math.max(1, Math.min(start - 1, Math.ceil(start / (1 + width)))),
+    high: Math.min(cap, start + Math.max(1, Math.floor(width * start))),
+  };
+}
+
+/**
+ * Secant refinement of the start: the line through the largest analytic point (bA, pA) and the probe at
+ * the prediction (p0, peak0) gives slope = (peak0 - pA) / (p0 - bA) and the start bA + (limit - pA) / slope.
+ * Undefined when the probe at p0 measured no peak (a real OOM) or the slope is not positive.
+ */
+export function secantStart(
+  anchor: { batch: number; peakBytes: number },
+  far: { batch: number; peakBytes?: number },
+  limitBytes: number,
+): number | undefined {
+  if (far.peakBytes === undefined || far.batch <= anchor.batch) return undefined;
+  const slope = (far.peakBytes - anchor.peakBytes) / (far.batch - anchor.batch);
+  if (!(slope > 0)) return undefined;
+  return anchor.batch + Math.floor((limitBytes - anchor.peakBytes) / slope);
+}
+
+/** How the untrusted climb is described to the user. */
+function climbWords(start: number, anchor: number): string {
+  return `climbing from ${start}: x${GROWTH_FLAT_FACTOR} while the peak stays flat, then to where the secant of the risen peaks (the first from B = ${anchor}) meets the limit`;
+}
+
+/** Noise floor of the climb: a rise of the peak under this fraction of the room above the baseline reads as flat. */
+export const MIN_RISE_FRACTION = 0.01;
+
+/**
+ * The guide of the climb up (core/search nextBatchUp) from the analytic probes: the secant starts at
+ * the largest analytic batch that passed; a rise counts as growth from max(3 x the spread of the
+ * analytic peaks, MIN_RISE_FRACTION x the room between that peak and the limit). Undefined without a
+ * passed analytic probe.
+ */
+export function growthGuide(records: readonly ProbePoint[], limitBytes: number): GrowthGuide | undefined {
+  const passed = records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined);
+  const last = passed[passed.length - 1];
+  if (last === undefined) return undefined;
+  const spread = std(
+    passed.map((r) => r.peakBytes as number),
+    { sample: false },
+  );
+  const baseline = { batch: last.batch, peakBytes: last.peakBytes as number };
+  return {
+    limitBytes,
+    baseline,
+    minRiseBytes: Math.max(3 * spread, MIN_RISE_FRACTION * Math.max(0, limitBytes - baseline.peakBytes)),
+  };
+}
+
+/**
+ * Bytes per sample near `batch`: the secant from the largest passed probe below it to (batch, peakBytes).
+ * Local, because the small-B fit may be flat or noisy (a GPU's context, RSS) while memory near the
+ * answer grows steadily; and a verification's longer run peaks higher than the short probes, which
+ * makes this slope steeper and the step down safer. Undefined without such a probe or a positive slope.
+ */
+export function localBytesPerSample(
+  batch: number,
+  peakBytes: number,
+  records: readonly ProbePoint[],
+): number | undefined {
+  const below = records.filter((r) => r.ok && r.peakBytes !== undefined && r.batch < batch);
+  if (below.length === 0) return undefined;
+  const near = below.reduce((a, r) => (r.batch > a.batch ? r : a));
+  const slope = (peakBytes - (near.peakBytes as number)) / (batch - near.batch);
+  return slope > 0 ? slope : undefined;
+}
+
+/**
+ * The next candidate after a verification run failed at `batch`: over the limit, shed the excess at the
+ * local bytes per sample (or peak / B without one); out of memory, the largest batch that passed a
+ * search probe below it (or half). At least tolerance / 2 below `batch`, so that a peak a little over
+ * the limit (a longer run's growth, noise) does not cost a verification per few samples.
+ */
+export function stepDown(
+  batch: number,
+  rec: ProbePoint,
+  limitBytes: number,
+  records: readonly ProbePoint[],
+  tolerance: number,
+): number {
+  let next: number;
+  if (rec.peakBytes !== undefined && rec.peakBytes > limitBytes) {
+    const perSample = localBytesPerSample(batch, rec.peakBytes, records) ?? rec.peakBytes / batch;
+    next = batch - Math.ceil((rec.peakBytes - limitBytes) / perSample);
+  } else {
+    const passedBelow = records.filter((r) => r.ok && r.phase === 'search' && r.batch < batch).map((r) => r.batch);
+    next = passedBelow.length > 0 ? Math.max(...passedBelow) : Math.floor(batch / 2);
+  }
+  return Math.min(batch - 1, Math.floor(batch * (1 - tolerance / 2)), next);
+}
+
+/** The words of each LR rule, with its paper. */
+const LR_RULE_WORDS: Readonly<Record<LrRule, string>> = {
+  linear: 'linear rule (Goyal et al. 2017; for SGD, with warm-up)',
+  sqrt: 'square-root rule (Malladi et al. 2022; for Adam)',
+  fixed: 'fixed LR',
+};
+
+/** The LR for the effective batch B: its value and formula when the base LR and batch are known, else how to scale one. */
+function targetLr(B: number, lr: NonNullable<FindMaxSettings['lr']>): TargetAdvice['lr'] {
+  const intro = `LR for the effective batch ${B}: ${LR_RULE_WORDS[lr.rule]}`;
+  const scale = (base: string, b0: string) =>
+    lr.rule === 'linear' ? `${base} x ${B} / ${b0}` : lr.rule === 'sqrt' ? `${base} x sqrt(${B} / ${b0})` : base;
+  if (lr.baseLr === undefined || lr.baseBatch === undefined) {
+    const how = lr.rule === 'fixed' ? 'unchanged' : scale('', 'B0').trim();
+    return {
+      rule: lr.rule,
+      text: `${intro}: the LR tuned at batch B0 ${how}; pass --base-lr and --base-batch to compute it`,
+    };
+  }
+  const value = scaleLr({ rule: lr.rule, baseLr: lr.baseLr, baseBatch: lr.baseBatch, batch: B });
+  const formula = scale(String(lr.baseLr), String(lr.baseBatch));
+  return { rule: lr.rule, value, text: `${intro}: ${formula} = ${+value.toPrecision(4)}` };
+}
+
+/** The accumulation plan for a target batch above the maximum, and the LR for its effective batch. */
+export function targetAdvice(
+  targetBatch: number,
+  maxBatch: number,
+  lr: FindMaxSettings['lr'] = { rule: 'linear' },
+): TargetAdvice {
+  const plan = accumulationPlan(targetBatch, maxBatch);
+  return { targetBatch, fits: targetBatch <= maxBatch, plan, lr: targetLr(plan.effectiveBatch, lr) };
+}

@@ -1,0 +1,83 @@
+/**
+ * What a training run is asked to do and what it gives back, as plain data: the same shapes for every
+ * trainer (TF.js or a user's command), so the summaries, the store and the reports read one result.
+ */
+import { UnknownNameError } from './errors.js';
+import type { EvalRecord, StepRecord } from './types.js';
+
+/** Optimizers by name; the update rules are in engine/tfjs/optimizers.ts. */
+export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'adam'] as const;
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+
+export interface OptimizerConfig {
+  name: OptimizerName;
+  /** momentum: mu (default 0.9). */
+  momentum?: number;
+  /** adam: beta1, beta2, epsilon (defaults 0.9, 0.999, 1e-8). */
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+
+export function assertOptimizerName(name: string): asserts name is OptimizerName {
+  if (!(OPTIMIZER_NAMES as readonly string[]).includes(name)) {
+    throw new UnknownNameError('BATCHLAB_UNKNOWN_OPTIMIZER', 'optimizer', name, OPTIMIZER_NAMES);
+  }
+}
+
+/** How long to train: the run stops at whichever limit comes first (at least one must be set). */
+export interface TrainBudget {
+  epochs?: number;
+  maxSteps?: number;
+  maxSamples?: number;
+}
+
+/** Stop early once an evaluation on the held-out split reaches this. */
+export interface TrainTarget {
+  metric: 'accuracy' | 'loss';
+  /** accuracy: stop when >= value; loss: stop when <= value. */
+  value: number;
+}
+
+/** How long each run of a sweep trains. `target` stops at the target, or after `maxEpochs`. */
+export type SweepBudget =
+  | { kind: 'epochs'; value: number }
+  | { kind: 'steps'; value: number }
+  | { kind: 'samples'; value: number }
+  | { kind: 'target'; target: TrainTarget; maxEpochs: number };
+
+/** Loss and accuracy on one split. */
+export interface SplitMetrics {
+  loss: number;
+  /** Classification only, in [0, 1]. */
+  accuracy?: number;
+}
+
+/** A run that trained to its end (or to its target, or until it was stopped). Failures are thrown instead. */
+export interface TrainResult {
+  status: 'done' | 'interrupted' | 'target-reached';
+  steps: StepRecord[];
+  evals: EvalRecord[];
+  final: { train: SplitMetrics; test: SplitMetrics };
+  /** Training time: the sum of step times (evaluations excluded). */
+  trainMs: number;
+  /** Wall time of the whole run, evaluations and setup included. */
+  wallMs: number;
+  samples: number;
+  /**
+   * Largest per-step memory peak, in bytes: the tensor high-water mark of a TF.js step (see
+   * StepRecord.peakBytes); for a command, the measure its memory budget is on (else what it reports,
+   * its GPU memory or its process tree's RSS, in that order of preference).
+   */
+  peakBytes: number;
+  /** Resident high-water mark of the process that trained (VmHWM; a command's process-tree RSS), when known. */
+  vmHwmBytes?: number;
+  /** |w - w0|, the L2 distance of the final weights from the initial ones (Hoffer et al. 2017); NaN when unknown. */
+  distanceFromInit: number;
+  /** Set when a target was given and reached: where it was first reached. */
+  reachedTarget?: { step: number; samples: number; wallMs: number };
+  /** Top Hessian eigenvalue at the end, when asked for. */
+  sharpness?: { topEigenvalue: number; batchSamples: number; iterations: number };
+  /** Final weights, flattened per variable, when asked for (tests). */
+  weights?: Float32Array[];
+}

@@ -1,0 +1,193 @@
+/**
+ * The TF.js trainer: one training run from a plain, serializable config (load the data, pick the
+ * backend, build the schedule, train with our own loop in train.ts). The CLI's `train` command runs it
+ * in process; sweeps and probes run it in a child process of their own (lab/run/worker.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { describePlan, planAccumulation, stepsPerEpoch, type LastBatchPolicy } from '../../core/batching.js';
+import { BatchSizeError, UsageError } from '../../core/errors.js';
+import { lrAt, type LrScheduleKind } from '../../core/lr.js';
+import type { OptimizerConfig, TrainBudget, TrainResult, TrainTarget } from '../../core/run.js';
+import { loadDataset } from '../../data/registry.js';
+import type { Dataset, LoadOptions } from '../../data/types.js';
+import { modelHasConv, type ModelSpec } from '../../models/index.js';
+import { selectBackend, type BackendChoice } from '../backends/select.js';
+import type { RunPlan, Trainer, TrainHooks } from '../trainer.js';
+import { trainTfjs } from './train.js';
+
+export interface TrainConfig {
+  dataset: string;
+  /** Loader options (limit, file, data seed, ...). */
+  datasetOptions: LoadOptions;
+  model: ModelSpec;
+  /** Effective batch B. */
+  batchSize: number;
+  /** k; the micro-batch is B / k. */
+  accumSteps: number;
+  budget: TrainBudget;
+  lastBatch: LastBatchPolicy;
+  optimizer: OptimizerConfig;
+  /** Peak learning rate (reached after warm-up). */
+  lr: number;
+  schedule: LrScheduleKind;
+  warmupSteps: number;
+  /** 'step' schedule: decay every this many steps by `lrGamma`. */
+  lrStepEvery?: number;
+  lrGamma?: number;
+  seed: number;
+  /** Force a TF.js backend; otherwise the best available one. */
+  backend?: string;
+  evalEvery: number;
+  evalTrainLimit: number;
+  /** Held-out samples for the periodic evaluations (the final one uses all). */
+  evalTestLimit?: number;
+  target?: TrainTarget;
+  /** Measure the gradient noise scale every N steps (see TrainSettings.noiseEvery). */
+  noiseEvery?: number;
+  /** First step at which noiseEvery applies (default 1). */
+  noiseFromStep?: number;
+  /** Estimate the top Hessian eigenvalue at the end. */
+  sharpness?: { batchSamples: number; iterations: number };
+}
+
+/**
+ * A config with the command line's defaults for what is not given: batch 64 without accumulation, one
+ * epoch, SGD with momentum at LR 0.05, a constant schedule, seed 1, evaluation at the end only (the
+ * final train metrics on up to 10,000 samples), no noise measurement, sharpness or target.
+ */
+export function trainConfig(o: Pick<TrainConfig, 'dataset' | 'model'> & Partial<TrainConfig>): TrainConfig {
+  return {
+    datasetOptions: {},
+    batchSize: 64,
+    accumSteps: 1,
+    budget: { epochs: 1 },
+    lastBatch: 'keep',
+    optimizer: { name: 'momentum' },
+    lr: 0.05,
+    schedule: 'constant',
+    warmupSteps: 0,
+    seed: 1,
+    evalEvery: 0,
+    evalTrainLimit: 10_000,
+    ...o,
+  };
+}
+
+/** What a TF.js run needs to print before it starts; `backend` is the backend's name. */
+export interface RunContext extends RunPlan {
+  data: Dataset;
+  /** The backend and why it was chosen. */
+  backendChoice: BackendChoice;
+}
+
+/** Steps the budget allows: the smallest of its limits. */
+export function budgetSteps(
+  budget: TrainBudget,
+  trainCount: number,
+  batchSize: number,
+  policy: LastBatchPolicy,
+): number {
+  const perEpoch = stepsPerEpoch(trainCount, batchSize, policy);
+  const limits = [
+    budget.epochs !== undefined ? budget.epochs * perEpoch : Infinity,
+    budget.maxSteps ?? Infinity,
+    budget.maxSamples !== undefined ? Math.ceil(budget.maxSamples / batchSize) : Infinity,
+  ];
+  const steps = Math.min(...limits);
+  if (!Number.isFinite(steps))
+    throw new UsageError('no training budget given; pass --epochs N, --steps N or --samples N');
+  return steps;
+}
+
+/** Loads the data and picks the backend; checks the batch against the data. */
+export async function prepareRun(config: TrainConfig, data?: Dataset): Promise<RunContext> {
+  const plan = planAccumulation({ batchSize: config.batchSize, accumSteps: config.accumSteps });
+  // The data seed is separate from the run seed, so runs with different seeds share one held-out split.
+  const loaded = data ?? loadDataset(config.dataset, config.datasetOptions);
+  if (plan.batchSize > loaded.train.count) {
+    throw new BatchSizeError(
+      `batch size ${plan.batchSize} is larger than the training set of ${config.dataset} (${loaded.train.count} samples); pass --batch-size ${loaded.train.count} or less`,
+    );
+  }
+  const backend = await selectBackend({ requested: config.backend, needsConv: modelHasConv(config.model) });
+  const totalSteps = budgetSteps(config.budget, loaded.train.count, plan.batchSize, config.lastBatch);
+  return {
+    data: loaded,
+    backend: backend.name,
+    backendChoice: backend,
+    batchSize: plan.batchSize,
+    microBatchSize: plan.microBatchSize,
+    accumSteps: plan.accumSteps,
+    plan: describePlan(plan),
+    totalSteps,
+  };
+}
+
+/** Trains with `config` on a prepared context. */
+async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHooks): Promise<TrainResult> {
+  const schedule = {
+    kind: config.schedule,
+    baseLr: config.lr,
+    warmupSteps: config.warmupSteps,
+    totalSteps: Math.max(ctx.totalSteps, config.warmupSteps + 1),
+    stepEvery: config.lrStepEvery,
+    gamma: config.lrGamma,
+  };
+  lrAt(1, schedule); // validates the schedule before any work starts
+  return trainTfjs({
+    data: ctx.data,
+    model: config.model,
+    settings: {
+      batchSize: config.batchSize,
+      accumSteps: config.accumSteps,
+      budget: config.budget,
+      lastBatch: config.lastBatch,
+      seed: config.seed,
+      optimizer: config.optimizer,
+      lrAt: (step) => lrAt(step, schedule),
+      evalEvery: config.evalEvery,
+      evalTrainLimit: config.evalTrainLimit,
+      evalTestLimit: config.evalTestLimit,
+      target: config.target,
+      noiseEvery: config.noiseEvery,
+      noiseFromStep: config.noiseFromStep,
+      sharpness: config.sharpness,
+    },
+    hooks,
+  });
+}
+
+/** The process's resident high-water mark (VmHWM in /proc/self/status), in bytes; undefined off Linux. */
+export function readVmHwmBytes(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A TF.js run of `config`. `prepared` skips loading again when the caller prepared the run itself (the
+ * CLI prints the plan first). The result carries this process's VmHWM, so run it in a process of its
+ * own when that number matters (lab/run does).
+ */
+export class TfjsTrainer implements Trainer<RunContext> {
+  readonly config: TrainConfig;
+  private prepared: Promise<RunContext> | undefined;
+
+  constructor(config: TrainConfig, prepared?: RunContext) {
+    this.config = config;
+    this.prepared = prepared && Promise.resolve(prepared);
+  }
+
+  prepare(): Promise<RunContext> {
+    this.prepared ??= prepareRun(this.config);
+    return this.prepared;
+  }
+
+  async run(hooks: TrainHooks = {}): Promise<TrainResult> {
+    const result = await runTraining(this.config, await this.prepare(), hooks);
+    return { ...result, vmHwmBytes: readVmHwmBytes() };
+  }
+}

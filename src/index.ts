@@ -1,0 +1,100 @@
+/**
+ * batchlab as a library: `import { sweep, findMax, recommend, train } from 'batchlab'`.
+ *
+ * The experiments record into a SQLite store (openStore reads it back) and run every run in a child
+ * process of its own, as the command line does; `train` runs one TF.js run in the caller's process.
+ * The math under them is pure and exported too: the gradient noise scale, the memory, step-time and
+ * steps-to-target fits, the LR rules, the margin. Errors are BatchlabError with a stable `code`.
+ * See examples/library/ for a sweep in a dozen lines.
+ */
+
+// ---- Experiments (they record into the store at `dbPath`) ----
+
+/** A sweep: the same model at many batch sizes from the same initial weights; `sweepSettings` fills the defaults. */
+export {
+  runSweep as sweep,
+  sweepSettings,
+  type SweepHooks,
+  type SweepResult,
+  type SweepSettings,
+} from './lab/sweep/sweep.js';
+/** find-max: the largest batch whose step fits a memory budget, probed both ways and verified. */
+export { findMax, type FindMaxHooks, type FindMaxReport, type ProbeRecord } from './lab/find-max/find-max.js';
+export {
+  commandProber,
+  tfjsProber,
+  type CommandProberOptions,
+  type Prober,
+  type TfjsProberOptions,
+} from './lab/find-max/probers.js';
+export { findMaxSettings, targetAdvice, type FindMaxSettings, type TargetAdvice } from './core/find-max.js';
+/** recommend: a cheap probe (memory, noise scale, throughput), then a batch size, LR and warm-up with reasons. */
+export {
+  recommendJson,
+  runRecommend as recommend,
+  type RecommendHooks,
+  type RecommendOptions,
+  type RecommendResult,
+} from './lab/recommend/recommend.js';
+export { validateRecommend, type ValidationReport } from './lab/recommend/validate.js';
+/** The gradient noise scale B_simple at a chosen point of training, stored as an experiment. */
+export { runNoiseExperiment as noise, type NoiseMeasurement } from './lab/noise/noise.js';
+
+// ---- One run ----
+
+/** One TF.js run in this process, nothing stored; `trainConfig` fills the defaults. */
+export { train, type TrainOutcome } from './lab/run/train.js';
+export { trainConfig, TfjsTrainer, type RunContext, type TrainConfig } from './engine/tfjs/trainer.js';
+/** One run as experiments run it: a TF.js run in a child process, or a training command; recorded when asked. */
+export { executeRun, type ExecuteOptions, type RunSpec } from './lab/run/execute.js';
+export type { RunHooks, RunOutcome, RunRecord } from './lab/run/outcome.js';
+export { ExternalTrainer, type CommandSpec, type ExternalTrainerOptions } from './engine/external/trainer.js';
+export type {
+  ProbeMeasurement,
+  RunPlan,
+  StepProgress,
+  Trainer,
+  TrainHooks,
+  TrainSettings,
+} from './engine/trainer.js';
+
+// ---- The store ----
+
+export { openStore, Store, type Experiment, type Run } from './store/index.js';
+
+// ---- Data and models ----
+
+export { listDatasets, loadDataset } from './data/registry.js';
+export type { Dataset, DatasetInfo, LoadOptions } from './data/types.js';
+export type { ModelSpec } from './models/index.js';
+
+// ---- The math (pure, no training) ----
+
+/** Gradient noise scale (McCandlish et al. 2018, App. A): B_simple with a confidence interval. */
+export { noiseScaleSeries, noiseScaleWithCI, NoiseScaleTracker, simpleNoiseScale } from './core/noise.js';
+/** Fits across batch sizes: memory peak = a + b B, step time t(B) = alpha + beta B, steps/examples to target. */
+export { fitMemory, predictMaxBatch, accumulationPlan, type MemoryFit } from './core/search.js';
+export { fitStepTime, saturationBatch, type StepTimeFit } from './core/throughput.js';
+export { fitTradeoff, type TradeoffFit } from './core/tradeoff.js';
+export { fitLine, type LineFit } from './core/fit.js';
+/** LR scaling (linear, square-root) and schedules. */
+export { defaultLrRule, lrAt, scaleLr, type LrRule } from './core/lr.js';
+/** The safety margin of a memory budget, and the largest batch it leaves. */
+export { ceilingOf, deriveMargin, memoryCeiling, type MarginDerivation } from './core/margin.js';
+/** The recommender's decision from measurements (what `recommend` calls after its probe). */
+export { recommend as recommendFrom, type Recommendation, type RecommendInputs } from './core/recommend.js';
+/** Summaries of a run and of a sweep, as stored. */
+export { summarizeRun } from './core/summarize-run.js';
+export { summarizeSweep } from './core/summarize-sweep.js';
+export type { Finding, NoiseSummary, RunSummary, SweepSummary } from './core/summary.js';
+export type {
+  OptimizerConfig,
+  SplitMetrics,
+  SweepBudget,
+  TrainBudget,
+  TrainResult,
+  TrainTarget,
+} from './core/run.js';
+export type { EvalRecord, StepRecord } from './core/types.js';
+export { BatchlabError, type ErrorCode } from './core/errors.js';
+export { BATCHLAB_VERSION } from './version.js';

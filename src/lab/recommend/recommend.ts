@@ -1,0 +1,297 @@
+/**
+ * `batchlab recommend`: a cheap probe, then a decision. The probe measures, in short child-process runs
+ * recorded as one experiment (kind 'recommend'):
+ * 1. memory: peak at B = 1, 2, 4, 8 -> peak = a + b B -> the largest batch under the budget, with a margin;
+ * 2. noise: B_simple over two windows early in training, each with a 95% bootstrap CI (../noise/noise.ts, core/noise-windows.ts);
+ * 3. throughput: step time at 16, 64, 256, 1024 (capped) -> t(B) = alpha + beta B and the saturation batch.
+ * Its compute is held to a share (default 5%) of the sweep it replaces (core/recommend-plan.ts). The decision
+ * is core/recommend.ts. The result is stored as the experiment's summary; the recommendation sits under
+ * the key `recommendation` (the report renders a card from it).
+ *
+ * JSON schema (`--json`, and the stored summary), version RECOMMEND_SCHEMA:
+ *   schema: 'batchlab.recommend/1'
+ *   experimentId, dataset, model, objective, optimizer, trainSamples, baseLr, baseBatch
+ *   memory:     { budgetBytes|null, marginBytes|null, maxBatch, points: [{batchSize, peakBytes}],
+ *                 fit: {interceptBytes, bytesPerSample, r2} }
+ *   throughput: { points: [{batchSize, stepMs, samplesPerSec}], fit: {alphaMs, betaMsPerSample, r2}|null,
+ *                 saturationBatch|null, warmupStepsExcluded }
+ *   noise:      { batchSize, lr, windows: [{fromStep, toStep, bSimple|null, ciLow|null, ciHigh|null,
+ *                 confidence, status, measuredSteps}], used: {fromStep, toStep}|null, remeasure }
+ *   recommendation: core Recommendation (batch, microBatchSize, accumSteps, lr, lrRule, warmupSteps,
+ *                 targetBatch, rounding, binding, criticalBatch|null, confidence, reasons, conclusion, warnings)
+ *   probeCost:  { samples, seconds, runs, sweepSamples, shareOfSweep, maxShare }
+ * Fields are only ever added within a schema version; a removal or a change of meaning bumps it.
+ */
+import { BatchlabError } from '../../core/errors.js';
+import { defaultLrRule, scaleLr } from '../../core/lr.js';
+import { DEFAULT_MARGIN_FLOOR, type MemoryCeiling, memoryCeiling } from '../../core/margin.js';
+import { latestEstimate, remeasureCommand } from '../../core/noise-windows.js';
+import {
+  recommend,
+  type Objective,
+  type RecommendInputs,
+  type Recommendation,
+  type RecommendOptimizer,
+} from '../../core/recommend.js';
+import {
+  DEFAULT_PROBE_SHARE,
+  memoryPlan,
+  noiseWindows,
+  planProbe,
+  type ThroughputMeasurement,
+} from '../../core/recommend-plan.js';
+import { loadDataset } from '../../data/registry.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { openStore, type Store } from '../../store/index.js';
+import { measureNoise, type NoiseMeasurement } from '../noise/noise.js';
+import type { ProbeContext } from '../run/stored-probe.js';
+import { measureMemory, measureThroughput } from './probes.js';
+import { environment } from '../environment.js';
+
+export const RECOMMEND_SCHEMA = 'batchlab.recommend/1';
+
+export interface RecommendOptions {
+  /** Dataset, model, optimizer, seed, backend...; batch, LR and budget are set per probe. */
+  base: TrainConfig;
+  optimizer: RecommendOptimizer;
+  objective: Objective;
+  /** The LR the user tuned at baseBatch (scaled by the optimizer's rule). */
+  baseLr: number;
+  baseBatch: number;
+  memoryBudgetBytes?: number;
+  /** Smallest share of the budget held back (default DEFAULT_MARGIN_FLOOR, as find-max's --margin). */
+  marginFloor?: number;
+  /** Most compute the probe may take, as a share of the reference sweep (default 0.05). */
+  share?: number;
+  dbPath: string;
+}
+
+export interface RecommendHooks {
+  signal?: AbortSignal;
+  onPhase?(info: { phase: 'memory' | 'noise' | 'throughput'; text: string }): void;
+  onProbe?: ProbeContext['onProbe'];
+  onStep?: ProbeContext['onStep'];
+  /** Runs the runs; tests pass a stand-in. Default executeRun. */
+  execute?: ProbeContext['execute'];
+}
+
+export interface RecommendResult {
+  experimentId: number;
+  options: RecommendOptions;
+  trainSamples: number;
+  memory: MemoryCeiling;
+  throughput: ThroughputMeasurement;
+  noise: NoiseMeasurement;
+  recommendation: Recommendation;
+  probeCost: {
+    samples: number;
+    seconds: number;
+    runs: number;
+    sweepSamples: number;
+    shareOfSweep: number;
+    maxShare: number;
+  };
+}
+
+/** Options that contradict each other, checked before any probe runs. */
+export function checkRecommendOptions(
+  o: Pick<RecommendOptions, 'objective' | 'memoryBudgetBytes'>,
+  deviceMemoryBytes?: number,
+): void {
+  if (o.objective === 'memory' && o.memoryBudgetBytes === undefined && deviceMemoryBytes === undefined) {
+    throw new BatchlabError(
+      'BATCHLAB_BAD_ARGUMENT',
+      '--objective memory picks the largest batch that fits a memory budget, but no budget was given and no device memory could be read; pass --memory-budget 4GiB',
+    );
+  }
+}
+
+/**
+ * `batchlab recommend`: the probe (memory, noise scale, throughput, in short child-process runs recorded
+ * as one 'recommend' experiment in o.dbPath), then the decision (core/recommend.ts). Throws a typed error
+ * for options that contradict each other or a dataset too small to measure, before any probe runs.
+ */
+export async function runRecommend(o: RecommendOptions, hooks: RecommendHooks = {}): Promise<RecommendResult> {
+  checkRecommendOptions(o);
+  const trainSamples = loadDataset(o.base.dataset, o.base.datasetOptions).train.count;
+  planProbe({ trainCount: trainSamples, baseBatch: o.baseBatch, maxBatch: trainSamples, share: o.share }); // a too-small dataset fails before any run
+  const store = openStore(o.dbPath);
+  const experiment = store.createExperiment({ kind: 'recommend', settings: o, env: environment() });
+  store.setExperimentStatus(experiment.id, 'running');
+  try {
+    const result = await probeAndDecide(store, experiment.id, o, trainSamples, hooks);
+    store.setExperimentSummary(experiment.id, recommendJson(result));
+    store.setExperimentStatus(experiment.id, 'done');
+    return result;
+  } catch (err) {
+    store.setExperimentStatus(
+      experiment.id,
+      (err as BatchlabError).code === 'BATCHLAB_INTERRUPTED' ? 'interrupted' : 'failed',
+    );
+    throw err;
+  } finally {
+    store.close();
+  }
+}
+
+/** The three phases, then the decision. */
+async function probeAndDecide(
+  store: Store,
+  experimentId: number,
+  o: RecommendOptions,
+  trainSamples: number,
+  hooks: RecommendHooks,
+): Promise<RecommendResult> {
+  const started = performance.now();
+  const ctx: ProbeContext = {
+    store,
+    dbPath: o.dbPath,
+    experimentId,
+    signal: hooks.signal,
+    lrFlag: { flag: '--base-lr', value: o.baseLr },
+    onProbe: hooks.onProbe,
+    onStep: hooks.onStep,
+    execute: hooks.execute,
+  };
+  const floor = o.marginFloor ?? DEFAULT_MARGIN_FLOOR;
+  hooks.onPhase?.({ phase: 'memory', text: 'memory: peak at B = 1, 2, 4, 8' });
+  const mem = await measureMemory(ctx, o.base, memoryPlan(trainSamples));
+  const first = memoryCeiling(mem.points, o.memoryBudgetBytes, trainSamples, floor);
+  const plan = planProbe({
+    trainCount: trainSamples,
+    baseBatch: o.baseBatch,
+    maxBatch: first.maxBatch,
+    share: o.share,
+  });
+  const { batchSize: nb, steps: ns } = plan.noise;
+  hooks.onPhase?.({ phase: 'noise', text: `noise scale: ${ns} steps at B = ${nb}, every step split in two halves` });
+  const noiseLr = scaleLr({
+    rule: defaultLrRule(o.optimizer),
+    baseLr: o.baseLr,
+    baseBatch: o.baseBatch,
+    batch: nb,
+  });
+  const noise = await measureNoise(ctx, {
+    base: o.base,
+    batchSize: nb,
+    lr: noiseLr,
+    atStep: 0,
+    measureSteps: ns,
+    windows: noiseWindows(1, ns),
+  });
+  hooks.onPhase?.({
+    phase: 'throughput',
+    text: `throughput: step time at B = ${plan.throughput.map((p) => p.batchSize).join(', ') || '(skipped: no budget left)'}`,
+  });
+  const tp = await measureThroughput(ctx, o.base, plan.throughput);
+  const memory = memoryCeiling(
+    [...mem.points, ...tp.result.points.map((p) => ({ batchSize: p.batchSize, peakBytes: p.peakBytes }))],
+    o.memoryBudgetBytes,
+    trainSamples,
+    floor,
+  );
+  const recommendation = recommend(decisionInputs(o, trainSamples, memory, tp.result, noise));
+  const samples = mem.samples + noise.samples + tp.samples;
+  const runs = mem.points.length + 1 + tp.result.points.length;
+  const probeCost = {
+    samples,
+    seconds: (performance.now() - started) / 1000,
+    runs,
+    sweepSamples: plan.sweepSamples,
+    shareOfSweep: samples / plan.sweepSamples,
+    maxShare: o.share ?? DEFAULT_PROBE_SHARE,
+  };
+  return { experimentId, options: o, trainSamples, memory, throughput: tp.result, noise, recommendation, probeCost };
+}
+
+/** The recommender's inputs from the measurements. */
+export function decisionInputs(
+  o: RecommendOptions,
+  trainSamples: number,
+  memory: MemoryCeiling,
+  tp: ThroughputMeasurement,
+  noise: NoiseMeasurement,
+): RecommendInputs {
+  const used = latestEstimate(noise.windows);
+  return {
+    objective: o.objective,
+    maxBatch: Math.max(1, memory.maxBatch),
+    memoryBudgetBytes: o.memoryBudgetBytes,
+    stepTime: tp.fit,
+    saturationBatch: tp.saturationBatch,
+    noise: used && {
+      bSimple: used.bSimple!,
+      low: used.ciLow!,
+      high: used.ciHigh ?? Number.POSITIVE_INFINITY,
+      confidence: used.confidence,
+      afterStep: used.toStep,
+    },
+    lr: { baseLr: o.baseLr, baseBatch: o.baseBatch, optimizer: o.optimizer },
+    trainSamples,
+  };
+}
+
+const orNull = <T>(x: T | undefined): T | null => (x === undefined ? null : x);
+
+/** The stable JSON of a result (schema in the module comment). */
+export function recommendJson(r: RecommendResult): Record<string, unknown> {
+  const o = r.options;
+  const used = latestEstimate(r.noise.windows);
+  const last = r.noise.windows.at(-1);
+  return {
+    schema: RECOMMEND_SCHEMA,
+    experimentId: r.experimentId,
+    dataset: o.base.dataset,
+    model: o.base.model.name,
+    objective: o.objective,
+    optimizer: o.optimizer,
+    trainSamples: r.trainSamples,
+    baseLr: o.baseLr,
+    baseBatch: o.baseBatch,
+    memory: {
+      budgetBytes: orNull(r.memory.budgetBytes),
+      marginBytes: orNull(r.memory.marginBytes),
+      maxBatch: r.memory.maxBatch,
+      points: r.memory.points,
+      fit: {
+        interceptBytes: r.memory.fit.interceptBytes,
+        bytesPerSample: r.memory.fit.bytesPerSample,
+        r2: r.memory.fit.r2,
+      },
+    },
+    throughput: {
+      points: r.throughput.points.map((p) => ({
+        batchSize: p.batchSize,
+        stepMs: p.stepMs,
+        samplesPerSec: p.samplesPerSec,
+      })),
+      fit: orNull(r.throughput.fit),
+      saturationBatch: orNull(r.throughput.saturationBatch),
+      warmupStepsExcluded: r.throughput.warmupStepsExcluded,
+    },
+    noise: {
+      batchSize: r.noise.batchSize,
+      lr: r.noise.lr,
+      windows: r.noise.windows.map((w) => ({
+        fromStep: w.fromStep,
+        toStep: w.toStep,
+        bSimple: orNull(w.bSimple),
+        ciLow: orNull(w.ciLow),
+        ciHigh: orNull(w.ciHigh),
+        confidence: w.confidence,
+        status: w.status,
+        measuredSteps: w.measuredSteps,
+      })),
+      used: used ? { fromStep: used.fromStep, toStep: used.toStep } : null,
+      remeasure: remeasureCommand({
+        dataset: o.base.dataset,
+        model: o.base.model.name,
+        batchSize: r.noise.batchSize,
+        atStep: Math.max(1000, 4 * (last?.toStep ?? 0)),
+        window: 200,
+      }),
+    },
+    recommendation: { ...r.recommendation, criticalBatch: orNull(r.recommendation.criticalBatch) },
+    probeCost: r.probeCost,
+  };
+}

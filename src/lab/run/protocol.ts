@@ -1,0 +1,17 @@
+/** Messages between a parent (child.ts) and a TF.js run's worker process (worker.ts), over Node's IPC channel. */
+import type { RunPlan, StepProgress } from '../../engine/trainer.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import type { RunOutcome, RunRecord } from './outcome.js';
+
+export interface WorkerJob {
+  config: TrainConfig;
+  /** Where the worker records the run (steps, evals, result); absent for probes that store nothing. */
+  record?: RunRecord;
+}
+
+export type ParentMessage = { type: 'job'; job: WorkerJob };
+
+export type WorkerMessage =
+  | { type: 'start'; plan: RunPlan }
+  | { type: 'step'; progress: StepProgress }
+  | { type: 'end'; outcome: RunOutcome };

@@ -1,0 +1,41 @@
+// A worker that dies, and an error thrown inside a run, are classified with the same OOM table as external commands (engine/oom.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DivergedError, UsageError } from '../../src/core/errors.js';
+import { classifyError, TrainFailedError } from '../../src/engine/oom.js';
+import { classifyCrash } from '../../src/lab/run/child.js';
+
+test('a crashed worker: V8 heap and ArrayBuffer failures are OOM, SIGKILL is OOM, anything else is an error', () => {
+  const base = { exitCode: 134, signal: null, interrupted: false } as const;
+  assert.equal(
+    classifyCrash({
+      ...base,
+      stderrTail: 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory',
+    }).status,
+    'oom',
+  );
+  assert.equal(classifyCrash({ ...base, stderrTail: 'RangeError: Array buffer allocation failed' }).status, 'oom');
+  assert.equal(classifyCrash({ ...base, signal: 'SIGKILL', stderrTail: '' }).status, 'oom');
+  const crash = classifyCrash({ ...base, stderrTail: 'at run (x.js:1)\nTypeError: x is not a function' });
+  assert.deepEqual([crash.status, crash.code], ['failed', 'BATCHLAB_CHILD_FAILED']);
+  assert.match(crash.reason, /^the worker exited with code 134 without a result: TypeError: x is not a function\n/);
+  assert.equal(classifyCrash({ ...base, stderrTail: '', interrupted: true }).status, 'interrupted');
+  assert.equal(classifyCrash({ ...base, exitCode: 0, stderrTail: '' }).status, 'failed', 'exit 0 without a result');
+});
+
+test('errors thrown inside a run: allocation failures are OOM, others are not', () => {
+  const status = (err: unknown) => classifyError(err).status;
+  assert.equal(status(new RangeError('Array buffer allocation failed')), 'oom');
+  assert.equal(status(new RangeError('Invalid typed array length: 9007199254740991')), 'oom');
+  assert.equal(status(new RangeError('Invalid typed array length: -1')), 'failed');
+  assert.equal(status(new Error('std::bad_alloc')), 'oom');
+  assert.equal(status(new Error('shapes [3] and [4] are incompatible')), 'failed');
+  assert.equal(status(new DivergedError(5, 0.1, NaN)), 'diverged');
+  assert.deepEqual(classifyError(new UsageError('bad --lr')), {
+    status: 'failed',
+    code: 'BATCHLAB_BAD_ARGUMENT',
+    reason: 'bad --lr',
+  });
+  const overBudget = classifyError(new TrainFailedError({ status: 'over-budget', reason: 'RSS over', peakBytes: 5 }));
+  assert.deepEqual([overBudget.status, overBudget.code, overBudget.peakBytes], ['over-budget', 'BATCHLAB_OOM', 5]);
+});
