@@ -62,6 +62,8 @@ export interface WarmReady {
   /** What peak_bytes measures: 'cuda-allocated', 'rss', 'xla-in-use'. */
   measure?: string;
   baseBytes?: number;
+  /** What the allocator held at that moment (torch.cuda.memory_reserved): with nvidia-smi's figure it gives the memory outside the allocator (the CUDA context). */
+  reservedBytes?: number;
   totalBytes?: number;
   freeBytes?: number;
   /** A cap the process runs under (PyTorch's per-process memory fraction x total, XLA's bytes_limit). */
@@ -127,6 +129,7 @@ export function parseWarmLine(line: string): WarmLine | undefined {
       device: typeof f.device === 'string' ? f.device : undefined,
       measure: typeof f.measure === 'string' ? f.measure : undefined,
       baseBytes: num(f.base_bytes),
+      reservedBytes: num(f.reserved_bytes),
       totalBytes: num(f.total_bytes),
       freeBytes: num(f.free_bytes),
       limitBytes: num(f.limit_bytes),
@@ -448,6 +451,25 @@ export class WarmProber {
       await busy;
       return { peakRssBytes: rss || undefined, peakGpuBytes: gpuBytes };
     };
+  }
+
+  /**
+   * The live process tree's GPU memory now, by one nvidia-smi query (a probe samples it only every
+   * gpuPollMs, which a short probe may never see); undefined without nvidia-smi, a live process or an answer.
+   */
+  async gpuBytesNow(): Promise<number | undefined> {
+    const p = this.proc;
+    if (p === undefined || this.gpu === undefined) return undefined;
+    const pids = await sampleTree(p.pid, p.pid).then(
+      (t) => t.pids,
+      () => [p.pid],
+    );
+    return this.gpu.sample(pids);
+  }
+
+  /** Whether GPU memory can be measured here (nvidia-smi on PATH); known once a process was started. */
+  get measuresGpu(): boolean {
+    return this.gpu !== undefined;
   }
 
   /** Ends the live process (SIGTERM, SIGKILL after the grace); the next probe starts a fresh one. */
