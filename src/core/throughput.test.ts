@@ -124,6 +124,13 @@ test('the batch worth using: still rising, flat from the smallest, pooled probes
   // Time proportional to the batch (no fixed part): every batch runs at the same rate.
   const flat = batchWorthUsing(probesOf([4, 32, 256], 0, 0.5))!;
   assert.deepEqual([flat.outcome, flat.worthFrom], ['flat', 4]);
+  // The best below the largest batch timed: beyond it nothing is gained, whatever the span.
+  const peaked = batchWorthUsing([
+    { batchSize: 13, stepMs: [0, 1500] },
+    { batchSize: 52, stepMs: [0, 5460] },
+    { batchSize: 80, stepMs: [0, 9330] },
+  ])!;
+  assert.deepEqual([peaked.outcome, peaked.worthFrom, peaked.best.batchSize], ['saturated', 52, 52]);
   // Two probes at one batch (a search probe and its verification) pool their steps.
   const pooled = batchWorthUsing([
     { batchSize: 8, stepMs: [30, 10, 10] },

@@ -189,10 +189,11 @@ export interface BatchWorth {
   worthFrom: number;
   basis: 'measured' | 'fitted';
   /**
-   * 'saturated': throughput rose, and from worthFrom to the largest batch timed, at least a doubling,
-   * it gains less than `within`; 'flat': the smallest batch timed is already as good; 'still-rising':
-   * worthFrom lies above half the largest batch timed, so the last doubling still gained more than
-   * `within` (near the top "within 5% of the best" is only the 5% a rising curve leaves below it).
+   * 'flat': the smallest batch timed is already as good; 'saturated': throughput rose, and beyond
+   * worthFrom it gains less than `within`: the best is below the largest batch timed, or worthFrom is
+   * at most half the largest (a doubling that gained under `within`); 'still-rising': the largest
+   * batch timed is the best and worthFrom lies above half of it (near the top of a rising curve
+   * "within 5% of the best" is only the 5% the curve leaves below it, not a saturation).
    */
   outcome: 'saturated' | 'flat' | 'still-rising';
 }
@@ -240,13 +241,19 @@ export function batchWorthUsing(
     measuredFrom,
     worthFrom,
     basis: inGap ? 'fitted' : 'measured',
-    outcome:
-      worthFrom <= (points[0] as MeasuredThroughput).batchSize
-        ? 'flat'
-        : worthFrom <= (points.at(-1) as MeasuredThroughput).batchSize / 2
-          ? 'saturated'
-          : 'still-rising',
+    outcome: worthOutcome(worthFrom, best.batchSize, points),
   };
+}
+
+/** BatchWorth.outcome (see there). */
+function worthOutcome(
+  worthFrom: number,
+  bestBatch: number,
+  points: readonly MeasuredThroughput[],
+): BatchWorth['outcome'] {
+  const largest = (points.at(-1) as MeasuredThroughput).batchSize;
+  if (worthFrom <= (points[0] as MeasuredThroughput).batchSize) return 'flat';
+  return bestBatch < largest || worthFrom <= largest / 2 ? 'saturated' : 'still-rising';
 }
 
 /** The positive, finite step times after the warm-up. */

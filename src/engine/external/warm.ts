@@ -83,6 +83,8 @@ export interface WarmProbeResult {
   outcome: WarmOutcome;
   /** The process's own peak (peak_bytes: the CUDA allocator's, or the VmHWM on a CPU). */
   peakBytes?: number;
+  /** An upper bound on the peak where the process cannot reset its high-water mark (JAX: the mark an earlier probe set). */
+  peakAtMostBytes?: number;
   /** torch.cuda.max_memory_reserved: what the caching allocator held at most. */
   peakReservedBytes?: number;
   /** The tree's GPU memory by nvidia-smi during the probe (where it exists; sampled, so it may miss a short peak). */
@@ -145,13 +147,17 @@ export function parseWarmLine(line: string): WarmLine | undefined {
 /** The result fields of an answer line. */
 export function answerResult(
   f: Record<string, unknown>,
-): Pick<WarmProbeResult, 'outcome' | 'peakBytes' | 'peakReservedBytes' | 'afterBytes' | 'stepMs' | 'message' | 'oom'> {
+): Pick<
+  WarmProbeResult,
+  'outcome' | 'peakBytes' | 'peakAtMostBytes' | 'peakReservedBytes' | 'afterBytes' | 'stepMs' | 'message' | 'oom'
+> {
   const stepMs = Array.isArray(f.step_ms) ? f.step_ms.filter((x): x is number => num(x) !== undefined) : [];
   const message = typeof f.message === 'string' ? f.message : undefined;
   const outcome: WarmOutcome = f.ok === true ? 'ok' : f.oom === true ? 'oom' : 'error';
   return {
     outcome,
     peakBytes: num(f.peak_bytes),
+    peakAtMostBytes: num(f.peak_at_most_bytes),
     peakReservedBytes: num(f.peak_reserved_bytes),
     afterBytes: num(f.after_bytes),
     stepMs,

@@ -270,7 +270,8 @@ function peakOf(
   ready: WarmReady | undefined,
   outsideBytes: number,
 ): number | undefined {
-  if (budgetOn === 'reported') return r.peakBytes;
+  // JAX cannot reset its high-water mark: a probe below an earlier, larger one states only that mark, an upper bound.
+  if (budgetOn === 'reported') return r.peakBytes ?? r.peakAtMostBytes;
   if (budgetOn === 'rss') return ready?.measure === 'rss' ? r.peakBytes : r.peakRssBytes;
   const reserved = r.peakReservedBytes ?? r.peakBytes;
   const estimate = reserved === undefined ? undefined : reserved + outsideBytes;
