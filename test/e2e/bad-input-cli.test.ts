@@ -177,6 +177,13 @@ test('values out of range are refused before any work, and no experiment is stor
     [['recommend', ...GAUSS, '--momentum', '1'], BAD, /--momentum must be in \[0, 1\)/],
     [['noise', ...GAUSS, '--lr', '0'], BAD, /--lr must be a positive number, got 0/],
     [['find-max', ...GAUSS, '--momentum', '2'], BAD, /--momentum must be in \[0, 1\)/],
+    ...['find-max', 'recommend', 'noise'].map(
+      (command): Case => [
+        [command, '--dataset', 'gauss', '--hidden', '65536,65536'],
+        BAD,
+        /65536 to 65536 units would hold 4294967296 weights/,
+      ],
+    ),
   ];
   for (const [args, code, pattern] of cases) {
     const takesDb = args[0] !== 'train';

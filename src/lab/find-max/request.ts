@@ -9,11 +9,10 @@ import { type FindMaxSettings, findMaxSettings } from '../../core/find-max.js';
 import { num } from '../../core/format.js';
 import { defaultLrRule, type LrRule } from '../../core/lr.js';
 import { MAX_MARGIN } from '../../core/margin.js';
-import { checkRunSettings } from '../../core/run-checks.js';
 import { escapeControl } from '../../core/text.js';
 import { loadDataset } from '../../data/registry.js';
 import { expandCommand, resolveValues } from '../../engine/external/template.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { checkTrainConfig, dataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import { MEASURE_ONLY_LR } from '../run/probe.js';
 import { findMax, type FindMaxHooks, type FindMaxReport } from './find-max.js';
 import { commandProber, type Prober, tfjsProber } from './probers.js';
@@ -140,8 +139,8 @@ function tfjsPlan(r: FindMaxRequest, subject: { base: TrainConfig }): FindMaxPla
   const budgetOn = r.budgetOn ?? 'tensor';
   if (budgetOn !== 'tensor' && budgetOn !== 'rss')
     throw new UsageError(`--budget-on ${budgetOn} is for --cmd; a TF.js model budgets on tensor (default) or rss`);
-  checkRunSettings(probeBase(r, subject.base));
   const data = loadDataset(subject.base.dataset, subject.base.datasetOptions);
+  checkTrainConfig(probeBase(r, subject.base), dataFacts(data));
   const trainCount = data.train.count;
   const cap = Math.min(trainCount, r.maxBatch ?? trainCount);
   const settings = settingsOf(r, budgetOn, cap, { optimizer: subject.base.optimizer.name, trainCount });

@@ -9,9 +9,9 @@
  */
 import { BatchlabError, UsageError } from '../../core/errors.js';
 import { checkNoiseOptions, noiseOverWindows, type NoiseWindow } from '../../core/noise-windows.js';
-import { checkLearningRate, checkRunSettings } from '../../core/run-checks.js';
+import { checkLearningRate } from '../../core/run-checks.js';
 import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { checkTrainConfig, dataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore } from '../../store/index.js';
 import { environment } from '../environment.js';
 import { probeConfig } from '../run/probe.js';
@@ -82,9 +82,9 @@ export function checkNoiseExperiment(o: NoiseExperimentOptions): void {
   checkLearningRate(o.lr, '--lr');
   if (!(Number.isSafeInteger(o.atStep) && o.atStep >= 0))
     throw new UsageError(`--at-step must be an integer >= 0, got ${o.atStep}`);
-  const trainCount = loadDataset(o.base.dataset, o.base.datasetOptions).train.count;
-  checkNoiseOptions({ batchSize: o.batchSize, window: o.window }, trainCount);
-  checkRunSettings(probeConfig(o.base, o.batchSize, o.atStep + o.window, { lr: o.lr }));
+  const data = loadDataset(o.base.dataset, o.base.datasetOptions);
+  checkNoiseOptions({ batchSize: o.batchSize, window: o.window }, data.train.count);
+  checkTrainConfig(probeConfig(o.base, o.batchSize, o.atStep + o.window, { lr: o.lr }), dataFacts(data));
 }
 
 /**

@@ -42,7 +42,7 @@ import {
   type ThroughputMeasurement,
 } from '../../core/recommend-plan.js';
 import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { checkTrainConfig, dataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore, type Store } from '../../store/index.js';
 import { measureNoise, type NoiseMeasurement } from '../noise/noise.js';
 import type { ProbeContext } from '../run/stored-probe.js';
@@ -126,7 +126,9 @@ export function checkRecommendOptions(
  */
 export async function runRecommend(o: RecommendOptions, hooks: RecommendHooks = {}): Promise<RecommendResult> {
   checkRecommendOptions(o);
-  const trainSamples = loadDataset(o.base.dataset, o.base.datasetOptions).train.count;
+  const data = loadDataset(o.base.dataset, o.base.datasetOptions);
+  checkTrainConfig({ ...o.base, batchSize: 1, accumSteps: 1, budget: { maxSteps: 1 } }, dataFacts(data)); // the model against the data
+  const trainSamples = data.train.count;
   planProbe({ trainCount: trainSamples, baseBatch: o.baseBatch, maxBatch: trainSamples, share: o.share }); // a too-small dataset fails before any run
   const store = openStore(o.dbPath);
   const experiment = store.createExperiment({ kind: 'recommend', settings: o, env: environment() });
