@@ -55,26 +55,38 @@ export function recommendationSection(sweep: Record<string, unknown>): HTMLEleme
   ]);
 }
 
-/** The badge of a finding: whether the measurement agrees with the usual advice. */
-function verdictOf(agrees: unknown): [cls: string, text: string] {
-  if (agrees === true) return ['agrees', 'agrees with the usual advice'];
-  if (agrees === false) return ['contradicts', 'contradicts the usual advice'];
-  return ['undecided', 'not decidable'];
+/**
+ * The badge of a finding: the verdict of its trend test on the usual advice. A finding stored before
+ * verdicts (an endpoint comparison of one seed, with a yes/no field) is marked as not tested, whatever it said.
+ */
+function verdictOf(f: Record<string, unknown>): [cls: string, text: string] {
+  const verdict = f['verdict'];
+  if (verdict === 'agrees') return ['agrees', 'agrees with the usual advice'];
+  if (verdict === 'contradicts') return ['contradicts', 'contradicts the usual advice'];
+  if (verdict === 'inconclusive') return ['inconclusive', 'inconclusive'];
+  if (f['predatesVerdicts'] === true || verdict === undefined)
+    return ['untested', 'not tested (stored before verdicts: an endpoint comparison of one seed)'];
+  return ['undecided', 'a measurement, no claim tested'];
 }
 
 export function findingsSection(sweep: Record<string, unknown>): HTMLElement | null {
   const findings = Array.isArray(sweep['findings']) ? sweep['findings'].filter(isRecord) : [];
   if (findings.length === 0) return null;
   const items = findings.map((f) => {
-    const [cls, text] = verdictOf(f['agreesWithSeed']);
-    return h('li', { class: `bl-finding bl-${cls}`, 'data-agrees': String(f['agreesWithSeed']) }, [
+    const [cls, text] = verdictOf(f);
+    return h('li', { class: `bl-finding bl-${cls}`, 'data-verdict': cls }, [
       h('span', { class: 'bl-badge', text }),
       h('span', { class: 'bl-effect', text: String(f['effect'] ?? '') }),
       ` ${String(f['text'] ?? '')}`,
     ]);
   });
+  const budget = typeof sweep['budget'] === 'string' ? ` Budget: ${sweep['budget']}.` : '';
   return h('section', { class: 'bl-card', id: 'findings' }, [
     h('h2', { text: 'What this sweep shows' }),
+    h('p', {
+      class: 'bl-hint',
+      text: `Each claim of the usual advice about batch size, tested across every batch size and seed: it agrees, it is contradicted, or the trend is within the noise (inconclusive), with a 95% interval and what it rests on.${budget}`,
+    }),
     h('ul', { class: 'bl-findings' }, items),
   ]);
 }

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { BatchSizeError, UsageError } from '../../core/errors.js';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
-import { parseBatchList, parseBudget, parseSeeds } from '../../core/parse.js';
+import { parseBatchList, parseBudget, parseSeeds, replicateSeeds } from '../../core/parse.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import { loadDataset } from '../../data/registry.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
@@ -13,7 +13,7 @@ import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
-import { findingLines, sweepTable } from '../render-sweep.js';
+import { findingLines, sweepTables } from '../render-sweep.js';
 import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
 
 export const DEFAULT_BATCH_SIZES = REFERENCE_SWEEP_BATCHES.join(',');
@@ -24,9 +24,14 @@ export const SWEEP_OPTIONS = {
   budget: {
     type: 'string',
     value: 'SPEC',
-    help: 'per run: epochs=N, steps=N, samples=N or target=acc:X|loss:X (default: samples = one epoch, so every run sees the same data)',
+    help: 'per run: epochs=N, steps=N, samples=N or target=acc:X|loss:X|train-loss:X (default: samples = one epoch, so every run sees the same data; train-loss trains every batch size to the same training loss)',
   },
-  'max-epochs': { type: 'int', value: 'N', default: 10, help: 'with a target budget: give up after N epochs' },
+  'max-epochs': {
+    type: 'int',
+    value: 'N',
+    default: 10,
+    help: 'with a target budget: give up after N epochs (runs that never reach it are listed as such)',
+  },
   'lr-rule': {
     type: 'string',
     value: 'RULE',
@@ -40,8 +45,12 @@ export const SWEEP_OPTIONS = {
   seeds: {
     type: 'string',
     value: 'S,S,...',
-    default: '1',
-    help: 'seeds; each seed runs every batch size from the same initial weights',
+    help: 'seeds (default 1); each seed runs every batch size from its own initial weights and sample order',
+  },
+  replicates: {
+    type: 'int',
+    value: 'N',
+    help: 'run N seeds (1..N), the easy form of --seeds: each per-batch number becomes a mean with a 95% interval across seeds',
   },
   'noise-every': {
     type: 'count',
@@ -106,7 +115,7 @@ function commandSweepSettings(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {
   return {
     base,
     batchSizes,
-    seeds: parseSeeds(o.seeds),
+    seeds: seedsFrom(o),
     lrRule: o['lr-rule'] as LrRule,
     baseLr: o['base-lr'],
     baseBatch: o['base-batch'],
@@ -114,6 +123,13 @@ function commandSweepSettings(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {
     trainCount,
     command: { template: o.cmd!, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 },
   };
+}
+
+/** --seeds S,S,... or --replicates N (seeds 1..N); one seed (1) when neither is given. */
+function seedsFrom(o: Parsed<typeof SWEEP_OPTIONS>): number[] {
+  if (o.replicates !== undefined && o.seeds !== undefined)
+    throw new UsageError('pass --seeds S,S,... or --replicates N, not both');
+  return o.replicates !== undefined ? replicateSeeds(o.replicates) : parseSeeds(o.seeds ?? '1');
 }
 
 /** The run config every run shares, from the command line. */
@@ -152,7 +168,7 @@ export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSetting
   return {
     base,
     batchSizes,
-    seeds: parseSeeds(o.seeds),
+    seeds: seedsFrom(o),
     lrRule: o['lr-rule'] as LrRule,
     baseLr: o['base-lr'],
     baseBatch: o['base-batch'],
@@ -259,7 +275,7 @@ export function sweepReport(result: SweepResult, dbPath: string): string {
   const id = result.experiment.id;
   return [
     '',
-    sweepTable(result.runs),
+    sweepTables(result.runs, result.summary, id),
     '',
     findingLines(result.summary),
     '',
