@@ -1,6 +1,7 @@
 /** The sweep tables and the "What this sweep shows" lines, shared by `sweep`, `show` and `demo`. */
 import { plusMinus, points } from '../core/format.js';
-import type { BatchStats, BatchValue, Finding, RunSummary, SweepSummary } from '../core/summary.js';
+import { batchTableCells } from '../core/batch-stats.js';
+import type { BatchStats, Finding, RunSummary, SweepSummary } from '../core/summary.js';
 import type { Run } from '../store/index.js';
 import { duration, mb, num, table } from './format.js';
 
@@ -58,38 +59,11 @@ export function sweepTable(runs: readonly Run[]): string {
 
 /** Per batch size, the mean over seeds of each metric "±" the half-width of its 95% interval. */
 export function batchTable(perBatch: readonly BatchStats[]): string {
-  const pm = (v: BatchValue | undefined, fmt: (x: number) => string, unit = ''): string =>
-    v === undefined ? '-' : plusMinus(v, fmt, unit);
-  const withTarget = perBatch.some((b) => b.reachedTarget !== undefined);
-  const rows = perBatch.map((b) => [
-    b.batchSize,
-    b.runs,
-    b.testAccuracy ? pm(b.testAccuracy, points, '%') : pm(b.testLoss, (x) => num(x, 4)),
-    b.gapAccuracy ? pm(b.gapAccuracy, points, ' pt') : pm(b.gapLoss, (x) => num(x, 3)),
-    ...(withTarget ? [`${b.reachedTarget ?? 0}/${b.runs}`, pm(b.stepsToTarget, num)] : []),
-    pm(b.samplesPerSec, num),
-    pm(b.stepMs, (x) => num(x, 3)),
-    pm(b.peakBytes, (x) => (x / 1e6).toFixed(1)),
-    pm(b.bSimple, (x) => num(x, 3)),
-    pm(b.lossNoise, (x) => num(x, 3)),
-    pm(b.sharpness, (x) => num(x, 3)),
-  ]);
-  const accName = perBatch.some((b) => b.testAccuracy) ? 'held-out acc' : 'held-out loss';
+  const { header, rows } = batchTableCells(perBatch);
+  // The first two columns are counts: right-aligned as numbers.
   return table(
-    [
-      'B',
-      'runs',
-      accName,
-      'gap',
-      ...(withTarget ? ['reached', 'steps to target'] : []),
-      'samples/s',
-      'ms/step',
-      'peak MB',
-      'B_simple',
-      'loss noise',
-      'sharpness',
-    ],
-    rows,
+    header,
+    rows.map((r) => r.map((cell, i) => (i < 2 ? Number(cell) : cell))),
   );
 }
 

@@ -6,6 +6,7 @@
  * bootstrap of B_simple), which holds only the noise inside that run.
  */
 import { FINDING_CONFIDENCE } from './evidence.js';
+import { num, plusMinus, points } from './format.js';
 import { tInterval } from './intervals.js';
 import type { BatchStats, BatchValue, RunSummary } from './summary.js';
 
@@ -84,4 +85,40 @@ export function batchStats(runs: readonly RunSummary[]): BatchStats[] {
       if (rs.some((r) => r.target !== undefined)) stats.reachedTarget = rs.filter((r) => r.target?.reached).length;
       return stats;
     });
+}
+
+/** One column of the per-batch table: its header and its cell for one batch size ("-" when not measured). */
+type BatchColumn = [header: string, cell: (b: BatchStats) => string];
+
+const pm = (v: BatchValue | undefined, fmt: (x: number) => string, unit = ''): string =>
+  v === undefined ? '-' : plusMinus(v, fmt, unit);
+
+/**
+ * The per-batch table as text cells, shared by the terminal and the report: each metric "±" the half-width
+ * of its interval. Accuracy and gap in percent (points), peak memory in MB; the target columns only when
+ * the runs had a target.
+ */
+export function batchTableCells(perBatch: readonly BatchStats[]): { header: string[]; rows: string[][] } {
+  const acc = perBatch.some((b) => b.testAccuracy !== undefined);
+  const columns: BatchColumn[] = [
+    ['B', (b) => String(b.batchSize)],
+    ['runs', (b) => String(b.runs)],
+    acc
+      ? ['held-out acc', (b) => pm(b.testAccuracy, points, '%')]
+      : ['held-out loss', (b) => pm(b.testLoss, (x) => num(x, 4))],
+    acc ? ['gap', (b) => pm(b.gapAccuracy, points, ' pt')] : ['gap', (b) => pm(b.gapLoss, (x) => num(x, 3))],
+    ...(perBatch.some((b) => b.reachedTarget !== undefined)
+      ? ([
+          ['reached', (b) => `${b.reachedTarget ?? 0}/${b.runs}`],
+          ['steps to target', (b) => pm(b.stepsToTarget, num)],
+        ] as BatchColumn[])
+      : []),
+    ['samples/s', (b) => pm(b.samplesPerSec, num)],
+    ['ms/step', (b) => pm(b.stepMs, (x) => num(x, 3))],
+    ['peak MB', (b) => pm(b.peakBytes, (x) => (x / 1e6).toFixed(1))],
+    ['B_simple', (b) => pm(b.bSimple, (x) => num(x, 3))],
+    ['loss noise', (b) => pm(b.lossNoise, (x) => num(x, 3))],
+    ['sharpness', (b) => pm(b.sharpness, (x) => num(x, 3))],
+  ];
+  return { header: columns.map(([h]) => h), rows: perBatch.map((b) => columns.map(([, cell]) => cell(b))) };
 }

@@ -83,6 +83,12 @@ describe('HTML report in chromium', { skip }, () => {
     assert.equal(await page.locator('#findings li.bl-contradicts').count(), 1);
     assert.equal(await page.locator('#findings li.bl-inconclusive').count(), 1);
     assert.match((await page.locator('#findings li.bl-inconclusive .bl-badge').textContent()) ?? '', /^inconclusive$/i);
+    assert.equal(await page.locator('#per-batch tbody tr').count(), BATCH_SIZES.length, 'the per-batch table');
+    assert.match(
+      (await page.locator('#per-batch tbody tr').first().textContent()) ?? '',
+      /^162\d+\.\d\d% \u00b1\d+\.\d\d/,
+      'B=16, 2 runs, held-out accuracy with its interval',
+    );
     assert.match(
       await page.locator('#findings li.bl-contradicts').innerText(),
       /contradicts the usual advice.*<not> a large effect/s,

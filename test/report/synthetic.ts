@@ -5,6 +5,7 @@
  * Deterministic (seeded LCG), no TF.js.
  */
 import type { EvalRecord, StepRecord } from '../../src/core/types.js';
+import { batchStats } from '../../src/core/batch-stats.js';
 import { accuracyInterval } from '../../src/core/intervals.js';
 import type { RunSummary, SweepSummary } from '../../src/core/summary.js';
 import type { Run, Store } from '../../src/store/index.js';
@@ -309,7 +310,8 @@ export function writeSyntheticSweep(store: Store, opts: SyntheticSweepOptions = 
     }
   }
   if (runningRun === undefined) {
-    store.setExperimentSummary(exp.id, sweepSummary(sMin));
+    const done = runs.filter((r) => r.status === 'done').map((r) => r.summary as unknown as RunSummary);
+    store.setExperimentSummary(exp.id, { ...sweepSummary(sMin), perBatch: batchStats(done) });
     store.setExperimentStatus(exp.id, 'done');
   }
   return { experimentId: exp.id, runs, runningRun };
