@@ -183,7 +183,7 @@ function sweepSummary(sMin: number): SweepSummary & { recommendation: object } {
   return {
     memoryFit: { interceptBytes: MEM_INTERCEPT_BYTES, bytesPerSample: MEM_BYTES_PER_SAMPLE, r2: 0.999 },
     stepTimeFit: { alphaMs: ALPHA_MS, betaMsPerSample: BETA_MS_PER_SAMPLE, r2: 0.98 },
-    saturationBatch: 512,
+    saturationBatch: 128,
     tradeoff: { sMin, eMin: sMin * B_CRIT, bCrit: B_CRIT, r2: 0.97 },
     findings: [
       {
@@ -195,8 +195,9 @@ function sweepSummary(sMin: number): SweepSummary & { recommendation: object } {
       {
         effect: 'speed',
         claim: 'samples-per-sec',
-        text: 'Samples/s rises until B = 512, then flattens.',
+        text: 'Samples/s rises until B = 128, then flattens.',
         verdict: 'agrees',
+        saturation: { outcome: 'saturated', saturatedFrom: 128, largestBatch: 256 },
       },
       { effect: 'stability', claim: 'loss-noise', text: 'Loss noise falls as 1/sqrt(B).', verdict: 'inconclusive' },
       {

@@ -116,6 +116,22 @@ describe('intervals on the per-batch charts', () => {
   });
 });
 
+describe('saturation marker', () => {
+  it('marks only a tested saturation inside the swept range, never an untested one', () => {
+    const data = sweepData();
+    const marker = (d: ReportData) =>
+      buildSpecs(d)
+        .find((s) => s.id === 'throughput')!
+        .markers.map((m) => [m.axis, m.value]);
+    assert.deepEqual(marker(data), [['x', 128]]);
+    const old = structuredClone(data);
+    const summary = old.experiment.summary as Record<string, unknown>;
+    summary['findings'] = [{ effect: 'speed', text: 'it stops improving past B=1024', verdict: null }];
+    summary['saturationBatch'] = 1024;
+    assert.deepEqual(marker(old), [], 'a sweep stored before verdicts shows no saturation marker');
+  });
+});
+
 describe('live steps', () => {
   it('appends only steps after the last one, with cumulative wall time', () => {
     const data = sweepData(100);

@@ -251,7 +251,12 @@ const BOOTSTRAP_METHOD = 'circular block bootstrap over its steps';
 function speedSpecs(ctx: ChartContext, sweep: Record<string, unknown>): (ChartSpec | null)[] {
   const alphaMs = numAt(sweep, 'stepTimeFit.alphaMs');
   const betaMs = numAt(sweep, 'stepTimeFit.betaMsPerSample');
-  const sat = numAt(sweep, 'saturationBatch');
+  // Only a tested saturation inside the swept range (a sweep stored before verdicts has none to show).
+  const findings = Array.isArray(sweep['findings']) ? sweep['findings'] : [];
+  const sat = numAt(
+    findings.find((f) => at(f, 'claim') === 'samples-per-sec'),
+    'saturation.saturatedFrom',
+  );
   const satMarker = { axis: 'x' as const, value: sat, label: `saturated from B=${num(sat)}` };
   const t = alphaMs !== undefined && betaMs !== undefined ? (b: number) => alphaMs + betaMs * b : null;
   return [
