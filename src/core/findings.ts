@@ -60,10 +60,10 @@ const COMPARISON_WORDS: Readonly<Record<Comparison, string>> = {
 /** Every finding of a sweep, from its finished runs, per-batch stats and fits. */
 export function sweepFindings(
   runs: readonly RunSummary[],
-  summary: Pick<SweepSummary, 'memoryFit' | 'stepTimeFit' | 'tradeoff'>,
+  summary: Pick<SweepSummary, 'memoryFit' | 'stepTimeFit' | 'tradeoff' | 'perBatch'>,
   ctx: FindingContext = {},
 ): Finding[] {
-  const perBatch = batchStats(runs);
+  const perBatch = summary.perBatch ?? batchStats(runs);
   if (perBatch.length < 2) {
     return [
       {

@@ -95,7 +95,7 @@ test('a sweep that follows the usual advice, 3 seeds: verdicts agree, with inter
   const acc = byClaim(s.findings, 'held-out-accuracy');
   assert.equal(acc.comparison, 'equal-samples');
   assert.match(acc.text, /at equal samples, the held-out accuracy fell 0\.\d\d points per doubling of B/);
-  assert.match(acc.text, /10000 held-out samples per run/);
+  assert.match(acc.text, /10,000 held-out samples per run/);
   assert.match(acc.text, /mixes under-training with generalization/);
   assert.match(
     byClaim(s.findings, 'memory').text,
