@@ -394,7 +394,10 @@ test('demo runs 3 seeds, prints means with intervals and verdicts, and ends by w
   assert.match(r.stdout, /What this sweep shows, claim by claim of the usual advice about batch size/);
   assert.match(r.stdout, /^( {2}agrees|! contradicts|\? inconclusive) +\[memory\] A larger batch needs more memory\?/m);
   const unwrapped = r.stdout.replace(/\n +/g, ' ');
-  assert.match(unwrapped, /Rests on 3 seeds x 2 batch sizes \(B = 128\.\.512\), 6 runs, 2,000 held-out samples per run/);
+  assert.match(
+    unwrapped,
+    /Rests on 3 seeds x 2 batch sizes \(B = 128\.\.512\), 6 runs, 2,000 held-out samples per run/,
+  );
   assert.ok(r.stdout.trim().endsWith(`report: ${report}`), r.stdout.slice(-300));
   const html = readFileSync(report, 'utf8');
   assert.match(html, /^<!doctype html>/i);
