@@ -71,7 +71,7 @@ export function batchTable(perBatch: readonly BatchStats[]): string {
 function intervalNote(seeds: number): string {
   return seeds >= 2
     ? `Mean over ${seeds} seeds per batch size; \u00b1 is half the 95% Student-t interval across seeds.`
-    : '\u00b1 is half the run\u2019s own 95% interval: Wilson on the held-out samples for accuracy, block bootstrap over steps for ms/step and loss noise.';
+    : "\u00b1 is half the run's own 95% interval: Wilson on the held-out samples for accuracy, block bootstrap over steps for ms/step and loss noise.";
 }
 
 /**
