@@ -86,11 +86,14 @@ export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
 
 /**
  * Standard deviation of the per-step loss around its EMA, over the steps after the first 10% (where the
- * loss falls fastest and the trend, not the noise, would dominate the residuals).
+ * loss falls fastest and the trend, not the noise, would dominate the residuals). NaN when a step has no
+ * finite loss: a command need not report one (docs/protocol.md, section 2), e.g. a memory probe.
  */
 export function runLossNoise(steps: readonly StepRecord[]): number {
   const losses = lossNoiseLosses(steps);
-  return losses.length >= MIN_LOSS_NOISE_STEPS ? lossNoise(losses, LOSS_NOISE_ALPHA) : NaN;
+  return losses.length >= MIN_LOSS_NOISE_STEPS && losses.every(Number.isFinite)
+    ? lossNoise(losses, LOSS_NOISE_ALPHA)
+    : NaN;
 }
 
 /** Fewest steps (after the first 10%) the loss noise is measured on. */
