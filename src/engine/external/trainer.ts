@@ -112,7 +112,8 @@ function failureOf(r: TrialResult, budget: ExternalTrainerOptions['memoryBudget'
 
 /**
  * What the command stated of its memory in its metrics lines (docs/protocol.md, section 2): the last
- * memory_limit_bytes and the largest peak_reserved_bytes; undefined when it stated neither.
+ * memory_limit_bytes, the largest peak_reserved_bytes and the largest peak_mem_bytes; undefined when it
+ * stated neither a limit nor a reserved peak.
  */
 export function statedMemory(raw: readonly Record<string, unknown>[]): StatedMemory | undefined {
   const numbers = (key: string): number[] =>
@@ -120,9 +121,12 @@ export function statedMemory(raw: readonly Record<string, unknown>[]): StatedMem
   const limits = numbers('memory_limit_bytes');
   const reserved = numbers('peak_reserved_bytes');
   if (limits.length === 0 && reserved.length === 0) return undefined;
+  // A process that states its allocator's cap or reserved peak reports the allocator's own peak as peak_mem_bytes.
+  const allocated = numbers('peak_mem_bytes');
   return {
     ...(limits.length > 0 ? { limitBytes: limits.at(-1) } : {}),
     ...(reserved.length > 0 ? { peakReservedBytes: Math.max(...reserved) } : {}),
+    ...(allocated.length > 0 ? { peakAllocatedBytes: Math.max(...allocated) } : {}),
   };
 }
 
