@@ -8,6 +8,7 @@ import { datasetsCommand } from './commands/datasets.js';
 import { demoCommand } from './commands/demo.js';
 import { findMaxCommand } from './commands/find-max.js';
 import { noiseCommand } from './commands/noise.js';
+import { playgroundCommand } from './commands/playground.js';
 import { recommendCommand } from './commands/recommend.js';
 import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
@@ -36,6 +37,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   noise: { run: noiseCommand, summary: 'measure the gradient noise scale B_simple at a point in training' },
   report: { run: reportCommand, summary: 'write a self-contained HTML report of an experiment' },
   serve: { run: serveCommand, summary: 'a live dashboard over the store (loopback by default)' },
+  playground: {
+    run: playgroundCommand,
+    summary: 'a page that trains at several batch sizes side by side in your browser (no server)',
+  },
   list: { run: listCommand, summary: 'list the experiments in the store' },
   show: { run: showCommand, summary: 'show one experiment: its table and what it shows' },
   export: { run: exportCommand, summary: 'write an experiment out as CSV or JSON' },

@@ -10,8 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-// A type only: this module runs in the browser playground too, where no addon exists (and node: modules cannot load).
-import type { NativeAddon } from './native-addon.js';
+// A type only: this module runs in the browser playground too, where no addon exists.
+import type { NativeAddon } from './native-api.js';
 
 export const FUSED_KERNELS = {
   sumSquares: 'BatchlabSumSquares',
