@@ -121,7 +121,7 @@ describe('the playground in chromium', { skip }, () => {
       const drawn = end.charts.filter((c) => c.series.filter((s) => s.points > 0).length === 2);
       assert.ok(drawn.length >= 4, `charts with both runs drawn: ${drawn.map((c) => c.id)}`);
       assert.ok((await page.locator('.pg-chart canvas').count()) >= 4);
-      assert.equal(end.verdicts.length, 6);
+      assert.equal(end.verdicts.length, 8, 'memory 1, speed 2, stability 2, generalization 3 claims');
       for (const v of end.verdicts) assert.ok(['agrees', 'contradicts', 'inconclusive', 'none'].includes(v.verdict));
       assert.equal(
         end.verdicts.find((v) => v.claim === 'memory')!.verdict,
@@ -225,11 +225,26 @@ describe('the playground in chromium', { skip }, () => {
     }
   });
 
-  it('is usable on a phone-sized screen: nothing wider than the viewport', async () => {
+  it('is usable on a phone-sized screen, and Pause stops the runs until Resume', async () => {
     const { context } = await offlineContext(browser, { width: 390, height: 844 });
     try {
-      const { page } = await open(context, '?b=8,64&epochs=1');
-      await trainToEnd(page);
+      const { page } = await open(context, '?b=8,64&epochs=5');
+      const steps = async () => (await published(page)).runs.reduce((n, r) => n + r.losses.length, 0);
+      await page.click('#pg-train');
+      await page.waitForFunction(() => {
+        const p = (window as unknown as { __batchlab: Published }).__batchlab;
+        return p.phase === 'training' && p.runs.some((r) => r.losses.length > 0);
+      });
+      assert.equal(await page.textContent('#pg-train'), 'Pause');
+      await page.click('#pg-train');
+      assert.equal((await published(page)).phase, 'paused');
+      const paused = await steps();
+      await page.waitForTimeout(500);
+      assert.equal(await steps(), paused, 'no step while paused');
+      assert.equal(await page.textContent('#pg-train'), 'Resume');
+      const end = await trainToEnd(page);
+      assert.equal(end.phase, 'done');
+      assert.equal(await steps(), 5 * 64 + 5 * 8, 'resumed where it stopped: 5 epochs of each run');
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
       await page.screenshot({ path: artifactPath('playground-phone.png'), fullPage: true });

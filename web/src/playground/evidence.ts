@@ -20,9 +20,9 @@ export const EFFECTS: readonly EffectId[] = ['memory', 'speed', 'stability', 'ge
 /** The claims each panel tests, the first being the panel's headline. */
 export const EFFECT_CLAIMS: Readonly<Record<EffectId, readonly ClaimId[]>> = {
   memory: ['memory'],
-  speed: ['samples-per-sec'],
+  speed: ['samples-per-sec', 'step-time'],
   stability: ['loss-noise', 'gradient-noise'],
-  generalization: ['held-out-accuracy', 'generalization-gap'],
+  generalization: ['held-out-accuracy', 'generalization-gap', 'sharpness'],
 };
 
 /** A finished run as the tests need it. */
@@ -50,22 +50,32 @@ function intervalVariance(make: () => { low: number; high: number; confidence: n
   }
 }
 
+/** The sampling variance of a run's median step time (block bootstrap over its regular steps), or undefined. */
+function medianStepVariance(r: FinishedRun): number | undefined {
+  const { stepMs, batchSize, accumSteps } = r.summary;
+  const times = r.steps.filter((s) => s.batchSize === batchSize && s.accumSteps === accumSteps).map((s) => s.stepMs);
+  return intervalVariance(() =>
+    medianStepTimeInterval(times, { warmupSteps: stepMs.warmupExcluded, rng: rngOf(r, 0x51) }),
+  );
+}
+
 const MEASURES: Readonly<Partial<Record<ClaimId, Measure>>> = {
   // The tensor high-water mark of a step is counted, not sampled: the same step shape gives the same bytes.
   memory: (r) => ({ value: r.summary.peakBytes, samplingVariance: 0 }),
   'samples-per-sec': (r) => {
-    const { samplesPerSec, stepMs, batchSize, accumSteps } = r.summary;
+    const { samplesPerSec, stepMs } = r.summary;
     if (!Number.isFinite(samplesPerSec)) return undefined;
-    const times = r.steps.filter((s) => s.batchSize === batchSize && s.accumSteps === accumSteps).map((s) => s.stepMs);
-    const v = intervalVariance(() =>
-      medianStepTimeInterval(times, { warmupSteps: stepMs.warmupExcluded, rng: rngOf(r, 0x51) }),
-    );
+    const v = medianStepVariance(r);
     // samples/s = 1000 B / median: its relative error is the median's, (sps / median)^2 var(median)
     return {
       value: samplesPerSec,
       samplingVariance: v === undefined ? undefined : v * (samplesPerSec / stepMs.median) ** 2,
     };
   },
+  'step-time': (r) =>
+    Number.isFinite(r.summary.stepMs.median)
+      ? { value: r.summary.stepMs.median, samplingVariance: medianStepVariance(r) }
+      : undefined,
   'loss-noise': (r) => {
     if (!Number.isFinite(r.summary.lossNoise)) return undefined;
     const losses = r.steps.slice(Math.floor(r.steps.length / 10)).map((s) => s.loss);
@@ -86,6 +96,8 @@ const MEASURES: Readonly<Partial<Record<ClaimId, Measure>>> = {
     const acc = r.summary.final.test.accuracy;
     return acc === undefined ? undefined : { value: acc, samplingVariance: binomialVariance(acc, r.heldOutSamples) };
   },
+  // The top Hessian eigenvalue by power iteration: no sampling error known, so the spread between runs decides
+  sharpness: (r) => (r.summary.sharpness ? { value: r.summary.sharpness.topEigenvalue } : undefined),
   'generalization-gap': (r) => {
     const { train, test } = r.summary.final;
     if (train.accuracy === undefined || test.accuracy === undefined) return undefined;

@@ -215,79 +215,114 @@ function landscapeField(
   });
 }
 
+/** The parts of the view that a (re)draw updates. */
+interface LandscapeParts {
+  canvas: HTMLCanvasElement;
+  counts: HTMLElement;
+  seedInput: HTMLInputElement;
+}
+
+/**
+ * Computes (when the settings changed) and draws the paths, animated over ANIMATION_MS or at once;
+ * returns a function that cancels the animation.
+ */
+function showPaths(
+  ctx: ViewContext,
+  state: LandscapeState,
+  parts: LandscapeParts,
+  animate: boolean,
+  onUpdate: () => void,
+): () => void {
+  let animation = 0;
+  let cancelled = false;
+  state.ready = false;
+  onUpdate();
+  // Let the browser paint the page before the few hundred ms of arithmetic.
+  setTimeout(() => {
+    if (cancelled) return;
+    compute(state, ctx.settings.landscape);
+    parts.seedInput.max = String(ctx.settings.landscape.seeds);
+    parts.seedInput.value = String(state.shownSeed);
+    parts.counts.replaceChildren(countsList(ctx, state.counts ?? []));
+    sizeCanvas(parts.canvas);
+    const t0 = performance.now();
+    const frame = () => {
+      const fraction = animate ? Math.min(1, (performance.now() - t0) / ANIMATION_MS) : 1;
+      draw(parts.canvas, state, ctx, state.shownSeed ?? 1, fraction);
+      if (fraction < 1) animation = requestAnimationFrame(frame);
+      else {
+        state.ready = true;
+        onUpdate();
+      }
+    };
+    frame();
+  }, 0);
+  return () => {
+    cancelled = true;
+    cancelAnimationFrame(animation);
+  };
+}
+
+/** The settings form of the paths, with the seed whose paths are drawn. */
+function landscapeForm(ctx: ViewContext, seedInput: HTMLInputElement, run: () => void): HTMLElement {
+  const { t } = ctx;
+  return h(
+    'form',
+    {
+      class: 'pg-controls',
+      'aria-label': t('landscape.controls'),
+      onsubmit: (ev: Event) => {
+        ev.preventDefault();
+        run();
+      },
+    },
+    [
+      h('div', { class: 'pg-fields' }, [
+        landscapeField(ctx, 'batchSizes', 'landscape.batchSizes', 'landscape.batchSizes.help'),
+        landscapeField(ctx, 'lr', 'landscape.lr'),
+        landscapeField(ctx, 'steps', 'landscape.steps'),
+        landscapeField(ctx, 'seeds', 'landscape.seeds'),
+        h('div', { class: 'pg-field' }, [h('label', { for: 'pg-l-seed', text: t('landscape.showSeed') }), seedInput]),
+      ]),
+      h('div', { class: 'pg-buttons' }, [
+        h('button', { type: 'submit', class: 'pg-primary', id: 'pg-l-run', text: t('landscape.run') }),
+      ]),
+    ],
+  );
+}
+
 /**
  * The landscape section. On first show it computes the paths and animates them; `onUpdate` runs when the
  * counts or the drawing change (the page publishes them).
  */
 export function landscapeView(ctx: ViewContext, state: LandscapeState, onUpdate: () => void): HTMLElement {
   const { t } = ctx;
-  const canvas = h('canvas', { class: 'pg-landscape', role: 'img', 'aria-label': t('landscape.canvas') });
-  const counts = h('div', { class: 'pg-counts-holder', 'aria-live': 'polite' });
-  const seedInput = h('input', { id: 'pg-l-seed', type: 'number', min: 1, value: state.shownSeed ?? 1 });
-  let animation = 0;
-  const show = (animate: boolean) => {
-    cancelAnimationFrame(animation);
-    state.ready = false;
-    onUpdate();
-    // Let the browser paint the page before the few hundred ms of arithmetic.
-    setTimeout(() => {
-      compute(state, ctx.settings.landscape);
-      seedInput.max = String(ctx.settings.landscape.seeds);
-      seedInput.value = String(state.shownSeed);
-      counts.replaceChildren(countsList(ctx, state.counts ?? []));
-      sizeCanvas(canvas);
-      const t0 = performance.now();
-      const frame = () => {
-        const fraction = animate ? Math.min(1, (performance.now() - t0) / ANIMATION_MS) : 1;
-        draw(canvas, state, ctx, state.shownSeed ?? 1, fraction);
-        if (fraction < 1) animation = requestAnimationFrame(frame);
-        else {
-          state.ready = true;
-          onUpdate();
-        }
-      };
-      frame();
-    }, 0);
+  const parts: LandscapeParts = {
+    canvas: h('canvas', { class: 'pg-landscape', role: 'img', 'aria-label': t('landscape.canvas') }),
+    counts: h('div', { class: 'pg-counts-holder', 'aria-live': 'polite' }),
+    seedInput: h('input', { id: 'pg-l-seed', type: 'number', min: 1, value: state.shownSeed ?? 1 }),
   };
-  seedInput.addEventListener('change', () => {
-    const seed = Number(seedInput.value);
+  let cancel = () => {};
+  const show = (animate: boolean) => {
+    cancel();
+    cancel = showPaths(ctx, state, parts, animate, onUpdate);
+  };
+  parts.seedInput.addEventListener('change', () => {
+    const seed = Number(parts.seedInput.value);
     if (!Number.isInteger(seed) || seed < 1 || seed > ctx.settings.landscape.seeds) return;
     state.shownSeed = seed;
     show(true);
   });
-  const section = h('section', { class: 'pg-landscape-view', 'aria-labelledby': 'pg-landscape-h' }, [
+  requestAnimationFrame(() => show(state.counts === undefined));
+  return h('section', { class: 'pg-landscape-view', 'aria-labelledby': 'pg-landscape-h' }, [
     h('h2', { id: 'pg-landscape-h', text: t('landscape.heading') }),
     h('p', { class: 'pg-lead', text: t('landscape.lead') }),
-    h(
-      'form',
-      {
-        class: 'pg-controls',
-        'aria-label': t('landscape.controls'),
-        onsubmit: (ev: Event) => {
-          ev.preventDefault();
-          show(true);
-        },
-      },
-      [
-        h('div', { class: 'pg-fields' }, [
-          landscapeField(ctx, 'batchSizes', 'landscape.batchSizes', 'landscape.batchSizes.help'),
-          landscapeField(ctx, 'lr', 'landscape.lr'),
-          landscapeField(ctx, 'steps', 'landscape.steps'),
-          landscapeField(ctx, 'seeds', 'landscape.seeds'),
-          h('div', { class: 'pg-field' }, [h('label', { for: 'pg-l-seed', text: t('landscape.showSeed') }), seedInput]),
-        ]),
-        h('div', { class: 'pg-buttons' }, [
-          h('button', { type: 'submit', class: 'pg-primary', id: 'pg-l-run', text: t('landscape.run') }),
-        ]),
-      ],
-    ),
-    h('div', { class: 'pg-landscape-box' }, [canvas]),
-    counts,
+    landscapeForm(ctx, parts.seedInput, () => show(true)),
+    h('div', { class: 'pg-landscape-box' }, [parts.canvas]),
+    parts.counts,
     h('p', { class: 'pg-why', text: t('landscape.why') }),
     h('p', { class: 'pg-honest', text: t('landscape.honest') }),
   ]);
-  requestAnimationFrame(() => show(state.counts === undefined));
-  return section;
 }
 
 /** Sizes the canvas to its box (at most MAX_CANVAS_WIDTH_PX wide, the plane's aspect ratio), in device pixels. */

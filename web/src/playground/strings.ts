@@ -116,9 +116,11 @@ export const EN = {
   'effect.stability': 'Stability',
   'effect.generalization': 'Generalization',
   'advice.memory': 'The usual advice: a larger batch needs more memory.',
-  'advice.speed': 'The usual advice: larger batches train faster, using the hardware better.',
+  'advice.speed':
+    'The usual advice: larger batches train faster, using the hardware better, though each step takes longer.',
   'advice.stability': 'The usual advice: small batches make training noisier and less stable.',
-  'advice.generalization': 'The usual advice: small batches generalize better; large ones may overfit.',
+  'advice.generalization':
+    'The usual advice: small batches generalize better; large ones may overfit and end in sharper minima.',
   'why.memory':
     'During a step every sample of the batch keeps its activations and gradients in memory, so the peak grows with B. The weights take the same room at any B.',
   'why.speed':
@@ -126,7 +128,7 @@ export const EN = {
   'why.stability':
     'A batch gradient averages its samples; more samples cancel more of their disagreement. B_simple estimates the batch size beyond which adding samples stops helping much.',
   'why.generalization':
-    'Held-out accuracy is measured on samples the network never trained on; the gap is training accuracy minus held-out accuracy.',
+    'Held-out accuracy is measured on samples the network never trained on; the gap is training accuracy minus held-out accuracy. Sharpness says how steeply the loss rises around the point a run ended in (the Loss landscape view shows why it may matter).',
   'see.label': 'See the charts:',
   'result.memory': 'Peak memory went from {lo} MB at B = {bLo} to {hi} MB at B = {bHi}.',
   'result.speed': 'Speed went from {lo} to {hi} samples/s (B = {bLo} to {bHi}); a step took {msLo} ms and {msHi} ms.',
@@ -135,6 +137,7 @@ export const EN = {
   'result.noiseScale': 'B_simple at the end: {list}.',
   'result.accuracy': 'Held-out accuracy after the same number of epochs: {list}.',
   'result.gap': 'Generalization gap (train minus held-out accuracy): {list}.',
+  'result.sharpness': 'Sharpness at the end (top eigenvalue of the Hessian of the training loss): {list}.',
   'result.pending': 'The evidence appears when the runs finish.',
   'result.notMeasured': 'not measured',
   'verdict.label': 'Verdict',
@@ -297,10 +300,11 @@ export const RO: StringTable = {
   'effect.stability': 'Stabilitate',
   'effect.generalization': 'Generalizare',
   'advice.memory': 'Sfatul obișnuit: un batch mai mare necesită mai multă memorie.',
-  'advice.speed': 'Sfatul obișnuit: batch-urile mai mari antrenează mai repede, folosind mai bine hardware-ul.',
+  'advice.speed':
+    'Sfatul obișnuit: batch-urile mai mari antrenează mai repede, folosind mai bine hardware-ul, deși fiecare pas durează mai mult.',
   'advice.stability': 'Sfatul obișnuit: batch-urile mici fac antrenarea mai zgomotoasă și mai puțin stabilă.',
   'advice.generalization':
-    'Sfatul obișnuit: batch-urile mici generalizează mai bine; cele mari pot duce la supraantrenare.',
+    'Sfatul obișnuit: batch-urile mici generalizează mai bine; cele mari pot duce la supraantrenare și la minime mai ascuțite.',
   'why.memory':
     'În timpul unui pas, fiecare eșantion din batch își ține în memorie activările și gradienții, așa că vârful crește cu B. Ponderile ocupă același loc la orice B.',
   'why.speed':
@@ -308,7 +312,7 @@ export const RO: StringTable = {
   'why.stability':
     'Gradientul unui batch este media eșantioanelor sale; mai multe eșantioane anulează mai mult din dezacordul lor. B_simple estimează batch size-ul de la care adăugarea de eșantioane nu mai ajută prea mult.',
   'why.generalization':
-    'Acuratețea pe date de test se măsoară pe eșantioane pe care rețeaua nu le-a văzut la antrenare; diferența de generalizare este acuratețea la antrenare minus acuratețea pe date de test.',
+    'Acuratețea pe date de test se măsoară pe eșantioane pe care rețeaua nu le-a văzut la antrenare; diferența de generalizare este acuratețea la antrenare minus acuratețea pe date de test. Ascuțimea arată cât de abrupt crește pierderea în jurul punctului în care s-a oprit o rulare (vederea „Peisajul funcției de pierdere” arată de ce poate conta).',
   'see.label': 'Vezi graficele:',
   'result.memory': 'Memoria maximă a crescut de la {lo} MB la B = {bLo} la {hi} MB la B = {bHi}.',
   'result.speed':
@@ -318,6 +322,8 @@ export const RO: StringTable = {
   'result.noiseScale': 'B_simple la final: {list}.',
   'result.accuracy': 'Acuratețea pe date de test după același număr de epoci: {list}.',
   'result.gap': 'Diferența de generalizare (acuratețea la antrenare minus cea pe date de test): {list}.',
+  'result.sharpness':
+    'Ascuțimea minimului la final (cea mai mare valoare proprie a hessianei pierderii la antrenare): {list}.',
   'result.pending': 'Dovezile apar când rulările se încheie.',
   'result.notMeasured': 'nemăsurat',
   'verdict.label': 'Verdict',

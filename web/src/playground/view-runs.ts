@@ -358,6 +358,7 @@ function resultText(ctx: ViewContext, effect: EffectId, runs: readonly FinishedR
         fmtPct(ctx, (r.summary.final.train.accuracy ?? Number.NaN) - (r.summary.final.test.accuracy ?? Number.NaN)),
       ),
     }),
+    t('result.sharpness', { list: list((r) => fmt(ctx, r.summary.sharpness?.topEigenvalue)) }),
   ];
 }
 
