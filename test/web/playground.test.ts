@@ -60,6 +60,15 @@ describe('playground strings', () => {
     }
   });
 
+  it('axis labels fit along a chart (uPlot clips what is longer than about 30 characters)', () => {
+    for (const key of (Object.keys(EN) as StringKey[]).filter((k) => k.startsWith('axis.'))) {
+      for (const lang of ['en', 'ro'] as const) {
+        const label = translate(lang, key, { n: 128 });
+        assert.ok(label.length <= 30, `${lang} ${key}: "${label}" has ${label.length} characters`);
+      }
+    }
+  });
+
   it('fills placeholders and writes numbers with the separators of the language', () => {
     assert.equal(
       translate('en', 'landscape.count', { b: 2, k: 5, n: 20 }),

@@ -155,7 +155,7 @@ export const EN = {
   'claim.sharpness': 'sharpness',
   'trend.factor': '{claim}: ×{factor} per doubling of B (95% interval ×{low} to ×{high})',
   'trend.factorExact': '{claim}: ×{factor} per doubling of B (counted exactly)',
-  'trend.points': '{claim}: {slope} points per doubling of B (95% interval {low} to {high})',
+  'trend.points': '{claim}: {slope} percentage points per doubling of B (95% interval {low} to {high})',
   'trend.noNoise': '{claim}: too few runs to tell the trend from the noise',
   'trend.within': 'The interval contains “no change”: the difference is within the noise of {runs} runs with one seed.',
   'trend.beyond': 'The interval excludes “no change”.',
@@ -254,7 +254,7 @@ export const RO: StringTable = {
   'run.lr': 'rata {lr}',
   'run.progress': 'epoca {epoch} din {epochs}, pasul {step}',
   'run.loss': 'pierdere {loss}',
-  'run.accuracy': 'acuratețe pe date noi {acc}',
+  'run.accuracy': 'acuratețe pe date de test {acc}',
   'run.speed': '{sps} eșantioane/s',
   'run.noise': 'B_simple {value}',
   'run.state.waiting': 'în așteptare',
@@ -284,8 +284,9 @@ export const RO: StringTable = {
   'axis.steps': 'pași (actualizări)',
   'axis.samples': 'eșantioane văzute',
   'axis.timeS': 'timp de antrenare (s)',
-  'axis.loss': 'pierderea (entropie încrucișată)',
-  'axis.lossSmoothed': 'pierderea medie ({n} de eșantioane)',
+  // axis labels stay under about 30 characters: uPlot centres them along a 250 px plot and clips the rest
+  'axis.loss': 'entropie încrucișată',
+  'axis.lossSmoothed': 'media pe {n} de eșantioane',
   'axis.accuracyPct': 'acuratețe pe date de test (%)',
   'axis.samplesPerSec': 'eșantioane pe secundă',
   'axis.bSimple': 'B_simple (eșantioane)',
@@ -314,11 +315,11 @@ export const RO: StringTable = {
   'why.generalization':
     'Acuratețea pe date de test se măsoară pe eșantioane pe care rețeaua nu le-a văzut la antrenare; diferența de generalizare este acuratețea la antrenare minus acuratețea pe date de test. Ascuțimea arată cât de abrupt crește pierderea în jurul punctului în care s-a oprit o rulare (vederea „Peisajul funcției de pierdere” arată de ce poate conta).',
   'see.label': 'Vezi graficele:',
-  'result.memory': 'Memoria maximă a crescut de la {lo} MB la B = {bLo} la {hi} MB la B = {bHi}.',
+  'result.memory': 'Memoria maximă a trecut de la {lo} MB (B = {bLo}) la {hi} MB (B = {bHi}).',
   'result.speed':
     'Viteza a trecut de la {lo} la {hi} eșantioane/s (de la B = {bLo} la {bHi}); un pas a durat {msLo} ms, respectiv {msHi} ms.',
   'result.stability':
-    'Zgomotul pierderii (abaterea pierderii de la media ei mobilă) a trecut de la {lo} la B = {bLo} la {hi} la B = {bHi}.',
+    'Zgomotul pierderii (abaterea pierderii de la media ei mobilă) a trecut de la {lo} (B = {bLo}) la {hi} (B = {bHi}).',
   'result.noiseScale': 'B_simple la final: {list}.',
   'result.accuracy': 'Acuratețea pe date de test după același număr de epoci: {list}.',
   'result.gap': 'Diferența de generalizare (acuratețea la antrenare minus cea pe date de test): {list}.',
@@ -341,7 +342,8 @@ export const RO: StringTable = {
   'claim.sharpness': 'ascuțimea minimului',
   'trend.factor': '{claim}: ×{factor} la fiecare dublare a lui B (interval de 95%: ×{low} până la ×{high})',
   'trend.factorExact': '{claim}: ×{factor} la fiecare dublare a lui B (numărat exact)',
-  'trend.points': '{claim}: {slope} puncte la fiecare dublare a lui B (interval de 95%: {low} până la {high})',
+  'trend.points':
+    '{claim}: {slope} puncte procentuale la fiecare dublare a lui B (interval de 95%: {low} până la {high})',
   'trend.noNoise': '{claim}: prea puține rulări pentru a deosebi tendința de zgomot',
   'trend.within':
     'Intervalul conține „nicio schimbare”: diferența se încadrează în zgomotul a {runs} rulări cu o singură sămânță.',
