@@ -39,6 +39,8 @@ class Memory:
     def __init__(self, device):
         self.device = torch.device(device)
         self.cuda = self.device.type == 'cuda'
+        if self.cuda and self.device.index is None:  # torch.cuda's per-process calls need an index ('cuda' -> 'cuda:N')
+            self.device = torch.device('cuda', torch.cuda.current_device())
 
     def sync(self):
         if self.cuda:

@@ -22,14 +22,13 @@ export const PLAYGROUND_FILES = [
   'mnist-subset.js',
 ] as const;
 
-/** The path of index.html in `dir`; BATCHLAB_NOT_FOUND naming the missing file when the page was never built. */
+/** The path of index.html in `dir`; BATCHLAB_NOT_BUILT naming the missing file when the page was never built. */
 export function playgroundIndex(dir: string = PLAYGROUND_DIR): string {
   const missing = PLAYGROUND_FILES.find((name) => !existsSync(join(dir, name)));
   if (missing !== undefined) {
     throw new BatchlabError(
-      'BATCHLAB_NOT_FOUND',
+      'BATCHLAB_NOT_BUILT',
       `${join(dir, missing)} is missing: the playground is built by \`npm run build\` (web/build.mjs); run it in the batchlab folder`,
-      { exitCode: 1 },
     );
   }
   return join(dir, 'index.html');

@@ -247,7 +247,7 @@ function storedJsonError(where: JsonPlace & { path: string }, why: string, cause
     'BATCHLAB_STORE',
     `${escapeControl(where.path)}: the ${where.column} of ${row} ${why}; the file was edited or written by ` +
       'another program; restore it from a copy or pass --db PATH',
-    { exitCode: 2, cause },
+    { cause },
   );
 }
 

@@ -26,7 +26,8 @@
 #      progress lines batchlab-NAME.log.
 # 6. A summary table (summary.txt) and every number in results.json.
 #
-# Environment: NODE (node), PYTHON (python3), CAP_GIB (24: the per-process memory cap of resnet18.py).
+# Environment: NODE (node), PYTHON (python3), CAP_GIB (24: the per-process memory cap of resnet18.py),
+# WARM_LIMIT_S (70) and FRESH_LIMIT_S (110): the time limits of the two batchlab rows.
 set -u
 HERE=bench/gpu/resnet18-capped
 OUT=${1:-bench/results/resnet18-capped}
@@ -117,9 +118,9 @@ PYEOF
 
 FIND_MAX="\"$NODE\" bin/batchlab.js find-max --cmd \"$PY $HERE/resnet18.py\" --budget-on gpu --memory-budget ${TOTAL_MIB}MiB --max-batch 65536 --timeout 120 --target-batch 16384 --json"
 say "4. batchlab find-max, warm probes"
-batchlab_row warm "${BATCHLAB_FIND_MAX_WARM:-$FIND_MAX --warm --db $OUT/warm.db}" 70
+batchlab_row warm "${BATCHLAB_FIND_MAX_WARM:-$FIND_MAX --warm --db $OUT/warm.db}" "${WARM_LIMIT_S:-70}"
 say "5. batchlab find-max, fresh probes"
-batchlab_row fresh "${BATCHLAB_FIND_MAX_FRESH:-$FIND_MAX --db $OUT/fresh.db}" 110
+batchlab_row fresh "${BATCHLAB_FIND_MAX_FRESH:-$FIND_MAX --db $OUT/fresh.db}" "${FRESH_LIMIT_S:-110}"
 
 say "6. summary ($(( $(date +%s) - T0 )) s in all)"
 "$PY" "$HERE/summary.py" "$OUT" | tee "$OUT/summary.txt"
