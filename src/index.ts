@@ -120,10 +120,26 @@ export { defaultLrRule, lrAt, scaleLr, type LrRule } from './core/lr.js';
 export { ceilingOf, deriveMargin, memoryCeiling, type MarginDerivation } from './core/margin.js';
 /** The recommender's decision from measurements (what `recommend` calls after its probe). */
 export { recommend as recommendFrom, type Recommendation, type RecommendInputs } from './core/recommend.js';
-/** Summaries of a run and of a sweep, as stored. */
+/** Summaries of a run and of a sweep, as stored; per batch size, means over seeds with their intervals. */
 export { summarizeRun } from './core/summarize-run.js';
-export { summarizeSweep } from './core/summarize-sweep.js';
-export type { Finding, NoiseSummary, RunSummary, SweepSummary } from './core/summary.js';
+export { summarizeSweep, type FindingContext } from './core/summarize-sweep.js';
+export { batchStats } from './core/batch-stats.js';
+export type {
+  BatchStats,
+  BatchValue,
+  Comparison,
+  Finding,
+  FindingClaim,
+  NoiseSummary,
+  RunIntervals,
+  RunSummary,
+  SweepSummary,
+} from './core/summary.js';
+/** The statistics behind the verdicts: trend test, best batch sets, saturation, intervals. */
+export { testTrend, USUAL_ADVICE, type ClaimId, type TrendResult } from './core/trend.js';
+export { bestBatches, throughputSaturation } from './core/extremes.js';
+export { accuracyInterval, tInterval, wilsonInterval, type MeasuredInterval } from './core/intervals.js';
+export type { RestsOn, Verdict } from './core/evidence.js';
 export type {
   OptimizerConfig,
   SplitMetrics,

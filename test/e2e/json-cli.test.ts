@@ -80,12 +80,17 @@ test('--json of datasets, sweep, list, noise and demo: one JSON document on stdo
   );
   const demo = json(['demo', '--batch-sizes', '512', '--budget', 'samples=1024', ...tiny]) as {
     experiment: { settings: { base: { dataset: string; model: { name: string } } } };
-    runs: { batchSize: number }[];
+    runs: { batchSize: number; seed: number }[];
   };
   assert.equal(demo.experiment.settings.base.dataset, 'mnist', 'the demo sweeps MNIST by default');
   assert.equal(demo.experiment.settings.base.model.name, 'mlp');
   assert.deepEqual(
-    demo.runs.map((r) => r.batchSize),
-    [512],
+    demo.runs.map((r) => [r.batchSize, r.seed]),
+    [
+      [512, 1],
+      [512, 2],
+      [512, 3],
+    ],
+    'three seeds by default',
   );
 });

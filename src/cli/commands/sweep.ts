@@ -1,7 +1,8 @@
 /** `batchlab sweep` (and `batchlab demo`): many batch sizes side by side, each in its own process, stored in SQLite. */
 import { resolve } from 'node:path';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
-import { parseSeeds } from '../../core/parse.js';
+import { UsageError } from '../../core/errors.js';
+import { parseSeeds, replicateSeeds } from '../../core/parse.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import { planSweep } from '../../lab/sweep/plan.js';
 import { runSweep, type SweepResult, type SweepSettings } from '../../lab/sweep/sweep.js';
@@ -12,7 +13,7 @@ import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
 import { type OptionTable, type Parsed, settingFlags } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
-import { findingLines, sweepTable } from '../render-sweep.js';
+import { findingLines, sweepTables } from '../render-sweep.js';
 import {
   CMD_ONLY,
   DATA_OPTIONS,
@@ -36,7 +37,7 @@ export const SWEEP_OPTIONS = {
   budget: {
     type: 'string',
     value: 'SPEC',
-    help: 'per run: epochs=N, steps=N, samples=N or target=acc:X|loss:X (default: samples = one epoch, so every run sees the same data)',
+    help: 'per run: epochs=N, steps=N, samples=N or target=acc:X|loss:X|train-loss:X (default: samples = one epoch, so every run sees the same data; train-loss trains every batch size to the same training loss)',
   },
   'max-epochs': {
     type: 'int',
@@ -46,7 +47,7 @@ export const SWEEP_OPTIONS = {
       when: (o) => typeof o.budget === 'string' && o.budget.trim().startsWith('target='),
       why: 'only applies with --budget target=...; leave it out',
     },
-    help: 'with a target budget: give up after N epochs',
+    help: 'with a target budget: give up after N epochs (runs that never reach it are listed as such)',
   },
   'lr-rule': {
     type: 'string',
@@ -71,9 +72,14 @@ export const SWEEP_OPTIONS = {
     type: 'string',
     value: 'S,S,...',
     default: '1',
-    help: 'seeds; each seed runs every batch size from the same initial weights',
+    help: 'seeds; each seed runs every batch size from its own initial weights and sample order',
   },
   seed: { type: 'string', value: 'S', aliasOf: 'seeds', help: 'one seed: the same as --seeds S' },
+  replicates: {
+    type: 'int',
+    value: 'N',
+    help: 'run N seeds (1..N), the easy form of --seeds: each per-batch number becomes a mean with a 95% interval across seeds',
+  },
   'noise-every': {
     type: 'count',
     value: 'N',
@@ -119,8 +125,19 @@ export const SWEEP_OPTIONS = {
 
 type SweepOptions = Parsed<typeof SWEEP_OPTIONS>;
 
+/**
+ * The seeds: --seeds S,S,... when given, else --replicates N (seeds 1..N, also a default of `demo`), else
+ * --seeds' default. Giving both is refused.
+ */
+function seedsFrom(o: SweepOptions, given: ReadonlySet<string>): number[] {
+  if (given.has('seeds') && given.has('replicates'))
+    throw new UsageError('pass --seeds S,S,... or --replicates N, not both');
+  if (!given.has('seeds') && o.replicates !== undefined) return replicateSeeds(o.replicates);
+  return parseSeeds(o.seeds);
+}
+
 /** The sweep's settings from the flags (the lab reads the batch list and the budget against the data). */
-function settingsFrom(o: SweepOptions): SweepSettings {
+function settingsFrom(o: SweepOptions, given: ReadonlySet<string>): SweepSettings {
   const iterations = o['sharpness-iterations'];
   const base = trainConfigFrom(o, {
     batchSize: 1,
@@ -138,7 +155,7 @@ function settingsFrom(o: SweepOptions): SweepSettings {
     batchSizes: o['batch-sizes'],
     budget: o.budget,
     maxEpochs: o['max-epochs'],
-    seeds: parseSeeds(o.seeds),
+    seeds: seedsFrom(o, given),
     lrRule: o['lr-rule'] as LrRule,
     baseLr: o['base-lr'],
     baseBatch: o['base-batch'],
@@ -164,7 +181,9 @@ interface SweepRun {
 export async function runSweepCommand({ options, given, io, json, signal }: CommandInput<typeof SWEEP_OPTIONS>) {
   // On --resume, setting flags are compared with the stored settings; without any, the stored ones are used.
   const settings =
-    options.resume === undefined || settingFlags(SWEEP_OPTIONS, given).length > 0 ? settingsFrom(options) : undefined;
+    options.resume === undefined || settingFlags(SWEEP_OPTIONS, given).length > 0
+      ? settingsFrom(options, given)
+      : undefined;
   const result = await runSweepWithProgress(
     { dbPath: options.db, settings, resumeId: options.resume },
     { io, verbose: !json, signal },
@@ -288,7 +307,7 @@ export function sweepReport(result: SweepResult, dbPath: string): string {
   const id = result.experiment.id;
   return [
     '',
-    sweepTable(result.runs),
+    sweepTables(result.runs, result.summary, id),
     '',
     findingLines(result.summary),
     '',

@@ -33,7 +33,11 @@ export const TRAIN_OPTIONS = {
     default: 0,
     help: `evaluate on held-out data every N steps (0: about ${EVALS_PER_RUN} times per run)`,
   },
-  target: { type: 'string', value: 'acc:X|loss:X', help: 'stop once held-out accuracy >= X (or loss <= X)' },
+  target: {
+    type: 'string',
+    value: 'acc:X|loss:X|train-loss:X',
+    help: 'stop once held-out accuracy >= X (or held-out loss <= X, or the training loss on 2,048 fixed training samples <= X)',
+  },
 } as const satisfies OptionTable;
 
 type TrainOptions = Parsed<typeof TRAIN_OPTIONS>;

@@ -139,6 +139,7 @@ export async function runSweep(
     const summary = summarizeSweep(
       finished.map((r) => r.summary as unknown as RunSummary),
       performance.now() - startMs,
+      { budget: settings.budget, trainCount: settings.trainCount },
     );
     store.setExperimentSummary(experiment.id, summary);
     store.setExperimentStatus(experiment.id, status);
