@@ -3,7 +3,8 @@
  * chromium, opened from file://: the time from navigation start until the page is drawn with its backend
  * chosen (window.__batchlab.readyMs) over LOADS fresh loads, then the default comparison (spiral, B = 8 and
  * B = 256, 40 epochs) and an MNIST one (B = 16 and B = 256, 3 epochs) trained to the end: wall time, and per
- * run the samples/s the page reports (B / median step time, warm-up excluded) and the sum of its step times.
+ * run the samples/s the page reports (B / median step time, warm-up excluded) and the sum of its step times,
+ * and the steps/s of each: 1000 / median step ms (= samples/s / B) and steps / the sum of step times.
  * Writes bench/results/playground.json.
  * Usage: npx tsx bench/playground.ts   (or npm run bench:playground)
  */
@@ -23,6 +24,7 @@ const TRAININGS = [
 interface PublishedRun {
   batchSize: number;
   samplesPerSec: number;
+  steps: number;
   samples: number;
   trainMs: number;
   finalTrainLoss: number;
@@ -65,6 +67,8 @@ async function train(browser: Browser, query: string) {
         batchSize: r.batchSize,
         samplesPerSec: Math.round(r.samplesPerSec),
         meanSamplesPerSec: Math.round((r.samples * 1000) / r.trainMs),
+        stepsPerSec: Number((r.samplesPerSec / r.batchSize).toFixed(1)),
+        meanStepsPerSec: Number(((r.steps * 1000) / r.trainMs).toFixed(1)),
         trainMs: Math.round(r.trainMs),
         finalTrainLoss: Number(r.finalTrainLoss.toFixed(3)),
         finalTestAccuracy: r.finalTestAccuracy,
@@ -90,7 +94,7 @@ async function main(): Promise<void> {
       console.log(`${t.name} on ${result.backend}: ${(result.wallMs / 1000).toFixed(1)} s`);
       for (const r of result.runs) {
         console.log(
-          `  B = ${r.batchSize}: ${r.samplesPerSec} samples/s (median step), ${r.meanSamplesPerSec} samples/s (all steps), loss ${r.finalTrainLoss}, held-out accuracy ${(r.finalTestAccuracy * 100).toFixed(1)}%`,
+          `  B = ${r.batchSize}: ${r.stepsPerSec} steps/s and ${r.samplesPerSec} samples/s (median step), ${r.meanStepsPerSec} steps/s and ${r.meanSamplesPerSec} samples/s (all steps), loss ${r.finalTrainLoss}, held-out accuracy ${(r.finalTestAccuracy * 100).toFixed(1)}%`,
         );
       }
     }

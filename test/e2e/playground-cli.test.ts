@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PLAYGROUND_DIR, PLAYGROUND_FILES } from '../../src/report/playground.js';
+import { BatchlabError } from '../../src/core/errors.js';
+import { PLAYGROUND_DIR, PLAYGROUND_FILES, playgroundIndex } from '../../src/report/playground.js';
 import { runCli } from './harness.js';
 
 const built = existsSync(join(PLAYGROUND_DIR, 'index.html'));
@@ -19,6 +20,25 @@ describe('batchlab playground', { skip: !built && 'run npm run build first' }, (
     assert.equal(r.code, 0, r.stderr);
     const index = join(PLAYGROUND_DIR, 'index.html');
     assert.deepEqual(r.stdout.trim().split('\n'), [index, pathToFileURL(index).href]);
+  });
+
+  it('--json prints the same path and URL as one object', () => {
+    const r = runCli(['playground', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const index = join(PLAYGROUND_DIR, 'index.html');
+    assert.deepEqual(JSON.parse(r.stdout), { index, url: pathToFileURL(index).href });
+  });
+
+  it('a folder without the built page is BATCHLAB_NOT_BUILT (exit 1), naming the missing file', () => {
+    const empty = mkdtempSync(join(dir, 'empty-'));
+    assert.throws(
+      () => playgroundIndex(empty),
+      (err: unknown) =>
+        err instanceof BatchlabError &&
+        err.code === 'BATCHLAB_NOT_BUILT' &&
+        err.exitCode === 1 &&
+        err.message.startsWith(join(empty, 'index.html')),
+    );
   });
 
   it('--out copies every file of the page into a new folder, byte for byte', () => {
