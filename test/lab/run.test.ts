@@ -1,9 +1,13 @@
 // A worker that dies, and an error thrown inside a run, are classified with the same OOM table as external commands (engine/oom.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DivergedError, UsageError } from '../../src/core/errors.js';
+import Database from 'better-sqlite3';
+import { BatchlabError, DivergedError, UsageError } from '../../src/core/errors.js';
 import { classifyError, TrainFailedError } from '../../src/engine/oom.js';
 import { classifyCrash } from '../../src/lab/run/child.js';
+import { runFailure } from '../../src/lab/run/record.js';
+import { StaleAttemptError } from '../../src/store/index.js';
+import { translateSqliteError } from '../../src/store/open.js';
 
 test('a crashed worker: V8 heap and ArrayBuffer failures are OOM, SIGKILL is OOM, anything else is an error', () => {
   const base = { exitCode: 134, signal: null, interrupted: false } as const;
@@ -38,4 +42,28 @@ test('errors thrown inside a run: allocation failures are OOM, others are not', 
   });
   const overBudget = classifyError(new TrainFailedError({ status: 'over-budget', reason: 'RSS over', peakBytes: 5 }));
   assert.deepEqual([overBudget.status, overBudget.code, overBudget.peakBytes], ['over-budget', 'BATCHLAB_OOM', 5]);
+});
+
+test('how a run that ended early is recorded: stopped by its environment is interrupted, its own fault is not', () => {
+  const full = translateSqliteError(new Database.SqliteError('database or disk is full', 'SQLITE_FULL'), 'b.db', 5000);
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const stale = new StaleAttemptError({ runId: 3, key: 'b=8', attempt: 1, current: 2 });
+  for (const [err, reason] of [
+    [full, /^stopped by its environment \(SQLITE_FULL\): the disk holding b\.db is full/],
+    [enospc, /^stopped by its environment \(ENOSPC\)/],
+    [stale, /on attempt 2, but this write comes from attempt 1/],
+    [new BatchlabError('BATCHLAB_INTERRUPTED', 'stopped by Ctrl-C'), /^stopped by Ctrl-C$/],
+    [
+      new TrainFailedError({ status: 'interrupted', reason: 'interrupted: the trial was stopped' }),
+      /trial was stopped/,
+    ],
+  ] as const) {
+    const f = runFailure(err);
+    assert.deepEqual([f.status, f.code], ['interrupted', 'BATCHLAB_INTERRUPTED'], String(err));
+    assert.match(f.reason, reason);
+  }
+  assert.equal(runFailure(new DivergedError(5, 0.1, Number.NaN)).status, 'diverged');
+  assert.equal(runFailure(new RangeError('Array buffer allocation failed')).status, 'oom');
+  assert.equal(runFailure(new TrainFailedError({ status: 'failed', reason: 'exit 1' })).status, 'failed');
+  assert.equal(runFailure(new Error('a bug')).status, 'failed');
 });

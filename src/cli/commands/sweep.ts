@@ -6,7 +6,7 @@ import { parseBatchList, parseBudget, parseSeeds } from '../../core/parse.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import { loadDataset } from '../../data/registry.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import { runSweep, type SweepResult, type SweepSettings } from '../../lab/sweep/sweep.js';
+import { runSweep, type SweepOptions, type SweepResult, type SweepSettings } from '../../lab/sweep/sweep.js';
 import { writeReport } from '../../report/index.js';
 import { openStore } from '../../store/index.js';
 import { duration, num } from '../format.js';
@@ -66,6 +66,10 @@ export const SWEEP_OPTIONS = {
   report: { type: 'string', value: 'PATH', help: 'where to write the HTML report (default batchlab-report-<id>.html)' },
   'no-report': { type: 'boolean', help: 'do not write an HTML report' },
   resume: { type: 'int', value: 'ID', help: 'run only the unfinished runs of sweep ID' },
+  'retry-failed': {
+    type: 'boolean',
+    help: 'with --resume: also rerun the runs that failed on their own (failed, oom, diverged, over-budget, timeout)',
+  },
 } as const satisfies OptionTable;
 
 export const SWEEP_HELP = formatHelp({
@@ -76,12 +80,15 @@ export const SWEEP_HELP = formatHelp({
     'each run in its own process. Measures memory, throughput, loss noise, the gradient noise scale,\n' +
     'held-out metrics, the generalization gap and sharpness; fits memory and step time against B and,\n' +
     'with a target, the steps/examples trade-off and the critical batch. Ends with a table and the lines\n' +
-    '"What this sweep shows". Ctrl-C stops cleanly; --resume ID finishes an interrupted sweep.',
+    '"What this sweep shows". Ctrl-C stops cleanly; --resume ID finishes an interrupted sweep (a run stopped\n' +
+    'by Ctrl-C, a full disk or a killed batchlab runs again from its start), and --resume ID --retry-failed\n' +
+    'also reruns the runs that failed on their own.',
   table: SWEEP_OPTIONS,
   examples: [
     'batchlab sweep --dataset mnist --model mlp --budget epochs=2',
     'batchlab sweep --dataset mnist --model mlp --budget target=acc:0.97 --lr-rule linear --base-lr 0.05 --warmup-steps 50',
     'batchlab sweep --resume 3',
+    'batchlab sweep --resume 3 --retry-failed',
   ],
 });
 
@@ -162,7 +169,7 @@ export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSetting
 }
 
 /** Flags that only say where and what to resume; any other flag on a resume is compared with the stored settings. */
-const RESUME_FLAGS = new Set(['--resume', '--db', '--json', '--report', '--no-report']);
+const RESUME_FLAGS = new Set(['--resume', '--retry-failed', '--db', '--json', '--report', '--no-report']);
 
 export async function sweepCommand(argv: readonly string[], io: Io): Promise<number> {
   const { options, positionals, help } = parseOptions(argv, SWEEP_OPTIONS, 'sweep');
@@ -175,7 +182,7 @@ export async function sweepCommand(argv: readonly string[], io: Io): Promise<num
   const explicitSettings = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
   const settings = options.resume === undefined || explicitSettings ? sweepSettingsFrom(options) : undefined;
   const result = await runSweepWithProgress(
-    { dbPath: options.db, settings, resumeId: options.resume },
+    { dbPath: options.db, settings, resumeId: options.resume, retryFailed: options['retry-failed'] },
     io,
     !options.json,
   );
@@ -191,25 +198,34 @@ export async function sweepCommand(argv: readonly string[], io: Io): Promise<num
       ),
     );
   else io.out(sweepReport(result, options.db) + (reportPath ? `\nreport: ${reportPath}` : ''));
-  return result.status === 'interrupted' ? 130 : result.runs.every((r) => r.status === 'done') ? 0 : 1;
+  if (result.status === 'interrupted') return STOP_EXIT_CODE[result.stoppedBy ?? 'SIGINT'];
+  return result.runs.every((r) => r.status === 'done') ? 0 : 1;
 }
 
-/** Runs the sweep with a progress line per run and a sweep-wide ETA; Ctrl-C stops cleanly. */
+/** The signals that stop a sweep cleanly, and the exit status for each (128 + its number, as a shell reports it). */
+const STOP_EXIT_CODE = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof STOP_EXIT_CODE;
+
+/**
+ * Runs the sweep with a progress line per run and a sweep-wide ETA; Ctrl-C (SIGINT) and SIGTERM (kill,
+ * systemd, Docker, Slurm) stop it cleanly: the run in progress is marked interrupted; `stoppedBy` says which.
+ */
 export async function runSweepWithProgress(
-  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number },
+  opts: SweepOptions,
   io: Io,
   verbose: boolean,
-): Promise<SweepResult> {
+): Promise<SweepResult & { stoppedBy?: StopSignal }> {
   const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.on('SIGINT', onSigint);
+  const stops = (Object.keys(STOP_EXIT_CODE) as StopSignal[]).map((sig) => [sig, () => controller.abort(sig)] as const);
+  for (const [sig, stop] of stops) process.on(sig, stop);
   const startMs = performance.now();
   let progress: Progress | undefined;
   let runIndex = 0;
   let runTotal = 1;
   try {
-    return await runSweep(opts, {
+    const result = await runSweep(opts, {
       signal: controller.signal,
+      onNotice: (text) => io.err(text),
       onRunStart: ({ run, index, total, plan, backend, totalSteps }) => {
         runIndex = index;
         runTotal = total;
@@ -236,8 +252,9 @@ export async function runSweepWithProgress(
           );
       },
     });
+    return { ...result, stoppedBy: controller.signal.aborted ? (controller.signal.reason as StopSignal) : undefined };
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const [sig, stop] of stops) process.off(sig, stop);
     progress?.done();
   }
 }

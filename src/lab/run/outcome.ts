@@ -40,8 +40,16 @@ export interface RunRecord {
   runId: number;
 }
 
+/**
+ * A run being recorded, with the attempt Store.startRun began for it: every write of the attempt (steps,
+ * evaluations, its end) carries it, so a stopped attempt that still writes is refused, never mixed in.
+ */
+export interface AttemptRecord extends RunRecord {
+  attempt: number;
+}
+
 /** The reason stored for a run stopped cleanly. */
-export const INTERRUPTED_REASON = 'stopped by Ctrl-C or a lost parent';
+export const INTERRUPTED_REASON = 'stopped by Ctrl-C, a signal or a lost parent';
 
 /** A plan's own fields (a TF.js plan also holds the dataset, which must not cross a process boundary or be kept). */
 export function planOnly(p: RunPlan): RunPlan {
