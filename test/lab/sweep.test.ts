@@ -203,14 +203,17 @@ test('the experiment lock: a live owner refuses a second runner by pid; a dead o
   store.close();
 
   const owner = liveProcess();
-  forgeLock(db, id, owner.pid);
-  await assert.rejects(runSweep({ dbPath: db, resumeId: id }), (err: ExperimentLockedError) => {
-    assert.ok(err instanceof ExperimentLockedError);
-    assert.equal(err.exitCode, 2);
-    assert.match(err.message, new RegExp(`being run by another batchlab process \\(pid ${owner.pid},`));
-    return true;
-  });
-  await owner.stop();
+  try {
+    forgeLock(db, id, owner.pid);
+    await assert.rejects(runSweep({ dbPath: db, resumeId: id }), (err: ExperimentLockedError) => {
+      assert.ok(err instanceof ExperimentLockedError);
+      assert.equal(err.exitCode, 2);
+      assert.match(err.message, new RegExp(`being run by another batchlab process \\(pid ${owner.pid},`));
+      return true;
+    });
+  } finally {
+    await owner.stop();
+  }
   const notices: string[] = [];
   const resumed = await runSweep({ dbPath: db, resumeId: id }, { onNotice: (n) => notices.push(n) });
   assert.equal(resumed.status, 'done');
