@@ -24,9 +24,11 @@ export { findMax, type FindMaxHooks, type FindMaxReport, type ProbeRecord } from
 export {
   commandProber,
   tfjsProber,
+  warmCommandProber,
   type CommandProberOptions,
   type Prober,
   type TfjsProberOptions,
+  type WarmCommandProberOptions,
 } from './lab/find-max/probers.js';
 export { findMaxSettings, targetAdvice, type FindMaxSettings, type TargetAdvice } from './core/find-max.js';
 /** recommend: a cheap probe (memory, noise scale, throughput), then a batch size, LR and warm-up with reasons. */
@@ -75,7 +77,10 @@ export type { ModelSpec } from './models/index.js';
 export { noiseScaleSeries, noiseScaleWithCI, NoiseScaleTracker, simpleNoiseScale } from './core/noise.js';
 /** Fits across batch sizes: memory peak = a + b B, step time t(B) = alpha + beta B, steps/examples to target. */
 export { fitMemory, predictMaxBatch, accumulationPlan, type MemoryFit } from './core/search.js';
-export { fitStepTime, saturationBatch, type StepTimeFit } from './core/throughput.js';
+export { batchWorthUsing, fitStepTime, saturationBatch, type BatchWorth, type StepTimeFit } from './core/throughput.js';
+/** A failure as a measurement: an out-of-memory message's figures, and the limit search that reads them (issue 17). */
+export { parseOomMessage, type OomFigures } from './core/oom-message.js';
+export { failurePoint, searchLimit, startBatch } from './core/limit.js';
 export { fitTradeoff, type TradeoffFit } from './core/tradeoff.js';
 export { fitLine, type LineFit } from './core/fit.js';
 /** LR scaling (linear, square-root) and schedules. */

@@ -54,6 +54,15 @@ export interface SplitMetrics {
 }
 
 /** A run that trained to its end (or to its target, or until it was stopped). Failures are thrown instead. */
+/**
+ * What a process stated of its memory besides its peak (docs/protocol.md, section 2): the cap its
+ * allocator runs under (memory_limit_bytes) and the allocator's reserved peak (peak_reserved_bytes).
+ */
+export interface StatedMemory {
+  limitBytes?: number;
+  peakReservedBytes?: number;
+}
+
 export interface TrainResult {
   status: 'done' | 'interrupted' | 'target-reached';
   steps: StepRecord[];
@@ -78,6 +87,8 @@ export interface TrainResult {
   reachedTarget?: { step: number; samples: number; wallMs: number };
   /** Top Hessian eigenvalue at the end, when asked for. */
   sharpness?: { topEigenvalue: number; batchSamples: number; iterations: number };
+  /** A command's own statement of its memory cap and reserved peak, when it made one. */
+  statedMemory?: StatedMemory;
   /** Final weights, flattened per variable, when asked for (tests). */
   weights?: Float32Array[];
 }

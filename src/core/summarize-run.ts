@@ -74,11 +74,12 @@ export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
 
 /**
  * Standard deviation of the per-step loss around its EMA, over the steps after the first 10% (where the
- * loss falls fastest and the trend, not the noise, would dominate the residuals).
+ * loss falls fastest and the trend, not the noise, would dominate the residuals). NaN when a step has no
+ * finite loss: a command need not report one (docs/protocol.md, section 2), e.g. a memory probe.
  */
 export function runLossNoise(steps: readonly StepRecord[]): number {
   const losses = steps.slice(Math.floor(steps.length / 10)).map((s) => s.loss);
-  return losses.length >= 3 ? lossNoise(losses, LOSS_NOISE_ALPHA) : NaN;
+  return losses.length >= 3 && losses.every(Number.isFinite) ? lossNoise(losses, LOSS_NOISE_ALPHA) : NaN;
 }
 
 /** B_simple over the whole run with a window-bootstrap CI, and its smoothed series for charts. */

@@ -15,7 +15,7 @@ import { loadDataset } from '../../data/registry.js';
 import { expandCommand, resolveValues } from '../../engine/external/index.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { findMax, type FindMaxHooks, type FindMaxReport, type ProbeRecord } from '../../lab/find-max/find-max.js';
-import { commandProber, tfjsProber, type Prober } from '../../lab/find-max/probers.js';
+import { commandProber, type Prober, tfjsProber, warmCommandProber } from '../../lab/find-max/probers.js';
 import { MEASURE_ONLY_LR } from '../../lab/run/probe.js';
 import { duration, num, table } from '../format.js';
 import type { Io } from '../io.js';
@@ -34,6 +34,10 @@ export const FIND_MAX_OPTIONS = {
     type: 'string',
     value: 'COMMAND',
     help: 'probe your own training command instead of a TF.js model (docs/protocol.md); {batch} and {max_steps} are filled in',
+  },
+  warm: {
+    type: 'boolean',
+    help: '--cmd: warm probes: the command starts once and serves each probe over stdin (docs/protocol.md, "Warm probes"; no {batch} in it); the answer is still verified in a fresh process',
   },
   'memory-budget': {
     type: 'string',
@@ -102,12 +106,16 @@ export const FIND_MAX_HELP = formatHelp({
     `B = ${ANALYTIC_BATCHES.join(', ')} and fits peak = a + b B to predict the answer; then probes (a few real training\n` +
     'steps each, in a process of its own) search both ways from that prediction; the answer is verified\n' +
     'by a longer run. The margin held back comes from the measured spread of the peaks, at least --margin.\n' +
-    'A probe over the budget or out of memory means "too big"; any other failure stops the search.',
+    'A probe over the budget or out of memory means "too big"; any other failure stops the search.\n' +
+    'With --cmd on a GPU (--budget-on gpu or reported) it probes B = 1 and 8 only, then goes where the line\n' +
+    "through the peaks meets the limit, the one an OOM message states (PyTorch's cap); --warm keeps one\n" +
+    "process for all probes. From the probes' step times it reports where samples/s stops improving.",
   table: FIND_MAX_OPTIONS,
   examples: [
     'batchlab find-max --dataset mnist --model cnn --memory-budget 1GiB',
     'batchlab find-max --dataset mnist --model mlp --memory-budget 256MiB --target-batch 8192 --base-lr 0.05 --base-batch 64',
     'batchlab find-max --cmd "/usr/bin/python3 examples/pytorch/train.py --batch-size {batch} --max-steps {max_steps}" --memory-budget 2GiB',
+    'batchlab find-max --cmd "python3 examples/pytorch/warm_mnist.py" --warm --budget-on gpu --memory-budget 80GiB',
   ],
 });
 
@@ -197,16 +205,17 @@ function commandJob(o: Options, argv: readonly string[]): Job {
   const values = { maxSteps: o['probe-steps'], lr: o['base-lr'], seed: o.seed };
   expandCommand(cmd, resolveValues({ ...values, batch: 1 })); // an unknown placeholder or a missing value fails here, before any probe
   const cap = o['max-batch'] ?? DEFAULT_COMMAND_MAX_BATCH;
-  const settings = commonSettings(o, budgetOn, cap, { mode: 'cmd', cmd, timeoutS: o.timeout });
-  const prober = commandProber({
+  const settings = commonSettings(o, budgetOn, cap, { mode: 'cmd', cmd, timeoutS: o.timeout, warm: o.warm === true });
+  const probe = {
     cmd,
     budgetBytes: settings.budgetBytes,
     budgetOn: budgetOn as 'rss' | 'gpu' | 'reported',
     timeoutMs: o.timeout * 1000,
     lr: o['base-lr'],
     seed: o.seed,
-  });
-  return { settings, prober, title: `command: ${cmd} (B <= ${num(cap)})` };
+  };
+  const prober = o.warm ? warmCommandProber(probe) : commandProber(probe);
+  return { settings, prober, title: `command${o.warm ? ' (warm probes)' : ''}: ${cmd} (B <= ${num(cap)})` };
 }
 
 export async function findMaxCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -219,6 +228,8 @@ export async function findMaxCommand(argv: readonly string[], io: Io): Promise<n
     throw new UsageError(
       `unexpected argument "${positionals[0]}" for "batchlab find-max"; see batchlab find-max --help`,
     );
+  if (options.warm && options.cmd === undefined)
+    throw new UsageError('--warm is for --cmd: a TF.js model already runs each probe in a worker of its own');
   const job = options.cmd !== undefined ? commandJob(options, argv) : tfjsJob(options);
   const report = await findMaxWithProgress(job, options.db, io, !options.json);
   io.out(options.json ? JSON.stringify({ db: options.db, ...report }, null, 2) : renderReport(report, options.db));
@@ -276,7 +287,8 @@ function mibCell(bytes: number | undefined): number | string {
 
 function probeLine(r: ProbeRecord): string {
   const peak = r.ok && r.peakBytes !== undefined ? `, peak ${formatBytes(r.peakBytes)}` : '';
-  return `probe ${r.index} [${r.phase}] B=${r.batch}: ${r.kind}${peak}${r.reason ? ` (${r.reason})` : ''}, ${duration(r.ms)}`;
+  const why = r.why && r.why !== 'start' ? ` (${r.why})` : '';
+  return `probe ${r.index} [${r.phase}] B=${r.batch}${why}: ${r.kind}${peak}${r.reason ? ` (${r.reason})` : ''}, ${duration(r.ms)}`;
 }
 
 function fitText(fit: NonNullable<FindMaxReport['fit']>): string {
@@ -351,11 +363,59 @@ function answerLines(r: FindMaxReport): string[] {
 function targetLines(r: FindMaxReport): string[] {
   const t = r.target;
   if (t === undefined) return [];
+  const same =
+    t.sameSpeed === undefined
+      ? []
+      : [
+          `           micro-batches from ${worthText(r)} up run within ${pct0(r.throughput?.within ?? 0)} of the best samples/s, so ${t.sameSpeed.text} takes about as long per update and holds less memory`,
+        ];
   if (t.fits)
-    return [`target     ${num(t.targetBatch)} fits directly (at most ${num(r.answer.batch)}): no accumulation needed`];
+    return [
+      `target     ${num(t.targetBatch)} fits directly (at most ${num(r.answer.batch)}): no accumulation needed`,
+      ...same,
+    ];
   return [
     `target     ${num(t.targetBatch)} does not fit; accumulate: ${t.plan.text} (micro-batch x accumulation steps, effective batch ${num(t.plan.effectiveBatch)})`,
+    ...same,
     `           ${t.lr.text}`,
+  ];
+}
+
+/** The batch worth using as printed: "1,024" where a probe measured it, "~2,100" (2 significant digits) where the fit placed it. */
+function worthText(r: FindMaxReport): string {
+  const w = r.throughput;
+  if (w === undefined) return '-';
+  return w.basis === 'fitted' ? `~${num(Number(w.worthFrom.toPrecision(2)))}` : num(w.worthFrom);
+}
+
+/** Where throughput stops improving (module doc of lab/find-max, step 4), in words with its numbers. */
+function throughputLines(r: FindMaxReport): string[] {
+  const w = r.throughput;
+  if (w === undefined) return ['throughput fewer than two batch sizes timed: no statement about samples/s'];
+  const points = w.points.map((p) => `B=${num(p.batchSize)} ${num(p.samplesPerSec)}`).join(', ');
+  const lines = [
+    `throughput samples/s per probed batch: ${points}`,
+    `           t(B) = ${num(w.fit.alphaMs)} ms + ${num(w.fit.betaMsPerSample)} ms x B (R^2 ${w.fit.r2.toFixed(3)}); median step of each batch, the first step of every probe left out`,
+  ];
+  const best = `${num(w.best.samplesPerSec)} samples/s at B = ${num(w.best.batchSize)}`;
+  if (w.outcome === 'still-rising')
+    return [
+      ...lines,
+      `           ${num(r.answer.batch)} fits, and samples/s still rises up to the largest batch timed (best ${best}): the largest is the most efficient here`,
+    ];
+  if (w.outcome === 'flat')
+    return [
+      ...lines,
+      `           ${num(r.answer.batch)} fits, but a larger batch buys no throughput here: the smallest batch timed, B = ${num(w.worthFrom)}, already runs within ${pct0(w.within)} of the best (${best})`,
+    ];
+  const where =
+    w.basis === 'fitted'
+      ? `the fitted t(B) reaches ${pct0(1 - w.within)} of the best there (${best}), between the probes at ${num(w.points.filter((p) => p.batchSize < w.measuredFrom).at(-1)?.batchSize)} and ${num(w.measuredFrom)}`
+      : `B = ${num(w.worthFrom)} already runs within ${pct0(w.within)} of the best (${best})`;
+  return [
+    ...lines,
+    `           ${num(r.answer.batch)} fits; above ${worthText(r)} a step only gets longer, not more efficient: ${where}`,
+    '           (a few timed steps per batch; `batchlab sweep` measures throughput with intervals)',
   ];
 }
 
@@ -368,8 +428,10 @@ export function renderReport(r: FindMaxReport, dbPath: string): string {
     `budget     ${formatBytes(r.budgetBytes)} on ${r.budgetOn}: ${r.measure}`,
     `memory     ${r.fit ? fitText(r.fit) : 'no fit (fewer than 2 batch sizes passed)'}`,
     `predicted  ${r.prediction.batch !== undefined ? num(r.prediction.batch) : '-'} under the limit of ${formatBytes(r.prediction.limitBytes)}; ${r.prediction.note}`,
+    `search     ${r.search.strategy === 'limit' ? 'limit search (core/limit.ts): small probes at B = 1 and 8, then where the line through the peaks meets the limit' : 'from the line through the analytic probes, both ways'}`,
     `margin     ${marginText(r)}`,
     ...answerLines(r),
+    ...throughputLines(r),
     ...targetLines(r),
     '',
     `stored as find-max experiment ${r.experimentId} in ${dbPath}`,

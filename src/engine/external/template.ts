@@ -110,6 +110,25 @@ export function expandCommand(template: string, values: ResolvedValues): string 
   });
 }
 
+/** Placeholders whose value changes from probe to probe: a warm process is started once, so it cannot have them. */
+const PER_PROBE_PLACEHOLDERS: readonly PlaceholderName[] = ['batch', 'micro_batch', 'accum', 'max_steps'];
+
+/**
+ * The command of a warm process (docs/protocol.md, "Warm probes"): started once, it gets each probe's
+ * batch and steps on stdin, so {batch}, {micro_batch}, {accum} and {max_steps} are refused with a
+ * message that says so; {lr} and {seed} are filled in as for a trial.
+ */
+export function expandWarmCommand(template: string, values: Pick<TrialValues, 'lr' | 'seed'>): string {
+  for (const m of template.matchAll(PLACEHOLDER_PATTERN)) {
+    const name = m[1] as PlaceholderName;
+    if (PER_PROBE_PLACEHOLDERS.includes(name))
+      throw new UsageError(
+        `a warm command has no {${name}}: it starts once and reads each probe's batch and steps from stdin (docs/protocol.md, "Warm probes"); drop {${name}} from "${escapeControl(template)}"`,
+      );
+  }
+  return expandCommand(template, { ...values, batch: 1, microBatch: 1, accum: 1 });
+}
+
 /** The BATCHLAB_* variables of one trial: each value that was given, plus BATCHLAB_METRICS. */
 export function trialEnv(values: ResolvedValues, metricsPath: string): Record<string, string> {
   const env: Record<string, string> = { [METRICS_ENV]: metricsPath };

@@ -86,7 +86,13 @@ async function train(
     const summary = summarize(result, plan, o.identity);
     return result.status === 'interrupted'
       ? { status: 'interrupted', summary, code: 'BATCHLAB_INTERRUPTED', reason: INTERRUPTED_REASON }
-      : { status: 'done', summary, reason: '' };
+      : {
+          status: 'done',
+          summary,
+          reason: '',
+          stepMs: result.steps.map((s) => s.stepMs),
+          ...(result.statedMemory ? { statedMemory: result.statedMemory } : {}),
+        };
   } catch (err) {
     return runFailure(err);
   }
