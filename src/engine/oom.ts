@@ -169,7 +169,7 @@ export function classifyTrial(e: FailureEvidence): { outcome: TrialOutcome; reas
   if (e.timedOutAfterMs !== undefined) {
     return {
       outcome: 'timeout',
-      reason: `timed out after ${e.timedOutAfterMs} ms and was killed; raise --timeout or lower --max-steps`,
+      reason: `timed out after ${e.timedOutAfterMs} ms and was killed; raise --timeout or give the command fewer steps`,
     };
   }
   if (e.overBudget !== undefined) return { outcome: 'over-budget', reason: e.overBudget };
@@ -236,7 +236,7 @@ export class TrainFailedError extends BatchlabError {
   readonly vmHwmBytes?: number;
   readonly oom?: OomFigures;
   constructor(failure: Omit<RunFailure, 'code'>) {
-    super(FAILURE_CODE[failure.status], failure.reason, { exitCode: failure.status === 'interrupted' ? 130 : 1 });
+    super(FAILURE_CODE[failure.status], failure.reason);
     this.status = failure.status;
     this.peakBytes = failure.peakBytes;
     this.vmHwmBytes = failure.vmHwmBytes;

@@ -76,7 +76,6 @@ export class StaleAttemptError extends BatchlabError {
       'BATCHLAB_STORE',
       `run ${o.runId} ("${escapeControl(o.key)}") is on attempt ${o.current}, but this write comes from attempt ` +
         `${o.attempt}, which was stopped and replaced; its results are not stored (the new attempt records its own)`,
-      { exitCode: 2 },
     );
     this.runId = o.runId;
     this.attempt = o.attempt;

@@ -94,7 +94,8 @@ function stoppedHow(exit: Exit, finishedBefore: boolean, what: string): string {
     assert.match(error, /^error \[BATCHLAB_STORE\]: the disk holding .* is full/, what);
     return 'stopped before the experiment was created';
   }
-  assert.equal(exit.code, 1, `${what}: ${exit.stderr}`);
+  // The one exit-code table (core/errors.ts): an interrupted, resumable sweep exits 130.
+  assert.equal(exit.code, 130, `${what}: ${exit.stderr}`);
   assert.match(error, /^error \[BATCHLAB_INTERRUPTED\]: sweep 1 stopped/, what);
   assert.match(error, /full/, what);
   assert.match(error, /batchlab sweep --resume 1 --db /, what);

@@ -112,11 +112,14 @@ test('bad settings are refused before anything is written: no orphan experiment 
     [{ baseLr: -0.1 }, /--base-lr must be a positive number, got -0\.1/],
     [{ baseLr: Number.NaN }, /--base-lr/],
     [{ batchSizes: [] }, /at least one batch size/],
-    [{ batchSizes: [16, 0] }, /batch size must be a positive integer, got 0/],
+    [{ batchSizes: [16, 0] }, /batch size 0 must be a positive integer/],
     [{ batchSizes: [16, 16] }, /batch size 16 is listed twice/],
-    [{ seeds: [1.5] }, /seed must be an integer >= 0, got 1\.5/],
+    [{ seeds: [1.5] }, /seeds must be integers >= 0, got \[1\.5\]/],
     [{ budget: { kind: 'steps', value: 0 } }, /budget steps must be a positive integer, got 0/],
-    [{ base: trainConfig({ dataset: 'external', model: { name: 'mlp' }, accumSteps: 3 }) }, /not divisible by 3/],
+    [
+      { base: trainConfig({ dataset: 'external', model: { name: 'mlp' }, accumSteps: 3 }) },
+      /not divisible by --accum 3/,
+    ],
   ];
   for (const [over, message] of cases) {
     await assert.rejects(runSweep({ dbPath: db, settings: commandSweep(QUICK, over) }), (err: BatchlabError) => {

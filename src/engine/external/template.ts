@@ -71,7 +71,9 @@ export function resolveValues(v: TrialValues): ResolvedValues {
   if (v.lr !== undefined && !(Number.isFinite(v.lr) && v.lr > 0))
     throw new UsageError(`learning rate must be a positive number, got ${v.lr}; pass e.g. --lr 0.1`);
   if (v.maxSteps !== undefined && !(Number.isInteger(v.maxSteps) && v.maxSteps >= 1)) {
-    throw new UsageError(`max steps must be a positive integer, got ${v.maxSteps}; pass e.g. --max-steps 50`);
+    throw new UsageError(
+      `max steps must be a positive integer, got ${v.maxSteps}; {max_steps} comes from --budget steps=N or --probe-steps N`,
+    );
   }
   if (v.seed !== undefined && !Number.isSafeInteger(v.seed))
     throw new UsageError(`seed must be an integer, got ${v.seed}`);

@@ -374,7 +374,6 @@ function probeError(rec: ProbeRecord): BatchlabError {
   return new BatchlabError(
     rec.kind === 'timeout' ? 'BATCHLAB_TIMEOUT' : 'BATCHLAB_CHILD_FAILED',
     `${rec.phase} probe at batch ${rec.batch} ${what}: ${rec.message ?? rec.reason}`,
-    { exitCode: 1 },
   );
 }
 
@@ -385,7 +384,6 @@ function budgetTooSmall(ctx: Ctx, rec: ProbeRecord): BatchlabError {
     return new BatchlabError(
       'BATCHLAB_OOM',
       `even batch 1 ran out of memory (${rec.reason}); the model does not fit this machine`,
-      { exitCode: 1 },
     );
   const need = rec.peakBytes ?? s.budgetBytes;
   // formatBytes keeps 3 significant digits; 0.5% up keeps the suggested budget from rounding below the need.
@@ -550,7 +548,6 @@ async function searchPhase(ctx: Ctx, prediction: Prediction, failedAt: number | 
     throw new BatchlabError(
       'BATCHLAB_OOM',
       `no batch size passed a probe within ${s.maxTrials} trials (${r.outcome}); raise --max-trials or the budget`,
-      { exitCode: 1 },
     );
   }
   return r;
@@ -587,7 +584,6 @@ async function verifyPhase(
   throw new BatchlabError(
     'BATCHLAB_OOM',
     `no batch passed verification over ${s.verifySteps} steps after ${MAX_VERIFY_ATTEMPTS} attempts (last tried ${first}); memory grows with the steps: raise --probe-steps or the margin`,
-    { exitCode: 1 },
   );
 }
 

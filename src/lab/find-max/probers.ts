@@ -215,8 +215,7 @@ export function warmCommandProber(options: WarmCommandProberOptions): Prober {
   const verifier = commandProber({ ...options, cmd });
   const probe = async (batch: number, o: ProbeRunOptions): Promise<WarmProbeResult> => {
     const r = await warm.probe(batch, { steps: o.steps, signal: o.signal });
-    if (o.signal?.aborted)
-      throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing', { exitCode: 130 });
+    if (o.signal?.aborted) throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing');
     if (options.budgetOn === 'gpu') await device.learn(r);
     return r;
   };

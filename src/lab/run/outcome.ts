@@ -57,7 +57,7 @@ export interface AttemptRecord extends RunRecord {
 }
 
 /** The reason stored for a run stopped cleanly. */
-export const INTERRUPTED_REASON = 'stopped by Ctrl-C, a signal or a lost parent';
+export const INTERRUPTED_REASON = 'stopped by Ctrl-C, SIGTERM or a lost parent';
 
 /** A plan's own fields (a TF.js plan also holds the dataset, which must not cross a process boundary or be kept). */
 export function planOnly(p: RunPlan): RunPlan {

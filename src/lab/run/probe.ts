@@ -56,8 +56,7 @@ export type ProbePeak = 'peakBytes' | 'vmHwmBytes';
  */
 export function probeOf(outcome: RunOutcome, peak: ProbePeak): ProbeMeasurement {
   const ms = outcome.wallMs;
-  if (outcome.status === 'interrupted')
-    throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing', { exitCode: 130 });
+  if (outcome.status === 'interrupted') throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing');
   if (outcome.status === 'done') {
     const s = outcome.summary!;
     const peakBytes = s[peak];

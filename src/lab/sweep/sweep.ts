@@ -12,18 +12,18 @@
  * the unfinished runs from their start; `--retry-failed` also reruns those that failed on their own.
  * A killed parent loses no finished run.
  */
-import { assertBatchSize, planAccumulation } from '../../core/batching.js';
+import { planAccumulation } from '../../core/batching.js';
 import { BatchlabError, BatchSizeError, UsageError } from '../../core/errors.js';
-import { lrAt, scaleLr, type LrRule } from '../../core/lr.js';
+import { LR_RULES, scaleLr, type LrRule } from '../../core/lr.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
-import { assertOptimizerName, type SweepBudget } from '../../core/run.js';
+import type { SweepBudget } from '../../core/run.js';
+import { checkLearningRate } from '../../core/run-checks.js';
 import { summarizeSweep } from '../../core/summarize-sweep.js';
 import type { RunSummary, SweepSummary } from '../../core/summary.js';
-import { escapeControl } from '../../core/text.js';
 import { expandCommand, resolveValues } from '../../engine/external/template.js';
 import type { CommandSpec } from '../../engine/external/trainer.js';
 import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { checkTrainConfig, type DataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import { classifyRunFailure, type Experiment, openStore, type Run, type Store } from '../../store/index.js';
 import { environment } from '../environment.js';
 import { type HeldLock, holdExperimentLock } from '../experiment-lock.js';
@@ -182,6 +182,7 @@ async function runHeld(store: Store, lock: HeldLock, dbPath: string, hooks: Swee
   const summary = summarizeSweep(
     finished.map((r) => r.summary as unknown as RunSummary),
     performance.now() - startMs,
+    { budget: settings.budget, trainCount: settings.trainCount },
   );
   store.setExperimentSummary(experiment.id, summary);
   store.setExperimentStatus(experiment.id, status);
@@ -298,7 +299,6 @@ function interruptedRunError(id: number, dbPath: string, stop: Stop): BatchlabEr
     'BATCHLAB_INTERRUPTED',
     `sweep ${id} stopped: run B=${r.batchSize} seed ${r.seed} was interrupted (${stop.outcome.reason.split('\n')[0]}). ` +
       `Nothing finished was lost; once that is fixed, run ${resumeHint(id, dbPath)}`,
-    { exitCode: 1 },
   );
 }
 
@@ -307,7 +307,6 @@ function lostLockError(id: number): BatchlabError {
     'BATCHLAB_LOCKED',
     `sweep ${id} stopped: another batchlab process took over its lock (this one had not refreshed it in time); ` +
       'it runs the rest of the sweep',
-    { exitCode: 2 },
   );
 }
 
@@ -329,7 +328,7 @@ function stoppedError(store: Store, id: number | undefined, dbPath: string, err:
   return new BatchlabError(
     'BATCHLAB_INTERRUPTED',
     `sweep ${id} stopped: ${message}. Nothing finished was lost; once that is fixed, run ${resumeHint(id, dbPath)}`,
-    { exitCode: 1, cause: err },
+    { cause: err },
   );
 }
 
@@ -374,63 +373,56 @@ export function plannedRuns(s: SweepSettings): (PlannedRun & { key: string; conf
 }
 
 /**
- * Checks every setting of a sweep before anything is written, so that a setting that would fail later
- * (a negative base LR, a batch not divisible by the accumulation, an unknown optimizer or schedule, a
- * bad placeholder in the command) leaves no experiment behind: the batch sizes, seeds and budget, then
- * each planned run as it will run (its LR by the rule, its accumulation plan, its schedule; for a
- * command, the command line it expands to).
+ * Checks a sweep's settings before anything is stored: the batch sizes, seeds, LR rule, base LR and
+ * batch, the budget, and every run's config (a TF.js run: its settings, warm-up and schedule against its
+ * length, and, with `data`, its model against the data's shape; a command: its template and values).
  */
-export function checkSweepSettings(s: SweepSettings): void {
-  if (!(Number.isFinite(s.baseLr) && s.baseLr > 0))
-    throw new UsageError(`--base-lr must be a positive number, got ${s.baseLr}; pass e.g. --base-lr 0.05`);
-  if (!(Number.isInteger(s.baseBatch) && s.baseBatch >= 1))
-    throw new UsageError(`--base-batch must be a positive integer, got ${s.baseBatch}; pass e.g. --base-batch 64`);
-  checkList(s.batchSizes, 'batch size', (b) => assertBatchSize(b));
-  checkList(s.seeds, 'seed', (seed) => {
-    if (!Number.isSafeInteger(seed) || seed < 0)
-      throw new UsageError(`seed must be an integer >= 0, got ${seed}; pass e.g. --seeds 1,2,3`);
+export function checkSweepSettings(s: SweepSettings, data?: DataFacts): void {
+  if (s.batchSizes.length === 0) throw new BatchSizeError('a sweep needs at least one batch size; pass e.g. 16,64');
+  checkNoRepeats(s.batchSizes, 'batch size', (m) => new BatchSizeError(m));
+  checkNoRepeats(s.seeds, 'seed', (m) => new UsageError(m));
+  if (s.seeds.length === 0 || s.seeds.some((seed) => !(Number.isSafeInteger(seed) && seed >= 0)))
+    throw new UsageError(`seeds must be integers >= 0, got [${s.seeds.join(', ')}]; pass e.g. --seeds 1,2,3`);
+  if (!(LR_RULES as readonly string[]).includes(s.lrRule))
+    throw new UsageError(`unknown LR rule "${s.lrRule}"; valid LR rules: ${LR_RULES.join(', ')}`);
+  checkLearningRate(s.baseLr, '--base-lr');
+  if (!(Number.isSafeInteger(s.baseBatch) && s.baseBatch >= 1))
+    throw new BatchSizeError(`--base-batch must be a positive integer, got ${s.baseBatch}; pass e.g. --base-batch 64`);
+  if (s.budget.kind === 'target' && !(Number.isSafeInteger(s.budget.maxEpochs) && s.budget.maxEpochs >= 1))
+    throw new UsageError(`--max-epochs must be a positive integer, got ${s.budget.maxEpochs}`);
+  if (s.budget.kind !== 'target' && !(Number.isSafeInteger(s.budget.value) && s.budget.value >= 1))
+    throw new UsageError(`budget ${s.budget.kind} must be a positive integer, got ${s.budget.value}`);
+  for (const batchSize of s.batchSizes) {
+    if (!(Number.isSafeInteger(batchSize) && batchSize >= 1 && batchSize <= s.trainCount))
+      throw new BatchSizeError(
+        `batch size ${batchSize} must be a positive integer up to the training-set size ${s.trainCount}`,
+      );
+    if (s.command) checkCommandRun(s, batchSize);
+    else checkTrainConfig(runConfig(s, batchSize, s.seeds[0]!), data ?? { trainCount: s.trainCount });
+  }
+}
+
+/** A command run: B divisible by the accumulation steps, and a template whose placeholders all have values. */
+function checkCommandRun(s: SweepSettings, batchSize: number): void {
+  if (batchSize % s.base.accumSteps !== 0)
+    throw new BatchSizeError(
+      `batch size ${batchSize} is not divisible by --accum ${s.base.accumSteps}; pick batch sizes that are multiples of it`,
+    );
+  const spec = runSpec(s, {
+    batchSize,
+    microBatchSize: batchSize / s.base.accumSteps,
+    accumSteps: s.base.accumSteps,
+    seed: s.seeds[0]!,
+    lr: runConfig(s, batchSize, s.seeds[0]!).lr,
   });
-  checkBudget(s.budget);
-  assertOptimizerName(s.base.optimizer.name);
-  for (const run of plannedRuns(s)) {
-    const c = run.config;
-    lrAt(1, {
-      kind: c.schedule,
-      baseLr: c.lr,
-      warmupSteps: c.warmupSteps,
-      totalSteps: c.warmupSteps + 1,
-      stepEvery: c.lrStepEvery,
-      gamma: c.lrGamma,
-    });
-    const spec = runSpec(s, run);
-    if (spec.kind === 'command') expandCommand(spec.command.template, resolveValues(spec.values));
-  }
+  if (spec.kind === 'command') expandCommand(spec.command.template, resolveValues(spec.values));
+  const timeoutMs = s.command?.timeoutMs;
+  if (timeoutMs !== undefined && !(timeoutMs > 0))
+    throw new UsageError(`--timeout must be a positive number of seconds, got ${timeoutMs / 1000}`);
 }
 
-/** A non-empty list without repeats, each entry checked by `check`. */
-function checkList(values: readonly number[], what: string, check: (v: number) => void): void {
-  if (!Array.isArray(values) || values.length === 0)
-    throw new UsageError(
-      `a sweep needs at least one ${what}; pass e.g. --${what === 'seed' ? 'seeds 1' : 'batch-sizes 16,64,256'}`,
-    );
-  values.forEach(check);
+/** Each batch size or seed listed once: a repeat would plan two runs under one key. */
+function checkNoRepeats(values: readonly number[], what: string, error: (message: string) => BatchlabError): void {
   const repeated = values.find((v, i) => values.indexOf(v) !== i);
-  if (repeated !== undefined) {
-    const message = `${what} ${repeated} is listed twice; list each once`;
-    throw what === 'seed' ? new UsageError(message) : new BatchSizeError(message);
-  }
-}
-
-function checkBudget(b: SweepBudget): void {
-  const positiveInt = (n: number, what: string, example: string) => {
-    if (!(Number.isSafeInteger(n) && n >= 1))
-      throw new UsageError(`${what} must be a positive integer, got ${n}; pass e.g. ${example}`);
-  };
-  if (b.kind === 'target') positiveInt(b.maxEpochs, '--max-epochs', '--max-epochs 10');
-  else if (b.kind === 'epochs' || b.kind === 'steps' || b.kind === 'samples')
-    positiveInt(b.value, `budget ${b.kind}`, `--budget ${b.kind}=3`);
-  else
-    throw new UsageError(
-      `unknown budget kind "${escapeControl(String((b as { kind: unknown }).kind))}"; use epochs, steps, samples or target`,
-    );
+  if (repeated !== undefined) throw error(`${what} ${repeated} is listed twice; list each once`);
 }
