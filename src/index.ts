@@ -18,6 +18,16 @@ export {
   type SweepResult,
   type SweepSettings,
 } from './lab/sweep/sweep.js';
+/** A study: steps to a target with the LR searched per batch size, the fitted B_crit; `studySettings` fills the defaults. */
+export {
+  runStudy as study,
+  studySettings,
+  trialConfig,
+  type StudyHooks,
+  type StudyResult,
+  type StudySettings,
+} from './lab/study/study.js';
+export type { StudyBatch, StudySummary, StoredTrial } from './core/study-plan.js';
 /** find-max: the largest batch whose step fits a memory budget, probed both ways and verified. */
 export { findMax, type FindMaxHooks, type FindMaxReport, type ProbeRecord } from './lab/find-max/find-max.js';
 export {
@@ -76,6 +86,17 @@ export { noiseScaleSeries, noiseScaleWithCI, NoiseScaleTracker, simpleNoiseScale
 export { fitMemory, predictMaxBatch, accumulationPlan, type MemoryFit } from './core/search.js';
 export { fitStepTime, saturationBatch, type StepTimeFit } from './core/throughput.js';
 export { fitTradeoff, type TradeoffFit } from './core/tradeoff.js';
+/** The study's math: the tuned S(B) fit with intervals, the LR search planner, the best LR against B, B_simple at a loss. */
+export { fitStudy, curveRegions, studyInputs, type StudyFit } from './core/study-fit.js';
+export { planLrSearch, shouldCutTrial, trialOutcome, type LrSearchResult, type LrTrial } from './core/lr-search.js';
+export { fitLrRelation, type LrRelationFit } from './core/lr-relation.js';
+export {
+  noiseAlongTraining,
+  noiseAtLoss,
+  trainLossAtStep,
+  type NoiseAtLoss,
+  type NoiseAtTarget,
+} from './core/noise-at-loss.js';
 export { fitLine, type LineFit } from './core/fit.js';
 /** LR scaling (linear, square-root) and schedules. */
 export { defaultLrRule, lrAt, scaleLr, type LrRule } from './core/lr.js';

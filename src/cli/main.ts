@@ -12,6 +12,7 @@ import { recommendCommand } from './commands/recommend.js';
 import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
 import { exportCommand, listCommand, showCommand } from './commands/store-commands.js';
+import { studyCommand } from './commands/study.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { processIo, type Io } from './io.js';
@@ -31,6 +32,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   'find-max': {
     run: findMaxCommand,
     summary: 'the largest batch that fits a memory budget, found by safe probes and verified',
+  },
+  study: {
+    run: studyCommand,
+    summary: 'steps to a target with the LR tuned per batch size: the measured critical batch B_crit',
   },
   recommend: { run: recommendCommand, summary: 'a batch size and learning rate with reasons, from a cheap probe' },
   noise: { run: noiseCommand, summary: 'measure the gradient noise scale B_simple at a point in training' },

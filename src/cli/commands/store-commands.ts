@@ -8,6 +8,8 @@ import { formatHelp, parseOptions, type OptionTable } from '../options.js';
 import { findingLines, sweepTable } from '../render-sweep.js';
 import { formatBytes } from '../../core/units.js';
 import { probeTable } from './find-max.js';
+import { studyFindingLines, studyTable } from './study.js';
+import type { StudySummary } from '../../core/study-plan.js';
 
 const DB_OPTION = {
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
@@ -83,7 +85,7 @@ export async function showCommand(argv: readonly string[], io: Io): Promise<numb
         command: 'show',
         usage: 'batchlab show ID|latest [--db PATH]',
         description:
-          'Shows one experiment: settings, then the run table and what it shows (a sweep) or every probe and the answer (find-max).',
+          'Shows one experiment: settings, then the run table and what it shows (a sweep), every probe and the answer\n(find-max), or the steps to target and best LR per batch size with the fitted B_crit (a study).',
         table: DB_OPTION,
       }),
     );
@@ -101,6 +103,10 @@ export async function showCommand(argv: readonly string[], io: Io): Promise<numb
       io.out(findMaxLines(store, e));
       return 0;
     }
+    if (e.kind === 'study') {
+      io.out(studyLines(e));
+      return 0;
+    }
     io.out(sweepTable(runs));
     const summary = e.summary as unknown as SweepSummary | null;
     if (summary?.findings) io.out(`\n${findingLines(summary)}`);
@@ -108,6 +114,13 @@ export async function showCommand(argv: readonly string[], io: Io): Promise<numb
   } finally {
     store.close();
   }
+}
+
+/** A stored study: the table per batch size and what it shows (of the batch sizes searched so far). */
+function studyLines(e: Experiment): string {
+  const summary = e.summary as unknown as StudySummary | null;
+  if (summary?.batches === undefined) return `no trial finished yet (${e.status})`;
+  return `${studyTable(summary)}\n\n${studyFindingLines(summary)}`;
 }
 
 /** A stored find-max experiment: its probes in order, and the verified answer when it finished. */

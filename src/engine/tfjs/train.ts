@@ -112,10 +112,10 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
             split: 'test',
             ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
           });
-          if (loop.reached) {
-            loop.status = 'target-reached';
-            break epochs;
-          }
+        }
+        if (loop.reached && loop.step >= targetStopStep(loop.reached.step, settings.targetOvershoot)) {
+          loop.status = 'target-reached';
+          break epochs;
         }
       }
     }
@@ -210,6 +210,11 @@ function budgetSpent(settings: TrainSettings, step: number, samples: number, epo
     (maxSteps !== undefined && step >= maxSteps) ||
     (maxSamples !== undefined && samples >= maxSamples)
   );
+}
+
+/** The step a run that reached its target at `reachedStep` stops at: ceil((1 + overshoot) x reachedStep). */
+export function targetStopStep(reachedStep: number, overshoot = 0): number {
+  return Math.ceil((1 + Math.max(0, overshoot)) * reachedStep);
 }
 
 function meetsTarget(rec: EvalRecord, settings: TrainSettings): boolean {

@@ -42,6 +42,8 @@ export interface TrainConfig {
   /** Held-out samples for the periodic evaluations (the final one uses all). */
   evalTestLimit?: number;
   target?: TrainTarget;
+  /** Train on past the target for this fraction of its steps (TrainSettings.targetOvershoot); default 0. */
+  targetOvershoot?: number;
   /** Measure the gradient noise scale every N steps (see TrainSettings.noiseEvery). */
   noiseEvery?: number;
   /** First step at which noiseEvery applies (default 1). */
@@ -149,6 +151,7 @@ async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHoo
       evalTrainLimit: config.evalTrainLimit,
       evalTestLimit: config.evalTestLimit,
       target: config.target,
+      targetOvershoot: config.targetOvershoot,
       noiseEvery: config.noiseEvery,
       noiseFromStep: config.noiseFromStep,
       sharpness: config.sharpness,
