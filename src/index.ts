@@ -46,7 +46,13 @@ export {
   type RecommendOptions,
   type RecommendResult,
 } from './lab/recommend/recommend.js';
-export { validateRecommend, type ValidationReport } from './lab/recommend/validate.js';
+export {
+  validateAgainstStudy,
+  validateRecommend,
+  validationStudy,
+  type StudyValidation,
+} from './lab/recommend/validate.js';
+export type { NoiseToTarget } from './lab/recommend/noise-to-target.js';
 /** The gradient noise scale B_simple at a chosen point of training, stored as an experiment. */
 export { runNoiseExperiment as noise, type NoiseMeasurement } from './lab/noise/noise.js';
 

@@ -7,6 +7,7 @@ import {
   ProbeTooSmallError,
   referenceSweepSamples,
   requiredTrainSamples,
+  studyComputeEstimate,
 } from './recommend-plan.js';
 
 test('the probe plan on MNIST (60,000 samples) stays within 5% of the default sweep', () => {
@@ -60,4 +61,18 @@ test('noise windows skip the first sixth, then split the rest in two', () => {
     [34, 115],
     [116, 196],
   ]);
+});
+
+test('the study a recommendation replaces costs at least one run to the target per batch size, E(B) = E_min (1 + B / B_crit)', () => {
+  // 1,000 samples to the target at b = 64 with B_crit = 64: E_min = 1,000 / (1 + 1) = 500.
+  const e = studyComputeEstimate({ samplesToTarget: 1000, batchSize: 64, bCrit: 64, batchSizes: [16, 64, 256] });
+  assert.equal(e, 500 * (1 + 16 / 64) + 500 * 2 + 500 * (1 + 256 / 64));
+  // Far below B_crit every batch size costs about E_min: 7 batch sizes, about 7 runs.
+  const flat = studyComputeEstimate({
+    samplesToTarget: 1000,
+    batchSize: 64,
+    bCrit: 1e9,
+    batchSizes: [16, 32, 64, 128, 256, 512, 1024],
+  });
+  assert.ok(Math.abs(flat / 7000 - 1) < 1e-5);
 });

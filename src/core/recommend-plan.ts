@@ -135,6 +135,32 @@ export function planProbe(opts: {
   };
 }
 
+/**
+ * With a target (`recommend --target`), the noise probe trains to it and on for this share of the steps
+ * it took, so that B_simple is measured on both sides of the training loss where the target is reached
+ * (the segments of noise-at-loss.ts straddle it) and read there instead of extrapolated.
+ */
+export const TARGET_OVERSHOOT = 0.2;
+/** The most a recommendation with a target may cost, as a share of the study it replaces (product.md). */
+export const STUDY_SHARE_LIMIT = 0.25;
+
+/**
+ * The compute of the study a recommendation replaces, as recommend estimates it before any study: one
+ * run to the target at each of the study's batch sizes, E(B) = E_min (1 + B / B_crit) (tradeoff.ts), with
+ * E_min from the probe's own run, E_min = E(b) / (1 + b / B_crit). It is the least a study could spend
+ * (its LR search runs several trials per batch size, the others cut at the best's steps), so the share
+ * printed against it is an upper bound on the real one; `batchlab study` prints the real compute.
+ */
+export function studyComputeEstimate(o: {
+  samplesToTarget: number;
+  batchSize: number;
+  bCrit: number;
+  batchSizes: readonly number[];
+}): number {
+  const eMin = o.samplesToTarget / (1 + o.batchSize / o.bCrit);
+  return o.batchSizes.reduce((sum, b) => sum + eMin * (1 + b / o.bCrit), 0);
+}
+
 /** Two measurement windows after the initial transient: skip the first sixth, then two equal halves (1-based, inclusive). */
 export function noiseWindows(fromStep: number, steps: number): [number, number][] {
   const skip = Math.max(1, Math.round(steps / 6));

@@ -7,7 +7,7 @@ import type { ReportData, ReportRun } from '../../src/report/types.js';
 import { at, isNum, isRecord, logGrid, numAt } from './json.js';
 import { chartedRuns, peakBytesOf, runSeries, samplesPerSecOf, stepMsOf } from './runs.js';
 import type { ChartSpec, Marker, SeriesSpec } from './spec.js';
-import { studyBestRuns, studySpecs } from './study.js';
+import { noiseAtTargetSpec, studyBestRuns, studySpecs } from './study.js';
 
 export const FIT_COLOR = '#333333';
 /** Grid points of a fitted curve drawn across the batch-size axis. */
@@ -49,6 +49,7 @@ export function buildSpecs(data: ReportData, selected: ReadonlySet<number> = new
   }
   const sweep: Record<string, unknown> = data.experiment.summary ?? {};
   const specs: (ChartSpec | null)[] = [
+    noiseAtTargetSpec(data),
     ...lossSpecs(runs),
     evalSpec(runs),
     ...speedSpecs(runs, sweep),

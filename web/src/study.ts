@@ -310,3 +310,62 @@ export function studyBestRuns(data: ReportData, runs: readonly ReportRun[]): Rep
   const ids = new Set(studyBatches(data).map((b) => b.runId));
   return runs.filter((r) => ids.has(r.id));
 }
+
+/** A point series of B_simple against the training loss (x sorted, as uPlot needs). */
+function lossSeries(label: string, color: string, pts: { loss: number; y: number }[], extra: Partial<SeriesSpec> = {}) {
+  const sorted = [...pts].sort((a, b) => a.loss - b.loss);
+  return { label, color, xs: sorted.map((p) => p.loss), ys: sorted.map((p) => p.y), ...extra } satisfies SeriesSpec;
+}
+
+/**
+ * `recommend --target`: B_simple of each segment of the run to the target against its mean training loss
+ * (log-log), its interval, and the reading at the training loss where the target was reached (summary
+ * noiseAtTarget, lab/recommend/recommend.ts). The first place to look when the prediction misses.
+ */
+export function noiseAtTargetSpec(data: ReportData): ChartSpec | null {
+  const n = at(data.experiment.summary, 'noiseAtTarget');
+  const segments = at(n, 'segments');
+  if (!Array.isArray(segments)) return null;
+  const pts = segments.filter(isRecord).flatMap((s) => {
+    const loss = numAt(s, 'loss');
+    const y = numAt(s, 'bSimple');
+    return loss !== undefined && y !== undefined && loss > 0 && y > 0
+      ? [{ loss, y, low: numAt(s, 'ciLow'), high: numAt(s, 'ciHigh') }]
+      : [];
+  });
+  const series: SeriesSpec[] = [lossSeries('B_simple of a segment', '#1f77b4', pts, { points: true })];
+  const ci = (key: 'low' | 'high') =>
+    pts.flatMap((p) => (p[key] !== undefined && (p[key] as number) > 0 ? [{ loss: p.loss, y: p[key] as number }] : []));
+  series.push(lossSeries('95% CI, low end', GUIDE_COLOR, ci('low'), { dash: [3, 3] }));
+  series.push(lossSeries('95% CI, high end', GUIDE_COLOR, ci('high'), { dash: [3, 3] }));
+  const targetLoss = numAt(n, 'targetLoss');
+  const predicted = numAt(n, 'prediction.bSimple');
+  const basis = String(at(n, 'prediction.basis') ?? '');
+  if (targetLoss !== undefined && predicted !== undefined) {
+    series.push(
+      lossSeries(`at the target (${basis})`, '#d62728', [{ loss: targetLoss, y: predicted }], {
+        points: true,
+        hollow: true,
+      }),
+    );
+  }
+  const text = at(n, 'prediction.text');
+  return {
+    id: 'noise-vs-loss',
+    section: 'Stability',
+    title: '"The noise scale grows as training goes on": B_simple against the training loss',
+    note:
+      typeof text === 'string'
+        ? `${text}. The critical batch of a run to the target is about B_simple where it is reached (McCandlish et al. 2018).`
+        : 'B_simple of each stretch of the run to the target against its mean training loss.',
+    xLabel: 'training loss (log)',
+    yLabel: 'B_simple (log)',
+    xLog: true,
+    yLog: true,
+    series,
+    markers:
+      targetLoss === undefined
+        ? []
+        : [{ axis: 'x', value: targetLoss, label: `target reached: loss ${num(targetLoss, 3)}`, color: '#d62728' }],
+  };
+}
