@@ -76,3 +76,16 @@ test('the study a recommendation replaces costs at least one run to the target p
   });
   assert.ok(Math.abs(flat / 7000 - 1) < 1e-5);
 });
+
+test('with a target there is no early noise probe: the throughput phase gets the budget, and small data is no error', () => {
+  const p = planProbe({ trainCount: 12_000, baseBatch: 64, maxBatch: 12_000, earlyNoise: false });
+  assert.equal(p.noise, undefined);
+  const early = planProbe({ trainCount: 12_000, baseBatch: 64, maxBatch: 12_000 });
+  assert.ok(p.throughput.length > early.throughput.length, `${p.throughput.length} vs ${early.throughput.length}`);
+  // 5% of 7 x 12,000 samples less the memory phase: 16, 64 and 256 (6 steps each), not 1024.
+  assert.deepEqual(
+    p.throughput.map((x) => x.batchSize),
+    [16, 64, 256],
+  );
+  assert.doesNotThrow(() => planProbe({ trainCount: 120, baseBatch: 16, maxBatch: 120, earlyNoise: false }));
+});

@@ -41,7 +41,8 @@ export interface ProbePlan {
   sweepSamples: number;
   budgetSamples: number;
   memory: { batchSize: number; steps: number }[];
-  noise: { batchSize: number; steps: number };
+  /** The early noise probe; undefined with `earlyNoise: false` (recommend --target measures it on a run to the target instead). */
+  noise?: { batchSize: number; steps: number };
   throughput: { batchSize: number; steps: number }[];
   /** Planned samples of all phases. */
   samples: number;
@@ -109,12 +110,17 @@ export function requiredTrainSamples(share: number): number {
   return hi;
 }
 
-/** Plans the probe for N training samples, a base batch and the memory ceiling (N when no budget). Throws ProbeTooSmallError. */
+/**
+ * Plans the probe for N training samples, a base batch and the memory ceiling (N when no budget). Throws
+ * ProbeTooSmallError. With `earlyNoise: false` there is no early noise probe (recommend --target runs one
+ * to the target instead) and the throughput phase gets the whole budget after the memory phase.
+ */
 export function planProbe(opts: {
   trainCount: number;
   baseBatch: number;
   maxBatch: number;
   share?: number;
+  earlyNoise?: boolean;
 }): ProbePlan {
   const share = opts.share ?? DEFAULT_PROBE_SHARE;
   const sweepSamples = referenceSweepSamples(opts.trainCount);
@@ -122,17 +128,20 @@ export function planProbe(opts: {
   const memory = memoryPlan(opts.trainCount);
   const afterMemory = budgetSamples - samplesOf(memory);
   const ceiling = Math.min(opts.maxBatch, opts.trainCount);
-  const noise = noisePlan(NOISE_SHARE * afterMemory, Math.min(opts.baseBatch, ceiling));
-  if (noise === undefined) throw new ProbeTooSmallError(opts.trainCount, share);
-  const throughput = throughputPlan(afterMemory - samplesOf([noise]), ceiling);
-  return {
+  const noise =
+    opts.earlyNoise === false ? undefined : noisePlan(NOISE_SHARE * afterMemory, Math.min(opts.baseBatch, ceiling));
+  if (noise === undefined && opts.earlyNoise !== false) throw new ProbeTooSmallError(opts.trainCount, share);
+  const noiseRuns = noise === undefined ? [] : [noise];
+  const throughput = throughputPlan(afterMemory - samplesOf(noiseRuns), ceiling);
+  const plan: ProbePlan = {
     sweepSamples,
     budgetSamples,
     memory,
-    noise,
     throughput,
-    samples: samplesOf([...memory, noise, ...throughput]),
+    samples: samplesOf([...memory, ...noiseRuns, ...throughput]),
   };
+  if (noise !== undefined) plan.noise = noise;
+  return plan;
 }
 
 /**

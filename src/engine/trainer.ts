@@ -95,4 +95,6 @@ export interface TrainSettings {
    * on both sides of the target's training loss). Default 0: stop at the evaluation that reached it.
    */
   targetOvershoot?: number;
+  /** ...and at least this many steps past it (default 0), so a target reached in few steps still gets some. */
+  targetOvershootMinSteps?: number;
 }

@@ -236,6 +236,11 @@ export function noiseToTargetLines(t: NoiseToTarget): string[] {
     ...table(['steps', 'train loss', 'B_simple', `${Math.round((t.segments[0]?.confidence ?? 0.95) * 100)}% CI`], rows)
       .split('\n')
       .map((l) => `  ${l}`),
+    ...(t.nearSegments.length > 0
+      ? [
+          `read from ${t.nearSegments.length} segments of steps ${t.nearSegments[0]!.fromStep}-${t.nearSegments.at(-1)!.toStep}: B_simple ${t.nearSegments.map((g) => `${num(g.bSimple)} at loss ${num(g.loss, 3)}`).join(', ')}`,
+        ]
+      : []),
     t.atTarget ? `predicted critical batch: ${t.atTarget.text}` : `no prediction at the target: ${t.note ?? ''}`,
   ];
 }

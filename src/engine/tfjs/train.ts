@@ -113,7 +113,9 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
             ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
           });
         }
-        if (loop.reached && loop.step >= targetStopStep(loop.reached.step, settings.targetOvershoot)) {
+        const stop =
+          loop.reached && targetStopStep(loop.reached.step, settings.targetOvershoot, settings.targetOvershootMinSteps);
+        if (stop !== undefined && loop.step >= stop) {
           loop.status = 'target-reached';
           break epochs;
         }
@@ -212,9 +214,9 @@ function budgetSpent(settings: TrainSettings, step: number, samples: number, epo
   );
 }
 
-/** The step a run that reached its target at `reachedStep` stops at: ceil((1 + overshoot) x reachedStep). */
-export function targetStopStep(reachedStep: number, overshoot = 0): number {
-  return Math.ceil((1 + Math.max(0, overshoot)) * reachedStep);
+/** The step a run that reached its target at `reachedStep` stops at: ceil((1 + overshoot) x reachedStep), and at least minSteps past it. */
+export function targetStopStep(reachedStep: number, overshoot = 0, minSteps = 0): number {
+  return Math.max(Math.ceil((1 + Math.max(0, overshoot)) * reachedStep), reachedStep + Math.max(0, minSteps));
 }
 
 function meetsTarget(rec: EvalRecord, settings: TrainSettings): boolean {

@@ -3,15 +3,17 @@
  * study would measure (McCandlish et al. 2018, arXiv 1812.06162: B_crit ~ B_noise ~ B_simple, and B_simple
  * grows as the loss falls, so it must be read at the loss of the target, not early in training).
  *
- * One run at batch b trains to the target and on for TARGET_OVERSHOOT of its steps, every step computed
+ * One run at batch b trains to the target and on for TARGET_OVERSHOOT of its steps (at least two segments'
+ * worth, 2 MIN_SEGMENT_STEPS, for a target reached in few steps), every step computed
  * as two half-batches (the same update), so each step carries |g|^2 at b/2 and b. Then:
  * 1. the target in training-loss terms: the mean training loss around the step where the held-out target
  *    was reached (noise-at-loss.trainLossAtStep; an `acc:` target is translated into a loss this way);
- * 2. B_simple along training, in up to NOISE_SEGMENTS segments of at least MIN_SEGMENT_STEPS steps, each
- *    tied to its mean training loss (noiseAlongTraining; all of them for the chart of B_simple against the loss);
- * 3. B_simple at the target loss (noiseAtLoss) from the segments of the second half of the way to the target
- *    and past it (nearTarget): 'measured' when they lie on both sides of its loss (the overshoot is there
- *    for that), else 'extrapolated' along B_simple ~ loss^k fitted to them, with the interval.
+ * 2. B_simple along training in segments of at least MIN_SEGMENT_STEPS steps, each tied to its mean
+ *    training loss (noiseAlongTraining): up to CHART_SEGMENTS over the whole run for the chart, and up to 8
+ *    over the steps from NEAR_TARGET_FROM of the way to the target to the end, for the prediction;
+ * 3. B_simple at the target loss (noiseAtLoss) from the latter: 'measured' when they lie on both sides of
+ *    its loss (the overshoot is there for that), else 'extrapolated' along B_simple ~ loss^k fitted to
+ *    them, with the interval.
  * Its compute is about one run to the target (x 1.2): the study it replaces runs several at every batch size.
  */
 import { UsageError } from '../../core/errors.js';
@@ -33,6 +35,7 @@ import {
   studyEvalEvery,
   studyMaxSteps,
 } from '../../core/study-plan.js';
+import type { StepRecord } from '../../core/types.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { probeConfig } from '../run/probe.js';
 import { type ProbeContext, runStoredProbe } from '../run/stored-probe.js';
@@ -40,18 +43,25 @@ import { type ProbeContext, runStoredProbe } from '../run/stored-probe.js';
 /** Fewest steps in a segment: its bootstrap cuts it into NOISE_BOOTSTRAP_WINDOWS windows of at least 2 steps. */
 export const MIN_SEGMENT_STEPS = 2 * NOISE_BOOTSTRAP_WINDOWS;
 
+/** Segments of the whole run for the chart of B_simple against the loss: up to 16. */
+export const CHART_SEGMENTS = 2 * DEFAULT_NOISE_SEGMENTS;
 /**
- * Segments of the run: up to 16, so that those near the target are short (7.5% of its steps each) and
- * B_simple, a ratio of means, is not pulled toward the higher |G|^2 of the segment's start.
+ * The prediction reads segments of the steps from this share of the way to the target on: short ones
+ * (up to 8) where the loss is near the target's, so B_simple, a ratio of means, is not pulled toward the
+ * larger |G|^2 earlier in a long segment, and the transient of early training is left to the chart.
  */
-export const NOISE_SEGMENTS = 2 * DEFAULT_NOISE_SEGMENTS;
-/** The prediction reads the segments from this share of the steps to the target on (the transient of early training is left to the chart). */
 export const NEAR_TARGET_FROM = 0.5;
 
-/** The segments the prediction rests on: those from NEAR_TARGET_FROM of the target step on, at least the last two. */
-export function nearTarget(segments: readonly NoiseAtLoss[], targetStep: number): NoiseAtLoss[] {
-  const near = segments.filter((s) => s.fromStep >= NEAR_TARGET_FROM * targetStep);
-  return near.length >= 2 ? near : segments.slice(-2);
+/** B_simple in up to `most` segments of at least MIN_SEGMENT_STEPS steps; [] when 2 do not fit. */
+function segmentsOf(steps: readonly StepRecord[], most: number, seed: number): NoiseAtLoss[] {
+  const count = Math.min(most, Math.floor(steps.length / MIN_SEGMENT_STEPS));
+  if (count < 2) return [];
+  return noiseAlongTraining(steps, {
+    rng: createRng((seed + 1) * 7919),
+    segments: count,
+    windows: NOISE_BOOTSTRAP_WINDOWS,
+    confidence: NOISE_PROBE_CONFIDENCE,
+  });
 }
 
 /** What the probe to the target measured. */
@@ -66,8 +76,10 @@ export interface NoiseToTarget {
   reached?: { step: number; samples: number };
   /** The training loss where the target was reached. */
   targetLoss?: number;
-  /** B_simple along training against the training loss. */
+  /** B_simple along the whole run against the training loss (the chart). */
   segments: NoiseAtLoss[];
+  /** The segments the prediction reads: from NEAR_TARGET_FROM of the way to the target to the end of the run. */
+  nearSegments: NoiseAtLoss[];
   /** B_simple at the target loss, 'measured' or 'extrapolated', with its interval. */
   atTarget?: NoiseAtTarget;
   /** Why there is no prediction, when there is none. */
@@ -97,6 +109,7 @@ export function noiseToTargetConfig(o: NoiseToTargetOptions): { config: TrainCon
     noiseFromStep: 1,
     target: o.target,
     targetOvershoot: TARGET_OVERSHOOT,
+    targetOvershootMinSteps: 2 * MIN_SEGMENT_STEPS,
     evalEvery: studyEvalEvery(plan, o.batchSize),
     evalTestLimit: DEFAULT_STUDY_EVAL_SAMPLES,
   });
@@ -119,41 +132,35 @@ export async function measureNoiseToTarget(ctx: ProbeContext, o: NoiseToTargetOp
     target?.reached && target.steps !== undefined && target.samples !== undefined
       ? { step: target.steps, samples: target.samples }
       : undefined;
-  const count = Math.min(NOISE_SEGMENTS, Math.floor(run.steps.length / MIN_SEGMENT_STEPS));
-  const segments =
-    count < 2
-      ? []
-      : noiseAlongTraining(run.steps, {
-          rng: createRng((o.base.seed + 1) * 7919),
-          segments: count,
-          windows: NOISE_BOOTSTRAP_WINDOWS,
-          confidence: NOISE_PROBE_CONFIDENCE,
-        });
   const out: NoiseToTarget = {
     batchSize: o.batchSize,
     lr: o.lr,
     runId: run.runId,
     samples: run.summary.samples,
     wallMs: performance.now() - started,
-    segments,
+    segments: segmentsOf(run.steps, CHART_SEGMENTS, o.base.seed),
+    nearSegments: [],
   };
   if (reached === undefined) {
     out.note = `the noise run did not reach the target within ${o.maxEpochs} epochs at LR ${+o.lr.toPrecision(4)}: no training loss to read B_simple at; raise --max-epochs or check the target`;
     return out;
   }
   out.reached = reached;
-  if (count < 2) {
-    out.note = `the run reached the target in ${reached.step} steps, too few for B_simple in 2 segments of ${MIN_SEGMENT_STEPS} steps; pass a smaller --base-batch`;
+  out.nearSegments = segmentsOf(
+    run.steps.filter((s) => s.step >= NEAR_TARGET_FROM * reached.step),
+    DEFAULT_NOISE_SEGMENTS,
+    o.base.seed,
+  );
+  out.targetLoss = trainLossAtStep(run.steps, reached.step);
+  if (out.nearSegments.length < 2 || out.targetLoss === undefined) {
+    out.note =
+      out.targetLoss === undefined
+        ? `no training loss to read at step ${reached.step}: too early or not finite; pass a smaller --base-batch`
+        : `the run reached the target in ${reached.step} steps, too few for B_simple in 2 segments of ${MIN_SEGMENT_STEPS} steps near it; pass a smaller --base-batch`;
     return out;
   }
-  out.targetLoss = trainLossAtStep(run.steps, reached.step);
-  if (out.targetLoss === undefined) {
-    return { ...out, note: `no training loss to read at step ${reached.step}: too early or not finite` };
-  }
   try {
-    out.atTarget = noiseAtLoss(nearTarget(segments, reached.step), out.targetLoss, {
-      confidence: NOISE_PROBE_CONFIDENCE,
-    });
+    out.atTarget = noiseAtLoss(out.nearSegments, out.targetLoss, { confidence: NOISE_PROBE_CONFIDENCE });
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     out.note = err.message;

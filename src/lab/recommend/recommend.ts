@@ -25,7 +25,8 @@
  *                 targetBatch, rounding, binding, criticalBatch|null, confidence, reasons, conclusion, warnings)
  *   target:     {metric, value}|null (--target)
  *   noiseAtTarget: null without a target, else { batchSize, lr, reached: {step, samples}|null, targetLoss|null,
- *                 segments: [{loss, bSimple|null, ciLow|null, ciHigh|null, fromStep, toStep, status}],
+ *                 segments: [{loss, bSimple|null, ciLow|null, ciHigh|null, fromStep, toStep, status}] (whole run),
+ *                 nearSegments: [same] (the ones the prediction reads: from half way to the target on),
  *                 prediction: {bSimple, low, high|null, confidence, basis: 'measured'|'extrapolated',
  *                 lossRange: {low, high}, exponent|null, text}|null, note|null }
  *   probeCost:  { samples, seconds, runs, sweepSamples, shareOfSweep, maxShare,
@@ -35,6 +36,7 @@
 import { BatchlabError } from '../../core/errors.js';
 import { defaultLrRule, scaleLr } from '../../core/lr.js';
 import { DEFAULT_MARGIN_FLOOR, type MemoryCeiling, memoryCeiling } from '../../core/margin.js';
+import type { NoiseAtLoss } from '../../core/noise-at-loss.js';
 import { latestEstimate, remeasureCommand } from '../../core/noise-windows.js';
 import {
   recommend,
@@ -147,7 +149,8 @@ export function checkRecommendOptions(
 export async function runRecommend(o: RecommendOptions, hooks: RecommendHooks = {}): Promise<RecommendResult> {
   checkRecommendOptions(o);
   const trainSamples = loadDataset(o.base.dataset, o.base.datasetOptions).train.count;
-  planProbe({ trainCount: trainSamples, baseBatch: o.baseBatch, maxBatch: trainSamples, share: o.share }); // a too-small dataset fails before any run
+  // a dataset too small for the early noise probe fails before any run
+  planProbe({ ...planOptions(o, trainSamples), maxBatch: trainSamples });
   const store = openStore(o.dbPath);
   const experiment = store.createExperiment({ kind: 'recommend', settings: o, env: environment() });
   store.setExperimentStatus(experiment.id, 'running');
@@ -190,12 +193,7 @@ async function probeAndDecide(
   hooks.onPhase?.({ phase: 'memory', text: 'memory: peak at B = 1, 2, 4, 8' });
   const mem = await measureMemory(ctx, o.base, memoryPlan(trainSamples));
   const first = memoryCeiling(mem.points, o.memoryBudgetBytes, trainSamples, floor);
-  const plan = planProbe({
-    trainCount: trainSamples,
-    baseBatch: o.baseBatch,
-    maxBatch: first.maxBatch,
-    share: o.share,
-  });
+  const plan = planProbe({ ...planOptions(o, trainSamples), maxBatch: first.maxBatch });
   const { noise, toTarget } = await noisePhase(ctx, o, { plan, trainSamples, maxBatch: first.maxBatch }, hooks);
   hooks.onPhase?.({
     phase: 'throughput',
@@ -248,7 +246,7 @@ async function noisePhase(
 ): Promise<{ noise: NoiseMeasurement; toTarget?: NoiseToTarget }> {
   const rule = defaultLrRule(o.optimizer);
   if (o.target === undefined) {
-    const { batchSize, steps } = p.plan.noise;
+    const { batchSize, steps } = p.plan.noise!; // planned whenever there is no target (planOptions)
     hooks.onPhase?.({
       phase: 'noise',
       text: `noise scale: ${steps} steps at B = ${batchSize}, every step split in two halves`,
@@ -320,6 +318,11 @@ function studyShare(
     batchSizes,
   });
   return { studySamples, share: samples / studySamples, maxShare: STUDY_SHARE_LIMIT, batchSizes };
+}
+
+/** The probe plan's options: no early noise probe with a target (the run to the target measures it). */
+function planOptions(o: RecommendOptions, trainSamples: number) {
+  return { trainCount: trainSamples, baseBatch: o.baseBatch, share: o.share, earlyNoise: o.target === undefined };
 }
 
 /** The recommender's inputs from the measurements. */
@@ -427,6 +430,19 @@ export function recommendJson(r: RecommendResult): Record<string, unknown> {
   };
 }
 
+/** One segment of B_simple along training in the JSON (an unbounded interval end is null). */
+function segmentJson(s: NoiseAtLoss): Record<string, unknown> {
+  return {
+    loss: s.loss,
+    bSimple: orNull(s.bSimple),
+    ciLow: orNull(s.low),
+    ciHigh: s.high !== undefined && Number.isFinite(s.high) ? s.high : null,
+    fromStep: s.fromStep,
+    toStep: s.toStep,
+    status: s.status,
+  };
+}
+
 /** The run to the target in the JSON: B_simple per segment against its training loss, and the reading at the target. */
 function noiseAtTargetJson(t: NoiseToTarget): Record<string, unknown> {
   const a = t.atTarget;
@@ -435,15 +451,8 @@ function noiseAtTargetJson(t: NoiseToTarget): Record<string, unknown> {
     lr: t.lr,
     reached: orNull(t.reached),
     targetLoss: orNull(t.targetLoss),
-    segments: t.segments.map((s) => ({
-      loss: s.loss,
-      bSimple: orNull(s.bSimple),
-      ciLow: orNull(s.low),
-      ciHigh: s.high !== undefined && Number.isFinite(s.high) ? s.high : null,
-      fromStep: s.fromStep,
-      toStep: s.toStep,
-      status: s.status,
-    })),
+    segments: t.segments.map(segmentJson),
+    nearSegments: t.nearSegments.map(segmentJson),
     prediction: a
       ? {
           bSimple: a.estimate,
