@@ -145,25 +145,45 @@ export async function measureNoiseToTarget(ctx: ProbeContext, o: NoiseToTargetOp
     out.note = `the noise run did not reach the target within ${o.maxEpochs} epochs at LR ${+o.lr.toPrecision(4)}: no training loss to read B_simple at; raise --max-epochs or check the target`;
     return out;
   }
-  out.reached = reached;
-  out.nearSegments = segmentsOf(
-    run.steps.filter((s) => s.step >= NEAR_TARGET_FROM * reached.step),
+  return { ...out, reached, ...readAtTarget(run.steps, reached.step, o.base.seed) };
+}
+
+/**
+ * The reading at the target: its training loss, the segments from half way to it on, and B_simple at that
+ * loss (noiseAtLoss), or a note saying why there is none.
+ */
+function readAtTarget(
+  steps: readonly StepRecord[],
+  targetStep: number,
+  seed: number,
+): Pick<NoiseToTarget, 'nearSegments' | 'targetLoss' | 'atTarget' | 'note'> {
+  const nearSegments = segmentsOf(
+    steps.filter((s) => s.step >= NEAR_TARGET_FROM * targetStep),
     DEFAULT_NOISE_SEGMENTS,
-    o.base.seed,
+    seed,
   );
-  out.targetLoss = trainLossAtStep(run.steps, reached.step);
-  if (out.nearSegments.length < 2 || out.targetLoss === undefined) {
-    out.note =
-      out.targetLoss === undefined
-        ? `no training loss to read at step ${reached.step}: too early or not finite; pass a smaller --base-batch`
-        : `the run reached the target in ${reached.step} steps, too few for B_simple in 2 segments of ${MIN_SEGMENT_STEPS} steps near it; pass a smaller --base-batch`;
-    return out;
+  const targetLoss = trainLossAtStep(steps, targetStep);
+  if (targetLoss === undefined) {
+    return {
+      nearSegments,
+      note: `no training loss to read at step ${targetStep}: too early or not finite; pass a smaller --base-batch`,
+    };
+  }
+  if (nearSegments.length < 2) {
+    return {
+      nearSegments,
+      targetLoss,
+      note: `the run reached the target in ${targetStep} steps, too few for B_simple in 2 segments of ${MIN_SEGMENT_STEPS} steps near it; pass a smaller --base-batch`,
+    };
   }
   try {
-    out.atTarget = noiseAtLoss(out.nearSegments, out.targetLoss, { confidence: NOISE_PROBE_CONFIDENCE });
+    return {
+      nearSegments,
+      targetLoss,
+      atTarget: noiseAtLoss(nearSegments, targetLoss, { confidence: NOISE_PROBE_CONFIDENCE }),
+    };
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    out.note = err.message;
+    return { nearSegments, targetLoss, note: err.message };
   }
-  return out;
 }
