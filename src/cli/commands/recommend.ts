@@ -1,27 +1,29 @@
 /** `batchlab recommend`: a cheap probe (memory, noise scale, throughput), then a batch size, LR and warm-up with reasons. */
-import { UsageError } from '../../core/errors.js';
+import { parseTarget } from '../../core/parse.js';
 import { OBJECTIVES, type Objective, type RecommendOptimizer } from '../../core/recommend.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
-import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import {
-  recommendJson,
-  runRecommend,
-  type RecommendOptions,
-  type RecommendResult,
-} from '../../lab/recommend/recommend.js';
+import { recommendJson, type RecommendOptions, type RecommendResult } from '../../lab/recommend/recommend.js';
 import type { NoiseToTarget } from '../../lab/recommend/noise-to-target.js';
-import { type StudyValidation, VALIDATION_GOALS, validateRecommend } from '../../lab/recommend/validate.js';
-import { duration, num, table } from '../format.js';
-import type { Io } from '../io.js';
-import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
-import { parseTarget } from '../../core/parse.js';
-import type { TrainTarget } from '../../core/run.js';
+import {
+  type CheckedRecommendation,
+  recommendAndValidate,
+  type StudyValidation,
+  VALIDATION_GOALS,
+} from '../../lab/recommend/validate.js';
 import { DEFAULT_STUDY_MAX_EPOCHS } from '../../core/study-plan.js';
-import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
+import { defineCommand } from '../command.js';
+import { duration, num, table } from '../format.js';
+import type { OptionTable, Parsed } from '../options.js';
+import { MODEL_RUN_OPTIONS, trainConfigFrom } from '../run-options.js';
+
+/** --validate compares with a study to the target. */
+const WITH_TARGET = {
+  when: (o: Readonly<Record<string, unknown>>) => o.target !== undefined,
+  why: 'only applies with --target (the target the study runs to); add --target acc:0.97 or leave it out',
+};
 
 export const RECOMMEND_OPTIONS = {
-  ...MODEL_OPTIONS,
+  ...MODEL_RUN_OPTIONS,
   'memory-budget': {
     type: 'string',
     value: 'BYTES',
@@ -51,7 +53,7 @@ export const RECOMMEND_OPTIONS = {
     type: 'number',
     value: 'F',
     default: 0.05,
-    help: 'most compute the probe may take, as a share of the default sweep (16..1024, one epoch each)',
+    help: 'most compute the probe may take, as a share of the default sweep (16..1024, one epoch each), in (0, 1]',
   },
   target: {
     type: 'string',
@@ -60,20 +62,47 @@ export const RECOMMEND_OPTIONS = {
   },
   validate: {
     type: 'boolean',
+    onlyIf: WITH_TARGET,
     help: 'then run the study it replaces (batchlab study, LR searched per batch size) to --target and compare (slow)',
   },
   'max-epochs': {
     type: 'int',
     value: 'N',
     default: DEFAULT_STUDY_MAX_EPOCHS,
+    onlyIf: WITH_TARGET,
     help: 'with --target: the run to it (and the trials of --validate) give up after N epochs',
   },
-  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
 } as const satisfies OptionTable;
 
-export const RECOMMEND_HELP = formatHelp({
-  command: 'recommend',
-  usage: 'batchlab recommend [options]',
+type RecommendParsed = Parsed<typeof RECOMMEND_OPTIONS>;
+
+/** The probe's shared run config and the recommend options from the command line. */
+export function recommendOptionsFrom(o: RecommendParsed): RecommendOptions {
+  const base = trainConfigFrom(o, {
+    batchSize: o['base-batch'],
+    budget: {},
+    lr: o['base-lr'],
+    evalEvery: 0,
+    evalTrainLimit: 256,
+  });
+  return {
+    base,
+    optimizer: base.optimizer.name as RecommendOptimizer,
+    objective: o.objective as Objective,
+    baseLr: o['base-lr'],
+    baseBatch: o['base-batch'],
+    memoryBudgetBytes: o['memory-budget'] === undefined ? undefined : parseBytes(o['memory-budget']),
+    share: o['probe-share'],
+    target: parseTarget(o.target),
+    maxEpochs: o['max-epochs'],
+    dbPath: o.db,
+  };
+}
+
+export const recommendCommand = defineCommand({
+  name: 'recommend',
+  summary: 'a batch size and learning rate with reasons, from a cheap probe',
   description:
     'Measures, in short runs: memory at B = 1..8 (-> the largest batch under --memory-budget), the gradient\n' +
     'noise scale B_simple with a 95% CI (-> the critical batch), and step time at a few batch sizes (-> where\n' +
@@ -82,107 +111,30 @@ export const RECOMMEND_HELP = formatHelp({
     'and reads it at the training loss where the target is reached (measured there, or extrapolated, and says\n' +
     'which): the critical batch a study would measure, for at most 25% of its compute. Then recommends a batch,\n' +
     'micro-batch x accumulation steps, LR and warm-up for the objective, one reason per effect.',
-  table: RECOMMEND_OPTIONS,
+  options: RECOMMEND_OPTIONS,
   examples: [
     'batchlab recommend --dataset mnist --model mlp --memory-budget 4GiB',
     'batchlab recommend --dataset mnist --model mlp --objective compute --optimizer adam --base-lr 0.001 --base-batch 32 --json',
     'batchlab recommend --dataset mnist --model mlp --target acc:0.97',
     'batchlab recommend --dataset mnist --model mlp --target acc:0.97 --validate',
   ],
+  run: ({ options, io, json, signal }) =>
+    recommendAndValidate(
+      recommendOptionsFrom(options),
+      options.validate ? { maxEpochs: options['max-epochs'] } : undefined,
+      {
+        signal,
+        onPhase: ({ text }) => !json && io.err(text),
+        onTrialStart: ({ batchSize, plan, trialNumber, expectedTotal }) =>
+          !json &&
+          io.err(`validate: study trial ${trialNumber} of ~${expectedTotal}, B=${batchSize}, lr ${num(plan.lr)}`),
+      },
+    ),
+  text: ({ result, validation }: CheckedRecommendation) =>
+    [recommendText(result), ...(validation ? ['', validationText(validation)] : [])].join('\n'),
+  json: ({ result, validation }: CheckedRecommendation) =>
+    validation ? { ...recommendJson(result), validation } : recommendJson(result),
 });
-
-type RecommendParsed = Parsed<typeof RECOMMEND_OPTIONS>;
-
-/** The probe's shared run config and the recommend options from the command line. */
-export function recommendOptionsFrom(o: RecommendParsed): RecommendOptions {
-  const optimizer = optimizerFrom(o);
-  const share = o['probe-share'];
-  if (!(share > 0 && share <= 1))
-    throw new UsageError(`--probe-share must be in (0, 1], got ${share}; use e.g. 0.05 for 5%`);
-  if (!(o['base-lr'] > 0)) throw new UsageError(`--base-lr must be positive, got ${o['base-lr']}; use e.g. 0.05`);
-  const base: TrainConfig = {
-    dataset: o.dataset,
-    datasetOptions: datasetOptionsFrom(o),
-    model: modelSpecFrom(o),
-    batchSize: o['base-batch'],
-    accumSteps: 1,
-    budget: {},
-    lastBatch: o['last-batch'] as 'keep' | 'drop',
-    optimizer,
-    lr: o['base-lr'],
-    schedule: 'constant',
-    warmupSteps: o['warmup-steps'],
-    seed: o.seed,
-    backend: o.backend,
-    evalEvery: 0,
-    evalTrainLimit: 256,
-  };
-  return {
-    base,
-    optimizer: optimizer.name as RecommendOptimizer,
-    objective: o.objective as Objective,
-    baseLr: o['base-lr'],
-    baseBatch: o['base-batch'],
-    memoryBudgetBytes: o['memory-budget'] === undefined ? undefined : parseBytes(o['memory-budget']),
-    share,
-    target: o.target === undefined ? undefined : validTarget(o),
-    maxEpochs: o['max-epochs'],
-    dbPath: o.db,
-  };
-}
-
-export async function recommendCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, positionals, help } = parseOptions(argv, RECOMMEND_OPTIONS, 'recommend');
-  if (help) {
-    io.out(RECOMMEND_HELP);
-    return 0;
-  }
-  if (positionals.length > 0)
-    throw new UsageError(
-      `unexpected argument "${positionals[0]}" for "batchlab recommend"; see batchlab recommend --help`,
-    );
-  const opts = recommendOptionsFrom(options);
-  if (options.validate && opts.target === undefined)
-    throw new UsageError('--validate compares with a study to a target; pass --target acc:0.97 (or loss:X)');
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  try {
-    const result = await runRecommend(opts, {
-      signal: controller.signal,
-      onPhase: ({ text }) => !options.json && io.err(text),
-    });
-    const report = options.validate
-      ? await validateRecommend(
-          result,
-          { maxEpochs: options['max-epochs'] },
-          {
-            signal: controller.signal,
-            onTrialStart: ({ batchSize, plan, trialNumber, expectedTotal }) =>
-              !options.json &&
-              io.err(`validate: study trial ${trialNumber} of ~${expectedTotal}, B=${batchSize}, lr ${num(plan.lr)}`),
-          },
-        )
-      : undefined;
-    if (options.json)
-      io.out(
-        JSON.stringify(report ? { ...recommendJson(result), validation: report } : recommendJson(result), null, 2),
-      );
-    else io.out([recommendText(result), ...(report ? ['', validationText(report)] : [])].join('\n'));
-    return 0;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-}
-
-/** --target checked against the task (accuracy needs classification). */
-function validTarget(o: RecommendParsed): TrainTarget {
-  const target = parseTarget(o.target)!;
-  const task = loadDataset(o.dataset, datasetOptionsFrom(o)).task;
-  if (target.metric === 'accuracy' && task !== 'classification')
-    throw new UsageError(`--target ${o.target} needs accuracy, but ${o.dataset} is ${task}; pass --target loss:X`);
-  return target;
-}
 
 /** The plain-words answer: the measurements, one line per effect, the conclusion, the probe's cost. */
 export function recommendText(r: RecommendResult): string {

@@ -3,21 +3,35 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
 import { parseBatchList, parseTarget } from '../../core/parse.js';
+import { checkLearningRate } from '../../core/run-checks.js';
 import { DEFAULT_STUDY_EVAL_SAMPLES, STUDY_DEFAULTS, studyStepsAt, type StudySummary } from '../../core/study-plan.js';
 import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { runStudy, type StudyResult, type StudySettings } from '../../lab/study/study.js';
 import { writeReport } from '../../report/index.js';
 import { openStore } from '../../store/index.js';
+import { type CommandInput, defineCommand } from '../command.js';
 import { duration, num, table } from '../format.js';
 import type { Io } from '../io.js';
-import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
+import { type OptionTable, type Parsed, settingFlags } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
+import {
+  DATA_OPTIONS,
+  MODEL_OPTIONS,
+  OPTIMIZER_OPTIONS,
+  RUN_OPTIONS,
+  SCHEDULE_OPTIONS,
+  SEED_OPTION,
+  trainConfigFrom,
+} from '../run-options.js';
 import { DEFAULT_BATCH_SIZES } from './sweep.js';
-import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
 
 export const STUDY_OPTIONS = {
+  ...DATA_OPTIONS,
   ...MODEL_OPTIONS,
+  ...OPTIMIZER_OPTIONS,
+  ...SCHEDULE_OPTIONS,
+  ...SEED_OPTION,
+  ...RUN_OPTIONS,
   target: {
     type: 'string',
     value: 'acc:X|loss:X',
@@ -74,65 +88,43 @@ export const STUDY_OPTIONS = {
     default: DEFAULT_STUDY_EVAL_SAMPLES,
     help: 'held-out samples each evaluation uses (the same ones every time)',
   },
-  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
-  report: { type: 'string', value: 'PATH', help: 'where to write the HTML report (default batchlab-report-<id>.html)' },
-  'no-report': { type: 'boolean', help: 'do not write an HTML report' },
-  resume: { type: 'int', value: 'ID', help: 'continue study ID where it stopped (its stored trials are replayed)' },
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
+  report: {
+    type: 'string',
+    value: 'PATH',
+    control: true,
+    onlyIf: { when: (o) => o['no-report'] !== true, why: 'contradicts --no-report; pass one of them' },
+    help: 'where to write the HTML report (default batchlab-report-<id>.html)',
+  },
+  'no-report': { type: 'boolean', control: true, help: 'do not write an HTML report' },
+  resume: {
+    type: 'int',
+    value: 'ID',
+    control: true,
+    help: 'continue study ID where it stopped (its stored trials are replayed; other setting flags must match)',
+  },
 } as const satisfies OptionTable;
 
-export const STUDY_HELP = formatHelp({
-  command: 'study',
-  usage: 'batchlab study --target acc:X|loss:X [options]',
-  description:
-    'Measures the critical batch size the way Shallue et al. 2018 and McCandlish et al. 2018 do: at every\n' +
-    'batch size, steps to the target at the best LR of a search (a grid around the scaled LR, widened at an\n' +
-    'edge; trials that have used more steps than the best so far are stopped early), then the fit\n' +
-    'S(B) = S_min (1 + B_crit / B) with a bootstrap interval, its regions, and the best LR against B.\n' +
-    'Every trial is a run in the store; Ctrl-C stops cleanly and --resume ID continues.',
-  table: STUDY_OPTIONS,
-  examples: [
-    'batchlab study --dataset mnist --model mlp --target acc:0.97',
-    'batchlab study --dataset mnist --model mlp --target acc:0.97 --batch-sizes 32,128,512 --seeds 3',
-    'batchlab study --resume 4',
-  ],
-});
-
 type StudyParsed = Parsed<typeof STUDY_OPTIONS>;
-
-/** The run config every trial shares, from the command line. */
-function baseConfig(o: StudyParsed): TrainConfig {
-  return {
-    dataset: o.dataset,
-    datasetOptions: datasetOptionsFrom(o),
-    model: modelSpecFrom(o),
-    batchSize: 1,
-    accumSteps: 1,
-    budget: {},
-    lastBatch: 'drop',
-    optimizer: optimizerFrom(o),
-    lr: o['base-lr'],
-    schedule: o.schedule as TrainConfig['schedule'],
-    warmupSteps: o['warmup-steps'],
-    lrStepEvery: o['lr-step-every'],
-    lrGamma: o['lr-gamma'],
-    seed: o.seed,
-    backend: o.backend,
-    evalEvery: 0,
-    evalTrainLimit: 2000,
-  };
-}
 
 /** The study's settings from the command line (loads the dataset once for its size and task). */
 export function studySettingsFrom(o: StudyParsed): StudySettings {
   if (o.target === undefined)
     throw new UsageError('a study runs every trial to a target; pass --target acc:0.97 (or --target loss:0.1)');
   const target = parseTarget(o.target)!;
-  const data = loadDataset(o.dataset, datasetOptionsFrom(o));
+  const data = loadDataset(o.dataset, trainConfigFrom(o).datasetOptions);
   if (target.metric === 'accuracy' && data.task !== 'classification')
     throw new UsageError(`--target ${o.target} needs accuracy, but ${o.dataset} is ${data.task}; pass --target loss:X`);
-  if (!(o['base-lr'] > 0)) throw new UsageError(`--base-lr must be positive, got ${o['base-lr']}; use e.g. 0.05`);
+  checkLearningRate(o['base-lr'], '--base-lr');
   return {
-    base: baseConfig(o),
+    base: trainConfigFrom(o, {
+      batchSize: 1,
+      budget: {},
+      lastBatch: 'drop',
+      lr: o['base-lr'],
+      evalEvery: 0,
+      evalTrainLimit: 2000,
+    }),
     batchSizes: parseBatchList(o['batch-sizes'], data.train.count),
     seeds: Array.from({ length: o.seeds }, (_, i) => o.seed + i),
     lrRule: o['lr-rule'] as LrRule,
@@ -149,53 +141,73 @@ export function studySettingsFrom(o: StudyParsed): StudySettings {
   };
 }
 
-/** Flags that only say where and what to resume; any other flag on a resume is compared with the stored settings. */
-const RESUME_FLAGS = new Set(['--resume', '--db', '--json', '--report', '--no-report']);
+/** What the study command prints: the result, the store it is in, and the report it wrote. */
+interface StudyRun {
+  result: StudyResult;
+  dbPath: string;
+  reportPath?: string;
+}
 
-export async function studyCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, positionals, help } = parseOptions(argv, STUDY_OPTIONS, 'study');
-  if (help) {
-    io.out(STUDY_HELP);
-    return 0;
-  }
-  if (positionals.length > 0)
-    throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab study"; see batchlab study --help`);
-  const explicit = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
-  const settings = options.resume === undefined || explicit ? studySettingsFrom(options) : undefined;
+/** The study: settings from the flags unless only a resume was asked for; then the report. */
+async function runStudyCommand({ options, given, io, json, signal }: CommandInput<typeof STUDY_OPTIONS>) {
+  // On --resume, setting flags are compared with the stored settings; without any, the stored ones are used.
+  const settings =
+    options.resume === undefined || settingFlags(STUDY_OPTIONS, given).length > 0
+      ? studySettingsFrom(options)
+      : undefined;
   const result = await runStudyWithProgress(
     { dbPath: options.db, settings, resumeId: options.resume },
-    io,
-    !options.json,
+    { io, verbose: !json, signal },
   );
   const reportPath = options['no-report']
     ? undefined
     : writeStudyReport(options.db, result.experiment.id, options.report);
-  if (options.json)
-    io.out(
-      JSON.stringify(
-        { experiment: result.experiment, summary: result.summary, reportPath: reportPath ?? null },
-        null,
-        2,
-      ),
-    );
-  else io.out(studyReport(result, options.db) + (reportPath ? `\nreport: ${reportPath}` : ''));
-  return result.status === 'interrupted' ? 130 : 0;
+  return { result, dbPath: options.db, reportPath } satisfies StudyRun;
+}
+
+export const studyCommand = defineCommand({
+  name: 'study',
+  summary: 'steps to a target with the LR tuned per batch size: the measured critical batch B_crit',
+  usage: 'batchlab study --target acc:X|loss:X [options]',
+  description:
+    'Measures the critical batch size the way Shallue et al. 2018 and McCandlish et al. 2018 do: at every\n' +
+    'batch size, steps to the target at the best LR of a search (a grid around the scaled LR, widened at an\n' +
+    'edge; trials that have used more steps than the best so far are stopped early), then the fit\n' +
+    'S(B) = S_min (1 + B_crit / B) with a bootstrap interval, its regions, and the best LR against B.\n' +
+    'Every trial is a run in the store; Ctrl-C or SIGTERM stops cleanly and --resume ID continues.',
+  options: STUDY_OPTIONS,
+  examples: [
+    'batchlab study --dataset mnist --model mlp --target acc:0.97',
+    'batchlab study --dataset mnist --model mlp --target acc:0.97 --batch-sizes 32,128,512 --seeds 3',
+    'batchlab study --resume 4',
+  ],
+  run: runStudyCommand,
+  text: (r: StudyRun) => studyReport(r.result, r.dbPath) + (r.reportPath ? `\nreport: ${r.reportPath}` : ''),
+  json: (r: StudyRun) => ({
+    experiment: r.result.experiment,
+    summary: r.result.summary,
+    reportPath: r.reportPath ?? null,
+  }),
+  status: (r: StudyRun) => (r.result.status === 'interrupted' ? 'interrupted' : 'done'),
+  resume: (r: StudyRun) => resumeCommand(r.result.experiment.id, r.dbPath),
+});
+
+/** The command line that resumes study `id` in `dbPath`. */
+function resumeCommand(id: number, dbPath: string): string {
+  return `batchlab study --resume ${id}${dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : ''}`;
 }
 
 /** Runs the study with a line per trial, a progress bar per trial and an ETA over the whole study; Ctrl-C stops cleanly. */
 export async function runStudyWithProgress(
   opts: { dbPath: string; settings?: StudySettings; resumeId?: number },
-  io: Io,
-  verbose: boolean,
+  out: { io: Io; verbose: boolean; signal: AbortSignal },
 ): Promise<StudyResult> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.on('SIGINT', onSigint);
+  const { io, verbose } = out;
   const eta = studyEta();
   let progress: Progress | undefined;
   try {
     return await runStudy(opts, {
-      signal: controller.signal,
+      signal: out.signal,
       onTrialStart: ({ batchSize, plan, trialNumber, expectedTotal }) => {
         eta.trial(trialNumber, expectedTotal);
         if (verbose)
@@ -217,7 +229,6 @@ export async function runStudyWithProgress(
       },
     });
   } finally {
-    process.off('SIGINT', onSigint);
     progress?.done();
   }
 }
@@ -295,7 +306,7 @@ export function studyReport(result: StudyResult, dbPath: string): string {
     '',
     `study ${id} ${result.status === 'done' ? 'finished' : 'was interrupted'} after ${duration(result.summary.wallMs)} of wall time; stored in ${dbPath}`,
     result.status === 'interrupted'
-      ? `resume it with: batchlab study --resume ${id}${dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : ''}`
+      ? `resume it with: ${resumeCommand(id, dbPath)}`
       : `see it with: batchlab show ${id}, batchlab report ${id}`,
   ].join('\n');
 }

@@ -33,10 +33,11 @@
  *                 study?: {studySamples, share, maxShare, batchSizes} (with a target) }
  * Fields are only ever added within a schema version; a removal or a change of meaning bumps it.
  */
-import { BatchlabError } from '../../core/errors.js';
+import { BatchlabError, BatchSizeError, UsageError } from '../../core/errors.js';
 import { defaultLrRule, scaleLr } from '../../core/lr.js';
-import { DEFAULT_MARGIN_FLOOR, type MemoryCeiling, memoryCeiling } from '../../core/margin.js';
+import { DEFAULT_MARGIN_FLOOR, MAX_MARGIN, type MemoryCeiling, memoryCeiling } from '../../core/margin.js';
 import type { NoiseAtLoss } from '../../core/noise-at-loss.js';
+import { checkLearningRate, checkRunSettings } from '../../core/run-checks.js';
 import { latestEstimate, remeasureCommand } from '../../core/noise-windows.js';
 import {
   recommend,
@@ -60,7 +61,7 @@ import { num } from '../../core/format.js';
 import type { TrainTarget } from '../../core/run.js';
 import { DEFAULT_STUDY_MAX_EPOCHS } from '../../core/study-plan.js';
 import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { checkTrainConfig, dataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore, type Store } from '../../store/index.js';
 import { measureNoise, type NoiseMeasurement } from '../noise/noise.js';
 import type { ProbeContext } from '../run/stored-probe.js';
@@ -128,9 +129,13 @@ export interface RecommendResult {
   };
 }
 
-/** Options that contradict each other, checked before any probe runs. */
+/**
+ * Options that are out of range or contradict each other, checked before any probe runs: the objective
+ * against the budget, the probe's share in (0, 1], the base LR and batch, the margin, and (given `base`)
+ * its run settings.
+ */
 export function checkRecommendOptions(
-  o: Pick<RecommendOptions, 'objective' | 'memoryBudgetBytes'>,
+  o: Pick<RecommendOptions, 'objective' | 'memoryBudgetBytes'> & Partial<RecommendOptions>,
   deviceMemoryBytes?: number,
 ): void {
   if (o.objective === 'memory' && o.memoryBudgetBytes === undefined && deviceMemoryBytes === undefined) {
@@ -139,6 +144,14 @@ export function checkRecommendOptions(
       '--objective memory picks the largest batch that fits a memory budget, but no budget was given and no device memory could be read; pass --memory-budget 4GiB',
     );
   }
+  if (o.share !== undefined && !(o.share > 0 && o.share <= 1))
+    throw new UsageError(`--probe-share must be in (0, 1], got ${o.share}; use e.g. 0.05 for 5%`);
+  if (o.baseLr !== undefined) checkLearningRate(o.baseLr, '--base-lr');
+  if (o.baseBatch !== undefined && !(Number.isSafeInteger(o.baseBatch) && o.baseBatch >= 1))
+    throw new BatchSizeError(`--base-batch must be a positive integer, got ${o.baseBatch}; pass e.g. --base-batch 64`);
+  if (o.marginFloor !== undefined && !(o.marginFloor >= 0 && o.marginFloor <= MAX_MARGIN))
+    throw new UsageError(`margin must be in [0, ${MAX_MARGIN}], got ${o.marginFloor}`);
+  if (o.base !== undefined) checkRunSettings(o.base);
 }
 
 /**
@@ -148,7 +161,13 @@ export function checkRecommendOptions(
  */
 export async function runRecommend(o: RecommendOptions, hooks: RecommendHooks = {}): Promise<RecommendResult> {
   checkRecommendOptions(o);
-  const trainSamples = loadDataset(o.base.dataset, o.base.datasetOptions).train.count;
+  const data = loadDataset(o.base.dataset, o.base.datasetOptions);
+  checkTrainConfig({ ...o.base, batchSize: 1, accumSteps: 1, budget: { maxSteps: 1 } }, dataFacts(data)); // the model against the data
+  if (o.target?.metric === 'accuracy' && data.task !== 'classification')
+    throw new UsageError(
+      `--target acc:${o.target.value} needs accuracy, but ${o.base.dataset} is ${data.task}; pass --target loss:X`,
+    );
+  const trainSamples = data.train.count;
   // a dataset too small for the early noise probe fails before any run
   planProbe({ ...planOptions(o, trainSamples), maxBatch: trainSamples });
   const store = openStore(o.dbPath);

@@ -19,7 +19,7 @@ import { predictSteps } from '../../core/tradeoff.js';
 import { openStore } from '../../store/index.js';
 import { runStoredProbe } from '../run/stored-probe.js';
 import { runStudy, type StudyHooks, type StudySettings, studySettings, trialConfig } from '../study/study.js';
-import type { RecommendResult } from './recommend.js';
+import { type RecommendHooks, type RecommendOptions, type RecommendResult, runRecommend } from './recommend.js';
 
 /** Goals of product.md: at most 25% of the study's compute, B_crit within 2x, steps within 20% of the study's best. */
 export const VALIDATION_GOALS = { maxStudyShare: STUDY_SHARE_LIMIT, maxBCritRatio: 2, maxStepsRatio: 1.2 } as const;
@@ -91,9 +91,7 @@ export async function validateRecommend(
   const settings = validationStudy(r, o);
   const study = await runStudy({ dbPath: r.options.dbPath, settings }, hooks);
   if (study.status !== 'done') {
-    throw new BatchlabError('BATCHLAB_INTERRUPTED', `the validation study ${study.experiment.id} was interrupted`, {
-      exitCode: 130,
-    });
+    throw new BatchlabError('BATCHLAB_INTERRUPTED', `the validation study ${study.experiment.id} was interrupted`);
   }
   return validateAgainstStudy(r, { experimentId: study.experiment.id, settings, summary: study.summary }, hooks.signal);
 }
@@ -195,4 +193,30 @@ export async function validateAgainstStudy(
 function withOptional<T extends object>(base: T, extra: Partial<T>): T {
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) (base as Record<string, unknown>)[k] = v;
   return base;
+}
+
+/** A recommendation and, when asked, its validation against a study (`batchlab recommend [--validate]`). */
+export interface CheckedRecommendation {
+  result: RecommendResult;
+  validation?: StudyValidation;
+}
+
+/**
+ * `batchlab recommend`: the probe and the decision (runRecommend), then, with `validation`, the study that
+ * checks it (validateRecommend). --validate without a target is refused before the probe runs.
+ */
+export async function recommendAndValidate(
+  o: RecommendOptions,
+  validation: { maxEpochs?: number } | undefined,
+  hooks: RecommendHooks & Pick<StudyHooks, 'onTrialStart'> = {},
+): Promise<CheckedRecommendation> {
+  if (validation !== undefined && o.target === undefined)
+    throw new UsageError('--validate compares with a study to a target; pass --target acc:0.97 (or loss:X)');
+  const result = await runRecommend(o, hooks);
+  if (validation === undefined) return { result };
+  const report = await validateRecommend(result, validation, {
+    signal: hooks.signal,
+    onTrialStart: hooks.onTrialStart,
+  });
+  return { result, validation: report };
 }
