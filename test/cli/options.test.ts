@@ -45,6 +45,12 @@ test('given holds exactly the flags typed; defaults fill the rest; a later value
   assert.deepEqual(settingFlags(TABLE, r.given).sort(), ['lr', 'output', 'steps']);
 });
 
+test('settingFlags leaves out a given flag of no entry in the table (--json, which defineCommand adds)', () => {
+  const { json: _json, ...withoutJson } = TABLE;
+  const r = parseOptions(['--lr', '0.1', '--json'], TABLE, 't');
+  assert.deepEqual(settingFlags(withoutJson, r.given as ReadonlySet<keyof typeof withoutJson>), ['lr']);
+});
+
 test('an alias sets the option it spells; an implication is honoured unless contradicted', () => {
   const seed = parseOptions(['--seed', '7'], TABLE, 't');
   assert.equal(seed.options.seeds, '7');

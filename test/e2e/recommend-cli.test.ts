@@ -182,5 +182,5 @@ test('recommend --target: B_simple along a run to the target, read at its traini
 test('recommend --validate needs a target', async () => {
   const r = await runCommand(recommendCommand, [...SPIRAL, '--validate']);
   assert.equal(r.code, 2);
-  assert.match(r.err, /--validate compares with a study to a target; pass --target acc:0\.97/);
+  assert.match(r.err, /--validate only applies with --target .*; add --target acc:0\.97/);
 });
