@@ -197,11 +197,11 @@ export interface StudyBatch {
   trainLossAtTarget?: number;
 }
 
-/** A line of what the study shows (the shape of the report's findings). */
+/** A line of what the study shows (the shape of the report's findings); a measurement, so it tests no claim. */
 export interface StudyFinding {
   effect: 'speed' | 'stability';
   text: string;
-  agreesWithSeed: null;
+  verdict: null;
 }
 
 /** What a study leaves in the store (`experiments.summary`, kind 'study'). Infinity is stored as null (unbounded). */
@@ -267,7 +267,7 @@ function fitText(fit: StudyFit, target: TrainTarget): string {
 
 /** The study's findings in words: the fit, its regions, the best LR against B, the compute, and what is missing. */
 function studyFindings(s: Omit<StudySummary, 'findings' | 'schema' | 'wallMs'>): StudyFinding[] {
-  const line = (effect: StudyFinding['effect'], text: string): StudyFinding => ({ effect, text, agreesWithSeed: null });
+  const line = (effect: StudyFinding['effect'], text: string): StudyFinding => ({ effect, text, verdict: null });
   const out: StudyFinding[] = [];
   if (s.fit) {
     out.push(line('speed', fitText(s.fit, s.target)));
