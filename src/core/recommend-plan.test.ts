@@ -25,7 +25,11 @@ test('the probe plan on MNIST (60,000 samples) stays within 5% of the default sw
   );
   // A memory ceiling of 300 caps the noise batch at the base batch and the throughput batches at 300.
   const capped = planProbe({ trainCount: 60_000, baseBatch: 512, maxBatch: 300 });
-  assert.equal(capped.noise.batchSize, 64, 'noise batch 300 -> 256 -> 128 (98 steps) -> 64: the first with 100+ steps');
+  assert.equal(
+    capped.noise?.batchSize,
+    64,
+    'noise batch 300 -> 256 -> 128 (98 steps) -> 64: the first with 100+ steps',
+  );
   assert.deepEqual(
     capped.throughput.map((r) => r.batchSize),
     [16, 64, 256],
