@@ -96,4 +96,12 @@ export interface TrainSettings {
   /** Estimate the top Hessian eigenvalue at the end (see sharpness.ts). */
   sharpness?: { batchSamples: number; iterations: number };
   target?: TrainTarget;
+  /**
+   * Keep training after the target is reached, for this fraction of the steps it took (0.2: to step
+   * ceil(1.2 S)), so the steps just past the target are measured too (recommend reads the noise scale
+   * on both sides of the target's training loss). Default 0: stop at the evaluation that reached it.
+   */
+  targetOvershoot?: number;
+  /** ...and at least this many steps past it (default 0), so a target reached in few steps still gets some. */
+  targetOvershootMinSteps?: number;
 }

@@ -244,16 +244,21 @@ const sweepBudget = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/** What a sweep's and a study's settings share: the run config, the batch sizes and seeds, the LR rule. */
+const batchFamilySettings = {
+  base: trainConfigSchema,
+  batchSizes: z.array(z.number()),
+  seeds: z.array(z.number()),
+  lrRule: z.string(),
+  baseLr: z.number(),
+  baseBatch: z.number(),
+};
+
 /** `experiments.settings` by experiment kind. */
 export const EXPERIMENT_SETTINGS_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodType<JsonObject>>> = {
   sweep: z
     .looseObject({
-      base: trainConfigSchema,
-      batchSizes: z.array(z.number()),
-      seeds: z.array(z.number()),
-      lrRule: z.string(),
-      baseLr: z.number(),
-      baseBatch: z.number(),
+      ...batchFamilySettings,
       budget: sweepBudget,
       trainCount: z.number(),
       command: z.looseObject({ template: z.string(), timeoutMs: z.number().optional() }),
@@ -271,6 +276,19 @@ export const EXPERIMENT_SETTINGS_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodT
   recommend: z.looseObject({ base: trainConfigSchema, objective: z.string() }).partial(),
   noise: z.looseObject({ base: trainConfigSchema, batchSize: z.number() }).partial(),
   train: anyObject,
+  study: z
+    .looseObject({
+      ...batchFamilySettings,
+      target: z.looseObject({ metric: z.enum(['accuracy', 'loss']), value: z.number() }),
+      maxEpochs: z.number(),
+      gridPoints: z.number(),
+      gridRatio: z.number(),
+      widenLimit: z.number(),
+      trainCount: z.number(),
+      evalsPerEpoch: z.number(),
+      evalSamples: z.number(),
+    })
+    .partial(),
 };
 
 /** `experiments.summary` by experiment kind. */
@@ -288,6 +306,18 @@ export const EXPERIMENT_SUMMARY_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodTy
   recommend: z.looseObject({ schema: z.string() }).partial(),
   noise: z.looseObject({ noise: anyObject }).partial(),
   train: anyObject,
+  // core/study-plan.ts StudySummary; an interval's unbounded end (Infinity) is stored as null.
+  study: z
+    .looseObject({
+      schema: z.string(),
+      batches: z.array(z.looseObject({ batchSize: z.number(), trials: z.array(anyObject) })),
+      fit: anyObject.nullable(),
+      lrRelation: anyObject.nullable(),
+      computeSamples: measured,
+      findings: z.array(z.looseObject({ text: z.string() })),
+      wallMs: measured,
+    })
+    .partial(),
 };
 
 /** `experiments.env`: versions and hardware (lab/sweep.ts environment()). */

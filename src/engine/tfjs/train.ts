@@ -97,10 +97,12 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
               split: 'train',
               ...evaluate(state.built, state.train, state.lossFn, TRAIN_LOSS_EVAL_SAMPLES),
             });
-          if (loop.reached) {
-            loop.status = 'target-reached';
-            break epochs;
-          }
+        }
+        const stop =
+          loop.reached && targetStopStep(loop.reached.step, settings.targetOvershoot, settings.targetOvershootMinSteps);
+        if (stop !== undefined && loop.step >= stop) {
+          loop.status = 'target-reached';
+          break epochs;
         }
       }
     }
@@ -166,6 +168,11 @@ function budgetSpent(settings: TrainSettings, step: number, samples: number, epo
     (maxSteps !== undefined && step >= maxSteps) ||
     (maxSamples !== undefined && samples >= maxSamples)
   );
+}
+
+/** The step a run that reached its target at `reachedStep` stops at: ceil((1 + overshoot) x reachedStep), and at least minSteps past it. */
+export function targetStopStep(reachedStep: number, overshoot = 0, minSteps = 0): number {
+  return Math.max(Math.ceil((1 + Math.max(0, overshoot)) * reachedStep), reachedStep + Math.max(0, minSteps));
 }
 
 /**

@@ -43,6 +43,10 @@ export interface TrainConfig {
   /** Held-out samples for the periodic evaluations (the final one uses all). */
   evalTestLimit?: number;
   target?: TrainTarget;
+  /** Train on past the target for this fraction of its steps (TrainSettings.targetOvershoot); default 0. */
+  targetOvershoot?: number;
+  /** At least this many steps past the target (TrainSettings.targetOvershootMinSteps); default 0. */
+  targetOvershootMinSteps?: number;
   /** Measure the gradient noise scale every N steps (see TrainSettings.noiseEvery). */
   noiseEvery?: number;
   /** First step at which noiseEvery applies (default 1). */
@@ -185,6 +189,8 @@ async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHoo
       evalTrainLimit: config.evalTrainLimit,
       evalTestLimit: config.evalTestLimit,
       target: config.target,
+      targetOvershoot: config.targetOvershoot,
+      targetOvershootMinSteps: config.targetOvershootMinSteps,
       noiseEvery: config.noiseEvery,
       noiseFromStep: config.noiseFromStep,
       sharpness: config.sharpness,
