@@ -6,7 +6,7 @@ import { noiseScaleSeries, noiseScaleWithCI } from './noise.js';
 import { createRng } from './random.js';
 import type { TrainResult, TrainTarget } from './run.js';
 import { lossNoise } from './stats.js';
-import type { NoiseSummary, RunSummary } from './summary.js';
+import type { NoiseSummary, RunSummary, RunTiming } from './summary.js';
 import { stepTimeStats } from './throughput.js';
 import type { StepRecord } from './types.js';
 
@@ -24,6 +24,8 @@ export interface RunFacts
   extends Pick<RunSummary, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'seed' | 'lr' | 'backend'> {
   target?: TrainTarget;
   vmHwmBytes?: number;
+  /** How the run was timed, when it shared the machine with other runs. */
+  timing?: RunTiming;
 }
 
 export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
@@ -62,6 +64,8 @@ export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
     },
     distanceFromInit: result.distanceFromInit,
     sharpness: result.sharpness,
+    ...(result.phasesMs ? { phasesMs: result.phasesMs } : {}),
+    ...(facts.timing ? { timing: facts.timing } : {}),
     target: facts.target && {
       ...facts.target,
       reached: result.reachedTarget !== undefined,

@@ -2,7 +2,7 @@
  * What a run and a sweep leave in the store (`runs.summary`, `experiments.summary`), as JSON.
  * Reports, the dashboard and `batchlab show` read these shapes; the per-step rows are in the steps table.
  */
-import type { SplitMetrics } from './run.js';
+import type { RunPhasesMs, SplitMetrics } from './run.js';
 
 /** The gradient noise scale of a run (McCandlish et al. 2018, App. A). */
 export interface NoiseSummary {
@@ -25,11 +25,34 @@ export interface NoiseSummary {
 
 /** Top Hessian eigenvalue of the training loss at the end of the run. */
 export interface SharpnessSummary {
-  /** lambda_max estimated by power iteration on finite-difference Hessian-vector products. */
+  /** lambda_max estimated from finite-difference Hessian-vector products. */
   topEigenvalue: number;
   /** Samples in the fixed batch the Hessian is taken on. */
   batchSamples: number;
+  /** The most Hessian-vector products allowed (--sharpness-iterations). */
   iterations: number;
+  /** How: Lanczos (since batchlab measured its overhead), or power iteration (older runs, when absent). */
+  method?: 'power' | 'lanczos';
+  /** Hessian-vector products made (each two gradients on the fixed batch). */
+  products?: number;
+}
+
+/**
+ * How a run's step times were measured. Step time and throughput measured while other runs shared the
+ * machine (--parallel N) are not comparable with those of a run alone: the cores, caches and memory
+ * bandwidth were shared. `--timing isolated` re-measures each batch size alone after the parallel
+ * training; the summary's stepMs and samplesPerSec are then those, and the shared ones are kept here.
+ */
+export interface RunTiming {
+  /** Up to this many runs trained at once on the machine while this run's steps were timed (1: alone). */
+  runsAtOnce: number;
+  /** Threads of the run's TF.js backend (BATCHLAB_THREADS), when batchlab set them. */
+  threads?: number;
+  /** Where stepMs and samplesPerSec come from: this run's own steps, or a re-measurement of its batch size alone. */
+  stepTimeFrom: 'run' | 'isolated';
+  /** With 'isolated': the steps timed alone, and the run's own numbers measured under sharing. */
+  isolatedSteps?: number;
+  shared?: { stepMs: { median: number; p90: number; warmupExcluded: number }; samplesPerSec: number };
 }
 
 /** Everything measured about one run (one batch size, one seed). */
@@ -61,6 +84,10 @@ export interface RunSummary {
   /** |w_final - w_init| (Hoffer et al. 2017). */
   distanceFromInit: number;
   sharpness?: SharpnessSummary;
+  /** Where the run's time went: its steps, and the lab's own overhead (evaluations, sharpness, set-up, ...). */
+  phasesMs?: RunPhasesMs;
+  /** How its step times were measured (absent: alone, before batchlab recorded this). */
+  timing?: RunTiming;
   /** With a target: where it was first reached (undefined fields when it was not). */
   target?: {
     metric: 'accuracy' | 'loss';

@@ -6,7 +6,14 @@ import { parseBatchList, parseBudget, parseSeeds } from '../../core/parse.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import { loadDataset } from '../../data/registry.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import { runSweep, type SweepResult, type SweepSettings } from '../../lab/sweep/sweep.js';
+import type { Launcher } from '../../lab/launch/launcher.js';
+import {
+  runSweep,
+  type SweepHooks,
+  type SweepLaunch,
+  type SweepResult,
+  type SweepSettings,
+} from '../../lab/sweep/sweep.js';
 import { writeReport } from '../../report/index.js';
 import { openStore } from '../../store/index.js';
 import { duration, num } from '../format.js';
@@ -15,6 +22,7 @@ import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../opti
 import { createProgress, type Progress } from '../progress.js';
 import { findingLines, sweepTable } from '../render-sweep.js';
 import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
+import { LAUNCH_FLAGS, LAUNCH_OPTIONS, launcherFrom } from '../launch-options.js';
 
 export const DEFAULT_BATCH_SIZES = REFERENCE_SWEEP_BATCHES.join(',');
 
@@ -66,6 +74,7 @@ export const SWEEP_OPTIONS = {
   report: { type: 'string', value: 'PATH', help: 'where to write the HTML report (default batchlab-report-<id>.html)' },
   'no-report': { type: 'boolean', help: 'do not write an HTML report' },
   resume: { type: 'int', value: 'ID', help: 'run only the unfinished runs of sweep ID' },
+  ...LAUNCH_OPTIONS,
 } as const satisfies OptionTable;
 
 export const SWEEP_HELP = formatHelp({
@@ -162,7 +171,7 @@ export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSetting
 }
 
 /** Flags that only say where and what to resume; any other flag on a resume is compared with the stored settings. */
-const RESUME_FLAGS = new Set(['--resume', '--db', '--json', '--report', '--no-report']);
+const RESUME_FLAGS = new Set(['--resume', '--db', '--json', '--report', '--no-report', ...LAUNCH_FLAGS]);
 
 export async function sweepCommand(argv: readonly string[], io: Io): Promise<number> {
   const { options, positionals, help } = parseOptions(argv, SWEEP_OPTIONS, 'sweep');
@@ -174,11 +183,23 @@ export async function sweepCommand(argv: readonly string[], io: Io): Promise<num
     throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab sweep"; see batchlab sweep --help`);
   const explicitSettings = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
   const settings = options.resume === undefined || explicitSettings ? sweepSettingsFrom(options) : undefined;
-  const result = await runSweepWithProgress(
-    { dbPath: options.db, settings, resumeId: options.resume },
-    io,
-    !options.json,
-  );
+  const launcher = launcherFrom(options, { dbPath: options.db, command: options.cmd !== undefined });
+  let result: SweepResult;
+  try {
+    result = await runSweepWithProgress(
+      {
+        dbPath: options.db,
+        settings,
+        resumeId: options.resume,
+        launcher,
+        timing: options.timing as SweepLaunch['timing'],
+      },
+      io,
+      !options.json,
+    );
+  } finally {
+    await launcher.close();
+  }
   const reportPath = options['no-report']
     ? undefined
     : writeSweepReport(options.db, result.experiment.id, options.report);
@@ -194,52 +215,102 @@ export async function sweepCommand(argv: readonly string[], io: Io): Promise<num
   return result.status === 'interrupted' ? 130 : result.runs.every((r) => r.status === 'done') ? 0 : 1;
 }
 
-/** Runs the sweep with a progress line per run and a sweep-wide ETA; Ctrl-C stops cleanly. */
+/** Runs the sweep with a progress line per run (one line for all when runs go at once) and a sweep-wide ETA; Ctrl-C or SIGTERM stops cleanly. */
 export async function runSweepWithProgress(
-  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number },
+  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number; launcher?: Launcher } & SweepLaunch,
   io: Io,
   verbose: boolean,
 ): Promise<SweepResult> {
   const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.on('SIGINT', onSigint);
+  const onSignal = () => controller.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const hooks = (opts.launcher?.slots ?? 1) > 1 ? sweepLineHooks(io, verbose) : runLineHooks(io, verbose);
+  try {
+    return await runSweep(opts, { ...hooks, signal: controller.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    hooks.close();
+  }
+}
+
+type ProgressHooks = Omit<SweepHooks, 'signal'> & { close(): void };
+
+/** One progress bar per run, one run at a time. */
+function runLineHooks(io: Io, verbose: boolean): ProgressHooks {
   const startMs = performance.now();
   let progress: Progress | undefined;
   let runIndex = 0;
   let runTotal = 1;
-  try {
-    return await runSweep(opts, {
-      signal: controller.signal,
-      onRunStart: ({ run, index, total, plan, backend, totalSteps }) => {
-        runIndex = index;
-        runTotal = total;
-        if (verbose)
-          io.err(
-            `run ${index + 1}/${total}: B=${run.batchSize} (${plan}), lr ${num(run.lr, 3)}, seed ${run.seed}, ${num(totalSteps)} steps on ${backend}`,
-          );
-        progress = createProgress({ stream: io.errStream, total: totalSteps, label: `B=${run.batchSize}` });
-      },
-      onStep: ({ step, loss, stepMs, run, totalSteps }) => {
-        const frac = (runIndex + step / Math.max(1, totalSteps)) / runTotal;
-        const elapsed = performance.now() - startMs;
-        progress?.update(step, {
-          loss: loss.toFixed(4),
-          'samples/s': num((run.batchSize * 1000) / stepMs),
-          sweep: `${Math.round(frac * 100)}% done, ${duration((elapsed * (1 - frac)) / Math.max(frac, 1e-9))} left`,
-        });
-      },
-      onRunEnd: ({ run }) => {
-        progress?.done();
-        if (verbose && run.status !== 'done')
-          io.err(
-            `run B=${run.batchSize} seed ${run.seed}: ${run.status}${run.reason ? ` (${run.reason.split('\n')[0]})` : ''}`,
-          );
-      },
-    });
-  } finally {
-    process.off('SIGINT', onSigint);
-    progress?.done();
-  }
+  return {
+    onRunStart: ({ run, index, total, plan, backend, totalSteps }) => {
+      runIndex = index;
+      runTotal = total;
+      if (verbose) io.err(runStartLine({ run, index, total, plan, backend, totalSteps }));
+      progress = createProgress({ stream: io.errStream, total: totalSteps, label: `B=${run.batchSize}` });
+    },
+    onStep: ({ step, loss, stepMs, run, totalSteps }) => {
+      const frac = (runIndex + step / Math.max(1, totalSteps)) / runTotal;
+      const elapsed = performance.now() - startMs;
+      progress?.update(step, {
+        loss: loss.toFixed(4),
+        'samples/s': num((run.batchSize * 1000) / stepMs),
+        sweep: `${Math.round(frac * 100)}% done, ${duration((elapsed * (1 - frac)) / Math.max(frac, 1e-9))} left`,
+      });
+    },
+    onRunEnd: ({ run }) => {
+      progress?.done();
+      if (verbose && run.status !== 'done') io.err(runEndLine(run));
+    },
+    close: () => progress?.done(),
+  };
+}
+
+/** Permille steps of the sweep-wide bar when runs go at once. */
+const SWEEP_BAR_UNITS = 1000;
+
+/** Runs at once: a line when each starts and ends, and one bar for the whole sweep with the runs going. */
+function sweepLineHooks(io: Io, verbose: boolean): ProgressHooks {
+  const going = new Map<number, { batchSize: number; step: number; totalSteps: number }>();
+  let finished = 0;
+  let total = 1;
+  let progress: Progress | undefined;
+  const draw = () => {
+    const partial = [...going.values()].reduce((a, r) => a + r.step / Math.max(1, r.totalSteps), 0);
+    const fields = { running: [...going.values()].map((r) => `B=${r.batchSize}`).join(' ') || '-' };
+    progress?.update(Math.round(((finished + partial) / total) * SWEEP_BAR_UNITS), fields);
+  };
+  return {
+    onRunStart: (info) => {
+      total = info.total;
+      finished = Math.max(finished, info.index - going.size);
+      progress ??= createProgress({ stream: io.errStream, total: SWEEP_BAR_UNITS, label: 'sweep' });
+      if (verbose) io.err(runStartLine(info));
+      going.set(info.run.id, { batchSize: info.run.batchSize, step: 0, totalSteps: info.totalSteps });
+    },
+    onStep: ({ run, step }) => {
+      const r = going.get(run.id);
+      if (r) r.step = step;
+      draw();
+    },
+    onRunEnd: ({ run }) => {
+      going.delete(run.id);
+      finished++;
+      if (verbose) io.err(run.status === 'done' ? `run B=${run.batchSize} seed ${run.seed}: done` : runEndLine(run));
+      draw();
+    },
+    close: () => progress?.done(),
+  };
+}
+
+function runStartLine(info: Parameters<NonNullable<SweepHooks['onRunStart']>>[0]): string {
+  const { run, index, total, plan, backend, totalSteps } = info;
+  return `run ${index + 1}/${total}: B=${run.batchSize} (${plan}), lr ${num(run.lr, 3)}, seed ${run.seed}, ${num(totalSteps)} steps on ${backend}`;
+}
+
+function runEndLine(run: { batchSize: number; seed: number; status: string; reason: string | null }): string {
+  return `run B=${run.batchSize} seed ${run.seed}: ${run.status}${run.reason ? ` (${run.reason.split('\n')[0]})` : ''}`;
 }
 
 /** Writes the experiment's HTML report; returns its absolute path. */

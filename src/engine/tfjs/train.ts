@@ -27,6 +27,27 @@ export interface TfjsTrainOptions {
   hooks?: TrainHooks;
   /** Return the final weights in the result (for tests). */
   returnWeights?: boolean;
+  /**
+   * The dataset's splits as tensors, made by the caller and kept by it (a warm worker reuses them from
+   * run to run: tensors are immutable, so no run can change what the next one sees). Default: made
+   * here from `data` and disposed at the end.
+   */
+  tensors?: DataTensors;
+}
+
+/** The training and held-out splits of a dataset as resident tensors. */
+export interface DataTensors {
+  train: SplitTensors;
+  test: SplitTensors;
+}
+
+/** The splits of `data` as tensors (dispose them with disposeDataTensors). */
+export function dataTensors(data: Dataset): DataTensors {
+  return { train: toTensors(data, 'train'), test: toTensors(data, 'test') };
+}
+
+export function disposeDataTensors(t: DataTensors): void {
+  tf.dispose([t.train.x, t.train.y, t.test.x, t.test.y]);
 }
 
 /** Everything one run holds; disposed together in `finally`. */
@@ -42,6 +63,8 @@ interface RunState {
   dataBytes: number;
   /** Last measured tensor peak per step shape ("batch/micro-batch"). */
   peaks: Map<string, number>;
+  /** Whether the split tensors are this run's own (disposed at its end) or the caller's. */
+  ownsTensors: boolean;
 }
 
 /** Trains one model on one dataset with one batch size and returns every measured step. */
@@ -50,6 +73,15 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
   const plan = planAccumulation({ batchSize: settings.batchSize, accumSteps: settings.accumSteps });
   const startMs = performance.now();
   const state = await openRun(opts);
+  const setupMs = performance.now() - startMs;
+  let evalMs = 0;
+  /** An evaluation, its time added to the run's evaluation phase. */
+  const timedEval = (split: SplitTensors, limit?: number) => {
+    const t0 = performance.now();
+    const metrics = evaluate(state.built, split, state.lossFn, limit);
+    evalMs += performance.now() - t0;
+    return metrics;
+  };
   try {
     const steps: StepRecord[] = [];
     const evals: EvalRecord[] = [];
@@ -73,7 +105,7 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
         step: 0,
         samples: 0,
         split: 'test',
-        ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
+        ...timedEval(state.test, settings.evalTestLimit),
       });
     let lastYieldMs = performance.now();
     const batchesPerEpoch = makeBatches(data.train.count, plan.batchSize, settings.lastBatch).length;
@@ -110,7 +142,7 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
             step: loop.step,
             samples: loop.samples,
             split: 'test',
-            ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
+            ...timedEval(state.test, settings.evalTestLimit),
           });
           if (loop.reached) {
             loop.status = 'target-reached';
@@ -119,35 +151,50 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
         }
       }
     }
-    const test = evaluate(state.built, state.test, state.lossFn);
+    const test = timedEval(state.test);
     if (evals.at(-1)?.step !== loop.step) record({ step: loop.step, samples: loop.samples, split: 'test', ...test });
     if (loop.reached && loop.status === 'done') loop.status = 'target-reached';
-    const train = evaluate(state.built, state.train, state.lossFn, settings.evalTrainLimit);
+    const train = timedEval(state.train, settings.evalTrainLimit);
     evals.push({ step: loop.step, samples: loop.samples, split: 'train', ...train });
+    const sharpnessStartMs = performance.now();
+    const estimate =
+      settings.sharpness &&
+      topHessianEigenvalue({
+        built: state.built,
+        vars: state.vars,
+        train: state.train,
+        lossFn: state.lossFn,
+        ...settings.sharpness,
+        seed: settings.seed,
+      });
+    const sharpness = settings.sharpness &&
+      estimate && {
+        ...settings.sharpness,
+        topEigenvalue: estimate.topEigenvalue,
+        method: 'lanczos' as const,
+        products: estimate.products,
+      };
+    const sharpnessMs = performance.now() - sharpnessStartMs;
+    const wallMs = performance.now() - startMs;
     return {
       status: loop.status,
       steps,
       evals,
       final: { train, test },
       trainMs: loop.trainMs,
-      wallMs: performance.now() - startMs,
+      wallMs,
       samples: loop.samples,
       peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
       distanceFromInit: distanceFromInit(state),
-      sharpness: settings.sharpness
-        ? {
-            ...settings.sharpness,
-            topEigenvalue: topHessianEigenvalue({
-              built: state.built,
-              vars: state.vars,
-              train: state.train,
-              lossFn: state.lossFn,
-              ...settings.sharpness,
-              seed: settings.seed,
-            }),
-          }
-        : undefined,
+      sharpness,
       reachedTarget: loop.reached,
+      phasesMs: {
+        setup: setupMs,
+        train: loop.trainMs,
+        eval: evalMs,
+        ...(sharpness ? { sharpness: sharpnessMs } : {}),
+        other: Math.max(0, wallMs - setupMs - loop.trainMs - evalMs - (sharpness ? sharpnessMs : 0)),
+      },
       weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
     };
   } finally {
@@ -157,8 +204,7 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
 
 async function openRun(opts: TfjsTrainOptions): Promise<RunState> {
   const built = await buildModel(opts.model, opts.data, opts.settings.seed);
-  const train = toTensors(opts.data, 'train');
-  const test = toTensors(opts.data, 'test');
+  const { train, test } = opts.tensors ?? dataTensors(opts.data);
   const vars = built.model.trainableWeights.map((w) => w.read() as tf.Variable);
   return {
     built,
@@ -170,12 +216,14 @@ async function openRun(opts: TfjsTrainOptions): Promise<RunState> {
     lossFn: makeLossFn(opts.data, built),
     dataBytes: [train.x, train.y, test.x, test.y].reduce((n, t) => n + t.size * 4, 0),
     peaks: new Map(),
+    ownsTensors: opts.tensors === undefined,
   };
 }
 
 function closeRun(state: RunState): void {
   state.optimizer.dispose();
-  tf.dispose([...state.initial, state.train.x, state.train.y, state.test.x, state.test.y]);
+  tf.dispose(state.initial);
+  if (state.ownsTensors) disposeDataTensors(state);
   state.built.model.dispose();
 }
 

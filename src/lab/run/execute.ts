@@ -11,7 +11,9 @@
 import { ExternalTrainer, type ExternalTrainerOptions } from '../../engine/external/trainer.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore } from '../../store/index.js';
+import type { RunTiming } from '../../core/summary.js';
 import { runInWorker } from './child.js';
+import type { WorkerPool } from './pool.js';
 import type { RunHooks, RunOutcome, RunRecord } from './outcome.js';
 import { runAndRecord } from './record.js';
 
@@ -35,6 +37,10 @@ export interface ExecuteOptions {
   /** Where to record the run (a run row created beforehand); absent for a probe that stores nothing. */
   record?: RunRecord;
   hooks?: RunHooks;
+  /** Warm worker processes for a TF.js run (pool.ts); default: a fresh process of its own. */
+  workers?: WorkerPool;
+  /** How the run is timed when other runs share the machine (stored with its summary). */
+  timing?: RunTiming;
 }
 
 /** The function that runs runs: executeRun, or a stand-in in tests. */
@@ -47,7 +53,7 @@ export async function executeRun(spec: RunSpec, options: ExecuteOptions = {}): P
     spec.kind === 'tfjs'
       ? await runTfjs(spec, options)
       : await runAndRecord(new ExternalTrainer(spec), {
-          identity: { seed: spec.values.seed ?? 0, lr: spec.values.lr ?? NaN },
+          identity: { seed: spec.values.seed ?? 0, lr: spec.values.lr ?? NaN, timing: options.timing },
           record: options.record,
           hooks: options.hooks,
         });
@@ -56,10 +62,9 @@ export async function executeRun(spec: RunSpec, options: ExecuteOptions = {}): P
 
 /** A TF.js run in its worker; a worker that died without recording its run (SIGKILL, V8 heap, crash) is recorded here. */
 async function runTfjs(spec: TfjsRunSpec, options: ExecuteOptions): Promise<RunOutcome> {
-  const outcome = await runInWorker(
-    { config: spec.config, record: options.record },
-    { ...options.hooks, execArgv: spec.execArgv },
-  );
+  const job = { config: spec.config, record: options.record, timing: options.timing };
+  const hooks = { ...options.hooks, execArgv: spec.execArgv };
+  const outcome = await (options.workers ? options.workers.run(job, hooks) : runInWorker(job, hooks));
   if (options.record && outcome.status !== 'done') {
     const store = openStore(options.record.dbPath);
     try {

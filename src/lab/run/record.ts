@@ -3,7 +3,7 @@
  * dashboard reads them live and a killed parent loses no finished run), then its status, reason and
  * summary. The same code records a TF.js run (inside its worker process) and a command (in this one).
  */
-import type { TrainResult } from '../../core/run.js';
+import type { RunPhasesMs, TrainResult } from '../../core/run.js';
 import { type RunFacts, summarizeRun } from '../../core/summarize-run.js';
 import type { RunSummary } from '../../core/summary.js';
 import { classifyError } from '../../engine/oom.js';
@@ -11,8 +11,8 @@ import type { RunPlan, Trainer } from '../../engine/trainer.js';
 import { openStore, StepWriter, type Store } from '../../store/index.js';
 import { INTERRUPTED_REASON, type RunHooks, type RunOutcome, type RunRecord } from './outcome.js';
 
-/** What the summary needs that the trainer's plan does not say: the seed, the peak LR, the target. */
-export type RunIdentity = Pick<RunFacts, 'seed' | 'lr' | 'target'>;
+/** What the summary needs that the trainer's plan does not say: the seed, the peak LR, the target, how it was timed. */
+export type RunIdentity = Pick<RunFacts, 'seed' | 'lr' | 'target' | 'timing'>;
 
 /** The summary of a run that trained: what its steps say, with the facts of its plan and identity. */
 export function summarize(result: TrainResult, plan: RunPlan, identity: RunIdentity): RunSummary {
@@ -23,13 +23,17 @@ export function summarize(result: TrainResult, plan: RunPlan, identity: RunIdent
     accumSteps: plan.accumSteps,
     backend: plan.backend,
     vmHwmBytes: result.vmHwmBytes,
+    timing: identity.timing,
   });
 }
 
-/** Runs `trainer` to its end and records it under `record` (when given); never throws for a failed run. */
+/**
+ * Runs `trainer` to its end and records it under `record` (when given); never throws for a failed run.
+ * `phasesMs`: phases measured before the trainer started (a worker's process start), added to the summary's.
+ */
 export async function runAndRecord(
   trainer: Trainer,
-  o: { identity: RunIdentity; record?: RunRecord; hooks?: RunHooks },
+  o: { identity: RunIdentity; record?: RunRecord; hooks?: RunHooks; phasesMs?: Partial<RunPhasesMs> },
 ): Promise<RunOutcome> {
   const startMs = performance.now();
   const hooks = o.hooks ?? {};
@@ -40,7 +44,7 @@ export async function runAndRecord(
     try {
       const plan = await trainer.prepare();
       hooks.onStart?.(plan);
-      const result = await trainRecorded(trainer, store, runId, hooks);
+      const result = withPhases(await trainRecorded(trainer, store, runId, hooks), o.phasesMs);
       const summary = summarize(result, plan, o.identity);
       const interrupted = result.status === 'interrupted';
       store?.finishRun(runId, {
@@ -62,7 +66,13 @@ export async function runAndRecord(
   }
 }
 
-/** The trainer's run, with its steps and evaluations going to the store as they come. */
+/** The result with phases measured outside the trainer added (a trainer that measures none gets none). */
+function withPhases(result: TrainResult, extra: Partial<RunPhasesMs> | undefined): TrainResult {
+  if (!result.phasesMs || !extra) return result;
+  return { ...result, phasesMs: { ...extra, ...result.phasesMs } };
+}
+
+/** The trainer's run, with its steps and evaluations going to the store as they come (the time spent writing is its `record` phase). */
 async function trainRecorded(
   trainer: Trainer,
   store: Store | undefined,
@@ -70,16 +80,31 @@ async function trainRecorded(
   hooks: RunHooks,
 ): Promise<TrainResult> {
   const writer = store ? new StepWriter(store, runId) : undefined;
+  let recordMs = 0;
+  const timed = (write: () => void) => {
+    const t0 = performance.now();
+    write();
+    recordMs += performance.now() - t0;
+  };
   try {
-    return await trainer.run({
+    const result = await trainer.run({
       signal: hooks.signal,
       onProgress: (p) => hooks.onStep?.(p),
-      onStep: (s) => writer?.add(s),
-      onEval: (e) => {
-        writer?.flush();
-        store?.appendEvals(runId, [e]);
-      },
+      onStep: (s) => writer && timed(() => writer.add(s)),
+      onEval: (e) =>
+        store &&
+        timed(() => {
+          writer?.flush();
+          store.appendEvals(runId, [e]);
+        }),
     });
+    if (writer) timed(() => writer.close());
+    const phasesMs = result.phasesMs && {
+      ...result.phasesMs,
+      record: recordMs,
+      other: Math.max(0, (result.phasesMs.other ?? 0) - recordMs),
+    };
+    return { ...result, phasesMs };
   } finally {
     writer?.close();
   }

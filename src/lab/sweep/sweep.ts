@@ -19,8 +19,11 @@ import { loadDataset } from '../../data/registry.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore, type Experiment, type Run, type Store } from '../../store/index.js';
 import { environment } from '../environment.js';
-import { executeRun, type RunSpec } from '../run/execute.js';
+import { type Launcher, localLauncher } from '../launch/launcher.js';
+import { runEach } from '../launch/queue.js';
+import type { RunSpec } from '../run/execute.js';
 import type { RunOutcome } from '../run/outcome.js';
+import { remeasureAlone } from './timing.js';
 
 /** Everything that defines a sweep; stored with the experiment, and compared on resume. */
 export interface SweepSettings {
@@ -51,6 +54,17 @@ export interface SweepHooks {
   /** The run as stored after it ended, and how it ended (its real status: oom, timeout, diverged, ...). */
   onRunEnd?(info: { run: Run; outcome: RunOutcome }): void;
   signal?: AbortSignal;
+}
+
+/** How a sweep's runs are run: where, how many at once, and how their step time is measured. */
+export interface SweepLaunch {
+  /** Default: the local launcher, one run at a time in a warm worker process. Closed by the caller. */
+  launcher?: Launcher;
+  /**
+   * 'isolated': after runs that shared the machine, re-measure the step time of each batch size alone
+   * (timing.ts); 'shared' (default): keep the step times the runs measured, marked as shared.
+   */
+  timing?: 'shared' | 'isolated';
 }
 
 export interface SweepResult {
@@ -116,10 +130,11 @@ export function runConfig(s: SweepSettings, batchSize: number, seed: number): Tr
 
 /** Starts a new sweep, or resumes `resumeId` (whose stored settings must equal `settings` when given). */
 export async function runSweep(
-  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number },
+  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number } & SweepLaunch,
   hooks: SweepHooks = {},
 ): Promise<SweepResult> {
   const store = openStore(opts.dbPath);
+  const launcher = opts.launcher ?? localLauncher();
   try {
     const experiment =
       opts.resumeId !== undefined
@@ -128,7 +143,9 @@ export async function runSweep(
     const settings = experiment.settings as unknown as SweepSettings;
     const startMs = performance.now();
     store.setExperimentStatus(experiment.id, 'running');
-    const status = await runPending(store, experiment, settings, opts.dbPath, hooks);
+    let status = await runPending({ store, experiment, settings, dbPath: opts.dbPath, launcher }, hooks);
+    if (status === 'done' && opts.timing === 'isolated')
+      status = await remeasureAlone({ store, experiment, settings, signal: hooks.signal });
     const finished = store.runsOf(experiment.id).filter((r) => r.status === 'done' && r.summary);
     const summary = summarizeSweep(
       finished.map((r) => r.summary as unknown as RunSummary),
@@ -138,6 +155,7 @@ export async function runSweep(
     store.setExperimentStatus(experiment.id, status);
     return { experiment: store.getExperiment(experiment.id), runs: store.runsOf(experiment.id), summary, status };
   } finally {
+    if (!opts.launcher) await launcher.close();
     store.close();
   }
 }
@@ -186,35 +204,55 @@ function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>): 
   return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
-/** Runs every unfinished run in order; stops scheduling when aborted. */
-async function runPending(
-  store: Store,
-  experiment: Experiment,
-  settings: SweepSettings,
-  dbPath: string,
-  hooks: SweepHooks,
-): Promise<'done' | 'interrupted'> {
+/** Where a sweep's runs go. */
+interface SweepContext {
+  store: Store;
+  experiment: Experiment;
+  settings: SweepSettings;
+  dbPath: string;
+  launcher: Launcher;
+}
+
+/**
+ * Runs every unfinished run, in order, `launcher.slots` at once; stops starting runs when aborted or
+ * when a run was interrupted (the runs already going finish, or stop on the same signal).
+ */
+async function runPending(ctx: SweepContext, hooks: SweepHooks): Promise<'done' | 'interrupted'> {
+  const { store, experiment, settings, dbPath, launcher } = ctx;
   const pending = store.unfinishedRuns(experiment.id);
   const total = store.runsOf(experiment.id).length;
   const doneBefore = total - pending.length;
-  for (const [i, run] of pending.entries()) {
-    if (hooks.signal?.aborted) return 'interrupted';
-    let totalSteps = 0;
-    const outcome = await executeRun(runSpec(settings, run), {
-      record: { dbPath, runId: run.id },
-      hooks: {
-        signal: hooks.signal,
-        onStart: (plan) => {
-          totalSteps = plan.totalSteps;
-          hooks.onRunStart?.({ run, index: doneBefore + i, total, plan: plan.plan, backend: plan.backend, totalSteps });
+  const scheduling = new AbortController();
+  const stopScheduling = () => scheduling.abort();
+  hooks.signal?.addEventListener('abort', stopScheduling, { once: true });
+  try {
+    await runEach(pending, { limit: launcher.slots, signal: scheduling.signal }, async (run, i) => {
+      let totalSteps = 0;
+      const outcome = await launcher.execute(runSpec(settings, run), {
+        record: { dbPath, runId: run.id },
+        hooks: {
+          signal: hooks.signal,
+          onStart: (plan) => {
+            totalSteps = plan.totalSteps;
+            hooks.onRunStart?.({
+              run,
+              index: doneBefore + i,
+              total,
+              plan: plan.plan,
+              backend: plan.backend,
+              totalSteps,
+            });
+          },
+          onStep: (p) => hooks.onStep?.({ run, totalSteps, ...p }),
         },
-        onStep: (p) => hooks.onStep?.({ run, totalSteps, ...p }),
-      },
+      });
+      hooks.onRunEnd?.({ run: store.getRun(run.id), outcome });
+      if (outcome.status === 'interrupted') stopScheduling();
     });
-    hooks.onRunEnd?.({ run: store.getRun(run.id), outcome });
-    if (outcome.status === 'interrupted') return 'interrupted';
+  } finally {
+    hooks.signal?.removeEventListener('abort', stopScheduling);
   }
-  return hooks.signal?.aborted ? 'interrupted' : 'done';
+  return scheduling.signal.aborted ? 'interrupted' : 'done';
 }
 
 /** What one run of the sweep runs: its TF.js config, or the command with `{max_steps}` from the budget (steps, or samples / B). */
