@@ -33,7 +33,10 @@ const WORKER_EXEC_ARGV = ['--expose-gc'];
 function workerEntry(): { file: string; execArgv: string[] } {
   const js = fileURLToPath(new URL('./worker.js', import.meta.url));
   if (existsSync(js)) return { file: js, execArgv: [] };
-  return { file: fileURLToPath(new URL('./worker.ts', import.meta.url)), execArgv: ['--import', 'tsx'] };
+  return {
+    file: fileURLToPath(new URL('./worker.ts', import.meta.url)),
+    execArgv: ['--import', import.meta.resolve('tsx')],
+  };
 }
 
 /**
