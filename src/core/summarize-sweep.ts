@@ -6,6 +6,7 @@ import { num, ratio } from './format.js';
 import { fitMemory } from './search.js';
 import { mean } from './stats.js';
 import { fitStepTime, saturationBatch } from './throughput.js';
+import { withTimingNote } from './timing-note.js';
 import { fitTradeoff } from './tradeoff.js';
 import type { Finding, RunSummary, SweepSummary } from './summary.js';
 
@@ -85,7 +86,7 @@ export function summarizeSweep(runs: readonly RunSummary[], wallMs: number): Swe
       summary.tradeoff = { sMin: fit.sMin, eMin: fit.eMin, bCrit: fit.bCrit, r2: fit.r2 };
     }
   }
-  summary.findings = findings(points, summary);
+  summary.findings = withTimingNote(findings(points, summary), runs);
   return summary;
 }
 

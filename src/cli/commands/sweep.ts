@@ -182,10 +182,18 @@ export async function sweepCommand(argv: readonly string[], io: Io): Promise<num
   if (positionals.length > 0)
     throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab sweep"; see batchlab sweep --help`);
   const explicitSettings = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
-  const settings = options.resume === undefined || explicitSettings ? sweepSettingsFrom(options) : undefined;
   const launcher = launcherFrom(options, { dbPath: options.db, command: options.cmd !== undefined });
   let result: SweepResult;
   try {
+    // Warm workers load TF.js and the dataset while this process loads it too, to check the settings.
+    if (options.cmd === undefined && (options.resume === undefined || explicitSettings))
+      launcher.prepare?.({
+        dataset: options.dataset,
+        datasetOptions: datasetOptionsFrom(options),
+        backend: options.backend,
+        model: modelSpecFrom(options),
+      });
+    const settings = options.resume === undefined || explicitSettings ? sweepSettingsFrom(options) : undefined;
     result = await runSweepWithProgress(
       {
         dbPath: options.db,

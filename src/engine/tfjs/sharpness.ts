@@ -23,6 +23,8 @@ import type { BuiltModel } from '../../models/index.js';
 import { batchLoss, takeRows, type LossFn, type SplitTensors } from './tensors.js';
 
 const FD_EPS = 1e-3;
+/** Which finite differences the products use unless told (see SharpnessInput.difference). */
+export const DEFAULT_DIFFERENCE: 'central' | 'forward' = 'central';
 /** Stop once the estimate grows by under 0.1% in one product (after at least MIN_ITERATIONS); `iterations` is the cap. */
 const CONVERGED_REL = 1e-3;
 const MIN_ITERATIONS = 3;
@@ -36,6 +38,13 @@ export interface SharpnessInput {
   /** Most Hessian-vector products. */
   iterations: number;
   seed: number;
+  /**
+   * Finite differences: 'central' (two gradients per product, error O(eps^2)) or 'forward' (one gradient
+   * per product and one at w, error O(eps)). Default DEFAULT_DIFFERENCE.
+   */
+  difference?: 'central' | 'forward';
+  /** Stop once the estimate grows by under this fraction in one product (default CONVERGED_REL). */
+  relTol?: number;
 }
 
 /** lambda_max, and the Hessian-vector products it took. */
@@ -50,10 +59,12 @@ export function topHessianEigenvalue(input: SharpnessInput): SharpnessEstimate {
   const idx = tf.range(0, n, 1, 'int32') as tf.Tensor1D;
   const batch = takeRows(input.train, idx);
   const saved = input.vars.map((v) => tf.clone(v));
+  const central = (input.difference ?? DEFAULT_DIFFERENCE) === 'central';
+  const atW = central ? undefined : gradientAt(input, batch, saved);
   try {
     const apply = (v: Float64Array): Float64Array => {
       const parts = unflatten(v, input.vars);
-      const hv = hessianVector(input, batch, saved, parts);
+      const hv = hessianVector(input, batch, saved, parts, atW);
       try {
         return flatten(hv);
       } finally {
@@ -64,13 +75,13 @@ export function topHessianEigenvalue(input: SharpnessInput): SharpnessEstimate {
       apply,
       start: randomDirection(input.vars, input.seed),
       maxIterations: input.iterations,
-      relTol: CONVERGED_REL,
+      relTol: input.relTol ?? CONVERGED_REL,
       minIterations: MIN_ITERATIONS,
     });
     return { topEigenvalue: r.value, products: r.iterations };
   } finally {
     input.vars.forEach((w, i) => w.assign(saved[i]!));
-    tf.dispose([...saved, idx, batch.x, batch.y]);
+    tf.dispose([...saved, ...(atW ?? []), idx, batch.x, batch.y]);
   }
 }
 
@@ -95,28 +106,40 @@ function unflatten(v: Float64Array, vars: tf.Variable[]): tf.Tensor[] {
   });
 }
 
-/** (g(w + eps v) - g(w - eps v)) / (2 eps), with w the saved weights. */
+/** The gradient of the loss on `batch` at the weights `w` + `shift` (the variables are left at that point). */
+function gradientAt(
+  input: SharpnessInput,
+  batch: { x: tf.Tensor; y: tf.Tensor },
+  w: tf.Tensor[],
+  shift?: { v: tf.Tensor[]; by: number },
+): tf.Tensor[] {
+  input.vars.forEach((x, i) => {
+    // assign() shares the new tensor's data; the tensor itself must still be disposed.
+    const moved = tf.tidy(() => (shift ? tf.add(w[i]!, tf.mul(shift.v[i]!, shift.by)) : tf.clone(w[i]!)));
+    x.assign(moved);
+    moved.dispose();
+  });
+  const { value, grads } = tf.variableGrads(() => batchLoss(input.built.model, batch, input.lossFn), input.vars);
+  value.dispose();
+  return input.vars.map((x) => grads[x.name]!);
+}
+
+/**
+ * H v by finite differences of gradients around the saved weights w: central,
+ * (g(w + eps v) - g(w - eps v)) / (2 eps), or, given g(w), forward, (g(w + eps v) - g(w)) / eps.
+ */
 function hessianVector(
   input: SharpnessInput,
   batch: { x: tf.Tensor; y: tf.Tensor },
   w: tf.Tensor[],
   v: tf.Tensor[],
+  atW?: tf.Tensor[],
 ): tf.Tensor[] {
-  const gradAt = (sign: number): tf.Tensor[] => {
-    input.vars.forEach((x, i) => {
-      // assign() shares the new tensor's data; the tensor itself must still be disposed.
-      const moved = tf.tidy(() => tf.add(w[i]!, tf.mul(v[i]!, sign * FD_EPS)));
-      x.assign(moved);
-      moved.dispose();
-    });
-    const { value, grads } = tf.variableGrads(() => batchLoss(input.built.model, batch, input.lossFn), input.vars);
-    value.dispose();
-    return input.vars.map((x) => grads[x.name]!);
-  };
-  const plus = gradAt(1);
-  const minus = gradAt(-1);
-  const hv = tf.tidy(() => plus.map((p, i) => tf.div(tf.sub(p, minus[i]!), 2 * FD_EPS)));
-  tf.dispose([...plus, ...minus]);
+  const plus = gradientAt(input, batch, w, { v, by: FD_EPS });
+  const minus = atW ?? gradientAt(input, batch, w, { v, by: -FD_EPS });
+  const span = atW ? FD_EPS : 2 * FD_EPS;
+  const hv = tf.tidy(() => plus.map((p, i) => tf.div(tf.sub(p, minus[i]!), span)));
+  tf.dispose(atW ? plus : [...plus, ...minus]);
   return hv;
 }
 

@@ -14,7 +14,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadDataset } from '../../data/registry.js';
 import type { Dataset } from '../../data/types.js';
+import { modelHasConv } from '../../models/index.js';
 import { releaseNativeMemory } from '../backends/native.js';
+import { selectBackend } from '../backends/select.js';
 import { type DataTensors, dataTensors, disposeDataTensors } from './train.js';
 import type { TrainConfig } from './trainer.js';
 
@@ -45,6 +47,17 @@ export class DatasetCache {
     entry.tensors = dataTensors(data);
     entry.backend = tf.getBackend();
     return entry.tensors;
+  }
+
+  /**
+   * Loads what a run of `config` needs before it starts: the dataset, the backend the run will pick, and
+   * the dataset's tensors on it. A warm worker does this while it waits for its first run, and before
+   * each run, so that what it costs is not inside the run's memory high-water mark.
+   */
+  async preload(config: Pick<TrainConfig, 'dataset' | 'datasetOptions' | 'backend' | 'model'>): Promise<void> {
+    this.data(config);
+    await selectBackend({ requested: config.backend, needsConv: modelHasConv(config.model) });
+    this.tensors(config);
   }
 
   /** Tensors the cache holds (a run must leave exactly these behind). */
@@ -79,21 +92,20 @@ export function resetHighWaterMark(): boolean {
   }
 }
 
-/** How the process was left for the next run: whether VmHWM was reset, and tensors a run left behind. */
-export interface ResetReport {
-  hwmReset: boolean;
-  leakedTensors: number;
+/**
+ * Before a run: frees what the backend pooled for the last run (the native output pool and GEMM scratch,
+ * re-grown on demand), collects garbage when Node was started with --expose-gc, then resets VmHWM, so
+ * the run's VmHWM is the process's resident size at its start (Node, TF.js, the kept dataset) plus what
+ * the run itself added. Returns whether the reset worked.
+ */
+export function resetForRun(): boolean {
+  releaseNativeMemory(); // drops the pooled arrays; the garbage collector frees them
+  (globalThis as { gc?: () => void }).gc?.();
+  releaseNativeMemory(); // now gives the freed memory back to the system (malloc_trim in the addon)
+  return resetHighWaterMark();
 }
 
-/**
- * Between two runs: frees what the backend pooled for the last run (the native output pool and GEMM
- * scratch, re-grown on demand), collects garbage when Node was started with --expose-gc, then resets
- * VmHWM. `leakedTensors` > 0 means the last run did not dispose everything: the process should not
- * train another run (its tensor peaks would include the leak).
- */
-export function resetBetweenRuns(cache: DatasetCache): ResetReport {
-  const leakedTensors = tf.memory().numTensors - cache.numTensors;
-  releaseNativeMemory();
-  (globalThis as { gc?: () => void }).gc?.();
-  return { hwmReset: resetHighWaterMark(), leakedTensors };
+/** Tensors a run left behind: a process with a leak must not train another run (its tensor peaks would include it). */
+export function leakedTensors(cache: DatasetCache): number {
+  return tf.memory().numTensors - cache.numTensors;
 }

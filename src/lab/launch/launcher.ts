@@ -13,6 +13,7 @@ import { UsageError } from '../../core/errors.js';
 import type { RunTiming } from '../../core/summary.js';
 import { type CommandRunSpec, type ExecuteOptions, type ExecuteRun, executeRun } from '../run/execute.js';
 import { WorkerPool } from '../run/pool.js';
+import type { WarmHint } from '../run/protocol.js';
 
 /** Runs runs: executeRun's contract, `slots` at once. */
 export interface Launcher {
@@ -20,6 +21,8 @@ export interface Launcher {
   /** How many runs go at once (the caller keeps this many in flight). */
   readonly slots: number;
   execute: ExecuteRun;
+  /** Gets ready for runs of `hint` ahead of them (local: starts warm workers that load the dataset); optional. */
+  prepare?(hint: WarmHint): void;
   /** Ends what it holds: warm processes, or (Slurm) nothing still running is left behind unrecorded. */
   close(): Promise<void>;
 }
@@ -86,5 +89,5 @@ export function localLauncher(o: LocalLaunchOptions = {}): Launcher {
       commandSlots.give(slot);
     }
   };
-  return { kind: 'local', slots, execute, close: () => pool.close() };
+  return { kind: 'local', slots, execute, prepare: (hint) => pool.warm(hint), close: () => pool.close() };
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { classifyTrial, FAILURE_CODE, matchOom, type RunFailure, TRIAL_FAILURE_STATUS } from '../../engine/oom.js';
 import type { RunHooks, RunOutcome } from './outcome.js';
-import type { WorkerJob, WorkerMessage } from './protocol.js';
+import type { WarmHint, WorkerJob, WorkerMessage } from './protocol.js';
 
 /** Hooks of one worker: the run's, and extra Node flags for the child (e.g. --max-old-space-size). */
 export interface WorkerHooks extends RunHooks {
@@ -117,6 +117,11 @@ export class WorkerProcess {
     );
   }
 
+  /** The process id (for a test that kills it, or a message that names it). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Whether it can take a job: started, not exited, not busy. */
   get idle(): boolean {
     return !this.exited && this.child.connected && this.current === undefined;
@@ -133,6 +138,11 @@ export class WorkerProcess {
       this.child.send({ type: 'job', job });
       if (hooks.signal?.aborted) onAbort();
     });
+  }
+
+  /** Asks the process to load what a run of `hint` needs before the run comes (a run sent meanwhile waits for it). */
+  warm(hint: WarmHint): void {
+    if (this.child.connected) this.child.send({ type: 'warm', hint });
   }
 
   /** Lets the process exit (it finishes, interrupted, a run it is on) and waits until it has. */

@@ -10,7 +10,7 @@
  */
 import type { RunHooks, RunOutcome } from './outcome.js';
 import { WorkerProcess } from './child.js';
-import type { WorkerJob } from './protocol.js';
+import type { WarmHint, WorkerJob } from './protocol.js';
 
 export interface WorkerPoolOptions {
   /** Processes at most (runs at once). */
@@ -43,17 +43,32 @@ export class WorkerPool {
     this.threads = o.threads;
   }
 
+  /**
+   * Starts the pool's processes now and has each load what a run of `hint` needs (Node, TF.js, the
+   * backend, the dataset), so the first runs do not wait for it: a caller that still has work of its
+   * own to do (the CLI loads the dataset too, to check the batch sizes) overlaps the two.
+   */
+  warm(hint: WarmHint): void {
+    if (this.closed || this.isolate) return;
+    while (this.workers.size < this.size) this.start([], '').process.warm(hint);
+  }
+
   /** Runs `job` in a process of the pool (waiting for one to be free); never rejects for a failed run. */
   async run(job: WorkerJob, hooks: RunHooks & { execArgv?: string[] } = {}): Promise<RunOutcome> {
     const worker = await this.acquire(hooks.execArgv ?? []);
     try {
-      const { outcome, retire } = await worker.process.run(job, hooks);
+      const { outcome, retire } = await worker.process.run({ ...job, resetHighWaterMark: true }, hooks);
       if (retire || this.isolate || this.closed) await this.retire(worker);
       return outcome;
     } finally {
       this.busy.delete(worker);
       this.waiting.shift()?.();
     }
+  }
+
+  /** Pids of its processes (tests). */
+  get pids(): number[] {
+    return [...this.workers].map((w) => w.process.pid!).filter((p) => p !== undefined);
   }
 
   /** Lets every process exit and waits for them; runs still going finish first (or are stopped by their signal). */

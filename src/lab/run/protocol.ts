@@ -14,9 +14,18 @@ export interface WorkerJob {
   record?: RunRecord;
   /** How the run is timed when other runs share the machine (stored with its summary). */
   timing?: RunTiming;
+  /**
+   * Warm workers: load the data first and reset VmHWM just before the run, so each run's VmHWM counts
+   * from the same start (the process with TF.js and the dataset loaded). Without it (a fresh process per
+   * run: probes, --isolate) VmHWM is the whole process's, data loading included.
+   */
+  resetHighWaterMark?: boolean;
 }
 
-export type ParentMessage = { type: 'job'; job: WorkerJob } | { type: 'stop' };
+/** What a warm worker may load while it waits for its first run. */
+export type WarmHint = Pick<TrainConfig, 'dataset' | 'datasetOptions' | 'backend' | 'model'>;
+
+export type ParentMessage = { type: 'job'; job: WorkerJob } | { type: 'stop' } | { type: 'warm'; hint: WarmHint };
 
 export type WorkerMessage =
   | { type: 'start'; plan: RunPlan }

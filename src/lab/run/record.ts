@@ -66,10 +66,12 @@ export async function runAndRecord(
   }
 }
 
-/** The result with phases measured outside the trainer added (a trainer that measures none gets none). */
+/** The result with phases measured outside the trainer added to its own (a trainer that measures none gets none). */
 function withPhases(result: TrainResult, extra: Partial<RunPhasesMs> | undefined): TrainResult {
   if (!result.phasesMs || !extra) return result;
-  return { ...result, phasesMs: { ...extra, ...result.phasesMs } };
+  const phasesMs: RunPhasesMs = { ...result.phasesMs };
+  for (const [k, ms] of Object.entries(extra) as [keyof RunPhasesMs, number][]) phasesMs[k] = (phasesMs[k] ?? 0) + ms;
+  return { ...result, phasesMs };
 }
 
 /** The trainer's run, with its steps and evaluations going to the store as they come (the time spent writing is its `record` phase). */

@@ -13,9 +13,9 @@
  * (engine/tfjs/warm.ts). A run that leaves tensors behind retires the process.
  */
 import { TfjsTrainer } from '../../engine/tfjs/trainer.js';
-import { DatasetCache, resetBetweenRuns } from '../../engine/tfjs/warm.js';
+import { DatasetCache, leakedTensors, resetForRun } from '../../engine/tfjs/warm.js';
 import { planOnly } from './outcome.js';
-import type { ParentMessage, WorkerJob, WorkerMessage } from './protocol.js';
+import type { ParentMessage, WarmHint, WorkerJob, WorkerMessage } from './protocol.js';
 import { runAndRecord } from './record.js';
 
 /**
@@ -35,6 +35,8 @@ function send(msg: WorkerMessage): void {
 class Worker {
   private readonly cache = new DatasetCache();
   private runs = 0;
+  /** Whether the process loaded a run's data before it was asked to (then no run waited for its start). */
+  private warmed = false;
   private controller: AbortController | undefined;
 
   /** Stops the current run after its step (it ends 'interrupted'); no-op between runs. */
@@ -42,14 +44,30 @@ class Worker {
     this.controller?.abort();
   }
 
+  /** Loads what the first run will need while nothing runs; a failure is left to that run to report. */
+  async warm(hint: WarmHint): Promise<void> {
+    await this.cache.preload(hint).catch(() => undefined);
+    this.warmed = true;
+  }
+
   async run(job: WorkerJob): Promise<void> {
     const controller = new AbortController();
     this.controller = controller;
+    const startMs = performance.now();
+    if (job.resetHighWaterMark) {
+      await this.cache.preload(job.config).catch(() => undefined);
+      resetForRun();
+    }
+    // Phases this run waited for outside its trainer: the process's start (when nothing warmed it), loading its data.
+    const phasesMs = {
+      ...(this.runs === 0 && !this.warmed ? { processStart: BOOT_MS } : {}),
+      data: performance.now() - startMs,
+    };
     let lastSentMs = 0;
     const outcome = await runAndRecord(new TfjsTrainer(job.config, undefined, this.cache), {
       identity: { seed: job.config.seed, lr: job.config.lr, target: job.config.target, timing: job.timing },
       record: job.record,
-      phasesMs: this.runs === 0 ? { processStart: BOOT_MS } : {},
+      phasesMs,
       hooks: {
         signal: controller.signal,
         onStart: (plan) => send({ type: 'start', plan: planOnly(plan) }),
@@ -63,11 +81,8 @@ class Worker {
     });
     this.controller = undefined;
     this.runs++;
-    const reset = resetBetweenRuns(this.cache);
-    const retire =
-      reset.leakedTensors > 0
-        ? `the run left ${reset.leakedTensors} tensors behind; a fresh process takes the next`
-        : undefined;
+    const leaked = leakedTensors(this.cache);
+    const retire = leaked > 0 ? `the run left ${leaked} tensors behind; a fresh process takes the next` : undefined;
     send({ type: 'end', outcome, retire });
   }
 }
@@ -83,6 +98,7 @@ function main(): void {
   let queue: Promise<void> = Promise.resolve();
   process.on('message', (msg: ParentMessage) => {
     if (msg.type === 'stop') worker.stop();
+    else if (msg.type === 'warm') queue = queue.then(() => worker.warm(msg.hint)).catch(crash);
     else if (msg.type === 'job') queue = queue.then(() => worker.run(msg.job)).catch(crash);
   });
   // Ctrl-C reaches the whole process group; a lost parent closes the channel: either way, stop the run

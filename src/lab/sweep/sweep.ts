@@ -141,6 +141,7 @@ export async function runSweep(
         ? resumeExperiment(store, opts.resumeId, opts.settings)
         : newExperiment(store, opts.settings!);
     const settings = experiment.settings as unknown as SweepSettings;
+    if (!settings.command) launcher.prepare?.(settings.base);
     const startMs = performance.now();
     store.setExperimentStatus(experiment.id, 'running');
     let status = await runPending({ store, experiment, settings, dbPath: opts.dbPath, launcher }, hooks);
