@@ -61,7 +61,7 @@ export const SWEEP_OPTIONS = {
     type: 'count',
     value: 'N',
     default: 100,
-    help: 'most power iterations for the top Hessian eigenvalue at the end; stops early when converged (0: off)',
+    help: 'most Hessian-vector products (Lanczos) for the top Hessian eigenvalue at the end; stops early when settled (0: off)',
   },
   cmd: {
     type: 'string',
@@ -82,15 +82,19 @@ export const SWEEP_HELP = formatHelp({
   usage: 'batchlab sweep [options]',
   description:
     'Trains the same model at many batch sizes, from the same initial weights and sample order per seed,\n' +
-    'each run in its own process. Measures memory, throughput, loss noise, the gradient noise scale,\n' +
-    'held-out metrics, the generalization gap and sharpness; fits memory and step time against B and,\n' +
-    'with a target, the steps/examples trade-off and the critical batch. Ends with a table and the lines\n' +
-    '"What this sweep shows". Ctrl-C stops cleanly; --resume ID finishes an interrupted sweep.',
+    'each run in a worker process of its own (kept warm from run to run; --parallel N at once, or as\n' +
+    'Slurm jobs with --launcher slurm, see docs/cluster.md). Measures memory, throughput, loss noise, the\n' +
+    'gradient noise scale, held-out metrics, the generalization gap and sharpness; fits memory and step\n' +
+    'time against B and, with a target, the steps/examples trade-off and the critical batch. Ends with a\n' +
+    'table and the lines "What this sweep shows". Ctrl-C stops cleanly; --resume ID finishes an\n' +
+    'interrupted sweep.',
   table: SWEEP_OPTIONS,
   examples: [
     'batchlab sweep --dataset mnist --model mlp --budget epochs=2',
     'batchlab sweep --dataset mnist --model mlp --budget target=acc:0.97 --lr-rule linear --base-lr 0.05 --warmup-steps 50',
     'batchlab sweep --resume 3',
+    'batchlab sweep --dataset mnist --model mlp --parallel 2 --timing isolated',
+    'batchlab sweep --launcher slurm --slurm "--partition=gpu --gres=gpu:1 --time=01:00:00" --cmd "..." --budget steps=5000',
   ],
 });
 
