@@ -70,6 +70,10 @@ export function launcherFrom(o: LaunchValues, ctx: { dbPath: string; command: bo
     );
   if (o.launcher !== 'slurm' && (o.slurm !== undefined || o['jobs-dir'] !== undefined))
     throw new UsageError('--slurm and --jobs-dir go with --launcher slurm; add --launcher slurm');
+  if (o.launcher === 'slurm' && (o.gpus !== undefined || o.isolate))
+    throw new UsageError(
+      `${o.gpus !== undefined ? '--gpus' : '--isolate'} is for runs on this machine; with --launcher slurm each run is a job of its own: ask for its GPU with --slurm "--gres=gpu:1"`,
+    );
   if (o.launcher === 'slurm' && o.timing === 'isolated')
     throw new UsageError(
       '--timing isolated re-measures on this machine, not on the nodes; with --launcher slurm ask sbatch for whole nodes (--slurm "--exclusive") instead',

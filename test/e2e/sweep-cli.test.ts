@@ -406,6 +406,7 @@ test('launch options that do not fit are refused in one line', () => {
     [['--slurm', '--partition=gpu'], /--launcher slurm/],
     [['--parallel', '0'], /--parallel/],
     [['--launcher', 'slurm', '--timing', 'isolated'], /--timing isolated .*--exclusive/],
+    [['--launcher', 'slurm', '--isolate'], /--isolate is for runs on this machine.*--gres=gpu:1/],
   ];
   for (const [args, pattern] of cases) {
     const r = runCli(['sweep', ...TINY, ...args, '--db', db]);
