@@ -5,9 +5,10 @@ import { sharedTimingNote, withTimingNote } from './timing-note.js';
 
 const run = (timing?: RunSummary['timing']) => ({ timing }) as RunSummary;
 const findings: Finding[] = [
-  { effect: 'memory', text: 'memory grew', agreesWithSeed: true },
-  { effect: 'speed', text: 'throughput rose: 1 -> 2 samples/s', agreesWithSeed: true },
-  { effect: 'speed', text: 'measured critical batch B_crit ~ 300', agreesWithSeed: null },
+  { effect: 'memory', claim: 'memory', text: 'Memory grew.', verdict: 'agrees' },
+  { effect: 'speed', claim: 'samples-per-sec', text: 'Throughput rose: 1 -> 2 samples/s.', verdict: 'agrees' },
+  { effect: 'speed', claim: 'step-time', text: 'Each step took longer: 1 -> 2 ms.', verdict: 'agrees' },
+  { effect: 'speed', claim: 'critical-batch', text: 'Measured critical batch B_crit ~ 300.', verdict: null },
 ];
 
 test('runs timed alone need no note; runs that shared the machine say so on the speed findings only', () => {
@@ -15,12 +16,13 @@ test('runs timed alone need no note; runs that shared the machine say so on the 
   assert.deepEqual(withTimingNote(findings, [run()]), findings);
   const shared = [run({ runsAtOnce: 2, threads: 1, stepTimeFrom: 'run' }), run({ runsAtOnce: 4, stepTimeFrom: 'run' })];
   const out = withTimingNote(findings, shared);
-  assert.equal(out[0]!.text, 'memory grew');
-  assert.match(
-    out[1]!.text,
-    /\(timed with up to 4 runs at once sharing the machine, not comparable .*--timing isolated/,
-  );
-  assert.equal(out[2]!.text, findings[2]!.text, 'steps-to-target does not depend on timing');
+  assert.equal(out[0]!.text, 'Memory grew.');
+  for (const timed of [out[1]!, out[2]!])
+    assert.match(
+      timed.text,
+      /\. Timed with up to 4 runs at once sharing the machine: not comparable .*--timing isolated/,
+    );
+  assert.equal(out[3]!.text, findings[3]!.text, 'steps-to-target does not depend on timing');
 });
 
 test('re-measured alone: the note says so; a mix still warns', () => {

@@ -77,6 +77,7 @@ function seriesSvg(u: uPlot, spec: ChartSpec, box: Box): string[] {
   u.series.forEach((s, si) => {
     if (si === 0 || s.show === false) return;
     const sp = spec.series[si - 1]!;
+    if (!spec.yLog) parts.push(...intervalSvg(u, sp, box));
     for (const pts of segmentsOf(u, si, box)) {
       if (sp.points) {
         for (const [cx, cy] of pts)
@@ -95,6 +96,29 @@ function seriesSvg(u: uPlot, spec: ChartSpec, box: Box): string[] {
     }
   });
   return parts;
+}
+
+/** A series' intervals in SVG: error bars (lines) on a point series, a translucent band on a line series. */
+function intervalSvg(u: uPlot, sp: ChartSpec['series'][number], box: Box): string[] {
+  const pts: [number, number, number][] = [];
+  sp.xs.forEach((x, i) => {
+    const lo = sp.low?.[i];
+    const hi = sp.high?.[i];
+    if (!isNum(x) || !isNum(lo) || !isNum(hi)) return;
+    const at = (y: number): number => box.T + u.valToPos(y, 'y');
+    pts.push([box.L + u.valToPos(x, 'x'), at(lo), at(hi)]);
+  });
+  if (pts.length === 0) return [];
+  if (sp.points) return pts.map(([x, lo, hi]) => el('line', { x1: x, y1: lo, x2: x, y2: hi, stroke: sp.color }));
+  const outline = [...pts.map(([x, , hi]) => [x, hi]), ...pts.reverse().map(([x, lo]) => [x, lo])];
+  return [
+    el('polygon', {
+      fill: sp.color,
+      'fill-opacity': '0.15',
+      stroke: 'none',
+      points: outline.map((p) => `${p[0]!.toFixed(1)},${p[1]!.toFixed(1)}`).join(' '),
+    }),
+  ];
 }
 
 function markerSvg(u: uPlot, m: Marker, box: Box): string[] {

@@ -23,6 +23,12 @@ export interface SeriesSpec {
   xs: readonly (number | null)[];
   /** null is a gap; undefined means "no point at this x". */
   ys: readonly (number | null | undefined)[];
+  /**
+   * An interval per point, aligned with xs (null or undefined: none at that point): drawn as error bars on
+   * a point series, as a shaded band on a line series.
+   */
+  low?: readonly (number | null | undefined)[];
+  high?: readonly (number | null | undefined)[];
 }
 
 /** A labelled dashed line across the plot: vertical at x = value, or horizontal at y = value. */
@@ -79,6 +85,10 @@ export interface PublishedChart {
     fit: boolean;
     points: number;
     lastX: number | null;
+    /** Points with an interval (both ends finite), drawn as error bars or a band. */
+    intervals: number;
+    /** The intervals are drawn as a band (a line series), not as error bars. */
+    band: boolean;
   }[];
   markers: { axis: string; value: number; label: string }[];
 }

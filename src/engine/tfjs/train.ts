@@ -13,7 +13,7 @@ import { DivergedError } from '../../core/errors.js';
 import type { EvalRecord, StepRecord } from '../../core/types.js';
 import type { Dataset } from '../../data/types.js';
 import { buildModel, type BuiltModel, type ModelSpec } from '../../models/index.js';
-import type { TrainResult } from '../../core/run.js';
+import { TRAIN_LOSS_EVAL_SAMPLES, type TrainResult } from '../../core/run.js';
 import type { TrainHooks, TrainSettings } from '../trainer.js';
 import { fusedSumSquares } from '../backends/native-ops.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
@@ -144,6 +144,13 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
             split: 'test',
             ...timedEval(state.test, settings.evalTestLimit),
           });
+          if (settings.target?.metric === 'train-loss')
+            record({
+              step: loop.step,
+              samples: loop.samples,
+              split: 'train',
+              ...evaluate(state.built, state.train, state.lossFn, TRAIN_LOSS_EVAL_SAMPLES),
+            });
           if (loop.reached) {
             loop.status = 'target-reached';
             break epochs;
@@ -260,9 +267,13 @@ function budgetSpent(settings: TrainSettings, step: number, samples: number, epo
   );
 }
 
+/**
+ * Whether an evaluation meets the target: a held-out one for 'accuracy' and 'loss', one on the fixed
+ * training subset (TRAIN_LOSS_EVAL_SAMPLES rows, in inference mode) for 'train-loss'.
+ */
 function meetsTarget(rec: EvalRecord, settings: TrainSettings): boolean {
   const target = settings.target!;
-  if (rec.split !== 'test') return false;
+  if (rec.split !== (target.metric === 'train-loss' ? 'train' : 'test')) return false;
   return target.metric === 'accuracy' ? (rec.accuracy ?? 0) >= target.value : rec.loss <= target.value;
 }
 

@@ -6,11 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { describePlan, planAccumulation, stepsPerEpoch, type LastBatchPolicy } from '../../core/batching.js';
 import { BatchSizeError, UsageError } from '../../core/errors.js';
-import { lrAt, type LrScheduleKind } from '../../core/lr.js';
+import { lrAt, type LrScheduleKind, type LrScheduleOptions } from '../../core/lr.js';
+import { checkLayerWeights, checkRunSettings, checkWarmup } from '../../core/run-checks.js';
 import type { OptimizerConfig, TrainBudget, TrainResult, TrainTarget } from '../../core/run.js';
 import { loadDataset } from '../../data/registry.js';
 import type { Dataset, LoadOptions } from '../../data/types.js';
-import { modelHasConv, type ModelSpec } from '../../models/index.js';
+import { DEFAULT_HIDDEN, modelHasConv, type ModelSpec, outputUnits } from '../../models/index.js';
 import { selectBackend, type BackendChoice } from '../backends/select.js';
 import type { RunPlan, Trainer, TrainHooks } from '../trainer.js';
 import { type DataTensors, trainTfjs } from './train.js';
@@ -99,18 +100,61 @@ export function budgetSteps(
   return steps;
 }
 
-/** Loads the data and picks the backend; checks the batch against the data. */
-export async function prepareRun(config: TrainConfig, data?: Dataset): Promise<RunContext> {
+/** The LR schedule of a run of `totalSteps` steps. */
+export function lrScheduleOf(config: TrainConfig, totalSteps: number): LrScheduleOptions {
+  return {
+    kind: config.schedule,
+    baseLr: config.lr,
+    warmupSteps: config.warmupSteps,
+    totalSteps: Math.max(totalSteps, config.warmupSteps + 1),
+    stepEvery: config.lrStepEvery,
+    gamma: config.lrGamma,
+  };
+}
+
+/** The sizes of a dataset a model is checked against: samples to train on, inputs and outputs per sample. */
+export interface DataFacts {
+  trainCount: number;
+  /** Input features per sample and output units (classes, or the regression target's width), when known. */
+  shape?: { inputs: number; outputs: number };
+}
+
+/** The facts of a loaded dataset. */
+export function dataFacts(data: Dataset): Required<DataFacts> {
+  return {
+    trainCount: data.train.count,
+    shape: { inputs: data.inputShape.reduce((a, b) => a * b, 1), outputs: outputUnits(data) },
+  };
+}
+
+/**
+ * Checks a run's config before any work: every setting (core/run-checks), the batch against the training
+ * set, an MLP's layers against the data's input and output sizes (when known), the warm-up against the
+ * run's length, and the LR schedule. Returns the steps the budget allows.
+ */
+export function checkTrainConfig(config: TrainConfig, data: DataFacts): number {
+  checkRunSettings(config);
   const plan = planAccumulation({ batchSize: config.batchSize, accumSteps: config.accumSteps });
-  // The data seed is separate from the run seed, so runs with different seeds share one held-out split.
-  const loaded = data ?? loadDataset(config.dataset, config.datasetOptions);
-  if (plan.batchSize > loaded.train.count) {
+  if (plan.batchSize > data.trainCount) {
     throw new BatchSizeError(
-      `batch size ${plan.batchSize} is larger than the training set of ${config.dataset} (${loaded.train.count} samples); pass --batch-size ${loaded.train.count} or less`,
+      `batch size ${plan.batchSize} is larger than the training set of ${config.dataset} (${data.trainCount} samples); pass --batch-size ${data.trainCount} or less`,
     );
   }
+  if (config.model.name === 'mlp' && data.shape)
+    checkLayerWeights([data.shape.inputs, ...(config.model.hidden ?? DEFAULT_HIDDEN), data.shape.outputs]);
+  const totalSteps = budgetSteps(config.budget, data.trainCount, plan.batchSize, config.lastBatch);
+  checkWarmup(config.warmupSteps, totalSteps, plan.batchSize);
+  lrAt(1, lrScheduleOf(config, totalSteps));
+  return totalSteps;
+}
+
+/** Loads the data and picks the backend; checks the config against the data (checkTrainConfig). */
+export async function prepareRun(config: TrainConfig, data?: Dataset): Promise<RunContext> {
+  // The data seed is separate from the run seed, so runs with different seeds share one held-out split.
+  const loaded = data ?? loadDataset(config.dataset, config.datasetOptions);
+  const totalSteps = checkTrainConfig(config, dataFacts(loaded));
+  const plan = planAccumulation({ batchSize: config.batchSize, accumSteps: config.accumSteps });
   const backend = await selectBackend({ requested: config.backend, needsConv: modelHasConv(config.model) });
-  const totalSteps = budgetSteps(config.budget, loaded.train.count, plan.batchSize, config.lastBatch);
   return {
     data: loaded,
     backend: backend.name,
@@ -140,15 +184,7 @@ async function runTraining(
   hooks: TrainHooks,
   tensors?: DataTensors,
 ): Promise<TrainResult> {
-  const schedule = {
-    kind: config.schedule,
-    baseLr: config.lr,
-    warmupSteps: config.warmupSteps,
-    totalSteps: Math.max(ctx.totalSteps, config.warmupSteps + 1),
-    stepEvery: config.lrStepEvery,
-    gamma: config.lrGamma,
-  };
-  lrAt(1, schedule); // validates the schedule before any work starts
+  const schedule = lrScheduleOf(config, ctx.totalSteps);
   return trainTfjs({
     data: ctx.data,
     model: config.model,

@@ -61,12 +61,13 @@ function run(file: string, args: readonly string[]): Promise<Ran> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { timeout: COMMAND_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') {
-        const how = err.code === 'ENOENT' ? 'is not installed here (not on PATH)' : `failed (${err.message})`;
+        const missing = err.code === 'ENOENT';
+        const how = missing ? 'is not installed here (not on PATH)' : `failed (${err.message})`;
         reject(
           new BatchlabError(
-            'BATCHLAB_CHILD_FAILED',
+            // Asking for Slurm where there is none is bad input (exit 2); a command that breaks is a failure (1).
+            missing ? 'BATCHLAB_BAD_ARGUMENT' : 'BATCHLAB_CHILD_FAILED',
             `${file} ${how}; --launcher slurm needs Slurm's commands on the machine that runs batchlab (docs/cluster.md)`,
-            { exitCode: 2 },
           ),
         );
         return;
@@ -88,7 +89,6 @@ export async function sbatch(
     throw new BatchlabError(
       'BATCHLAB_BAD_ARGUMENT',
       `sbatch refused the job (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').at(-1) ?? ''}; check --slurm "${o.options.join(' ')}"`,
-      { exitCode: 2 },
     );
   return id;
 }
@@ -104,9 +104,7 @@ export async function jobStates(commands: SlurmCommands, ids: readonly string[])
   // "Invalid job id specified": none of the jobs is known any more.
   if (r.code !== 0 && /invalid job id/i.test(r.stderr)) return states;
   if (r.code !== 0)
-    throw new BatchlabError('BATCHLAB_CHILD_FAILED', `squeue failed (exit ${r.code}): ${r.stderr.trim()}`, {
-      exitCode: 1,
-    });
+    throw new BatchlabError('BATCHLAB_CHILD_FAILED', `squeue failed (exit ${r.code}): ${r.stderr.trim()}`);
   for (const line of r.stdout.split('\n')) {
     const [id, state] = line.trim().split('|');
     if (id && state) states.set(id, state.split(/[\s+]/)[0]!);
