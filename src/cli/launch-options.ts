@@ -70,7 +70,7 @@ export const LAUNCH_OPTIONS = {
     value: 'OPTIONS',
     control: true,
     onlyIf: SLURM_ONLY,
-    help: 'with --launcher slurm: options for sbatch, e.g. "--partition=gpu --gres=gpu:1 --time=01:00:00"',
+    help: 'with --launcher slurm: options for sbatch, e.g. --slurm "--partition=gpu --gres=gpu:1 --time=01:00:00"',
   },
   'jobs-dir': {
     type: 'string',

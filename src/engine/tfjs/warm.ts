@@ -92,16 +92,44 @@ export function resetHighWaterMark(): boolean {
   }
 }
 
+/** The resident size (VmRSS) in bytes; undefined where /proc cannot say. */
+function residentBytes(): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Most rounds of collect-and-trim before the reset (at least two: the first one's frees may still be pending). */
+const SETTLE_ROUNDS = 5;
+/** Pause between rounds, for V8's background threads to free the ArrayBuffers the collection let go. */
+const SETTLE_PAUSE_MS = 10;
+/** The resident size has settled when a round frees less than this. */
+const SETTLE_BYTES = 4e6;
+
 /**
  * Before a run: frees what the backend pooled for the last run (the native output pool and GEMM scratch,
- * re-grown on demand), collects garbage when Node was started with --expose-gc, then resets VmHWM, so
- * the run's VmHWM is the process's resident size at its start (Node, TF.js, the kept dataset) plus what
- * the run itself added. Returns whether the reset worked.
+ * re-grown on demand), collects garbage when Node was started with --expose-gc, gives the freed heap back
+ * (malloc_trim in the addon), then resets VmHWM, so the run's VmHWM is the process's resident size at its
+ * start (Node, TF.js, the kept dataset) plus what the run itself added. V8 frees the memory of collected
+ * ArrayBuffers on background threads, late on a busy machine, so the collection is repeated (with a short
+ * pause) until the resident size stops falling. Returns whether the reset worked.
  */
-export function resetForRun(): boolean {
-  releaseNativeMemory(); // drops the pooled arrays; the garbage collector frees them
-  (globalThis as { gc?: () => void }).gc?.();
-  releaseNativeMemory(); // now gives the freed memory back to the system (malloc_trim in the addon)
+export async function resetForRun(): Promise<boolean> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let before = residentBytes();
+  for (let round = 0; round < SETTLE_ROUNDS; round++) {
+    releaseNativeMemory(); // drops the pooled arrays; the garbage collector frees them
+    gc?.();
+    releaseNativeMemory(); // now gives the freed memory back to the system (malloc_trim in the addon)
+    const after = residentBytes();
+    const settled = round > 0 && before !== undefined && after !== undefined && before - after < SETTLE_BYTES;
+    if (gc === undefined || after === undefined || settled) break;
+    before = after;
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_PAUSE_MS));
+  }
   return resetHighWaterMark();
 }
 

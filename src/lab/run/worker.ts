@@ -56,7 +56,7 @@ class Worker {
     const startMs = performance.now();
     if (job.resetHighWaterMark) {
       await this.cache.preload(job.config).catch(() => undefined);
-      resetForRun();
+      await resetForRun();
     }
     // Phases this run waited for outside its trainer: the process's start (when nothing warmed it), loading its data.
     const phasesMs = {
