@@ -335,18 +335,22 @@ const SWEEP_BAR_UNITS = 1000;
 /** Runs at once: a line when each starts and ends, and one bar for the whole sweep with the runs going. */
 function sweepLineHooks(io: Io, verbose: boolean): ProgressHooks {
   const going = new Map<number, { batchSize: number; step: number; totalSteps: number }>();
-  let finished = 0;
+  // Runs done before this sweep (a resume) are the lowest index seen: with runs at once, plans arrive in
+  // any order, so the first start seen need not be the first run.
+  let doneBefore = Number.POSITIVE_INFINITY;
+  let ended = 0;
   let total = 1;
   let progress: Progress | undefined;
   const draw = () => {
     const partial = [...going.values()].reduce((a, r) => a + r.step / Math.max(1, r.totalSteps), 0);
     const fields = { running: [...going.values()].map((r) => `B=${r.batchSize}`).join(' ') || '-' };
-    progress?.update(Math.round(((finished + partial) / total) * SWEEP_BAR_UNITS), fields);
+    const finished = (Number.isFinite(doneBefore) ? doneBefore : 0) + ended;
+    progress?.update(Math.round((Math.min(total, finished + partial) / total) * SWEEP_BAR_UNITS), fields);
   };
   return {
     onRunStart: (info) => {
       total = info.total;
-      finished = Math.max(finished, info.index - going.size);
+      doneBefore = Math.min(doneBefore, info.index);
       progress ??= createProgress({ stream: io.errStream, total: SWEEP_BAR_UNITS, label: 'sweep' });
       if (verbose) io.err(runStartLine(info));
       going.set(info.run.id, { batchSize: info.run.batchSize, step: 0, totalSteps: info.totalSteps });
@@ -358,7 +362,7 @@ function sweepLineHooks(io: Io, verbose: boolean): ProgressHooks {
     },
     onRunEnd: ({ run }) => {
       going.delete(run.id);
-      finished++;
+      ended++;
       if (verbose) io.err(run.status === 'done' ? `run B=${run.batchSize} seed ${run.seed}: done` : runEndLine(run));
       draw();
     },

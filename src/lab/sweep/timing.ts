@@ -35,7 +35,10 @@ function sharedRuns(runs: readonly Run[]): Map<number, Run[]> {
   return byBatch;
 }
 
-/** The summary with its step time from the re-measurement, the shared one kept in `timing`. */
+/**
+ * The summary with its step time (and that step time's interval) from the re-measurement, the shared
+ * median, p90 and samples/s kept in `timing`.
+ */
 export function withIsolatedTiming(summary: RunSummary, alone: RunSummary): RunSummary {
   const timing: RunTiming = {
     ...summary.timing!,
@@ -43,7 +46,17 @@ export function withIsolatedTiming(summary: RunSummary, alone: RunSummary): RunS
     isolatedSteps: alone.steps,
     shared: { stepMs: summary.stepMs, samplesPerSec: summary.samplesPerSec },
   };
-  return { ...summary, stepMs: alone.stepMs, samplesPerSec: alone.samplesPerSec, timing };
+  // The step time's interval goes with the measurement it bounds: the re-measurement's, or none.
+  const { stepMs: _shared, ...otherIntervals } = summary.intervals ?? {};
+  const stepMsInterval = alone.intervals?.stepMs;
+  const intervals = stepMsInterval ? { ...otherIntervals, stepMs: stepMsInterval } : otherIntervals;
+  return {
+    ...summary,
+    stepMs: alone.stepMs,
+    samplesPerSec: alone.samplesPerSec,
+    ...(summary.intervals || stepMsInterval ? { intervals } : {}),
+    timing,
+  };
 }
 
 /**
