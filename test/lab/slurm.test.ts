@@ -169,10 +169,10 @@ describe('the Slurm launcher (fake Slurm)', () => {
       for (const run of store.runsOf(1)) {
         assert.equal(run.status, 'interrupted', `run ${run.key}: ${run.reason}`);
         assert.match(run.reason ?? '', /stopped by Slurm|ended CANCELLED/);
-        const state = JSON.parse(
-          readFileSync(join(process.env.FAKE_SLURM_STATE!, 'jobs', run.jobId!, 'state.json'), 'utf8'),
-        );
-        assert.equal(state.state, 'CANCELLED', 'scancel reached the job');
+        // The job writes its interrupted result on SIGTERM, before Slurm (the fake) records it CANCELLED.
+        const state = () => readJobState(run.jobId!).state;
+        await until(`job ${run.jobId} to end`, () => !['PENDING', 'RUNNING'].includes(state()), 10_000);
+        assert.equal(state(), 'CANCELLED', 'scancel reached the job');
       }
     } finally {
       store.close();
