@@ -16,6 +16,7 @@ export {
   sweepSettings,
   type SweepHooks,
   type SweepLaunch,
+  type SweepOptions,
   type SweepResult,
   type SweepSettings,
 } from './lab/sweep/sweep.js';

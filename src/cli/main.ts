@@ -11,6 +11,7 @@ import { datasetsCommand } from './commands/datasets.js';
 import { demoCommand } from './commands/demo.js';
 import { findMaxCommand } from './commands/find-max.js';
 import { noiseCommand } from './commands/noise.js';
+import { playgroundCommand } from './commands/playground.js';
 import { recommendCommand } from './commands/recommend.js';
 import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   noiseCommand,
   reportCommand,
   serveCommand,
+  playgroundCommand,
   listCommand,
   showCommand,
   exportCommand,

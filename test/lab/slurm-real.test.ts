@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BatchlabError } from '../../src/core/errors.js';
 import { trainConfig } from '../../src/engine/tfjs/trainer.js';
 import { SlurmLauncher } from '../../src/lab/launch/slurm.js';
-import { runSweep, type SweepResult, type SweepSettings } from '../../src/lab/sweep/sweep.js';
+import { runSweep, type SweepSettings } from '../../src/lab/sweep/sweep.js';
 import { openStore } from '../../src/store/index.js';
 import { FAKE_CMD } from '../external/helpers.js';
 import { clusterProblem, startCluster } from './fixtures/slurm-cluster.js';
@@ -113,18 +114,12 @@ test('a sweep through a real single-node Slurm: jobs, a cancelled one, a killed 
 
     // 2. A command sweep: B = 32's job is cancelled from outside, B = 64's job process is killed with -9.
     const l2 = launcher();
-    let ran: SweepResult | undefined;
-    const sweep = runSweep({ dbPath, settings: commandSweep(), launcher: l2 }, {}).then((r) => {
-      ran = r;
-    });
-    const jobOf = (batch: number) => {
-      const s = openStore(dbPath, { readonly: true });
-      try {
-        return s.runsOf(2).find((r) => r.batchSize === batch)?.jobId ?? undefined;
-      } finally {
-        s.close();
-      }
-    };
+    // Runs interrupted from outside stop the sweep with how to resume it (BATCHLAB_INTERRUPTED).
+    const sweep = runSweep({ dbPath, settings: commandSweep(), launcher: l2 }, {}).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const jobOf = (batch: number) => readRuns(dbPath, 2).find((r) => r.batchSize === batch)?.jobId ?? undefined;
     await until('the slow jobs to run', () => {
       const [a, b] = [jobOf(32), jobOf(64)];
       return a !== undefined && b !== undefined && jobProcesses(a).length > 0 && jobProcesses(b).length > 0;
@@ -133,9 +128,11 @@ test('a sweep through a real single-node Slurm: jobs, a cancelled one, a killed 
     const scancel = (await import('node:child_process')).spawnSync('scancel', [jobOf(32)!], { env: process.env });
     assert.equal(scancel.status, 0);
     for (const pid of jobProcesses(jobOf(64)!)) process.kill(pid, 'SIGKILL');
-    await sweep;
+    const stopped = await sweep;
     await l2.close();
-    const byBatch = new Map(ran!.runs.map((r) => [r.batchSize, r]));
+    assert.ok(stopped instanceof BatchlabError, 'the interrupted runs stop the sweep');
+    assert.equal(stopped.code, 'BATCHLAB_INTERRUPTED');
+    const byBatch = new Map(readRuns(dbPath, 2).map((r) => [r.batchSize, r]));
     assert.equal(byBatch.get(16)!.status, 'done');
     assert.equal(byBatch.get(32)!.status, 'interrupted');
     assert.match(byBatch.get(32)!.reason ?? '', /stopped by Slurm|ended CANCELLED/);
@@ -168,3 +165,13 @@ test('a sweep through a real single-node Slurm: jobs, a cancelled one, a killed 
     t.diagnostic(`wall time including teardown: ${((performance.now() - startMs) / 1000).toFixed(1)} s`);
   }
 });
+
+/** The runs of experiment `id` as stored. */
+function readRuns(dbPath: string, id: number) {
+  const store = openStore(dbPath, { readonly: true });
+  try {
+    return store.runsOf(id);
+  } finally {
+    store.close();
+  }
+}

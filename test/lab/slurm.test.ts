@@ -13,9 +13,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchlabError } from '../../src/core/errors.js';
 import { trainConfig } from '../../src/engine/tfjs/trainer.js';
+import { importJobResult, JOB_FILES_VERSION, type JobResult } from '../../src/lab/launch/job-files.js';
 import { SlurmLauncher } from '../../src/lab/launch/slurm.js';
 import { runSweep, type SweepSettings } from '../../src/lab/sweep/sweep.js';
-import { openStore } from '../../src/store/index.js';
+import { openStore, StaleAttemptError } from '../../src/store/index.js';
+import { makeSteps } from '../store/helpers.js';
 import { FAKE_CMD } from '../external/helpers.js';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-slurm/', import.meta.url));
@@ -188,16 +190,23 @@ describe('the Slurm launcher (fake Slurm)', () => {
     // The job's own process (the batch script exec'd into batchlab's job entry): SIGKILL, no result written.
     const child = spawnSync('ps', ['-o', 'pid=', '--ppid', String(readJobState('1').runnerPid)], { encoding: 'utf8' });
     process.kill(Number(child.stdout.trim().split('\n')[0]), 'SIGKILL');
-    const result = await sweep;
-    assert.equal(result.status, 'interrupted', 'a run that ended interrupted stops the sweep');
-    const run = result.runs[0]!;
-    assert.equal(run.status, 'interrupted');
-    assert.match(
-      run.reason ?? '',
-      /^Slurm job 1 ended FAILED \(exit .*\) without a result; a resume runs it again; its log: .*slurm-1\.out/,
+    // A run interrupted by something other than the sweep's own signal stops the sweep with how to resume it.
+    const stopped = await sweep.then(
+      () => undefined,
+      (err: unknown) => err,
     );
+    assert.ok(stopped instanceof BatchlabError, 'a run that ended interrupted stops the sweep');
+    assert.equal(stopped.code, 'BATCHLAB_INTERRUPTED');
+    assert.match(stopped.message, /batchlab sweep --resume 1/);
     const store = openStore(dbPath, { readonly: true });
     try {
+      assert.equal(store.getExperiment(1).status, 'interrupted');
+      const run = store.runsOf(1)[0]!;
+      assert.equal(run.status, 'interrupted');
+      assert.match(
+        run.reason ?? '',
+        /^Slurm job 1 ended FAILED \(exit .*\) without a result; a resume runs it again; its log: .*slurm-1\.out/,
+      );
       assert.equal(store.stepsOf(run.id).length, 0, 'nothing of the dead job was imported');
     } finally {
       store.close();
@@ -240,6 +249,35 @@ describe('the Slurm launcher (fake Slurm)', () => {
       resumed.runs.map((r) => [r.status, r.jobId, r.summary?.steps]),
       [['done', '1', 60]],
     );
+  });
+
+  it("a job's result is imported only under the attempt it was submitted for", () => {
+    const { dbPath } = setup('stale');
+    const store = openStore(dbPath);
+    try {
+      const experimentId = store.createExperiment({ kind: 'sweep', settings: {}, env: {} }).id;
+      const run = store.upsertRun({ experimentId, key: 'b=16', batchSize: 16, seed: 1, lr: 0.1 });
+      const old = store.startRun(run.id).attempt;
+      store.markRunningAsInterrupted(experimentId);
+      const current = store.startRun(run.id).attempt;
+      const result: JobResult = {
+        version: JOB_FILES_VERSION,
+        jobId: '7',
+        host: 'node',
+        status: 'done',
+        reason: '',
+        steps: makeSteps(1, 3),
+        evals: [],
+        wallMs: 1,
+      };
+      assert.throws(() => importJobResult(store, { runId: run.id, attempt: old }, result), StaleAttemptError);
+      assert.equal(store.getRun(run.id).status, 'running', 'the newer attempt keeps the run');
+      assert.equal(store.stepsOf(run.id).length, 0, 'nothing of the old job was imported');
+      assert.equal(importJobResult(store, { runId: run.id, attempt: current }, result).status, 'done');
+      assert.equal(store.stepsOf(run.id).length, 3);
+    } finally {
+      store.close();
+    }
   });
 });
 

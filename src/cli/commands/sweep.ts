@@ -9,12 +9,12 @@ import { parseSeeds, replicateSeeds } from '../../core/parse.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import { planSweep } from '../../lab/sweep/plan.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import type { Launcher } from '../../lab/launch/launcher.js';
 import {
   runSweep,
   type SweepHooks,
   type SweepLaunch,
   type SweepResult,
+  type SweepOptions as SweepRequest,
   type SweepSettings,
 } from '../../lab/sweep/sweep.js';
 import { writeReport } from '../../report/index.js';
@@ -133,6 +133,15 @@ export const SWEEP_OPTIONS = {
     control: true,
     help: 'run only the unfinished runs of sweep ID (other setting flags must match the stored ones)',
   },
+  'retry-failed': {
+    type: 'boolean',
+    control: true,
+    onlyIf: {
+      when: (o) => o.resume !== undefined,
+      why: 'reruns the failed runs of an earlier sweep; pass it with --resume ID',
+    },
+    help: 'with --resume: also rerun the runs that failed on their own (failed, oom, diverged, over-budget, timeout)',
+  },
   ...LAUNCH_OPTIONS,
 } as const satisfies OptionTable;
 
@@ -210,6 +219,7 @@ export async function runSweepCommand({ options, given, io, json, signal }: Comm
         dbPath: options.db,
         settings,
         resumeId: options.resume,
+        retryFailed: options['retry-failed'],
         launcher,
         timing: options.timing as SweepLaunch['timing'],
       },
@@ -263,12 +273,14 @@ export const sweepCommand = defineCommand({
     'gradient noise scale, held-out metrics, the generalization gap and sharpness; fits memory and step\n' +
     'time against B and, with a target, the steps/examples trade-off and the critical batch. Ends with a\n' +
     'table and the lines "What this sweep shows". Ctrl-C or SIGTERM stops cleanly; --resume ID finishes\n' +
-    'an interrupted sweep.',
+    'an interrupted sweep (a run stopped by a signal, a full disk or a killed batchlab runs again from its\n' +
+    'start), and --resume ID --retry-failed also reruns the runs that failed on their own.',
   examples: [
     'batchlab sweep --dataset mnist --model mlp --budget epochs=2',
     'batchlab sweep --dataset mnist --model mlp --budget target=acc:0.97 --lr-rule linear --base-lr 0.05 --warmup-steps 50',
     'batchlab sweep --cmd "python3 train.py --batch-size {batch} --lr {lr} --max-steps {max_steps}" --budget steps=200',
     'batchlab sweep --resume 3',
+    'batchlab sweep --resume 3 --retry-failed',
     'batchlab sweep --dataset mnist --model mlp --parallel 2 --timing isolated',
     'batchlab sweep --launcher slurm --slurm "--partition=gpu --gres=gpu:1 --time=01:00:00" --cmd "..." --budget steps=5000',
   ],
@@ -285,13 +297,13 @@ function resumeCommand(id: number, dbPath: string): string {
  * ETA; the signal stops it cleanly.
  */
 export async function runSweepWithProgress(
-  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number; launcher?: Launcher } & SweepLaunch,
+  opts: SweepRequest,
   out: { io: Io; verbose: boolean; signal: AbortSignal },
 ): Promise<SweepResult> {
   const { io, verbose } = out;
   const hooks = (opts.launcher?.slots ?? 1) > 1 ? sweepLineHooks(io, verbose) : runLineHooks(io, verbose);
   try {
-    return await runSweep(opts, { ...hooks, signal: out.signal });
+    return await runSweep(opts, { ...hooks, signal: out.signal, onNotice: (text) => io.err(text) });
   } finally {
     hooks.close();
   }

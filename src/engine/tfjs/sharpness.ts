@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { lanczosTopEigenvalue } from '../../core/lanczos.js';
 import { createRng } from '../../core/random.js';
-import type { BuiltModel } from '../../models/index.js';
+import type { BuiltModel } from '../../models/built-in.js';
 import { batchLoss, takeRows, type LossFn, type SplitTensors } from './tensors.js';
 
 const FD_EPS = 1e-3;

@@ -143,21 +143,30 @@ export function readJobResult(dir: string): JobResult | undefined {
   return { ...(r as unknown as JobResult), steps, evals };
 }
 
+/** A run and the attempt its job runs (the one Store.startRun began when the job was submitted). */
+export interface JobAttempt {
+  runId: number;
+  attempt: number;
+}
+
 /**
- * Imports a job's result into the store in ONE transaction: its steps, its evaluations and its end. Any
- * failure rolls all of it back (the run is never half-imported). A run already finished (imported
+ * Imports a job's result into the store in ONE transaction: its steps, its evaluations and its end, all
+ * under the job's attempt (a result of an attempt that a newer one replaced is refused: StaleAttemptError).
+ * Any failure rolls all of it back (the run is never half-imported). A run already finished (imported
  * before) is left as it is. Returns the run's outcome.
  */
-export function importJobResult(store: Store, runId: number, r: JobResult): Omit<RunOutcome, 'wallMs'> {
+export function importJobResult(store: Store, job: JobAttempt, r: JobResult): Omit<RunOutcome, 'wallMs'> {
+  const { runId, attempt } = job;
   store.transaction(() => {
     const run = store.getRun(runId);
     if (run.status !== 'running' && run.status !== 'interrupted' && run.status !== 'pending') return;
-    store.appendSteps(runId, r.steps);
-    store.appendEvals(runId, r.evals);
+    store.appendSteps(runId, r.steps, { attempt });
+    store.appendEvals(runId, r.evals, { attempt });
     store.finishRun(runId, {
       status: r.status,
       reason: r.status === 'done' ? undefined : r.reason,
       summary: r.summary,
+      attempt,
     });
   });
   return {

@@ -18,10 +18,19 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import { FileTail } from '../../engine/external/file-tail.js';
-import { openStore, type Run, type Store } from '../../store/index.js';
+import { openStore, type Run, StaleAttemptError, type Store } from '../../store/index.js';
 import type { ExecuteOptions, RunSpec } from '../run/execute.js';
 import type { RunHooks, RunOutcome } from '../run/outcome.js';
-import { importJobResult, jobDir, type ProgressLine, readJobResult, runDir, writeJobSpec } from './job-files.js';
+import {
+  importJobResult,
+  type JobAttempt,
+  jobDir,
+  type JobResult,
+  type ProgressLine,
+  readJobResult,
+  runDir,
+  writeJobSpec,
+} from './job-files.js';
 import type { Launcher } from './launcher.js';
 import {
   DEFAULT_SLURM_COMMANDS,
@@ -154,9 +163,11 @@ export class SlurmLauncher implements Launcher {
       const run = store.getRun(record.runId);
       const dir = runDir(this.jobsDir, run.experimentId, run.id);
       const jobId = (await this.adoptable(run, dir)) ?? (await this.submit(store, run, spec, dir));
+      // The attempt the job runs: the one its submission began (an adopted job's is still the run's).
+      const attempt = store.getRun(run.id).attempt;
       this.live.add(jobId);
       try {
-        const outcome = await this.wait(store, run.id, dir, jobId, options.hooks ?? {});
+        const outcome = await this.wait(store, { runId: run.id, attempt }, dir, jobId, options.hooks ?? {});
         return { ...outcome, wallMs: performance.now() - startMs };
       } finally {
         this.live.delete(jobId);
@@ -172,10 +183,14 @@ export class SlurmLauncher implements Launcher {
     await scancel(this.commands, [...this.live]);
   }
 
-  /** The run's job from before, when it left a result or is still queued or running. */
+  /**
+   * The run's job from before, when it left a result that ends the run or is still queued or running. A
+   * job whose result says 'interrupted' (cancelled, out of time) is not taken: its run runs again as a new job.
+   */
   private async adoptable(run: Run, dir: string): Promise<string | undefined> {
     if (run.jobId === null) return undefined;
-    if (existsSync(join(jobDir(dir, run.jobId), 'result.json'))) return run.jobId;
+    const result = readJobResult(jobDir(dir, run.jobId));
+    if (result) return result.status === 'interrupted' ? undefined : run.jobId;
     return isActiveState(await this.watcher.state(run.jobId)) ? run.jobId : undefined;
   }
 
@@ -203,7 +218,7 @@ export class SlurmLauncher implements Launcher {
   /** Follows the job until its result is imported, or it ended without one; cancels it when the run's signal aborts. */
   private async wait(
     store: Store,
-    runId: number,
+    run: JobAttempt,
     dir: string,
     jobId: string,
     hooks: RunHooks,
@@ -219,14 +234,14 @@ export class SlurmLauncher implements Launcher {
         const result = readJobResult(out);
         if (result) {
           await progress.read();
-          return importJobResult(store, runId, result);
+          return importOrStale(store, run, result);
         }
         await progress.read();
         const state = await this.watcher.state(jobId);
         if (!isActiveState(state)) {
           endedAtMs ??= performance.now();
           const grace = state === 'COMPLETED' ? (this.o.resultGraceMs ?? RESULT_GRACE_MS) : ENDED_GRACE_MS;
-          if (performance.now() - endedAtMs > grace) return this.recordDead(store, runId, dir, jobId, state);
+          if (performance.now() - endedAtMs > grace) return this.recordDead(store, run, dir, jobId, state);
         }
         await sleep(this.o.pollMs ?? POLL_MS);
       }
@@ -239,7 +254,7 @@ export class SlurmLauncher implements Launcher {
   /** The run of a job that ended without a result: interrupted, with how the job ended and the end of its log. */
   private async recordDead(
     store: Store,
-    runId: number,
+    job: JobAttempt,
     dir: string,
     jobId: string,
     state: string | undefined,
@@ -250,11 +265,24 @@ export class SlurmLauncher implements Launcher {
     const exit = end.exitCode ? ` (exit ${end.exitCode}${end.nodes ? ` on ${end.nodes}` : ''})` : '';
     const reason = `Slurm job ${jobId} ended ${how}${exit} without a result; a resume runs it again; its log: ${log}${logTail(log)}`;
     store.transaction(() => {
-      const run = store.getRun(runId);
-      if (run.status === 'running' || run.status === 'pending')
-        store.finishRun(runId, { status: 'interrupted', reason });
+      const run = store.getRun(job.runId);
+      if (run.status === 'running' && run.attempt === job.attempt)
+        store.finishRun(job.runId, { status: 'interrupted', reason, attempt: job.attempt });
     });
     return { status: 'interrupted', code: 'BATCHLAB_INTERRUPTED', reason };
+  }
+}
+
+/**
+ * The job's result imported under its attempt; when a newer attempt took the run over (another batchlab
+ * resumed the sweep), this one is interrupted and the result left to nobody: the run is that attempt's.
+ */
+function importOrStale(store: Store, job: JobAttempt, result: JobResult): Omit<RunOutcome, 'wallMs'> {
+  try {
+    return importJobResult(store, job, result);
+  } catch (err) {
+    if (!(err instanceof StaleAttemptError)) throw err;
+    return { status: 'interrupted', code: 'BATCHLAB_INTERRUPTED', reason: err.message };
   }
 }
 

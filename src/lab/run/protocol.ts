@@ -6,12 +6,12 @@
 import type { RunTiming } from '../../core/summary.js';
 import type { RunPlan, StepProgress } from '../../engine/trainer.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import type { RunOutcome, RunRecord } from './outcome.js';
+import type { AttemptRecord, RunOutcome } from './outcome.js';
 
 export interface WorkerJob {
   config: TrainConfig;
-  /** Where the worker records the run (steps, evals, result); absent for probes that store nothing. */
-  record?: RunRecord;
+  /** Where the worker records the run (steps, evals, result) and under which attempt; absent for probes that store nothing. */
+  record?: AttemptRecord;
   /** How the run is timed when other runs share the machine (stored with its summary). */
   timing?: RunTiming;
   /**

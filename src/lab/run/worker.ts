@@ -53,6 +53,8 @@ class Worker {
   async run(job: WorkerJob): Promise<void> {
     const controller = new AbortController();
     this.controller = controller;
+    // The parent may have died before this run began (a kill -9 right after it sent the job, or between runs).
+    if (!process.connected) controller.abort();
     const startMs = performance.now();
     if (job.resetHighWaterMark) {
       await this.cache.preload(job.config).catch(() => undefined);
