@@ -15,6 +15,7 @@ export {
   runSweep as sweep,
   sweepSettings,
   type SweepHooks,
+  type SweepLaunch,
   type SweepOptions,
   type SweepResult,
   type SweepSettings,
@@ -95,6 +96,17 @@ export {
 /** One run as experiments run it: a TF.js run in a child process, or a training command; recorded when asked. */
 export { executeRun, type ExecuteOptions, type RunSpec } from './lab/run/execute.js';
 export type { RunHooks, RunOutcome, RunRecord } from './lab/run/outcome.js';
+/** Where runs go and how many at once: warm local workers (--parallel, --gpus) or Slurm jobs (docs/cluster.md). */
+export {
+  createLauncher,
+  localLauncher,
+  runEach,
+  SlurmLauncher,
+  type Launcher,
+  type LaunchSettings,
+  type LocalLaunchOptions,
+  type SlurmLaunchOptions,
+} from './lab/launch/index.js';
 export { ExternalTrainer, type CommandSpec, type ExternalTrainerOptions } from './engine/external/trainer.js';
 export type {
   ProbeMeasurement,

@@ -86,7 +86,41 @@ export const runSummarySchema = z.looseObject({
   final: z.looseObject({ train: splitMetrics, test: splitMetrics }),
   gap: z.looseObject({ accuracy: optionalMeasured, loss: measured }),
   distanceFromInit: measured,
-  sharpness: z.looseObject({ topEigenvalue: measured, batchSamples: measured, iterations: measured }).optional(),
+  sharpness: z
+    .looseObject({
+      topEigenvalue: measured,
+      batchSamples: measured,
+      iterations: measured,
+      method: z.enum(['power', 'lanczos']).optional(),
+      products: optionalMeasured,
+    })
+    .optional(),
+  phasesMs: z
+    .looseObject({
+      processStart: optionalMeasured,
+      data: optionalMeasured,
+      setup: optionalMeasured,
+      train: measured,
+      eval: optionalMeasured,
+      sharpness: optionalMeasured,
+      record: optionalMeasured,
+      other: optionalMeasured,
+    })
+    .optional(),
+  timing: z
+    .looseObject({
+      runsAtOnce: measured,
+      threads: optionalMeasured,
+      stepTimeFrom: z.enum(['run', 'isolated']),
+      isolatedSteps: optionalMeasured,
+      shared: z
+        .looseObject({
+          stepMs: z.looseObject({ median: measured, p90: measured, warmupExcluded: measured }),
+          samplesPerSec: measured,
+        })
+        .optional(),
+    })
+    .optional(),
   intervals: z
     .looseObject({
       testAccuracy: measuredInterval.optional(),

@@ -84,6 +84,11 @@ export interface Run {
    * refused, so a run's steps always come from one attempt.
    */
   attempt: number;
+  /**
+   * The Slurm job running (or that ran) the current attempt, when the run went to a cluster
+   * (--launcher slurm); null for a run on this machine. A resume waits for a job still queued or running.
+   */
+  jobId: string | null;
   /** Final metrics, throughput stats, peak bytes, B_simple, gap, ... (RunSummary); null until finished. */
   summary: StoredRunSummary | null;
   settings: JsonObject;

@@ -10,8 +10,16 @@ import { buildModel, type ModelSpec } from '../../models/index.js';
 import { TRAIN_LOSS_EVAL_SAMPLES, type TrainResult } from '../../core/run.js';
 import type { TrainHooks, TrainSettings } from '../trainer.js';
 import { topHessianEigenvalue } from './sharpness.js';
-import { closeRun, distanceFromInit, microBatchFor, openRunState, runStep, type RunState } from './step.js';
-import { evaluate } from './tensors.js';
+import {
+  closeRun,
+  type DataTensors,
+  distanceFromInit,
+  microBatchFor,
+  openRunState,
+  runStep,
+  type RunState,
+} from './step.js';
+import { evaluate, type SplitTensors } from './tensors.js';
 
 export interface TfjsTrainOptions {
   data: Dataset;
@@ -20,7 +28,15 @@ export interface TfjsTrainOptions {
   hooks?: TrainHooks;
   /** Return the final weights in the result (for tests). */
   returnWeights?: boolean;
+  /**
+   * The dataset's splits as tensors, made by the caller and kept by it (a warm worker reuses them from
+   * run to run: tensors are immutable, so no run can change what the next one sees). Default: made
+   * here from `data` and disposed at the end.
+   */
+  tensors?: DataTensors;
 }
+
+export { type DataTensors, dataTensors, disposeDataTensors } from './step.js';
 
 /** Trains one model on one dataset with one batch size and returns every measured step. */
 export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
@@ -28,6 +44,15 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
   const plan = planAccumulation({ batchSize: settings.batchSize, accumSteps: settings.accumSteps });
   const startMs = performance.now();
   const state = await openRun(opts);
+  const setupMs = performance.now() - startMs;
+  let evalMs = 0;
+  /** An evaluation, its time added to the run's evaluation phase. */
+  const timedEval = (split: SplitTensors, limit?: number) => {
+    const t0 = performance.now();
+    const metrics = evaluate(state.built, split, state.lossFn, limit);
+    evalMs += performance.now() - t0;
+    return metrics;
+  };
   try {
     const steps: StepRecord[] = [];
     const evals: EvalRecord[] = [];
@@ -51,7 +76,7 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
         step: 0,
         samples: 0,
         split: 'test',
-        ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
+        ...timedEval(state.test, settings.evalTestLimit),
       });
     let lastYieldMs = performance.now();
     const batchesPerEpoch = makeBatches(data.train.count, plan.batchSize, settings.lastBatch).length;
@@ -88,7 +113,7 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
             step: loop.step,
             samples: loop.samples,
             split: 'test',
-            ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
+            ...timedEval(state.test, settings.evalTestLimit),
           });
           if (settings.target?.metric === 'train-loss')
             record({
@@ -106,35 +131,50 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
         }
       }
     }
-    const test = evaluate(state.built, state.test, state.lossFn);
+    const test = timedEval(state.test);
     if (evals.at(-1)?.step !== loop.step) record({ step: loop.step, samples: loop.samples, split: 'test', ...test });
     if (loop.reached && loop.status === 'done') loop.status = 'target-reached';
-    const train = evaluate(state.built, state.train, state.lossFn, settings.evalTrainLimit);
+    const train = timedEval(state.train, settings.evalTrainLimit);
     evals.push({ step: loop.step, samples: loop.samples, split: 'train', ...train });
+    const sharpnessStartMs = performance.now();
+    const estimate =
+      settings.sharpness &&
+      topHessianEigenvalue({
+        built: state.built,
+        vars: state.vars,
+        train: state.train,
+        lossFn: state.lossFn,
+        ...settings.sharpness,
+        seed: settings.seed,
+      });
+    const sharpness = settings.sharpness &&
+      estimate && {
+        ...settings.sharpness,
+        topEigenvalue: estimate.topEigenvalue,
+        method: 'lanczos' as const,
+        products: estimate.products,
+      };
+    const sharpnessMs = performance.now() - sharpnessStartMs;
+    const wallMs = performance.now() - startMs;
     return {
       status: loop.status,
       steps,
       evals,
       final: { train, test },
       trainMs: loop.trainMs,
-      wallMs: performance.now() - startMs,
+      wallMs,
       samples: loop.samples,
       peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
       distanceFromInit: distanceFromInit(state),
-      sharpness: settings.sharpness
-        ? {
-            ...settings.sharpness,
-            topEigenvalue: topHessianEigenvalue({
-              built: state.built,
-              vars: state.vars,
-              train: state.train,
-              lossFn: state.lossFn,
-              ...settings.sharpness,
-              seed: settings.seed,
-            }),
-          }
-        : undefined,
+      sharpness,
       reachedTarget: loop.reached,
+      phasesMs: {
+        setup: setupMs,
+        train: loop.trainMs,
+        eval: evalMs,
+        ...(sharpness ? { sharpness: sharpnessMs } : {}),
+        other: Math.max(0, wallMs - setupMs - loop.trainMs - evalMs - (sharpness ? sharpnessMs : 0)),
+      },
       weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
     };
   } finally {
@@ -144,7 +184,7 @@ export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
 
 async function openRun(opts: TfjsTrainOptions): Promise<RunState> {
   const built = await buildModel(opts.model, opts.data, opts.settings.seed);
-  return openRunState({ data: opts.data, built, optimizer: opts.settings.optimizer });
+  return openRunState({ data: opts.data, built, optimizer: opts.settings.optimizer, tensors: opts.tensors });
 }
 
 /** How often the loop lets Node handle I/O and signals (Ctrl-C, a lost parent). */

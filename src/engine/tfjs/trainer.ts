@@ -14,7 +14,7 @@ import type { Dataset, LoadOptions } from '../../data/types.js';
 import { DEFAULT_HIDDEN, modelHasConv, type ModelSpec, outputUnits } from '../../models/index.js';
 import { selectBackend, type BackendChoice } from '../backends/select.js';
 import type { RunPlan, Trainer, TrainHooks } from '../trainer.js';
-import { trainTfjs } from './train.js';
+import { type DataTensors, trainTfjs } from './train.js';
 
 export interface TrainConfig {
   dataset: string;
@@ -171,8 +171,23 @@ export async function prepareRun(config: TrainConfig, data?: Dataset): Promise<R
   };
 }
 
+/**
+ * Where a warm worker keeps the dataset from run to run (engine/tfjs/warm.ts DatasetCache), so only the
+ * first run of a process pays for loading it; prepare() asks it, so its time is the run's `data` phase.
+ */
+export interface DataSource {
+  data(config: TrainConfig): Dataset;
+  /** The splits as tensors on the current backend (asked for after the backend was picked). */
+  tensors(config: TrainConfig): DataTensors;
+}
+
 /** Trains with `config` on a prepared context. */
-async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHooks): Promise<TrainResult> {
+async function runTraining(
+  config: TrainConfig,
+  ctx: RunContext,
+  hooks: TrainHooks,
+  tensors?: DataTensors,
+): Promise<TrainResult> {
   const schedule = lrScheduleOf(config, ctx.totalSteps);
   return trainTfjs({
     data: ctx.data,
@@ -196,6 +211,7 @@ async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHoo
       sharpness: config.sharpness,
     },
     hooks,
+    tensors,
   });
 }
 
@@ -217,19 +233,37 @@ export function readVmHwmBytes(): number | undefined {
 export class TfjsTrainer implements Trainer<RunContext> {
   readonly config: TrainConfig;
   private prepared: Promise<RunContext> | undefined;
+  private readonly source: DataSource | undefined;
+  private tensors: DataTensors | undefined;
+  /** Time prepare() took: loading the data (or taking it from the source) and picking the backend. */
+  private prepareMs = 0;
 
-  constructor(config: TrainConfig, prepared?: RunContext) {
+  /** `source`: where to take the dataset and its tensors from (kept by the caller); default: loaded for this run. */
+  constructor(config: TrainConfig, prepared?: RunContext, source?: DataSource) {
     this.config = config;
     this.prepared = prepared && Promise.resolve(prepared);
+    this.source = source;
   }
 
   prepare(): Promise<RunContext> {
-    this.prepared ??= prepareRun(this.config);
+    this.prepared ??= this.timedPrepare();
     return this.prepared;
   }
 
+  private async timedPrepare(): Promise<RunContext> {
+    const startMs = performance.now();
+    try {
+      const ctx = await prepareRun(this.config, this.source?.data(this.config));
+      this.tensors = this.source?.tensors(this.config);
+      return ctx;
+    } finally {
+      this.prepareMs = performance.now() - startMs;
+    }
+  }
+
   async run(hooks: TrainHooks = {}): Promise<TrainResult> {
-    const result = await runTraining(this.config, await this.prepare(), hooks);
-    return { ...result, vmHwmBytes: readVmHwmBytes() };
+    const result = await runTraining(this.config, await this.prepare(), hooks, this.tensors);
+    const phasesMs = result.phasesMs && { ...result.phasesMs, data: this.prepareMs };
+    return { ...result, phasesMs, vmHwmBytes: readVmHwmBytes() };
   }
 }
