@@ -40,7 +40,9 @@ test('metrics from the file channel map to steps; evals and unknown fields kept'
   const r = await runner.runTrial({
     cmd: FAKE_CMD,
     values: { batch: 4, lr: 0.1, maxSteps: 3 },
-    env: { FAKE_HOLD_MS: '20' },
+    // Each step holds its memory long enough for the 100 ms RSS poll to see it on a loaded machine
+    // (20 ms once let a CI run sample only the shell: a tree RSS of 1.7 MB).
+    env: { FAKE_HOLD_MS: '200' },
   });
   assert.equal(r.outcome, 'ok', r.reason);
   assert.equal(r.exitCode, 0);
