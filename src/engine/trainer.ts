@@ -89,4 +89,13 @@ export interface TrainSettings {
   /** Estimate the top Hessian eigenvalue at the end (see sharpness.ts). */
   sharpness?: { batchSamples: number; iterations: number };
   target?: TrainTarget;
+  /**
+   * The batch of each 1-based step when it changes during the run (a batch-size schedule): effective
+   * batch B and micro-batch b (B = b x k); `batchSize` and `accumSteps` then describe the first step.
+   */
+  planAt?: (step: number) => { batchSize: number; microBatchSize: number };
+  /** Resume from a checkpoint (tfjs/checkpoint.ts): its bytes, and its file name for messages. */
+  resumeFrom?: { bytes: Uint8Array; file: string };
+  /** Called once at the end (done, target reached or interrupted) with a checkpoint of the final state. */
+  saveCheckpoint?: (bytes: Uint8Array, at: { step: number; samples: number }) => void;
 }

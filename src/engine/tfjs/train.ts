@@ -8,7 +8,16 @@
  * (McCandlish et al. 2018, App. A).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { epochOrder, makeBatches, microRanges, planAccumulation, type BatchRange } from '../../core/batching.js';
+import {
+  budgetSpent,
+  epochOrder,
+  type EpochPosition,
+  microRanges,
+  planAccumulation,
+  resumedOrder,
+  takeBatch,
+  type BatchRange,
+} from '../../core/batching.js';
 import { DivergedError } from '../../core/errors.js';
 import type { EvalRecord, StepRecord } from '../../core/types.js';
 import type { Dataset } from '../../data/types.js';
@@ -16,6 +25,7 @@ import { buildModel, type BuiltModel, type ModelSpec } from '../../models/index.
 import type { TrainResult } from '../../core/run.js';
 import type { TrainHooks, TrainSettings } from '../trainer.js';
 import { fusedSumSquares } from '../backends/native-ops.js';
+import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint } from './checkpoint.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { topHessianEigenvalue } from './sharpness.js';
 import { batchLoss, evaluate, makeLossFn, takeRows, toTensors, type LossFn, type SplitTensors } from './tensors.js';
@@ -42,135 +52,222 @@ interface RunState {
   dataBytes: number;
   /** Last measured tensor peak per step shape ("batch/micro-batch"). */
   peaks: Map<string, number>;
+  /** The epoch and the next position in its order; the order of the current epoch. */
+  position: EpochPosition;
+  order: Int32Array;
+  /** Steps done and samples seen before this run's first step (a resumed run's checkpoint). */
+  start: { step: number; samples: number; lr: number; batchSize: number };
 }
 
-/** Trains one model on one dataset with one batch size and returns every measured step. */
+/** The loop's progress; what the result is built from. */
+interface Loop {
+  step: number;
+  samples: number;
+  trainMs: number;
+  status: TrainResult['status'];
+  reached: TrainResult['reachedTarget'];
+  steps: StepRecord[];
+  evals: EvalRecord[];
+}
+
+/** Trains one model on one dataset (from its start or a checkpoint) and returns every measured step. */
 export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
-  const { data, settings } = opts;
-  const plan = planAccumulation({ batchSize: settings.batchSize, accumSteps: settings.accumSteps });
   const startMs = performance.now();
   const state = await openRun(opts);
   try {
-    const steps: StepRecord[] = [];
-    const evals: EvalRecord[] = [];
-    const loop = {
-      step: 0,
-      samples: 0,
-      trainMs: 0,
-      status: 'done' as TrainResult['status'],
-      reached: undefined as TrainResult['reachedTarget'],
-    };
-    const record = (rec: EvalRecord) => {
-      evals.push(rec);
-      opts.hooks?.onEval?.(rec);
-      if (!loop.reached && settings.target && meetsTarget(rec, settings)) {
-        loop.reached = { step: rec.step, samples: rec.samples, wallMs: performance.now() - startMs };
-      }
-    };
-    // A step-0 evaluation gives every curve its starting point.
-    if (settings.evalEvery > 0)
-      record({
-        step: 0,
-        samples: 0,
-        split: 'test',
-        ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
-      });
-    let lastYieldMs = performance.now();
-    const batchesPerEpoch = makeBatches(data.train.count, plan.batchSize, settings.lastBatch).length;
-    epochs: for (let epoch = 0; batchesPerEpoch > 0; epoch++) {
-      const order = epochOrder(data.train.count, settings.seed, epoch);
-      for (const range of makeBatches(data.train.count, plan.batchSize, settings.lastBatch)) {
-        if (budgetSpent(settings, loop.step, loop.samples, epoch)) break epochs;
-        lastYieldMs = await yieldToEventLoop(lastYieldMs);
-        if (opts.hooks?.signal?.aborted) {
-          loop.status = 'interrupted';
-          break epochs;
-        }
-        const step = loop.step + 1;
-        const microBatchSize =
-          step >= (settings.noiseFromStep ?? 1)
-            ? microBatchFor(step, range, plan.microBatchSize, settings.noiseEvery)
-            : plan.microBatchSize;
-        const rec = await runStep(state, {
-          order,
-          range,
-          microBatchSize,
-          step,
-          lr: settings.lrAt(step),
-          samplesBefore: loop.samples,
-        });
-        loop.step = rec.step;
-        loop.samples = rec.samples;
-        loop.trainMs += rec.stepMs;
-        steps.push(rec);
-        opts.hooks?.onStep?.(rec);
-        opts.hooks?.onProgress?.(rec);
-        if (settings.evalEvery > 0 && loop.step % settings.evalEvery === 0) {
-          record({
-            step: loop.step,
-            samples: loop.samples,
-            split: 'test',
-            ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
-          });
-          if (loop.reached) {
-            loop.status = 'target-reached';
-            break epochs;
-          }
-        }
-      }
-    }
-    const test = evaluate(state.built, state.test, state.lossFn);
-    if (evals.at(-1)?.step !== loop.step) record({ step: loop.step, samples: loop.samples, split: 'test', ...test });
-    if (loop.reached && loop.status === 'done') loop.status = 'target-reached';
-    const train = evaluate(state.built, state.train, state.lossFn, settings.evalTrainLimit);
-    evals.push({ step: loop.step, samples: loop.samples, split: 'train', ...train });
-    return {
-      status: loop.status,
-      steps,
-      evals,
-      final: { train, test },
-      trainMs: loop.trainMs,
-      wallMs: performance.now() - startMs,
-      samples: loop.samples,
-      peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
-      distanceFromInit: distanceFromInit(state),
-      sharpness: settings.sharpness
-        ? {
-            ...settings.sharpness,
-            topEigenvalue: topHessianEigenvalue({
-              built: state.built,
-              vars: state.vars,
-              train: state.train,
-              lossFn: state.lossFn,
-              ...settings.sharpness,
-              seed: settings.seed,
-            }),
-          }
-        : undefined,
-      reachedTarget: loop.reached,
-      weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
-    };
+    const loop = await trainSteps(state, opts, startMs);
+    return finishRun(state, opts, loop, startMs);
   } finally {
     closeRun(state);
   }
 }
 
+/** The batch of step `step`: the schedule's (settings.planAt) or the fixed plan's. */
+function planOf(settings: TrainSettings, step: number): { batchSize: number; microBatchSize: number } {
+  if (settings.planAt) return settings.planAt(step);
+  const plan = planAccumulation({ batchSize: settings.batchSize, accumSteps: settings.accumSteps });
+  return { batchSize: plan.batchSize, microBatchSize: plan.microBatchSize };
+}
+
+/**
+ * The steps, until the budget is spent, the target reached or the signal aborts. Each step takes the
+ * next batch of the epoch's order (core/batching.takeBatch), so a fixed batch walks makeBatches epoch
+ * after epoch and a schedule changes the size between steps.
+ */
+async function trainSteps(state: RunState, opts: TfjsTrainOptions, startMs: number): Promise<Loop> {
+  const { settings, hooks } = opts;
+  const n = opts.data.train.count;
+  const loop: Loop = { ...state.start, trainMs: 0, status: 'done', reached: undefined, steps: [], evals: [] };
+  const evaluateNow = () =>
+    recordEval(loop, opts, startMs, {
+      step: loop.step,
+      samples: loop.samples,
+      split: 'test',
+      ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
+    });
+  // An evaluation where the run starts gives every curve its starting point.
+  if (settings.evalEvery > 0) evaluateNow();
+  let lastYieldMs = performance.now();
+  for (;;) {
+    const step = loop.step + 1;
+    const planned = planOf(settings, step);
+    const next = takeBatch(state.position, n, planned.batchSize, settings.lastBatch);
+    if (budgetSpent(settings.budget, loop.step, loop.samples, next.epoch)) break;
+    lastYieldMs = await yieldToEventLoop(lastYieldMs);
+    if (hooks?.signal?.aborted) {
+      loop.status = 'interrupted';
+      break;
+    }
+    if (next.epoch !== state.position.epoch) state.order = epochOrder(n, settings.seed, next.epoch);
+    state.position = { epoch: next.epoch, cursor: next.range[1] };
+    const microBatchSize =
+      step >= (settings.noiseFromStep ?? 1)
+        ? microBatchFor(step, next.range, planned.microBatchSize, settings.noiseEvery)
+        : planned.microBatchSize;
+    const rec = await runStep(state, {
+      order: state.order,
+      range: next.range,
+      microBatchSize,
+      step,
+      lr: settings.lrAt(step),
+      samplesBefore: loop.samples,
+    });
+    loop.step = rec.step;
+    loop.samples = rec.samples;
+    loop.trainMs += rec.stepMs;
+    loop.steps.push(rec);
+    hooks?.onStep?.(rec);
+    hooks?.onProgress?.(rec);
+    if (settings.evalEvery > 0 && loop.step % settings.evalEvery === 0) {
+      evaluateNow();
+      if (loop.reached) {
+        loop.status = 'target-reached';
+        break;
+      }
+    }
+  }
+  return loop;
+}
+
+/** Keeps an evaluation, tells the hooks, and notes where the target was first reached. */
+function recordEval(loop: Loop, opts: TfjsTrainOptions, startMs: number, rec: EvalRecord): void {
+  loop.evals.push(rec);
+  opts.hooks?.onEval?.(rec);
+  if (!loop.reached && opts.settings.target && meetsTarget(rec, opts.settings)) {
+    loop.reached = { step: rec.step, samples: rec.samples, wallMs: performance.now() - startMs };
+  }
+}
+
+/** The final evaluations, the checkpoint when asked for, and the result. */
+function finishRun(state: RunState, opts: TfjsTrainOptions, loop: Loop, startMs: number): TrainResult {
+  const { settings } = opts;
+  const test = evaluate(state.built, state.test, state.lossFn);
+  if (loop.evals.at(-1)?.step !== loop.step)
+    recordEval(loop, opts, startMs, { step: loop.step, samples: loop.samples, split: 'test', ...test });
+  if (loop.reached && loop.status === 'done') loop.status = 'target-reached';
+  const train = evaluate(state.built, state.train, state.lossFn, settings.evalTrainLimit);
+  loop.evals.push({ step: loop.step, samples: loop.samples, split: 'train', ...train });
+  if (settings.saveCheckpoint) saveCheckpoint(state, settings, loop);
+  const steps = loop.steps;
+  return {
+    status: loop.status,
+    steps,
+    evals: loop.evals,
+    final: { train, test },
+    trainMs: loop.trainMs,
+    wallMs: performance.now() - startMs,
+    samples: loop.samples,
+    peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
+    distanceFromInit: distanceFromInit(state),
+    sharpness: settings.sharpness
+      ? {
+          ...settings.sharpness,
+          topEigenvalue: topHessianEigenvalue({
+            built: state.built,
+            vars: state.vars,
+            train: state.train,
+            lossFn: state.lossFn,
+            ...settings.sharpness,
+            seed: settings.seed,
+          }),
+        }
+      : undefined,
+    reachedTarget: loop.reached,
+    weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
+  };
+}
+
+/** Hands the final state to settings.saveCheckpoint as checkpoint bytes. */
+function saveCheckpoint(state: RunState, settings: TrainSettings, loop: Loop): void {
+  const last = loop.steps.at(-1);
+  const bytes = encodeCheckpoint({
+    meta: {
+      step: loop.step,
+      samples: loop.samples,
+      epoch: state.position.epoch,
+      cursor: state.position.cursor,
+      seed: settings.seed,
+      trainCount: state.train.count,
+      optimizer: settings.optimizer,
+      lr: last?.lr ?? state.start.lr,
+      batchSize: last?.batchSize ?? state.start.batchSize,
+    },
+    vars: state.vars,
+    initial: state.initial,
+    optimizer: state.optimizer,
+    order: state.order,
+  });
+  settings.saveCheckpoint!(bytes, { step: loop.step, samples: loop.samples });
+}
+
 async function openRun(opts: TfjsTrainOptions): Promise<RunState> {
-  const built = await buildModel(opts.model, opts.data, opts.settings.seed);
+  const { settings } = opts;
+  const built = await buildModel(opts.model, opts.data, settings.seed);
   const train = toTensors(opts.data, 'train');
   const test = toTensors(opts.data, 'test');
   const vars = built.model.trainableWeights.map((w) => w.read() as tf.Variable);
-  return {
+  const optimizer = createOptimizer(settings.optimizer);
+  const state: RunState = {
     built,
     vars,
-    initial: vars.map((v) => tf.clone(v)),
+    initial: [],
     train,
     test,
-    optimizer: createOptimizer(opts.settings.optimizer),
+    optimizer,
     lossFn: makeLossFn(opts.data, built),
     dataBytes: [train.x, train.y, test.x, test.y].reduce((n, t) => n + t.size * 4, 0),
     peaks: new Map(),
+    position: { epoch: 0, cursor: 0 },
+    order: epochOrder(train.count, settings.seed, 0),
+    start: { step: 0, samples: 0, lr: 0, batchSize: 0 },
   };
+  try {
+    if (settings.resumeFrom) resume(state, settings, settings.resumeFrom);
+    else state.initial = vars.map((v) => tf.clone(v));
+  } catch (err) {
+    closeRun(state);
+    throw err;
+  }
+  return state;
+}
+
+/** Puts a checkpoint's state into a freshly opened run (tfjs/checkpoint.ts). */
+function resume(state: RunState, settings: TrainSettings, from: { bytes: Uint8Array; file: string }): void {
+  const cp = decodeCheckpoint(from.bytes, from.file);
+  state.initial = restoreCheckpoint(
+    cp,
+    {
+      vars: state.vars,
+      optimizer: state.optimizer,
+      optimizerConfig: settings.optimizer,
+      trainCount: state.train.count,
+    },
+    from.file,
+  );
+  const m = cp.meta;
+  state.position = { epoch: m.epoch, cursor: m.cursor };
+  state.order = resumedOrder(cp.order, { cursor: m.cursor, savedSeed: m.seed, seed: settings.seed, epoch: m.epoch });
+  state.start = { step: m.step, samples: m.samples, lr: m.lr, batchSize: m.batchSize };
 }
 
 function closeRun(state: RunState): void {
@@ -201,15 +298,6 @@ async function yieldToEventLoop(lastMs: number): Promise<number> {
   if (now - lastMs < YIELD_EVERY_MS) return lastMs;
   await new Promise((resolve) => setImmediate(resolve));
   return performance.now();
-}
-
-function budgetSpent(settings: TrainSettings, step: number, samples: number, epoch: number): boolean {
-  const { epochs, maxSteps, maxSamples } = settings.budget;
-  return (
-    (epochs !== undefined && epoch >= epochs) ||
-    (maxSteps !== undefined && step >= maxSteps) ||
-    (maxSamples !== undefined && samples >= maxSamples)
-  );
 }
 
 function meetsTarget(rec: EvalRecord, settings: TrainSettings): boolean {

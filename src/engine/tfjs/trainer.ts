@@ -4,9 +4,18 @@
  * in process; sweeps and probes run it in a child process of their own (lab/run/worker.ts).
  */
 import { readFileSync } from 'node:fs';
-import { describePlan, planAccumulation, stepsPerEpoch, type LastBatchPolicy } from '../../core/batching.js';
-import { BatchSizeError, UsageError } from '../../core/errors.js';
-import { lrAt, type LrScheduleKind } from '../../core/lr.js';
+import {
+  type AccumulationPlan,
+  describePlan,
+  planAccumulation,
+  stepsPerEpoch,
+  stepsWithinBudget,
+  type LastBatchPolicy,
+} from '../../core/batching.js';
+import { type BatchSchedule, type PhaseSpan, phaseSpans, spanAt } from '../../core/batch-schedule.js';
+import { BatchSizeError, DataFileError, UsageError } from '../../core/errors.js';
+import { lrAt, type LrRule, type LrScheduleKind } from '../../core/lr.js';
+import { accumulationPlan } from '../../core/search.js';
 import type { OptimizerConfig, TrainBudget, TrainResult, TrainTarget } from '../../core/run.js';
 import { loadDataset } from '../../data/registry.js';
 import type { Dataset, LoadOptions } from '../../data/types.js';
@@ -48,6 +57,14 @@ export interface TrainConfig {
   noiseFromStep?: number;
   /** Estimate the top Hessian eigenvalue at the end. */
   sharpness?: { batchSamples: number; iterations: number };
+  /**
+   * A batch-size schedule (core/batch-schedule.ts): the batch of each step, its LR by `lrRule` from `lr`
+   * at `baseBatch`, each batch split into micro-batches of at most `maxMicroBatch` (default: none).
+   * `batchSize` and `accumSteps` are then those of the first phase.
+   */
+  batchSchedule?: { schedule: BatchSchedule; lrRule: LrRule; baseBatch: number; maxMicroBatch?: number };
+  /** Resume from the checkpoint file `resumeFrom`; save one of the final state to `saveTo` (tfjs/checkpoint.ts). */
+  checkpoint?: { resumeFrom?: string; saveTo?: string };
 }
 
 /**
@@ -78,7 +95,19 @@ export interface RunContext extends RunPlan {
   data: Dataset;
   /** The backend and why it was chosen. */
   backendChoice: BackendChoice;
+  /** A schedule run's phases as they run, with their micro-batch x accumulation plans. */
+  phases?: SchedulePhasePlan[];
+  /** The checkpoint to resume from, read at prepare so a bad file fails before any work. */
+  resume?: { bytes: Uint8Array; file: string };
 }
+
+/** One phase of a schedule run: its span (first step, batch, LR) and how its batch is split. */
+export interface SchedulePhasePlan extends PhaseSpan {
+  plan: AccumulationPlan;
+}
+
+/** Writes a checkpoint file (atomically: lab passes store/output.ts's writeOutputFile). */
+export type CheckpointWriter = (path: string, bytes: Uint8Array) => void;
 
 /** Steps the budget allows: the smallest of its limits. */
 export function budgetSteps(
@@ -99,32 +128,91 @@ export function budgetSteps(
   return steps;
 }
 
-/** Loads the data and picks the backend; checks the batch against the data. */
+/** Loads the data and picks the backend; checks the batch (or every batch of a schedule) against the data. */
 export async function prepareRun(config: TrainConfig, data?: Dataset): Promise<RunContext> {
   const plan = planAccumulation({ batchSize: config.batchSize, accumSteps: config.accumSteps });
   // The data seed is separate from the run seed, so runs with different seeds share one held-out split.
   const loaded = data ?? loadDataset(config.dataset, config.datasetOptions);
-  if (plan.batchSize > loaded.train.count) {
+  const phases = config.batchSchedule && schedulePhases(config);
+  const largest = Math.max(plan.batchSize, ...(phases ?? []).map((p) => p.batch));
+  if (largest > loaded.train.count) {
     throw new BatchSizeError(
-      `batch size ${plan.batchSize} is larger than the training set of ${config.dataset} (${loaded.train.count} samples); pass --batch-size ${loaded.train.count} or less`,
+      `batch size ${largest} is larger than the training set of ${config.dataset} (${loaded.train.count} samples); pass --batch-size ${loaded.train.count} or less`,
     );
   }
   const backend = await selectBackend({ requested: config.backend, needsConv: modelHasConv(config.model) });
-  const totalSteps = budgetSteps(config.budget, loaded.train.count, plan.batchSize, config.lastBatch);
+  const count = loaded.train.count;
+  const totalSteps = phases
+    ? stepsWithinBudget({
+        budget: config.budget,
+        trainCount: count,
+        policy: config.lastBatch,
+        batchAt: (step) => spanAt(phases, step).batch,
+      })
+    : budgetSteps(config.budget, count, plan.batchSize, config.lastBatch);
+  const first = phases?.[0]?.plan ?? plan;
   return {
     data: loaded,
     backend: backend.name,
     backendChoice: backend,
-    batchSize: plan.batchSize,
-    microBatchSize: plan.microBatchSize,
-    accumSteps: plan.accumSteps,
-    plan: describePlan(plan),
+    batchSize: first.batchSize,
+    microBatchSize: first.microBatchSize,
+    accumSteps: first.accumSteps,
+    plan: phases ? `schedule ${phases.map((p) => describePlan(p.plan)).join(', ')}` : describePlan(plan),
     totalSteps,
+    phases,
+    resume: config.checkpoint?.resumeFrom === undefined ? undefined : readCheckpointFile(config.checkpoint.resumeFrom),
   };
 }
 
-/** Trains with `config` on a prepared context. */
-async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHooks): Promise<TrainResult> {
+/**
+ * A schedule run's phases (core/batch-schedule.phaseSpans) with each batch split into micro-batches of
+ * at most maxMicroBatch (core/search.accumulationPlan); a split that cannot give the batch exactly is
+ * refused, so the effective batch of every step is the schedule's.
+ */
+function schedulePhases(config: TrainConfig): SchedulePhasePlan[] {
+  const s = config.batchSchedule!;
+  const spans = phaseSpans(s.schedule, { rule: s.lrRule, baseLr: config.lr, baseBatch: s.baseBatch });
+  return spans.map((span) => {
+    const choice = accumulationPlan(span.batch, s.maxMicroBatch ?? span.batch);
+    if (!choice.exact)
+      throw new BatchSizeError(
+        `batch ${span.batch} of the schedule cannot be split exactly into micro-batches of at most ${s.maxMicroBatch} (${choice.text}); use batches that are multiples of a micro-batch that fits, e.g. powers of two`,
+      );
+    return {
+      ...span,
+      plan: { batchSize: span.batch, microBatchSize: choice.microBatchSize, accumSteps: choice.accumSteps },
+    };
+  });
+}
+
+/** The batch and micro-batch of a schedule run's step (the plan of its phase, core spanAt). */
+function phasePlanAt(
+  phases: readonly SchedulePhasePlan[],
+  step: number,
+): { batchSize: number; microBatchSize: number } {
+  const { phase } = spanAt(phases, step);
+  const plan = (phases.find((p) => p.phase === phase) as SchedulePhasePlan).plan;
+  return { batchSize: plan.batchSize, microBatchSize: plan.microBatchSize };
+}
+
+/** A checkpoint file's bytes; a missing or unreadable file is a DataFileError naming it. */
+function readCheckpointFile(file: string): { bytes: Uint8Array; file: string } {
+  try {
+    return { bytes: readFileSync(file), file };
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new DataFileError(file, `cannot read the checkpoint (${reason}); check the path`);
+  }
+}
+
+/** Trains with `config` on a prepared context; `write` saves the final checkpoint when the config asks for one. */
+async function runTraining(
+  config: TrainConfig,
+  ctx: RunContext,
+  hooks: TrainHooks,
+  write: CheckpointWriter | undefined,
+): Promise<TrainResult> {
   const schedule = {
     kind: config.schedule,
     baseLr: config.lr,
@@ -134,6 +222,8 @@ async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHoo
     gamma: config.lrGamma,
   };
   lrAt(1, schedule); // validates the schedule before any work starts
+  const phases = ctx.phases;
+  const saveTo = config.checkpoint?.saveTo;
   return trainTfjs({
     data: ctx.data,
     model: config.model,
@@ -144,7 +234,12 @@ async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHoo
       lastBatch: config.lastBatch,
       seed: config.seed,
       optimizer: config.optimizer,
-      lrAt: (step) => lrAt(step, schedule),
+      // A schedule's LR is its phase's (the rule's LR for that batch) times the LR schedule's factor
+      // (warm-up, decay): lrAt / config.lr is exactly 1 for a constant schedule.
+      lrAt: phases
+        ? (step) => spanAt(phases, step).lr * (lrAt(step, schedule) / config.lr)
+        : (step) => lrAt(step, schedule),
+      planAt: phases ? (step) => phasePlanAt(phases, step) : undefined,
       evalEvery: config.evalEvery,
       evalTrainLimit: config.evalTrainLimit,
       evalTestLimit: config.evalTestLimit,
@@ -152,6 +247,8 @@ async function runTraining(config: TrainConfig, ctx: RunContext, hooks: TrainHoo
       noiseEvery: config.noiseEvery,
       noiseFromStep: config.noiseFromStep,
       sharpness: config.sharpness,
+      resumeFrom: ctx.resume,
+      saveCheckpoint: saveTo === undefined || write === undefined ? undefined : (bytes) => write(saveTo, bytes),
     },
     hooks,
   });
@@ -176,18 +273,26 @@ export class TfjsTrainer implements Trainer<RunContext> {
   readonly config: TrainConfig;
   private prepared: Promise<RunContext> | undefined;
 
-  constructor(config: TrainConfig, prepared?: RunContext) {
+  private readonly writeCheckpoint: CheckpointWriter | undefined;
+
+  /** `writeCheckpoint` saves the checkpoint a config asks for (`checkpoint.saveTo`); without one such a config is refused. */
+  constructor(config: TrainConfig, prepared?: RunContext, writeCheckpoint?: CheckpointWriter) {
     this.config = config;
     this.prepared = prepared && Promise.resolve(prepared);
+    this.writeCheckpoint = writeCheckpoint;
   }
 
   prepare(): Promise<RunContext> {
+    if (this.config.checkpoint?.saveTo !== undefined && this.writeCheckpoint === undefined)
+      return Promise.reject(
+        new UsageError('this run saves a checkpoint but its trainer was given no file writer; pass one to TfjsTrainer'),
+      );
     this.prepared ??= prepareRun(this.config);
     return this.prepared;
   }
 
   async run(hooks: TrainHooks = {}): Promise<TrainResult> {
-    const result = await runTraining(this.config, await this.prepare(), hooks);
+    const result = await runTraining(this.config, await this.prepare(), hooks, this.writeCheckpoint);
     return { ...result, vmHwmBytes: readVmHwmBytes() };
   }
 }

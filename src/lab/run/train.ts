@@ -4,7 +4,7 @@ import type { RunSummary } from '../../core/summary.js';
 import { TfjsTrainer, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import type { RunPlan, TrainHooks } from '../../engine/trainer.js';
 import { planOnly } from './outcome.js';
-import { summarize } from './record.js';
+import { checkpointWriter, summarize } from './record.js';
 
 /** What `train` gives back: the plan it ran, every measured step and evaluation, and the run's summary. */
 export interface TrainOutcome {
@@ -23,7 +23,7 @@ export async function train(
   config: TrainConfig,
   hooks: TrainHooks & { onStart?(plan: RunPlan): void } = {},
 ): Promise<TrainOutcome> {
-  const trainer = new TfjsTrainer(config);
+  const trainer = new TfjsTrainer(config, undefined, checkpointWriter());
   const plan = planOnly(await trainer.prepare());
   hooks.onStart?.(plan);
   const result = await trainer.run(hooks);

@@ -9,7 +9,7 @@
 import { TfjsTrainer } from '../../engine/tfjs/trainer.js';
 import { planOnly } from './outcome.js';
 import type { ParentMessage, WorkerJob, WorkerMessage } from './protocol.js';
-import { runAndRecord } from './record.js';
+import { checkpointWriter, runAndRecord } from './record.js';
 
 /** Progress messages to the parent at most this often. */
 const PROGRESS_EVERY_MS = 200;
@@ -27,7 +27,7 @@ async function runJob(job: WorkerJob): Promise<number> {
   process.on('SIGTERM', () => controller.abort());
   process.on('disconnect', () => controller.abort());
   let lastSentMs = 0;
-  const outcome = await runAndRecord(new TfjsTrainer(job.config), {
+  const outcome = await runAndRecord(new TfjsTrainer(job.config, undefined, checkpointWriter(job.record?.dbPath)), {
     identity: { seed: job.config.seed, lr: job.config.lr, target: job.config.target },
     record: job.record,
     hooks: {
