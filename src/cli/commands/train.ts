@@ -1,12 +1,14 @@
 /** `batchlab train`: one run, with a progress bar and a summary. */
-import { LAST_BATCH_POLICIES } from '../../core/batching.js';
+import { describePlan, LAST_BATCH_POLICIES } from '../../core/batching.js';
+import { formatBatchSchedule, parseBatchSchedule } from '../../core/batch-schedule.js';
 import { UsageError } from '../../core/errors.js';
-import { LR_SCHEDULES, type LrScheduleKind } from '../../core/lr.js';
+import { defaultLrRule, LR_RULES, LR_SCHEDULES, type LrRule, type LrScheduleKind } from '../../core/lr.js';
 import { parseTarget } from '../../core/parse.js';
 import { parsePositiveInt } from '../../core/units.js';
 import type { LoadOptions } from '../../data/types.js';
 import { assertOptimizerName, type OptimizerConfig, type TrainBudget, type TrainResult } from '../../core/run.js';
 import { prepareRun, type RunContext, type TrainConfig, TfjsTrainer } from '../../engine/tfjs/trainer.js';
+import { checkpointWriter } from '../../lab/run/record.js';
 import { MODEL_NAMES, type ModelName, type ModelSpec } from '../../models/index.js';
 import { UnknownNameError } from '../../core/errors.js';
 import { duration, mb, num, pct } from '../format.js';
@@ -81,16 +83,51 @@ export const TRAIN_OPTIONS = {
     help: 'evaluate on held-out data every N steps (0: about 10 times per run)',
   },
   target: { type: 'string', value: 'acc:X|loss:X', help: 'stop once held-out accuracy >= X (or loss <= X)' },
+  'batch-schedule': {
+    type: 'string',
+    value: 'B@S,...',
+    help: 'a batch-size schedule instead of one batch: "64@0,128@2000,256@6000" trains at 64 from the start, 128 once 2,000 samples are seen, 256 from 6,000; a "steps" suffix ("64@0,128@500steps") counts updates instead; the LR of each batch follows --lr-rule from --lr at the first batch',
+  },
+  'lr-rule': {
+    type: 'string',
+    value: 'RULE',
+    choices: LR_RULES,
+    help: 'with --batch-schedule: how the LR follows the batch (default: linear for sgd/momentum, sqrt for adam)',
+  },
+  'max-micro-batch': {
+    type: 'int',
+    value: 'N',
+    help: 'with --batch-schedule: split each batch into micro-batches of at most N (gradient accumulation; the largest that fits, e.g. from find-max)',
+  },
+  'checkpoint-in': {
+    type: 'string',
+    value: 'PATH',
+    help: 'resume from this checkpoint (weights, optimizer state, step, data position)',
+  },
+  'checkpoint-out': {
+    type: 'string',
+    value: 'PATH',
+    help: 'save a checkpoint of the final state here (also when stopped with Ctrl-C); the budget counts from the start of the original run',
+  },
 } as const satisfies OptionTable;
 
 export const TRAIN_HELP = formatHelp({
   command: 'train',
   usage: 'batchlab train [options]',
   description:
-    'Trains one model with one batch size, measuring every step (loss, step time, gradient norms, peak memory),\nand prints train and held-out metrics. The effective batch is printed as B = micro-batch x accumulation steps.',
+    'Trains one model with one batch size, measuring every step (loss, step time, gradient norms, peak memory),\nand prints train and held-out metrics. The effective batch is printed as B = micro-batch x accumulation steps.\n\n' +
+    'Batch-size schedule (--batch-schedule): comma-separated BATCH@START phases, e.g. "64@0,128@2000,256@6000".\n' +
+    'START counts samples seen (or updates, with a "steps" suffix: "64@0,128@500steps"); the first phase starts at 0,\n' +
+    'starts increase, batches are positive integers. A phase begins at the first step whose samples before it reach\n' +
+    'its start. Each batch trains at the LR --lr-rule gives it from --lr at the first batch, split into micro-batches\n' +
+    'of at most --max-micro-batch. `batchlab recommend --schedule` derives one from a branch measurement.\n\n' +
+    'Checkpoints: --checkpoint-out saves the full state at the end (weights, optimizer state, step, samples, the\n' +
+    'position in the data order) as safetensors; --checkpoint-in resumes it, bit-identical to a run that never stopped.',
   table: TRAIN_OPTIONS,
   examples: [
     'batchlab train --dataset mnist --model mlp --batch-size 64 --epochs 1',
+    'batchlab train --dataset mnist --model mlp --batch-schedule "32@0,64@4000,128@16000" --lr 0.05 --samples 60000',
+    'batchlab train --dataset mnist --steps 500 --checkpoint-out a.safetensors && batchlab train --dataset mnist --steps 900 --checkpoint-in a.safetensors',
     'batchlab train --dataset mnist --model mlp --batch-size 256 --accum 4 --lr 0.4 --warmup-steps 50',
     'batchlab train --dataset iris --model linear --batch-size 16 --epochs 50 --optimizer adam --lr 0.05',
   ],
@@ -124,15 +161,42 @@ export function datasetOptionsFrom(o: ModelOptions): LoadOptions {
   };
 }
 
+/**
+ * `--batch-schedule` with its LR rule and micro-batch limit, or undefined. The schedule sets the batch,
+ * so a --batch-size or --accum other than the defaults is refused rather than silently overridden.
+ */
+function batchScheduleFrom(o: Parsed<typeof TRAIN_OPTIONS>): TrainConfig['batchSchedule'] {
+  const text = o['batch-schedule'];
+  if (text === undefined) {
+    for (const flag of ['lr-rule', 'max-micro-batch'] as const)
+      if (o[flag] !== undefined)
+        throw new UsageError(`--${flag} applies to --batch-schedule; pass a schedule or drop it`);
+    return undefined;
+  }
+  if (o.accum !== 1 || o['batch-size'] !== TRAIN_OPTIONS['batch-size'].default)
+    throw new UsageError(
+      '--batch-schedule sets the batch of every step; drop --batch-size and --accum (use --max-micro-batch to accumulate)',
+    );
+  const schedule = parseBatchSchedule(text);
+  const rule = (o['lr-rule'] as LrRule | undefined) ?? defaultLrRule(o.optimizer);
+  return { schedule, lrRule: rule, baseBatch: schedule.phases[0]!.batch, maxMicroBatch: o['max-micro-batch'] };
+}
+
 function trainConfigFrom(o: Parsed<typeof TRAIN_OPTIONS>): TrainConfig {
   const budget: TrainBudget = { epochs: o.epochs, maxSteps: o.steps, maxSamples: o.samples };
   if (budget.epochs === undefined && budget.maxSteps === undefined && budget.maxSamples === undefined)
     budget.epochs = 1;
+  const batchSchedule = batchScheduleFrom(o);
+  const first = batchSchedule?.schedule.phases[0]?.batch;
+  const checkpoint =
+    o['checkpoint-in'] === undefined && o['checkpoint-out'] === undefined
+      ? undefined
+      : { resumeFrom: o['checkpoint-in'], saveTo: o['checkpoint-out'] };
   return {
     dataset: o.dataset,
     datasetOptions: datasetOptionsFrom(o),
     model: modelSpecFrom(o),
-    batchSize: o['batch-size'],
+    batchSize: first ?? o['batch-size'],
     accumSteps: o.accum,
     budget,
     lastBatch: o['last-batch'] as 'keep' | 'drop',
@@ -148,6 +212,8 @@ function trainConfigFrom(o: Parsed<typeof TRAIN_OPTIONS>): TrainConfig {
     evalTrainLimit: 10_000,
     evalTestLimit: 2_000,
     target: parseTarget(o.target),
+    batchSchedule,
+    checkpoint,
   };
 }
 
@@ -162,7 +228,7 @@ export async function trainCommand(argv: readonly string[], io: Io): Promise<num
   const config = trainConfigFrom(options);
   const ctx = await prepareRun(config);
   if (config.evalEvery === 0) config.evalEvery = Math.max(1, Math.round(ctx.totalSteps / 10));
-  const trainer = new TfjsTrainer(config, ctx);
+  const trainer = new TfjsTrainer(config, ctx, checkpointWriter());
   if (!options.json) io.out(header(config, ctx));
   const progress = createProgress({ stream: io.errStream, total: ctx.totalSteps, label: 'train' });
   const controller = new AbortController();
@@ -191,8 +257,22 @@ function header(config: TrainConfig, ctx: RunContext): string {
     `backend   ${ctx.backend} (${ctx.backendChoice.reason})`,
     `batch     effective batch = micro-batch x accumulation steps: ${ctx.plan}`,
     `optimizer ${config.optimizer.name}, lr ${config.lr}, schedule ${config.schedule}${config.warmupSteps ? ` after ${config.warmupSteps} warm-up steps` : ''}, seed ${config.seed}`,
-    `budget    up to ${num(ctx.totalSteps)} steps`,
+    ...phaseLines(config, ctx),
+    `budget    up to ${num(ctx.totalSteps)} steps${config.checkpoint?.resumeFrom ? ` (counted from the start of the run the checkpoint ${config.checkpoint.resumeFrom} belongs to)` : ''}`,
   ].join('\n');
+}
+
+/** A schedule run's phases: from which step and samples, the batch and its split, the LR. */
+function phaseLines(config: TrainConfig, ctx: RunContext): string[] {
+  const s = config.batchSchedule;
+  if (!s || !ctx.phases) return [];
+  return [
+    `schedule  ${formatBatchSchedule(s.schedule)}, LR by the ${s.lrRule} rule from ${config.lr} at batch ${s.baseBatch}:`,
+    ...ctx.phases.map(
+      (p) =>
+        `          from step ${num(p.firstStep)} (${num(p.samplesBefore)} samples): ${describePlan(p.plan)}, lr ${num(p.lr)}`,
+    ),
+  ];
 }
 
 function summary(config: TrainConfig, ctx: RunContext, r: TrainResult): string {
@@ -206,6 +286,8 @@ function summary(config: TrainConfig, ctx: RunContext, r: TrainResult): string {
     `memory    peak tensor memory ${mb(r.peakBytes)} MB per step (weights, optimizer state, activations, gradients)`,
     `batch     ${ctx.plan} (effective = micro-batch x accumulation steps)`,
   ];
+  if (config.checkpoint?.saveTo)
+    lines.push(`checkpoint saved to ${config.checkpoint.saveTo} at step ${num(r.steps.at(-1)?.step ?? 0)}`);
   if (r.reachedTarget)
     lines.push(
       `target    reached at step ${r.reachedTarget.step} (${num(r.reachedTarget.samples)} samples, ${duration(r.reachedTarget.wallMs)})`,
@@ -222,6 +304,7 @@ function resultJson(config: TrainConfig, ctx: RunContext, r: TrainResult) {
     backend: ctx.backendChoice,
     batchSize: config.batchSize,
     plan: ctx.plan,
+    batchSchedule: config.batchSchedule ? formatBatchSchedule(config.batchSchedule.schedule) : null,
     lr: config.lr,
     optimizer: config.optimizer,
     seed: config.seed,
