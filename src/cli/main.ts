@@ -4,6 +4,7 @@
  * its stack.
  */
 import { isKnownError, UsageError } from '../core/errors.js';
+import { branchCommand } from './commands/branch.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { demoCommand } from './commands/demo.js';
 import { findMaxCommand } from './commands/find-max.js';
@@ -34,6 +35,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
   recommend: { run: recommendCommand, summary: 'a batch size and learning rate with reasons, from a cheap probe' },
   noise: { run: noiseCommand, summary: 'measure the gradient noise scale B_simple at a point in training' },
+  branch: {
+    run: branchCommand,
+    summary: 'the critical batch over training, measured by branching at checkpoints, next to B_simple',
+  },
   report: { run: reportCommand, summary: 'write a self-contained HTML report of an experiment' },
   serve: { run: serveCommand, summary: 'a live dashboard over the store (loopback by default)' },
   list: { run: listCommand, summary: 'list the experiments in the store' },

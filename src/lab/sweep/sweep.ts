@@ -8,7 +8,6 @@
  * Durability: runs and steps go to SQLite as they happen. Ctrl-C stops the current run, which is marked
  * interrupted; `--resume ID` runs only the unfinished runs. A killed parent loses no finished run.
  */
-import { UsageError } from '../../core/errors.js';
 import { scaleLr, type LrRule } from '../../core/lr.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import type { SweepBudget } from '../../core/run.js';
@@ -19,6 +18,7 @@ import { loadDataset } from '../../data/registry.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore, type Experiment, type Run, type Store } from '../../store/index.js';
 import { environment } from '../environment.js';
+import { resumeExperiment } from '../resume.js';
 import { executeRun, type RunSpec } from '../run/execute.js';
 import type { RunOutcome } from '../run/outcome.js';
 
@@ -123,7 +123,7 @@ export async function runSweep(
   try {
     const experiment =
       opts.resumeId !== undefined
-        ? resumeExperiment(store, opts.resumeId, opts.settings)
+        ? resumeExperiment(store, opts.resumeId, { kind: 'sweep', command: 'sweep', settings: opts.settings })
         : newExperiment(store, opts.settings!);
     const settings = experiment.settings as unknown as SweepSettings;
     const startMs = performance.now();
@@ -160,30 +160,6 @@ function newExperiment(store: Store, settings: SweepSettings): Experiment {
     }
   }
   return experiment;
-}
-
-function resumeExperiment(store: Store, id: number, settings: SweepSettings | undefined): Experiment {
-  const experiment = store.getExperiment(id);
-  if (experiment.kind !== 'sweep')
-    throw new UsageError(
-      `experiment ${id} is a ${experiment.kind}, not a sweep; --resume takes a sweep ID (see batchlab list)`,
-    );
-  if (settings) {
-    const differing = differingKeys(experiment.settings, settings as unknown as Record<string, unknown>);
-    if (differing.length > 0) {
-      throw new UsageError(
-        `sweep ${id} was started with other settings (${differing.join(', ')} differ); run "batchlab sweep --resume ${id}" alone, or start a new sweep`,
-      );
-    }
-  }
-  store.markRunningAsInterrupted(id);
-  return experiment;
-}
-
-/** Top-level keys whose JSON differs. */
-function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
 /** Runs every unfinished run in order; stops scheduling when aborted. */
