@@ -50,9 +50,10 @@ def parse_args():
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', help='cpu, cuda, cuda:1, mps, ...')
     p.add_argument('--data-dir', default=DEFAULT_DATA_DIR, help='folder with the four MNIST IDX files')
     p.add_argument('--eval-train-limit', type=int, default=10000, help='training samples used for the final train metrics (the generalization gap)')
-    p.add_argument('--checkpoint-in', default=env_default('BATCHLAB_CHECKPOINT_IN', str, None), help='resume from this checkpoint')
-    p.add_argument('--checkpoint-out', default=env_default('BATCHLAB_CHECKPOINT_OUT', str, None), help='save the training state here at the end')
-    p.add_argument('--limit', type=int, default=None, help='train on the first N training samples only (a quick subset)')
+    p.add_argument('--checkpoint-in', default=env_default('BATCHLAB_CHECKPOINT_IN', str, None),
+                   help='resume from this checkpoint (empty: start from scratch)')
+    p.add_argument('--checkpoint-out', default=env_default('BATCHLAB_CHECKPOINT_OUT', str, None),
+                   help='save the training state here at the end (empty: do not)')
     a = p.parse_args()
     # Work out the accumulation plan B = b x k and refuse one that does not multiply out, naming the values.
     if a.micro_batch is None and a.accum is None:
@@ -163,8 +164,6 @@ def main():
     torch.manual_seed(a.seed)
     x_train, y_train = load_split(a.data_dir, 'train', device)
     x_test, y_test = load_split(a.data_dir, 't10k', device)
-    if a.limit is not None:
-        x_train, y_train = x_train[:a.limit], y_train[:a.limit]
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)).to(device)
     params = list(model.parameters())
     opt = torch.optim.SGD(params, lr=a.lr)

@@ -55,6 +55,13 @@ export const METRICS_ENV = 'BATCHLAB_METRICS';
 
 type PlaceholderName = keyof typeof PLACEHOLDERS;
 
+/**
+ * Placeholders that stand for "none" when the run has no value: a run from scratch has no checkpoint to
+ * load, a branch window none to save. They expand to '' (an empty argument); the script treats an empty
+ * path as none. Every other placeholder without a value is an error.
+ */
+const EMPTY_WHEN_ABSENT: ReadonlySet<PlaceholderName> = new Set(['checkpoint_in', 'checkpoint_out']);
+
 /** `{identifier}` not preceded by `$` (shell expansion) or `\` (escape). */
 const PLACEHOLDER_PATTERN = /(?<![$\\])\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
@@ -128,6 +135,7 @@ export function expandCommand(template: string, values: ResolvedValues): string 
       );
     }
     const value = values[PLACEHOLDERS[name as PlaceholderName][0]];
+    if (value === undefined && EMPTY_WHEN_ABSENT.has(name as PlaceholderName)) return "''";
     if (value === undefined)
       throw new UsageError(
         `the command uses {${name}} but no value was given for it; pass one (e.g. --${name.replace('_', '-')})`,
