@@ -3,6 +3,7 @@ import type uPlot from 'uplot';
 import { num } from '../../src/core/format.js';
 import { isNum } from './json.js';
 import type { ChartSpec, Marker } from './spec.js';
+import { whiskerBars } from './uplot.js';
 
 /** Height of the title line above the plot, in CSS px. */
 const TITLE_PX = 24;
@@ -97,6 +98,18 @@ function seriesSvg(u: uPlot, spec: ChartSpec, box: Box): string[] {
   return parts;
 }
 
+/** The intervals of every series as vertical lines (whiskerBars in SVG coordinates). */
+function whiskersSvg(u: uPlot, spec: ChartSpec, box: Box): string[] {
+  const logX = u.scales.x?.distr === 3;
+  return spec.series.flatMap((s) =>
+    whiskerBars(s, (v, axis) => (axis === 'x' ? box.L : box.T) + u.valToPos(v, axis), {
+      logX,
+      logY: !!spec.yLog,
+      top: box.T,
+    }).map(([x, y1, y2]) => el('line', { x1: x, y1, x2: x, y2, stroke: s.color, 'stroke-width': '1.5' })),
+  );
+}
+
 function markerSvg(u: uPlot, m: Marker, box: Box): string[] {
   const p = u.valToPos(m.value, m.axis);
   if (!isNum(p)) return [];
@@ -149,6 +162,7 @@ export function chartSvg(u: uPlot, spec: ChartSpec): string {
     el('text', { x: 8, y: 16, 'font-size': 13 }, spec.title),
     el('rect', { x: box.L, y: box.T, width: box.W, height: box.H, fill: 'none', stroke: '#999' }),
     ...seriesSvg(u, spec, box),
+    ...whiskersSvg(u, spec, box),
     ...spec.markers.flatMap((m) => markerSvg(u, m, box)),
     ...axesSvg(u, spec, box),
     ...legendSvg(spec, legendTop),

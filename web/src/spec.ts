@@ -23,6 +23,11 @@ export interface SeriesSpec {
   xs: readonly (number | null)[];
   /** null is a gap; undefined means "no point at this x". */
   ys: readonly (number | null | undefined)[];
+  /**
+   * An interval per point, drawn as a vertical bar from low to high at the point's x (same index as xs):
+   * null low: none; null high: unbounded above (the bar runs to the top of the plot).
+   */
+  whiskers?: { lows: readonly (number | null)[]; highs: readonly (number | null)[] };
 }
 
 /** A labelled dashed line across the plot: vertical at x = value, or horizontal at y = value. */
@@ -79,6 +84,8 @@ export interface PublishedChart {
     fit: boolean;
     points: number;
     lastX: number | null;
+    /** Intervals drawn (whiskers with a low end). */
+    whiskers: number;
   }[];
   markers: { axis: string; value: number; label: string }[];
 }

@@ -6,6 +6,7 @@ import { mb, num } from '../../src/core/format.js';
 import type { ReportData, ReportRun } from '../../src/report/types.js';
 import { at, isNum, isRecord, logGrid, numAt } from './json.js';
 import { chartedRuns, peakBytesOf, runSeries, samplesPerSecOf, stepMsOf } from './runs.js';
+import { branchSpecs } from './branch.js';
 import type { ChartSpec, Marker, SeriesSpec } from './spec.js';
 
 export const FIT_COLOR = '#333333';
@@ -41,15 +42,19 @@ interface PerBatchOptions {
 export function buildSpecs(data: ReportData, selected: ReadonlySet<number> = new Set()): ChartSpec[] {
   const runs = chartedRuns(data, selected);
   const sweep: Record<string, unknown> = data.experiment.summary ?? {};
-  const specs: (ChartSpec | null)[] = [
-    ...lossSpecs(runs),
-    evalSpec(runs),
-    ...speedSpecs(runs, sweep),
-    memorySpec(runs, sweep, data),
-    ...tradeoffSpecs(runs, sweep),
-    noiseSpec(runs),
-    ...generalizationSpecs(runs),
-  ];
+  // A branch experiment's runs are windows of one run, not a sweep over B: its curve, and its loss vs samples.
+  const specs: (ChartSpec | null)[] =
+    data.experiment.kind === 'branch'
+      ? [...branchSpecs(sweep), lossSpecs(runs)[1]!]
+      : [
+          ...lossSpecs(runs),
+          evalSpec(runs),
+          ...speedSpecs(runs, sweep),
+          memorySpec(runs, sweep, data),
+          ...tradeoffSpecs(runs, sweep),
+          noiseSpec(runs),
+          ...generalizationSpecs(runs),
+        ];
   return specs.filter((s): s is ChartSpec => s?.series.some((x) => x.xs.length > 0) === true);
 }
 

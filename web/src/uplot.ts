@@ -84,6 +84,53 @@ function drawMarker(u: uPlot, m: Marker): void {
   ctx.restore();
 }
 
+/** A series' intervals as vertical bars in canvas pixels: [x, yLow, yHigh]; an unbounded high runs to the top. */
+export function whiskerBars(
+  s: SeriesSpec,
+  toPos: (value: number, axis: 'x' | 'y') => number,
+  o: { logX: boolean; logY: boolean; top: number },
+): [number, number, number][] {
+  if (!s.whiskers) return [];
+  const bars: [number, number, number][] = [];
+  s.xs.forEach((x, i) => {
+    const low = s.whiskers!.lows[i];
+    const high = s.whiskers!.highs[i];
+    if (!isNum(x) || !isNum(low) || (o.logX && x <= 0) || (o.logY && low <= 0)) return;
+    bars.push([toPos(x, 'x'), toPos(low, 'y'), isNum(high) ? toPos(high, 'y') : o.top]);
+  });
+  return bars;
+}
+
+/** Draws every series' whiskers (SeriesSpec.whiskers) with a short cap at each bounded end. */
+function whiskersPlugin(spec: ChartSpec, logX: boolean): uPlot.Plugin {
+  const draw = (u: uPlot) => {
+    const dpr = window.devicePixelRatio || 1;
+    const { ctx } = u;
+    for (const s of spec.series) {
+      const bars = whiskerBars(s, (v, axis) => u.valToPos(v, axis, true), {
+        logX,
+        logY: !!spec.yLog,
+        top: u.bbox.top,
+      });
+      ctx.save();
+      ctx.strokeStyle = s.color;
+      ctx.lineWidth = 1.5 * dpr;
+      for (const [x, y0, y1] of bars) {
+        ctx.beginPath();
+        ctx.moveTo(x, y0);
+        ctx.lineTo(x, y1);
+        for (const y of y1 === u.bbox.top ? [y0] : [y0, y1]) {
+          ctx.moveTo(x - 4 * dpr, y);
+          ctx.lineTo(x + 4 * dpr, y);
+        }
+        ctx.stroke();
+      }
+      ctx.restore();
+    }
+  };
+  return { hooks: { draw: [draw] } };
+}
+
 /** Vertical (axis 'x') and horizontal (axis 'y') marker lines with a label. */
 function markersPlugin(markers: readonly Marker[]): uPlot.Plugin {
   return { hooks: { draw: [(u) => markers.forEach((m) => drawMarker(u, m))] } };
@@ -141,7 +188,7 @@ export function uplotOptions(spec: ChartSpec, widthPx: number, logX: boolean, on
       { label: spec.yLabel, values: axisValues, size: 60 },
     ],
     series: [{ label: spec.xLabel }, ...spec.series.map((s) => uplotSeries(s, spec))],
-    plugins: [markersPlugin(spec.markers)],
+    plugins: [markersPlugin(spec.markers), whiskersPlugin(spec, logX)],
     hooks: { draw: [onDrawn] },
   };
 }
