@@ -15,6 +15,7 @@ import {
   type BranchSettings,
   branchRunPlans,
   branchSettings,
+  checkBranchSettings,
   DEFAULT_BRANCH_MULTIPLIERS,
   runBranch,
 } from '../../lab/branch/branch.js';
@@ -188,6 +189,7 @@ export async function branchCommand(argv: readonly string[], io: Io): Promise<nu
   if (options.tolerance < 0) throw new UsageError(`--tolerance must be >= 0, got ${options.tolerance}; pass e.g. 0.01`);
   const explicitSettings = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
   const settings = options.resume === undefined || explicitSettings ? branchSettingsFrom(options) : undefined;
+  if (settings) checkBranchSettings(settings); // before the plan is printed
   const result = await runBranchWithProgress(
     { dbPath: options.db, settings, resumeId: options.resume },
     io,

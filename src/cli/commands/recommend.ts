@@ -15,6 +15,7 @@ import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
 import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
 import { parseTarget } from '../../core/parse.js';
+import { recommendScheduleCommand } from './recommend-schedule.js';
 import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
 
 export const RECOMMEND_OPTIONS = {
@@ -58,6 +59,20 @@ export const RECOMMEND_OPTIONS = {
     help: 'with --validate: the target of the sweep',
   },
   'max-epochs': { type: 'int', value: 'N', default: 5, help: 'with --validate: give up on a run after N epochs' },
+  'batch-schedule': {
+    type: 'boolean',
+    help: 'instead: a batch-size schedule (warm-up) from the critical batch measured over training by `batchlab branch`, with a reason per change; measures it first when the store has none for this dataset and model',
+  },
+  from: {
+    type: 'int',
+    value: 'ID',
+    help: 'with --batch-schedule: the branch experiment to use (default: the latest fitting one)',
+  },
+  'max-micro-batch': {
+    type: 'int',
+    value: 'N',
+    help: 'with --batch-schedule: the largest micro-batch that fits (e.g. find-max): larger batches are split',
+  },
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
 } as const satisfies OptionTable;
 
@@ -74,6 +89,7 @@ export const RECOMMEND_HELP = formatHelp({
     'batchlab recommend --dataset mnist --model mlp --memory-budget 4GiB',
     'batchlab recommend --dataset mnist --model mlp --objective compute --optimizer adam --base-lr 0.001 --base-batch 32 --json',
     'batchlab recommend --dataset mnist --model mlp --validate --target acc:0.97',
+    'batchlab recommend --batch-schedule --dataset mnist --model mlp --base-batch 32 --base-lr 0.05 --max-micro-batch 256',
   ],
 });
 
@@ -126,6 +142,17 @@ export async function recommendCommand(argv: readonly string[], io: Io): Promise
       `unexpected argument "${positionals[0]}" for "batchlab recommend"; see batchlab recommend --help`,
     );
   const opts = recommendOptionsFrom(options);
+  if (options['batch-schedule'])
+    return recommendScheduleCommand(
+      {
+        base: opts.base,
+        dbPath: opts.dbPath,
+        fromId: options.from,
+        maxMicroBatch: options['max-micro-batch'],
+        json: !!options.json,
+      },
+      io,
+    );
   const target = options.validate ? validTarget(options) : undefined;
   const controller = new AbortController();
   const onSigint = () => controller.abort();

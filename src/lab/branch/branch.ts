@@ -23,7 +23,17 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type CheckpointMeasurement, summarizeBranches, type BranchSummary } from '../../core/branch-summary.js';
+import {
+  criticalPointsFromBranches,
+  formatBatchSchedule,
+  scheduleFromCriticalCurve,
+} from '../../core/batch-schedule.js';
+import {
+  type BranchSchedule,
+  type BranchSummary,
+  type CheckpointMeasurement,
+  summarizeBranches,
+} from '../../core/branch-summary.js';
 import { DEFAULT_BRANCH_TOLERANCE, geometricCheckpoints } from '../../core/critical-batch.js';
 import { BatchlabError, UsageError } from '../../core/errors.js';
 import { defaultLrRule, scaleLr, type LrRule } from '../../core/lr.js';
@@ -421,4 +431,72 @@ function summarize(store: Store, experimentId: number, s: BranchSettings): Branc
     },
     seed: s.seeds[0]!,
   });
+}
+
+/** A batch-size schedule from a branch measurement, and where it came from. */
+export interface ScheduleRecommendation {
+  experimentId: number;
+  /** True when the measurement was run for this recommendation (no stored one fitted). */
+  measured: boolean;
+  settings: BranchSettings;
+  schedule: BranchSchedule;
+}
+
+/**
+ * The batch-size warm-up of a branch measurement (core/batch-schedule.scheduleFromCriticalCurve on its
+ * curve): of experiment `fromId`; else of the latest finished branch experiment of the same dataset and
+ * model as `settings.base`; else it runs the measurement with `settings` first (`measure`: runBranch, or
+ * the command line's runBranch with a progress line). `maxMicroBatch` re-splits
+ * the schedule's batches for another memory limit (find-max's answer).
+ */
+export async function recommendSchedule(
+  o: { dbPath: string; fromId?: number; settings: BranchSettings; maxMicroBatch?: number },
+  measure: (opts: { dbPath: string; settings: BranchSettings }) => Promise<BranchResult> = (opts) => runBranch(opts),
+): Promise<ScheduleRecommendation> {
+  const stored = storedBranch(o.dbPath, o.fromId, o.settings.base);
+  const source = stored ?? (await measure({ dbPath: o.dbPath, settings: o.settings }));
+  const experiment = 'experiment' in source ? source.experiment : source;
+  const settings = experiment.settings as unknown as BranchSettings;
+  const summary = experiment.summary as unknown as BranchSummary | null;
+  if (!summary?.points)
+    throw new BatchlabError(
+      'BATCHLAB_INTERRUPTED',
+      `branch experiment ${experiment.id} has not finished; finish it with: batchlab branch --resume ${experiment.id}`,
+      { exitCode: 130 },
+    );
+  const recommended = scheduleFromCriticalCurve(criticalPointsFromBranches(summary.points.map((p) => p.critical)), {
+    rule: settings.lrRule,
+    baseLr: settings.baseLr,
+    baseBatch: settings.baseBatch,
+    maxMicroBatch: o.maxMicroBatch ?? settings.maxMicroBatch,
+    maxBatch: settings.trainCount,
+  });
+  return {
+    experimentId: experiment.id,
+    measured: stored === undefined,
+    settings,
+    schedule: { text: formatBatchSchedule(recommended.schedule), changes: recommended.changes },
+  };
+}
+
+/** Branch experiment `fromId` (which must be one), or the latest finished one on the same dataset and model. */
+function storedBranch(dbPath: string, fromId: number | undefined, base: TrainConfig): Experiment | undefined {
+  const store = openStore(dbPath);
+  try {
+    if (fromId !== undefined) {
+      const e = store.getExperiment(fromId);
+      if (e.kind !== 'branch')
+        throw new UsageError(`experiment ${fromId} is a ${e.kind}, not a branch experiment; see batchlab list`);
+      return e;
+    }
+    const same = (e: Experiment) => {
+      const b = (e.settings as unknown as BranchSettings).base;
+      return (
+        e.status === 'done' && b?.dataset === base.dataset && JSON.stringify(b.model) === JSON.stringify(base.model)
+      );
+    };
+    return store.listExperiments({ kind: 'branch' }).find(same);
+  } finally {
+    store.close();
+  }
 }
