@@ -18,11 +18,12 @@
  * Prints the table, the verdict, the held-out accuracy curves (mean over seeds at each tenth of the budget),
  * what the measurement cost, the wall time and the load average; writes bench/results/validate-schedule.json.
  *
- * Usage: npx tsx bench/validate-schedule.ts [--task mlp|cnn|all] [--quick]
+ * Usage: npx tsx bench/validate-schedule.ts [--task mlp,cnn|all] [--keep DIR] [--quick]
+ * (--keep DIR: keep each task's measurement in DIR/<task>.db, and reuse a finished one found there)
  * (--quick: a tenth of the budgets, 3 checkpoints, branches at 2x and 4x, 2 seeds: to check the script, not
  * to validate)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +35,8 @@ import { tInterval } from '../src/core/intervals.js';
 import { scaleLr } from '../src/core/lr.js';
 import type { EvalRecord } from '../src/core/types.js';
 import { trainConfig, type TrainConfig } from '../src/engine/tfjs/trainer.js';
-import { branchSettings, runBranch } from '../src/lab/branch/branch.js';
+import { type BranchSettings, branchSettings, runBranch } from '../src/lab/branch/branch.js';
+import { type Experiment, openStore } from '../src/store/index.js';
 import { train } from '../src/lab/run/train.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -44,7 +46,7 @@ const SEEDS = [1, 2, 3];
 const CONFIDENCE = 0.95;
 
 interface Task {
-  id: 'mlp' | 'cnn';
+  id: string;
   name: string;
   base: TrainConfig;
   /** The full run: the budget of every arm, and the run the checkpoints are placed in. */
@@ -56,7 +58,7 @@ interface Task {
 const TASKS: Task[] = [
   {
     id: 'mlp',
-    name: 'MNIST MLP 784-256-10, SGD momentum 0.9, LR 0.02 at B = 32, 2 epochs (120,000 samples)',
+    name: 'MNIST MLP 784-256-10, SGD momentum 0.9, LR 0.02 at B = 32 (linear rule), 2 epochs (120,000 samples)',
     base: trainConfig({
       dataset: 'mnist',
       model: { name: 'mlp', hidden: [256] },
@@ -67,7 +69,9 @@ const TASKS: Task[] = [
       evalTrainLimit: 2_000,
     }),
     totalSamples: 120_000,
-    targetAccuracy: 0.97,
+    // 95%, not 97%: in the full run of 2026-11-29 no arm's periodic evaluation reached 97% (the fixed small
+    // batch ended at 96.4% on these 2,000 samples), so steps to 97% compared nothing.
+    targetAccuracy: 0.95,
     evalTestLimit: 2_000,
   },
   {
@@ -109,14 +113,31 @@ interface Arm {
   runs: ArmRun[];
 }
 
-function args(): { tasks: Task[]; quick: boolean } {
+function args(): { tasks: Task[]; quick: boolean; keep: string | undefined } {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
-  const at = argv.indexOf('--task');
-  const which = at >= 0 ? argv[at + 1] : 'all';
-  const tasks = TASKS.filter((t) => which === 'all' || t.id === which);
-  if (tasks.length === 0) throw new Error(`--task must be mlp, cnn or all, got ${which}`);
-  return { tasks: quick ? tasks.map((t) => ({ ...t, totalSamples: t.totalSamples / 10 })) : tasks, quick };
+  const value = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
+  const which = (value('--task') ?? 'all').split(',');
+  const tasks = TASKS.filter((t) => which.includes('all') || which.includes(t.id));
+  if (tasks.length === 0) throw new Error(`--task takes ${TASKS.map((t) => t.id).join(', ')} or all, got ${which}`);
+  const keep = value('--keep');
+  return { tasks: quick ? tasks.map((t) => ({ ...t, totalSamples: t.totalSamples / 10 })) : tasks, quick, keep };
+}
+
+/** A finished branch measurement of `settings` kept in `dbPath` (--keep), if any. */
+function keptMeasurement(dbPath: string, settings: BranchSettings): BranchSummary | undefined {
+  if (!existsSync(dbPath)) return undefined;
+  const store = openStore(dbPath, { readonly: true });
+  try {
+    const same = (e: Experiment) =>
+      e.status === 'done' &&
+      JSON.stringify(e.settings['checkpoints']) === JSON.stringify(settings.checkpoints) &&
+      e.settings['lrRule'] === settings.lrRule;
+    const e = store.listExperiments({ kind: 'branch' }).find(same);
+    return e?.summary as unknown as BranchSummary | undefined;
+  } finally {
+    store.close();
+  }
 }
 
 /** Steps to the target: the first periodic evaluation at or above it. */
@@ -159,7 +180,7 @@ function meanCi(values: readonly number[], digits = 3, asPct = false): string {
 }
 
 /** The arms of a task once its schedule is known. */
-function arms(task: Task, summary: BranchSummary, settings: ReturnType<typeof branchSettings>): Arm[] {
+function arms(task: Task, summary: BranchSummary, settings: BranchSettings): Arm[] {
   const b = settings.baseBatch;
   const schedule = parseBatchSchedule(summary.schedule.text);
   const largest = Math.max(...schedule.phases.map((p) => p.batch));
@@ -292,7 +313,7 @@ async function validate(task: Task, quick: boolean, dbPath: string): Promise<Rec
   const full = branchSettings({
     base: task.base,
     totalSamples: task.totalSamples,
-    checkpointDir: join(dirname(dbPath), 'checkpoints'),
+    checkpointDir: join(dirname(dbPath), `checkpoints-${task.id}`),
   });
   const b = full.baseBatch;
   const settings = quick
@@ -309,17 +330,22 @@ async function validate(task: Task, quick: boolean, dbPath: string): Promise<Rec
       })
     : full;
   let lastPrintMs = 0;
-  const measured = await runBranch(
-    { dbPath, settings },
-    {
-      onProgress: ({ doneSamples, totalSamples }) => {
-        if (performance.now() - lastPrintMs < 30_000) return;
-        lastPrintMs = performance.now();
-        process.stderr.write(`  branch: ${num(doneSamples)} / ${num(totalSamples)} samples\n`);
-      },
-    },
-  );
-  const summary = measured.summary!;
+  const kept = keptMeasurement(dbPath, settings);
+  if (kept) process.stderr.write(`  (reusing the finished measurement in ${dbPath})\n`);
+  const summary =
+    kept ??
+    (
+      await runBranch(
+        { dbPath, settings },
+        {
+          onProgress: ({ doneSamples, totalSamples }) => {
+            if (performance.now() - lastPrintMs < 30_000) return;
+            lastPrintMs = performance.now();
+            process.stderr.write(`  branch: ${num(doneSamples)} / ${num(totalSamples)} samples\n`);
+          },
+        },
+      )
+    ).summary!;
   const branchMs = performance.now() - started;
   const list = arms(task, summary, settings);
   for (const arm of list) await runArm(task, arm, seeds);
@@ -329,7 +355,7 @@ async function validate(task: Task, quick: boolean, dbPath: string): Promise<Rec
     ...curves(task, list),
     'branch measurement:',
     ...summary.findings.map((f) => `  ${f}`),
-    `wall time: branch measurement ${duration(branchMs)}, arms ${duration(performance.now() - started - branchMs)}; load average ${num(load, 2)} at the start, ${num(loadavg()[0]!, 2)} at the end (2 shared cores)`,
+    `wall time: branch measurement ${kept ? 'reused (measured before)' : duration(branchMs)}, arms ${duration(performance.now() - started - branchMs)}; load average ${num(load, 2)} at the start, ${num(loadavg()[0]!, 2)} at the end (2 shared cores)`,
   ];
   console.log(`\n${lines.join('\n')}`);
   return {
@@ -342,8 +368,9 @@ async function validate(task: Task, quick: boolean, dbPath: string): Promise<Rec
   };
 }
 
-const { tasks, quick } = args();
-const dir = mkdtempSync(join(tmpdir(), 'batchlab-validate-schedule-'));
+const { tasks, quick, keep } = args();
+const dir = keep === undefined ? mkdtempSync(join(tmpdir(), 'batchlab-validate-schedule-')) : resolve(keep);
+mkdirSync(dir, { recursive: true });
 try {
   const out = [];
   for (const task of tasks) out.push(await validate(task, quick, join(dir, `${task.id}.db`)));
@@ -351,5 +378,5 @@ try {
   writeFileSync(RESULTS, JSON.stringify({ quick, results: out }, null, 2));
   console.log(`\nwrote ${RESULTS}`);
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  if (keep === undefined) rmSync(dir, { recursive: true, force: true });
 }
