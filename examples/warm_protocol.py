@@ -56,8 +56,13 @@ def serve_requests(ready, run_probe, requests=None):
         answer({'probe': batch, **run_probe(batch, steps)})
 
 
-def run_fresh(train_step, peak, sync):
-    """One ordinary trial: BATCHLAB_MAX_STEPS steps at BATCHLAB_BATCH_SIZE, a metrics line per step; an OOM propagates."""
+def run_fresh(train_step, peak, sync, stated=None):
+    """One ordinary trial: BATCHLAB_MAX_STEPS steps at BATCHLAB_BATCH_SIZE, a metrics line per step; an OOM propagates.
+
+    stated() adds what the process knows of its memory to each line (memory_limit_bytes: a cap its allocator
+    runs under; peak_reserved_bytes: what the allocator held at most), so a search learns the cap without
+    an out-of-memory first (docs/protocol.md, section 2).
+    """
     batch = int(os.environ.get('BATCHLAB_BATCH_SIZE', '64'))
     steps = int(os.environ.get('BATCHLAB_MAX_STEPS', '3'))
     path = os.environ.get('BATCHLAB_METRICS')
@@ -65,5 +70,6 @@ def run_fresh(train_step, peak, sync):
     for step in range(1, steps + 1):
         step_ms = []
         timed_steps(train_step, batch, 1, sync, step_ms)
-        line = json.dumps({'step': step, 'samples': step * batch, 'peak_mem_bytes': peak(), 'step_ms': step_ms[0]})
+        fields = {'step': step, 'samples': step * batch, 'peak_mem_bytes': peak(), 'step_ms': step_ms[0]}
+        line = json.dumps({**fields, **(stated() if stated else {})})
         out.write(line + '\n') if out else print('batchlab: ' + line, flush=True)

@@ -18,16 +18,29 @@ export {
   type SweepResult,
   type SweepSettings,
 } from './lab/sweep/sweep.js';
+/** A sweep from what a user types (batch list and budget in the command line's syntax), checked against the data. */
+export { planSweep, type SweepRequest } from './lab/sweep/plan.js';
 /** find-max: the largest batch whose step fits a memory budget, probed both ways and verified. */
 export { findMax, type FindMaxHooks, type FindMaxReport, type ProbeRecord } from './lab/find-max/find-max.js';
 export {
   commandProber,
   tfjsProber,
+  warmCommandProber,
   type CommandProberOptions,
   type Prober,
   type TfjsProberOptions,
+  type WarmCommandProberOptions,
 } from './lab/find-max/probers.js';
 export { findMaxSettings, targetAdvice, type FindMaxSettings, type TargetAdvice } from './core/find-max.js';
+/** find-max from a request (a TF.js model or a command under a budget): the prober built, the search run. */
+export {
+  planFindMax,
+  runFindMax,
+  type FindMaxPlan,
+  type FindMaxRequest,
+  type FindMaxSubject,
+  type RunFindMaxHooks,
+} from './lab/find-max/request.js';
 /** recommend: a cheap probe (memory, noise scale, throughput), then a batch size, LR and warm-up with reasons. */
 export {
   recommendJson,
@@ -36,7 +49,13 @@ export {
   type RecommendOptions,
   type RecommendResult,
 } from './lab/recommend/recommend.js';
-export { validateRecommend, type ValidationReport } from './lab/recommend/validate.js';
+export {
+  recommendAndValidate,
+  validateRecommend,
+  type CheckedRecommendation,
+  type ValidationOptions,
+  type ValidationReport,
+} from './lab/recommend/validate.js';
 /** The gradient noise scale B_simple at a chosen point of training, stored as an experiment. */
 export { runNoiseExperiment as noise, type NoiseMeasurement } from './lab/noise/noise.js';
 /** The critical batch over training, measured by branching at checkpoints (Merrill et al. 2025), beside B_simple. */
@@ -51,8 +70,23 @@ export {
 // ---- One run ----
 
 /** One TF.js run in this process, nothing stored; `trainConfig` fills the defaults. */
-export { train, type TrainOutcome } from './lab/run/train.js';
-export { trainConfig, TfjsTrainer, type RunContext, type TrainConfig } from './engine/tfjs/trainer.js';
+export { train, type TrainOptions, type TrainOutcome, type TrainStart } from './lab/run/train.js';
+export {
+  checkTrainConfig,
+  trainConfig,
+  TfjsTrainer,
+  type DataFacts,
+  type RunContext,
+  type TrainConfig,
+} from './engine/tfjs/trainer.js';
+/** The checks every run's settings pass before any work (the limits of --hidden among them). */
+export {
+  checkRunSettings,
+  MAX_HIDDEN_LAYERS,
+  MAX_HIDDEN_WIDTH,
+  MAX_LAYER_WEIGHTS,
+  type RunSettingsToCheck,
+} from './core/run-checks.js';
 /** One run as experiments run it: a TF.js run in a child process, or a training command; recorded when asked. */
 export { executeRun, type ExecuteOptions, type RunSpec } from './lab/run/execute.js';
 export type { RunHooks, RunOutcome, RunRecord } from './lab/run/outcome.js';
@@ -82,7 +116,10 @@ export type { ModelSpec } from './models/index.js';
 export { noiseScaleSeries, noiseScaleWithCI, NoiseScaleTracker, simpleNoiseScale } from './core/noise.js';
 /** Fits across batch sizes: memory peak = a + b B, step time t(B) = alpha + beta B, steps/examples to target. */
 export { fitMemory, predictMaxBatch, accumulationPlan, type MemoryFit } from './core/search.js';
-export { fitStepTime, saturationBatch, type StepTimeFit } from './core/throughput.js';
+export { batchWorthUsing, fitStepTime, saturationBatch, type BatchWorth, type StepTimeFit } from './core/throughput.js';
+/** A failure as a measurement: an out-of-memory message's figures, and the limit search that reads them (issue 17). */
+export { parseOomMessage, type OomFigures } from './core/oom-message.js';
+export { failurePoint, searchLimit, startBatch } from './core/limit.js';
 export { fitTradeoff, type TradeoffFit } from './core/tradeoff.js';
 export { fitLine, type LineFit } from './core/fit.js';
 /** LR scaling (linear, square-root) and schedules. */
@@ -103,10 +140,26 @@ export {
 /** The critical batch from branches at a checkpoint, and the 20%-overhead definition of Zhang et al. 2024. */
 export { criticalBatchCurve, overheadCriticalBatch } from './core/critical-batch.js';
 export { summarizeBranches, type BranchSummary } from './core/branch-summary.js';
-/** Summaries of a run and of a sweep, as stored. */
+/** Summaries of a run and of a sweep, as stored; per batch size, means over seeds with their intervals. */
 export { summarizeRun } from './core/summarize-run.js';
-export { summarizeSweep } from './core/summarize-sweep.js';
-export type { Finding, NoiseSummary, RunSummary, SweepSummary } from './core/summary.js';
+export { summarizeSweep, type FindingContext } from './core/summarize-sweep.js';
+export { batchStats } from './core/batch-stats.js';
+export type {
+  BatchStats,
+  BatchValue,
+  Comparison,
+  Finding,
+  FindingClaim,
+  NoiseSummary,
+  RunIntervals,
+  RunSummary,
+  SweepSummary,
+} from './core/summary.js';
+/** The statistics behind the verdicts: trend test, best batch sets, saturation, intervals. */
+export { testTrend, USUAL_ADVICE, type ClaimId, type TrendResult } from './core/trend.js';
+export { bestBatches, throughputSaturation } from './core/extremes.js';
+export { accuracyInterval, tInterval, wilsonInterval, type MeasuredInterval } from './core/intervals.js';
+export type { RestsOn, Verdict } from './core/evidence.js';
 export type {
   OptimizerConfig,
   SplitMetrics,
@@ -116,5 +169,13 @@ export type {
   TrainTarget,
 } from './core/run.js';
 export type { EvalRecord, StepRecord } from './core/types.js';
-export { BatchlabError, type ErrorCode } from './core/errors.js';
+/** Typed errors and the one exit-code table (error code -> exit status) the command line exits by. */
+export {
+  BatchlabError,
+  EXIT_CODES,
+  EXIT_MEANINGS,
+  SIGNAL_EXIT_CODES,
+  type ErrorCode,
+  type ExitCode,
+} from './core/errors.js';
 export { BATCHLAB_VERSION } from './version.js';

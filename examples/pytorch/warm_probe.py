@@ -39,6 +39,8 @@ class Memory:
     def __init__(self, device):
         self.device = torch.device(device)
         self.cuda = self.device.type == 'cuda'
+        if self.cuda and self.device.index is None:  # torch.cuda's per-process calls need an index ('cuda' -> 'cuda:N')
+            self.device = torch.device('cuda', torch.cuda.current_device())
 
     def sync(self):
         if self.cuda:
@@ -71,15 +73,33 @@ class Memory:
     def now(self):
         return torch.cuda.memory_allocated(self.device) if self.cuda else self._status('VmRSS')
 
+    def limit(self):
+        """The cap set_per_process_memory_fraction puts on the caching allocator, in bytes; None without one."""
+        if not self.cuda:
+            return None
+        fraction = getattr(torch.cuda, 'get_per_process_memory_fraction', None) or getattr(
+            torch.cuda.memory, 'get_per_process_memory_fraction', None)  # recent torch only
+        if fraction is None or fraction(self.device) >= 1:
+            return None
+        return int(fraction(self.device) * torch.cuda.mem_get_info(self.device)[1])
+
+    def stated(self):
+        """What an ordinary trial states of its memory besides its peak: the allocator's reserved peak and its cap."""
+        if not self.cuda:
+            return {}
+        info = {'peak_reserved_bytes': torch.cuda.max_memory_reserved(self.device)}
+        if self.limit() is not None:
+            info['memory_limit_bytes'] = self.limit()
+        return info
+
     def ready(self):
         info = {'device': str(self.device), 'measure': 'cuda-allocated' if self.cuda else 'rss', 'base_bytes': self.now()}
         if self.cuda:
             free, total = torch.cuda.mem_get_info(self.device)
-            info.update(free_bytes=free, total_bytes=total)
-            fraction = getattr(torch.cuda, 'get_per_process_memory_fraction', None) or getattr(
-                torch.cuda.memory, 'get_per_process_memory_fraction', None)  # recent torch only
-            if fraction is not None and fraction(self.device) < 1:
-                info['limit_bytes'] = int(fraction(self.device) * total)
+            # reserved: with nvidia-smi's figure for this process, batchlab learns what lies outside the allocator (the CUDA context)
+            info.update(free_bytes=free, total_bytes=total, reserved_bytes=torch.cuda.memory_reserved(self.device))
+            if self.limit() is not None:
+                info['limit_bytes'] = self.limit()
         return info
 
 
@@ -105,4 +125,4 @@ def serve(train_step, device='cpu'):
     if warm_requested():
         serve_requests(memory.ready(), lambda batch, steps: run_probe(train_step, memory, batch, steps))
     else:
-        run_fresh(train_step, memory.peak, memory.sync)
+        run_fresh(train_step, memory.peak, memory.sync, memory.stated)

@@ -1,9 +1,12 @@
 /**
- * The batchlab command line: parse, call the library, print. Known errors (BatchlabError) print one line
- * `error [CODE]: message` and exit with their code (2 for bad input); anything else is a bug and prints
- * its stack.
+ * The batchlab command line: find the command, run it with an AbortSignal that SIGINT and SIGTERM abort,
+ * and exit by the one table of exit codes (core/errors.ts EXIT_CODES). Known errors (BatchlabError) print
+ * one line `error [CODE]: message`; anything else is a bug and prints its stack (bin/batchlab.js).
  */
-import { isKnownError, UsageError } from '../core/errors.js';
+import { EXIT_CODES, EXIT_MEANINGS, interruptExitCode, isKnownError, UsageError } from '../core/errors.js';
+import { escapeControl } from '../core/text.js';
+import { BATCHLAB_VERSION } from '../version.js';
+import type { Command } from './command.js';
 import { branchCommand } from './commands/branch.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { demoCommand } from './commands/demo.js';
@@ -16,39 +19,32 @@ import { exportCommand, listCommand, showCommand } from './commands/store-comman
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { processIo, type Io } from './io.js';
-import { BATCHLAB_VERSION } from '../version.js';
+import { listenForStop } from './signals.js';
 
-type Command = (argv: readonly string[], io: Io) => Promise<number>;
+/** Every command, in the order `batchlab --help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  demoCommand,
+  trainCommand,
+  sweepCommand,
+  findMaxCommand,
+  recommendCommand,
+  noiseCommand,
+  branchCommand,
+  reportCommand,
+  serveCommand,
+  listCommand,
+  showCommand,
+  exportCommand,
+  datasetsCommand,
+];
 
-interface CommandEntry {
-  run: Command;
-  summary: string;
+/** The exit codes, one line each, for `batchlab --help` (the README shows the same table). */
+export function exitCodeLines(): string[] {
+  return Object.entries(EXIT_MEANINGS).map(([code, meaning]) => `  ${code.padEnd(5)} ${meaning}`);
 }
 
-const COMMANDS: Record<string, CommandEntry> = {
-  demo: { run: demoCommand, summary: "a short showcase on MNIST (the README's main job)" },
-  train: { run: trainCommand, summary: 'train one model at one batch size, measuring every step' },
-  sweep: { run: sweepCommand, summary: 'train at many batch sizes side by side and show what batch size does' },
-  'find-max': {
-    run: findMaxCommand,
-    summary: 'the largest batch that fits a memory budget, found by safe probes and verified',
-  },
-  recommend: { run: recommendCommand, summary: 'a batch size and learning rate with reasons, from a cheap probe' },
-  noise: { run: noiseCommand, summary: 'measure the gradient noise scale B_simple at a point in training' },
-  branch: {
-    run: branchCommand,
-    summary: 'the critical batch over training, measured by branching at checkpoints, next to B_simple',
-  },
-  report: { run: reportCommand, summary: 'write a self-contained HTML report of an experiment' },
-  serve: { run: serveCommand, summary: 'a live dashboard over the store (loopback by default)' },
-  list: { run: listCommand, summary: 'list the experiments in the store' },
-  show: { run: showCommand, summary: 'show one experiment: its table and what it shows' },
-  export: { run: exportCommand, summary: 'write an experiment out as CSV or JSON' },
-  datasets: { run: datasetsCommand, summary: 'list the datasets and their sizes' },
-};
-
 export function mainHelp(): string {
-  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  const rows = COMMANDS.map((c) => `  ${c.commandName.padEnd(12)} ${c.summary}`);
   return [
     'batchlab: measure what batch size does to memory, speed, stability and generalization.',
     '',
@@ -57,33 +53,38 @@ export function mainHelp(): string {
     'Commands:',
     ...rows,
     '',
+    'Exit codes (the same in every command):',
+    ...exitCodeLines(),
+    '',
     'Run `batchlab <command> --help` for the options of a command.',
   ].join('\n');
 }
 
+/** Runs `batchlab ...argv`; resolves with the exit code. Only a bug (not a BatchlabError) rejects. */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(mainHelp());
+    return 0;
+  }
+  if (name === '--version') {
+    io.out(`batchlab ${BATCHLAB_VERSION}`);
+    return 0;
+  }
+  const stop = listenForStop();
   try {
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-      io.out(mainHelp());
-      return 0;
-    }
-    if (name === '--version') {
-      io.out(`batchlab ${BATCHLAB_VERSION}`);
-      return 0;
-    }
-    const entry = COMMANDS[name];
-    if (!entry)
+    const command = COMMANDS.find((c) => c.commandName === name);
+    if (!command)
       throw new UsageError(
-        `unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`,
+        `unknown command "${escapeControl(name)}"; commands: ${COMMANDS.map((c) => c.commandName).join(', ')}`,
         'BATCHLAB_UNKNOWN_COMMAND',
       );
-    return await entry.run(rest, io);
+    return await command(rest, io, { signal: stop.signal });
   } catch (err) {
-    if (isKnownError(err)) {
-      io.err(`error [${err.code}]: ${err.message}`);
-      return err.exitCode;
-    }
-    throw err;
+    if (!isKnownError(err)) throw err;
+    io.err(`error [${err.code}]: ${err.message}`);
+    return err.code === 'BATCHLAB_INTERRUPTED' ? interruptExitCode(stop.signal.reason) : EXIT_CODES[err.code];
+  } finally {
+    stop.dispose();
   }
 }

@@ -12,6 +12,7 @@
  */
 import { UsageError } from './errors.js';
 import { normalQuantile } from './distributions.js';
+import { num } from './format.js';
 import { mean } from './stats.js';
 
 /** Two-sided confidence of every interval and verdict of the findings (a 5% false-claim rate). */
@@ -81,7 +82,7 @@ export function restsOnFor(
 export function describeRestsOn(r: RestsOn): string {
   const seeds = `${r.seeds} seed${r.seeds === 1 ? '' : 's'}`;
   const range = r.batchSizes.length > 0 ? ` (B = ${r.batchSizes[0]}..${r.batchSizes.at(-1)})` : '';
-  const heldOut = r.heldOutSamples === undefined ? '' : `, ${r.heldOutSamples} held-out samples per run`;
+  const heldOut = r.heldOutSamples === undefined ? '' : `, ${num(r.heldOutSamples)} held-out samples per run`;
   const noise = r.noise === 'not estimable' ? 'the noise could not be estimated' : `noise from the ${r.noise}`;
   return `${seeds} x ${r.batchSizes.length} batch sizes${range}, ${r.runs} runs${heldOut}; ${r.test}; ${Math.round(r.confidence * 100)}% interval; ${noise}`;
 }

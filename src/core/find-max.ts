@@ -5,6 +5,14 @@
  * verification, and the advice for a target batch above the maximum. Each reads the probes as they ran.
  */
 import { BatchlabError, UsageError } from './errors.js';
+import {
+  failurePoint,
+  type LimitSearchSettings,
+  type LimitTrial,
+  type PeakMeasure,
+  type PeakPoint,
+  startBatch,
+} from './limit.js';
 import { scaleLr, type LrRule } from './lr.js';
 import { ceilingOf, DEFAULT_MARGIN_FLOOR, MAX_MARGIN, type MarginDerivation, type PeakSample } from './margin.js';
 import {
@@ -16,7 +24,10 @@ import {
   type GrowthGuide,
   type MemoryFit,
 } from './search.js';
+import type { OomFigures } from './oom-message.js';
+import type { StatedMemory } from './run.js';
 import { std } from './stats.js';
+import { formatBytes } from './units.js';
 
 /** How one probe ended. 'timeout' and 'error' stop a search; 'over-budget' and 'oom' steer it. */
 export type ProbeKind = 'ok' | 'over-budget' | 'oom' | 'error' | 'timeout';
@@ -32,6 +43,10 @@ export interface ProbePoint {
   ok: boolean;
   /** Peak on the budget's measure: of a probe that ran to its end, or that was stopped over the limit. */
   peakBytes?: number;
+  /** An out-of-memory's figures, where its message stated them. */
+  oom?: OomFigures;
+  /** What the process stated of its memory: its allocator's cap and reserved peak. */
+  statedMemory?: StatedMemory;
 }
 
 /** Batch sizes of the analytic profile. */
@@ -40,8 +55,8 @@ export const ANALYTIC_BATCHES: readonly number[] = [1, 2, 4, 8];
 export const DEFAULT_PROBE_STEPS = 3;
 /** Default steps of the verification run of the answer. */
 export const DEFAULT_VERIFY_STEPS = 20;
-/** Default bisection tolerance: hi - lo <= 4% of lo, so the answer is within 4 / 104 = 3.8% of the true maximum. */
-export const DEFAULT_TOLERANCE = 0.04;
+/** Default bisection tolerance: hi - lo <= 3% of lo, so the answer is within 3 / 103 = 2.9% below the true maximum (the GPU goal: within 3%). */
+export const DEFAULT_TOLERANCE = 0.03;
 /** Half-width of the search window around the refined start, in tolerances (step 2 of the module doc). */
 export const WINDOW_TOLERANCES = 1;
 /** Below this R^2 the line does not describe the peaks (e.g. RSS noise at small B): search up by doubling instead. */
@@ -115,6 +130,14 @@ export interface TargetAdvice {
   plan: AccumulationChoice;
   /** LR for the effective batch: the rule, the value when a base LR and batch are known, and the words. */
   lr: { rule: LrRule; value?: number; text: string };
+  /**
+   * With the batch worth using (core/throughput batchWorthUsing): the plan with the most accumulation
+   * steps whose micro-batch still reaches it, so within 5% of the best samples/s in less memory; only
+   * when its micro-batch is smaller than the plan's (or than the target, when the target fits).
+   */
+  sameSpeed?: AccumulationChoice;
+  /** The batch worth using it rests on. */
+  worthFrom?: number;
 }
 
 /** Checks the numbers of the settings (the CLI parses them; a library caller may not have). */
@@ -313,12 +336,147 @@ function targetLr(B: number, lr: NonNullable<FindMaxSettings['lr']>): TargetAdvi
   return { rule: lr.rule, value, text: `${intro}: ${formula} = ${+value.toPrecision(4)}` };
 }
 
-/** The accumulation plan for a target batch above the maximum, and the LR for its effective batch. */
+/**
+ * The accumulation plan for a target batch above the maximum, and the LR for its effective batch; with
+ * `worthFrom` (the smallest batch within 5% of the best samples/s) also the plan with smaller
+ * micro-batches that runs about as fast (sameSpeed).
+ */
 export function targetAdvice(
   targetBatch: number,
   maxBatch: number,
   lr: FindMaxSettings['lr'] = { rule: 'linear' },
+  worthFrom?: number,
 ): TargetAdvice {
   const plan = accumulationPlan(targetBatch, maxBatch);
-  return { targetBatch, fits: targetBatch <= maxBatch, plan, lr: targetLr(plan.effectiveBatch, lr) };
+  const fits = targetBatch <= maxBatch;
+  const advice: TargetAdvice = { targetBatch, fits, plan, lr: targetLr(plan.effectiveBatch, lr) };
+  if (worthFrom === undefined) return advice;
+  const same = sameSpeedPlan(targetBatch, worthFrom, maxBatch);
+  const fitsAs = fits ? targetBatch : plan.microBatchSize;
+  return same !== undefined && same.microBatchSize < fitsAs ? { ...advice, sameSpeed: same, worthFrom } : advice;
+}
+
+/**
+ * The exact split of `targetBatch` with the most accumulation steps k whose micro-batch target / k is
+ * at least `worthFrom` and at most `maxBatch`: the smallest micro-batch that still runs at full speed.
+ * Undefined when no divisor lies in that range.
+ */
+export function sameSpeedPlan(
+  targetBatch: number,
+  worthFrom: number,
+  maxBatch: number,
+): AccumulationChoice | undefined {
+  const fewest = Math.ceil(targetBatch / maxBatch);
+  for (let k = Math.floor(targetBatch / Math.max(1, worthFrom)); k >= fewest; k--) {
+    if (targetBatch % k === 0) return accumulationPlan(targetBatch, targetBatch / k);
+  }
+  return undefined;
+}
+
+/**
+ * Batch sizes of the small probes before a limit search (core/limit.ts): on a GPU the peaks up to B = 8
+ * are the CUDA context and the allocator's blocks, so B = 2 and 4 would add two probes and no slope.
+ */
+export const SMALL_BATCHES: readonly number[] = [1, 8];
+
+/** How a limit search reads a prober's peaks: what its OOM figures mean in its measure (failurePoint), and the measure's granularity. */
+export interface LimitReading {
+  peak: PeakMeasure;
+  /** 2 MiB allocator blocks for nvidia-smi; a page for a process's own report. */
+  resolutionBytes: number;
+}
+
+/** What a prober knows of the limit before its first probe, in its own measure (a warm process's ready line). */
+export interface KnownLimits {
+  /** A cap the process runs under (PyTorch's per-process memory fraction). */
+  limitBytes?: number;
+  /** Free device memory: the process can grow by at most this. */
+  freeBytes?: number;
+}
+
+/**
+ * The known limits with the cap the small probes stated (a helper's memory_limit_bytes, docs/protocol.md
+ * section 2), so a fresh search aims at the cap without running into it first. In the allocator's
+ * measure the cap counts as it is; in device terms it gets what lay outside the allocator on top (the
+ * CUDA context: the probe's device peak less its reserved peak, the largest over the probes, since a
+ * sampled device peak may miss part of the reserved one). A device cap needs the reserved peak.
+ */
+export function withStatedLimits(
+  known: KnownLimits,
+  records: readonly ProbePoint[],
+  reading: LimitReading,
+): KnownLimits {
+  const stated = records.filter((r) => r.ok && r.statedMemory?.limitBytes !== undefined);
+  if (stated.length === 0) return known;
+  const cap = Math.min(...stated.map((r) => r.statedMemory?.limitBytes as number));
+  const outside = stated.flatMap((r) =>
+    r.statedMemory?.peakReservedBytes === undefined || r.peakBytes === undefined
+      ? []
+      : [Math.max(0, r.peakBytes - r.statedMemory.peakReservedBytes)],
+  );
+  if (reading.peak === 'device' && outside.length === 0) return known;
+  const limitBytes = reading.peak === 'device' ? cap + Math.max(...outside) : cap;
+  return { ...known, limitBytes: Math.min(limitBytes, known.limitBytes ?? Number.POSITIVE_INFINITY) };
+}
+
+/** The limit search's settings and its first probe. */
+export interface LimitPlan {
+  settings: LimitSearchSettings;
+  start: { batch: number; why: string; predicted?: number };
+}
+
+/**
+ * The limit search from the small probes that passed: the baseline is the largest of them, the usable
+ * limit the budget's (after the margin) lowered by a cap the prober states, a rise counts from
+ * growthGuide's minRiseBytes (3 x the spread of the small peaks, at least 1% of the room), and the
+ * start is startBatch's (1/8 of what the small-B peaks predict, within the free memory).
+ */
+export function limitPlan(
+  records: readonly ProbePoint[],
+  o: { limitBytes: number; known: KnownLimits; reading: LimitReading; tolerance: number; cap: number },
+): LimitPlan {
+  const small: PeakPoint[] = records
+    .filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined)
+    .map((r) => ({ batch: r.batch, peakBytes: r.peakBytes as number }))
+    .sort((a, b) => a.batch - b.batch);
+  const baseline = small.at(-1);
+  if (baseline === undefined) throw new Error('a limit search needs a small probe that passed');
+  const limitBytes = Math.min(o.limitBytes, o.known.limitBytes ?? Number.POSITIVE_INFINITY);
+  const guide = growthGuide(records, limitBytes) as GrowthGuide;
+  const { resolutionBytes } = o.reading;
+  return {
+    settings: {
+      limitBytes,
+      baseline,
+      minRiseBytes: guide.minRiseBytes,
+      resolutionBytes,
+      tolerance: o.tolerance,
+      cap: o.cap,
+    },
+    start: startBatch({ small, limitBytes, freeBytes: o.known.freeBytes, resolutionBytes, cap: o.cap }),
+  };
+}
+
+/** The prediction a limit search reports: where the small-B peaks say the limit is met, and why the search starts where it does. */
+export function limitPrediction(plan: LimitPlan, o: { limitBytes: number; known: KnownLimits }): Prediction {
+  const cap =
+    o.known.limitBytes === undefined ? '' : `; the process runs under a cap of ${formatBytes(o.known.limitBytes)}`;
+  return {
+    batch: plan.start.predicted,
+    start: plan.start.batch,
+    trusted: false,
+    limitBytes: o.limitBytes,
+    note: `limit search from B = ${plan.settings.baseline.batch}: ${plan.start.why}${cap}; each next probe goes where the line through the peaks meets the limit, the one a failure's message states where it states one`,
+  };
+}
+
+/**
+ * A probe as the limit search reads it: a pass with its peak; a failure with what its OOM message
+ * says in the prober's measure (failurePoint); over the budget, a peak at least the one measured.
+ */
+export function limitTrialOf(p: ProbePoint, peak: PeakMeasure): LimitTrial {
+  if (p.ok) return { batch: p.batch, ok: true, peakBytes: p.peakBytes as number };
+  if (p.kind === 'over-budget')
+    return { batch: p.batch, ok: false, failure: { batch: p.batch, peakAtLeastBytes: p.peakBytes } };
+  return { batch: p.batch, ok: false, failure: failurePoint(p.batch, p.oom, peak) };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { duration, mb, num, pct, ratio } from './format.js';
+import { duration, mb, num, pct, plusMinus, points, ratio } from './format.js';
 
 test('num: thousands separated from 1000 up, significant digits below, "-" for not measured', () => {
   assert.equal(num(12345.6), '12,346');
@@ -23,4 +23,15 @@ test('pct, duration, mb and ratio', () => {
   assert.equal(mb(1_250_000), '1.3');
   assert.equal(mb(undefined), '-');
   assert.equal(ratio(5, 2), '2.5x');
+});
+
+test('plusMinus: the value and the half-width of its interval; the value alone without one', () => {
+  assert.equal(plusMinus({ estimate: 0.9691, low: 0.9657, high: 0.9725 }, points, '%'), '96.91% \u00b10.34');
+  assert.equal(plusMinus({ estimate: 1.234, low: 1.2, high: 1.3 }), '1.23 \u00b10.05');
+  assert.equal(plusMinus({ estimate: 1.234 }), '1.23');
+  assert.equal(
+    plusMinus({ estimate: 2, low: 1, high: Number.POSITIVE_INFINITY }),
+    '2',
+    'an unbounded interval is not printed',
+  );
 });

@@ -36,3 +36,23 @@ export function mb(bytes: number | undefined | null): string {
 export function ratio(a: number, b: number): string {
   return `${num(a / b)}x`;
 }
+
+/**
+ * A value with the half-width of its interval, as the terminal and the report print it: "96.91% ±0.34"
+ * (`fmt` formats both numbers; `unit` follows the value). The half-width is (high - low) / 2, a fair
+ * summary of an interval that is not quite symmetric (Wilson, bootstrap). Without an interval: the value.
+ */
+export function plusMinus(
+  v: { estimate: number; low?: number; high?: number },
+  fmt: (x: number) => string = num,
+  unit = '',
+): string {
+  const value = `${fmt(v.estimate)}${unit}`;
+  if (v.low === undefined || v.high === undefined || !Number.isFinite(v.high - v.low)) return value;
+  return `${value} \u00b1${fmt((v.high - v.low) / 2)}`;
+}
+
+/** A fraction in percentage points with `decimals` after the point, no sign: 0.9734 -> "97.34". */
+export function points(x: number, decimals = 2): string {
+  return (x * 100).toFixed(decimals);
+}

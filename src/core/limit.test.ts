@@ -108,6 +108,7 @@ test('the start: 1/8 of what the small-B peaks predict, within the free memory',
   const predicted = 8 + (LINEAR(6000) - LINEAR(8)) / 4e6;
   const r = startBatch({ small, limitBytes: LINEAR(6000), resolutionBytes: 2 * MiB, cap: 1e6 });
   assert.equal(r.batch, Math.floor(8 + (predicted - 8) / START_DIVISOR));
+  assert.equal(r.predicted, Math.floor(predicted), 'the prediction the start is 1/8 of');
   // Less free memory than the limit: the room is what is free.
   const tight = startBatch({ small, limitBytes: LINEAR(6000), freeBytes: 800e6, resolutionBytes: 2 * MiB, cap: 1e6 });
   assert.equal(tight.batch, Math.floor(8 + 800e6 / 4e6 / START_DIVISOR));

@@ -208,7 +208,7 @@ export interface StartOptions {
  * the start is base + (B_pred - base) / START_DIVISOR, at least base + 1 and at most cap. One small
  * probe only: 4 x its batch.
  */
-export function startBatch(o: StartOptions): { batch: number; why: string } {
+export function startBatch(o: StartOptions): { batch: number; why: string; predicted?: number } {
   const sorted = [...o.small].sort((a, b) => a.batch - b.batch);
   const first = sorted[0];
   const base = sorted.at(-1);
@@ -222,6 +222,7 @@ export function startBatch(o: StartOptions): { batch: number; why: string } {
   return {
     batch: clamp(base.batch + (predicted - base.batch) / START_DIVISOR),
     why: `the small-B peaks predict ${Math.floor(predicted)}; starting at 1/${START_DIVISOR} of it`,
+    predicted: Math.floor(predicted),
   };
 }
 
@@ -306,8 +307,8 @@ function failuresSinceSuccess(trials: readonly LimitTrial[]): number {
 
 /** Options of searchLimit. */
 export interface SearchLimitOptions extends LimitSearchSettings {
-  /** Runs one probe. */
-  probe: (batch: number) => Promise<LimitTrial>;
+  /** Runs one probe; `why` says why it goes there (nextProbe's reason, 'start' for the first). */
+  probe: (batch: number, why: string) => Promise<LimitTrial>;
   /** The first probe (startBatch's). */
   start: number;
   /** Most probes. */
@@ -333,7 +334,7 @@ export async function searchLimit(o: SearchLimitOptions): Promise<SearchLimitRes
   while ('batch' in next) {
     if (trials.length >= o.maxTrials) return finishLimit('trial-limit', trials, reasons, o);
     reasons.push(next.why);
-    trials.push(await o.probe(next.batch));
+    trials.push(await o.probe(next.batch, next.why));
     next = nextProbe(trials, o);
   }
   return finishLimit(next.done, trials, reasons, o);

@@ -80,3 +80,10 @@ test('roundBatch: power of two, else multiple of 8, else integer, inside the int
     }
   }
 });
+
+test('the step schedule decays by a factor in (0, 1]: 1 keeps the LR, 0 and above 1 are refused', () => {
+  const o: LrScheduleOptions = { kind: 'step', baseLr: 1, warmupSteps: 0, totalSteps: 100, stepEvery: 10, gamma: 1 };
+  assert.equal(lrAt(50, o), 1);
+  for (const gamma of [0, -0.5, 1.5, Number.NaN])
+    assert.throws(() => lrAt(1, { ...o, gamma }), /--lr-gamma must be in \(0, 1\]/);
+});

@@ -60,7 +60,7 @@ export interface LrScheduleOptions {
   totalSteps: number;
   /** 'step' schedule: multiply by gamma every stepEvery steps after the warm-up. */
   stepEvery?: number;
-  /** 'step' schedule factor, default 0.1. */
+  /** 'step' schedule factor in (0, 1], default 0.1. */
   gamma?: number;
   /** 'cosine' schedule floor, default 0. */
   minLr?: number;
@@ -83,6 +83,12 @@ function checkSchedule(o: LrScheduleOptions): void {
   if (o.kind === 'step' && !(Number.isInteger(o.stepEvery) && (o.stepEvery as number) >= 1)) {
     throw new UsageError(
       `step schedule needs stepEvery, a positive integer, got ${o.stepEvery}; use e.g. --lr-step-every 1000`,
+    );
+  }
+  // A decay factor: 0 would stop training at the first decay, above 1 the LR would grow; 1 keeps it constant.
+  if (o.gamma !== undefined && !(o.gamma > 0 && o.gamma <= 1)) {
+    throw new UsageError(
+      `--lr-gamma must be in (0, 1] (the step schedule multiplies the LR by it), got ${o.gamma}; use e.g. --lr-gamma 0.1`,
     );
   }
 }

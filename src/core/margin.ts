@@ -158,8 +158,9 @@ export function memoryCeiling(
   const samples = points.map((p) => ({ batch: p.batchSize, peakBytes: p.peakBytes }));
   const c = ceilingOf({ fit: f, budgetBytes, floor, samples });
   if (c.batch === 0) {
+    // The same case as find-max's budget below batch 1 (lab/find-max budgetTooSmall): a budget to raise, not a crash.
     throw new BatchlabError(
-      'BATCHLAB_OOM',
+      'BATCHLAB_BAD_BUDGET',
       `the model needs about ${Math.round(f.interceptBytes / 1e6)} MB before any batch, more than the budget of ${Math.round(budgetBytes / 1e6)} MB minus its margin; raise --memory-budget or use a smaller model`,
     );
   }

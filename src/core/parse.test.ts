@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchlabError } from './errors.js';
-import { parseBatchList, parseBudget, parseSeeds, parseTarget } from './parse.js';
+import { MAX_REPLICATES, parseBatchList, parseBudget, parseSeeds, parseTarget, replicateSeeds } from './parse.js';
 
 function refused(code: string, pattern: RegExp) {
   return (err: unknown) => {
@@ -27,12 +27,22 @@ test('parseBatchList: sorted, without duplicates, each within the training set',
   assert.throws(() => parseBatchList('1\u001b[2J', 100), refused('BATCHLAB_BAD_BATCH_SIZE', /got "1\\x1b\[2J"/));
 });
 
-test('parseTarget: accuracy in (0, 1], a finite loss', () => {
+test('parseTarget: accuracy in (0, 1], a finite held-out or training loss', () => {
   assert.deepEqual(parseTarget('acc:0.97'), { metric: 'accuracy', value: 0.97 });
+  assert.deepEqual(parseTarget('train-loss:0.25'), { metric: 'train-loss', value: 0.25 });
   assert.deepEqual(parseTarget(' accuracy:1 '), { metric: 'accuracy', value: 1 });
   assert.deepEqual(parseTarget('loss:0.1'), { metric: 'loss', value: 0.1 });
   assert.equal(parseTarget(undefined), undefined);
-  for (const bad of ['acc:0', 'acc:1.5', 'loss:', 'loss:1.2.3', 'mse:0.1', `loss:${'9'.repeat(400)}`, 'acc:-1']) {
+  for (const bad of [
+    'acc:0',
+    'acc:1.5',
+    'loss:',
+    'loss:1.2.3',
+    'mse:0.1',
+    `loss:${'9'.repeat(400)}`,
+    'acc:-1',
+    'train-loss:x',
+  ]) {
     assert.throws(() => parseTarget(bad), refused('BATCHLAB_BAD_ARGUMENT', /target must look like acc:0\.97/), bad);
   }
 });
@@ -46,6 +56,11 @@ test('parseBudget: the four kinds, the default, and an accuracy target only for 
   assert.deepEqual(parseBudget('target=acc:0.9', opts), {
     kind: 'target',
     target: { metric: 'accuracy', value: 0.9 },
+    maxEpochs: 10,
+  });
+  assert.deepEqual(parseBudget('target=train-loss:0.3', { ...opts, task: 'regression' }), {
+    kind: 'target',
+    target: { metric: 'train-loss', value: 0.3 },
     maxEpochs: 10,
   });
   assert.throws(() => parseBudget('hours=2', opts), refused('BATCHLAB_BAD_ARGUMENT', /unknown budget "hours=2"/));
@@ -69,4 +84,16 @@ test('parseSeeds: integers >= 0 in the order given, duplicates dropped', () => {
   for (const bad of ['', '1,', '-1', '1.5', 'one', '99999999999999999999']) {
     assert.throws(() => parseSeeds(bad), refused('BATCHLAB_BAD_ARGUMENT', /seed must be an integer >= 0/), bad);
   }
+});
+
+test('replicateSeeds: --replicates N is seeds 1..N', () => {
+  assert.deepEqual(replicateSeeds(3), [1, 2, 3]);
+  assert.deepEqual(replicateSeeds(1), [1]);
+  for (const bad of [0, -2, 1.5]) {
+    assert.throws(() => replicateSeeds(bad), refused('BATCHLAB_BAD_ARGUMENT', /replicates must be a positive integer/));
+  }
+  assert.throws(
+    () => replicateSeeds(MAX_REPLICATES + 1),
+    refused('BATCHLAB_BAD_ARGUMENT', /replicates must be at most 1000, got 1001/),
+  );
 });

@@ -4,26 +4,20 @@
  * with its control characters escaped, and shows a valid example; nothing else is ever thrown.
  */
 import { BatchSizeError, UsageError } from './errors.js';
+import type { SweepBudget, TrainTarget } from './run.js';
 import { escapeControl } from './text.js';
 import { parsePositiveInt } from './units.js';
 
-/** When to stop training: accuracy at or above `value`, or loss at or below it. */
-export interface TargetSpec {
-  metric: 'accuracy' | 'loss';
-  value: number;
-}
+/** When to stop training (core/run.ts TrainTarget): held-out accuracy or loss, or the training loss. */
+export type TargetSpec = TrainTarget;
 
-/** How long each run of a sweep trains; `target` stops at the target, or after `maxEpochs`. */
-export type BudgetSpec =
-  | { kind: 'epochs'; value: number }
-  | { kind: 'steps'; value: number }
-  | { kind: 'samples'; value: number }
-  | { kind: 'target'; target: TargetSpec; maxEpochs: number };
+/** How long each run of a sweep trains (core/run.ts SweepBudget). */
+export type BudgetSpec = SweepBudget;
 
 const BUDGET_KINDS = ['epochs', 'steps', 'samples', 'target'] as const;
 
-/** `acc:0.97`, `accuracy:0.97` or `loss:0.1`. */
-const TARGET_PATTERN = /^(acc|accuracy|loss):([0-9.]+)$/;
+/** `acc:0.97`, `accuracy:0.97`, `loss:0.1` (held-out) or `train-loss:0.1`. */
+const TARGET_PATTERN = /^(acc|accuracy|loss|train-loss):([0-9.]+)$/;
 /** `kind=value`. */
 const BUDGET_PATTERN = /^(\w+)=(.+)$/;
 /** A seed: decimal digits, optionally surrounded by blanks. */
@@ -50,22 +44,26 @@ export function parseBatchList(text: string, trainCount: number): number[] {
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
-/** Parses `acc:0.97` (accuracy in (0, 1]) or `loss:0.1` (a finite loss >= 0); undefined stays undefined. */
+/**
+ * Parses `acc:0.97` (held-out accuracy in (0, 1]), `loss:0.1` (held-out loss) or `train-loss:0.1` (training
+ * loss; both finite and >= 0); undefined stays undefined.
+ */
 export function parseTarget(text: string | undefined): TargetSpec | undefined {
   if (text === undefined) return undefined;
   const m = TARGET_PATTERN.exec(text.trim());
   const value = m ? Number(m[2]) : Number.NaN;
-  if (!m || !Number.isFinite(value) || (m[1] !== 'loss' && (value <= 0 || value > 1))) {
+  const isAccuracy = m !== null && m[1] !== 'loss' && m[1] !== 'train-loss';
+  if (!m || !Number.isFinite(value) || (isAccuracy && (value <= 0 || value > 1))) {
     throw new UsageError(
-      `target must look like acc:0.97 (accuracy in (0, 1]) or loss:0.1, got "${escapeControl(text)}"`,
+      `target must look like acc:0.97 (held-out accuracy in (0, 1]), loss:0.1 or train-loss:0.1, got "${escapeControl(text)}"`,
     );
   }
-  return { metric: m[1] === 'loss' ? 'loss' : 'accuracy', value };
+  return { metric: isAccuracy ? 'accuracy' : (m[1] as 'loss' | 'train-loss'), value };
 }
 
 /**
- * Parses a sweep budget: `epochs=3`, `steps=N`, `samples=N` or `target=acc:0.97` / `target=loss:0.1`.
- * No text means one epoch's worth of samples, so every batch size sees the same data. An accuracy
+ * Parses a sweep budget: `epochs=3`, `steps=N`, `samples=N` or `target=acc:0.97` / `target=loss:0.1` /
+ * `target=train-loss:0.1` (every batch size trained to the same training loss). No text means one epoch's worth of samples, so every batch size sees the same data. An accuracy
  * target needs a classification task; `maxEpochs` (the give-up point of a target) must be positive.
  */
 export function parseBudget(
@@ -77,7 +75,7 @@ export function parseBudget(
   const kind = BUDGET_KINDS.find((k) => k === m?.[1]);
   if (!m || kind === undefined) {
     throw new UsageError(
-      `unknown budget "${escapeControl(text)}"; use epochs=N, steps=N, samples=N or target=acc:0.97 (or target=loss:0.1)`,
+      `unknown budget "${escapeControl(text)}"; use epochs=N, steps=N, samples=N or target=acc:0.97 (or target=loss:0.1, target=train-loss:0.1)`,
     );
   }
   const spec = m[2] as string;
@@ -101,4 +99,15 @@ export function parseSeeds(text: string): number[] {
     return n;
   });
   return [...new Set(seeds)];
+}
+
+/** Most seeds `--replicates` runs. */
+export const MAX_REPLICATES = 1000;
+
+/** The seeds of `--replicates N`: 1, 2, ..., N, each its own initial weights and sample order. */
+export function replicateSeeds(n: number): number[] {
+  const count = parsePositiveInt(n, 'replicates', { example: '--replicates 3' });
+  if (count > MAX_REPLICATES)
+    throw new UsageError(`replicates must be at most ${MAX_REPLICATES}, got ${count}; pass e.g. --replicates 3`);
+  return Array.from({ length: count }, (_, i) => i + 1);
 }

@@ -1,7 +1,7 @@
 /**
  * The recommender: a pure decision from measured inputs (memory ceiling, step-time model, throughput
  * saturation, critical batch size) to a batch size, micro-batch, accumulation steps, LR and warm-up,
- * with reasons in plain words that carry the numbers, one per effect of the seed (memory, speed,
+ * with reasons in plain words that carry the numbers, one per effect of the usual advice (memory, speed,
  * stability, generalization).
  *
  * The critical batch B_crit is the measured one from a steps-to-target sweep when given, else the
@@ -17,8 +17,8 @@
  *   long, so T(k m) = S(k m) k t(m) > S(m) t(m) for every k >= 2.
  * - 'compute': fewest examples within 10%: E(B) <= 1.1 E_min  <=>  B <= B_crit / 10 (accumulation allowed).
  * - 'generalization': the smallest batch whose predicted T(B) is within a time allowance (default +25%)
- *   of the 'time' optimum; the smaller root of (1/B + 1/B_crit)(alpha + beta B) = K. The seed claims small
- *   batches generalize better (Keskar et al. 2017 measured sharper minima for large batches); Shallue et
+ *   of the 'time' optimum; the smaller root of (1/B + 1/B_crit)(alpha + beta B) = K. The usual advice
+ *   claims small batches generalize better (Keskar et al. 2017 measured sharper minima for large batches); Shallue et
  *   al. 2019 found the gap vanishes once the metaparameters are tuned per batch size, so this is a
  *   tendency, not a law.
  * - 'memory': the largest batch that fits the memory budget (the ceiling already keeps its margin).
@@ -336,7 +336,7 @@ function stabilityReason(i: RecommendInputs, crit: CriticalBatch | undefined): s
 /** Generalization line: what the objective did about it, with the caveat. */
 function generalizationReason(i: RecommendInputs, r: Recommendation): string {
   const caveat =
-    'the seed claims smaller batches generalize better; Shallue et al. 2019 found the effect vanishes once the metaparameters are tuned';
+    'the usual advice claims smaller batches generalize better; Shallue et al. 2019 found the effect vanishes once the metaparameters are tuned';
   if (i.objective !== 'generalization') return `not optimized for: ${caveat}`;
   const allowance = Math.round((i.timeAllowance ?? DEFAULT_TIME_ALLOWANCE) * 100);
   return `batch ${num(r.batch)} is the smallest within +${allowance}% of the fastest predicted time to target; ${caveat}, so treat it as a tendency`;

@@ -32,12 +32,23 @@ export interface TrainBudget {
   maxSamples?: number;
 }
 
-/** Stop early once an evaluation on the held-out split reaches this. */
+/** What a target is measured on: held-out accuracy or loss, or the training loss. */
+export const TARGET_METRICS = ['accuracy', 'loss', 'train-loss'] as const;
+export type TargetMetric = (typeof TARGET_METRICS)[number];
+
+/**
+ * Stop early once an evaluation reaches this. 'accuracy' and 'loss' are measured on the held-out split;
+ * 'train-loss' on a fixed subset of the training split (the first TRAIN_LOSS_EVAL_SAMPLES rows), so that
+ * every batch size stops at the same training loss and the held-out metrics compare at equal fit.
+ */
 export interface TrainTarget {
-  metric: 'accuracy' | 'loss';
-  /** accuracy: stop when >= value; loss: stop when <= value. */
+  metric: TargetMetric;
+  /** accuracy: stop when >= value; loss and train-loss: stop when <= value. */
   value: number;
 }
+
+/** Training rows the periodic training-loss evaluation of a 'train-loss' target runs on (the first ones). */
+export const TRAIN_LOSS_EVAL_SAMPLES = 2048;
 
 /** How long each run of a sweep trains. `target` stops at the target, or after `maxEpochs`. */
 export type SweepBudget =
@@ -51,9 +62,20 @@ export interface SplitMetrics {
   loss: number;
   /** Classification only, in [0, 1]. */
   accuracy?: number;
+  /** Samples evaluated (what an accuracy's binomial interval rests on); absent when unknown (a command's). */
+  count?: number;
 }
 
 /** A run that trained to its end (or to its target, or until it was stopped). Failures are thrown instead. */
+/**
+ * What a process stated of its memory besides its peak (docs/protocol.md, section 2): the cap its
+ * allocator runs under (memory_limit_bytes) and the allocator's reserved peak (peak_reserved_bytes).
+ */
+export interface StatedMemory {
+  limitBytes?: number;
+  peakReservedBytes?: number;
+}
+
 export interface TrainResult {
   status: 'done' | 'interrupted' | 'target-reached';
   steps: StepRecord[];
@@ -78,6 +100,8 @@ export interface TrainResult {
   reachedTarget?: { step: number; samples: number; wallMs: number };
   /** Top Hessian eigenvalue at the end, when asked for. */
   sharpness?: { topEigenvalue: number; batchSamples: number; iterations: number };
+  /** A command's own statement of its memory cap and reserved peak, when it made one. */
+  statedMemory?: StatedMemory;
   /** Final weights, flattened per variable, when asked for (tests). */
   weights?: Float32Array[];
 }

@@ -1,12 +1,15 @@
 /**
  * Turns one run's measured steps into its RunSummary: throughput with warm-up excluded, loss noise,
- * gradient noise scale with a confidence interval, the generalization gap.
+ * gradient noise scale with a confidence interval, the generalization gap, and the intervals of the run's
+ * own measurements (computed here, where the per-step rows are at hand: a sweep's summary sees only these
+ * summaries).
  */
+import { accuracyInterval, lossNoiseInterval, type MeasuredInterval, medianStepTimeInterval } from './intervals.js';
 import { noiseScaleSeries, noiseScaleWithCI } from './noise.js';
-import { createRng } from './random.js';
-import type { TrainResult, TrainTarget } from './run.js';
+import { createRng, deriveSeed } from './random.js';
+import type { SplitMetrics, TrainResult, TrainTarget } from './run.js';
 import { lossNoise } from './stats.js';
-import type { NoiseSummary, RunSummary } from './summary.js';
+import type { NoiseSummary, RunIntervals, RunSummary } from './summary.js';
 import { stepTimeStats } from './throughput.js';
 import type { StepRecord } from './types.js';
 
@@ -27,7 +30,9 @@ export interface RunFacts
 }
 
 export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
-  const regular = result.steps.filter((s) => s.accumSteps === facts.accumSteps && s.batchSize === facts.batchSize);
+  const regular = result.steps.filter(
+    (s) => s.accumSteps === facts.accumSteps && s.batchSize === facts.batchSize && Number.isFinite(s.stepMs),
+  );
   const warmupExcluded = Math.min(WARMUP_STEPS_EXCLUDED, Math.max(0, regular.length - 1));
   const times =
     regular.length > 0
@@ -62,6 +67,13 @@ export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
     },
     distanceFromInit: result.distanceFromInit,
     sharpness: result.sharpness,
+    intervals: runIntervals({
+      stepMs: regular.map((s) => s.stepMs),
+      warmupSteps: warmupExcluded,
+      losses: lossNoiseLosses(result.steps),
+      test,
+      seed: facts.seed,
+    }),
     target: facts.target && {
       ...facts.target,
       reached: result.reachedTarget !== undefined,
@@ -74,11 +86,54 @@ export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
 
 /**
  * Standard deviation of the per-step loss around its EMA, over the steps after the first 10% (where the
- * loss falls fastest and the trend, not the noise, would dominate the residuals).
+ * loss falls fastest and the trend, not the noise, would dominate the residuals). NaN when a step has no
+ * finite loss: a command need not report one (docs/protocol.md, section 2), e.g. a memory probe.
  */
 export function runLossNoise(steps: readonly StepRecord[]): number {
-  const losses = steps.slice(Math.floor(steps.length / 10)).map((s) => s.loss);
-  return losses.length >= 3 ? lossNoise(losses, LOSS_NOISE_ALPHA) : NaN;
+  const losses = lossNoiseLosses(steps);
+  return losses.length >= MIN_LOSS_NOISE_STEPS && losses.every(Number.isFinite)
+    ? lossNoise(losses, LOSS_NOISE_ALPHA)
+    : NaN;
+}
+
+/** Fewest steps (after the first 10%) the loss noise is measured on. */
+const MIN_LOSS_NOISE_STEPS = 3;
+
+/** The losses the loss noise is measured on: every step after the first 10%. */
+function lossNoiseLosses(steps: readonly StepRecord[]): number[] {
+  return steps.slice(Math.floor(steps.length / 10)).map((s) => s.loss);
+}
+
+/**
+ * The run's own intervals (FINDING_CONFIDENCE, 95%): Wilson for the held-out accuracy when the held-out size
+ * is known; circular block bootstrap (seeded from the run's seed, so a summary is reproducible) for the
+ * median step time after the warm-up and for the loss noise. An interval that the steps cannot bound (too
+ * few blocks: infinite ends) is left out rather than stored as a number it is not.
+ */
+export function runIntervals(input: {
+  stepMs: readonly number[];
+  warmupSteps: number;
+  losses: readonly number[];
+  test: SplitMetrics;
+  seed: number;
+}): RunIntervals {
+  const { test } = input;
+  const out: RunIntervals = {};
+  if (test.accuracy !== undefined && Number.isFinite(test.accuracy) && (test.count ?? 0) >= 1)
+    out.testAccuracy = accuracyInterval(test.accuracy, test.count as number);
+  if (input.stepMs.length - input.warmupSteps >= 2) {
+    const rng = createRng(deriveSeed(input.seed, 'step-time-interval'));
+    out.stepMs = bounded(medianStepTimeInterval(input.stepMs, { warmupSteps: input.warmupSteps, rng }));
+  }
+  if (input.losses.length >= MIN_LOSS_NOISE_STEPS && input.losses.every(Number.isFinite)) {
+    const rng = createRng(deriveSeed(input.seed, 'loss-noise-interval'));
+    out.lossNoise = bounded(lossNoiseInterval(input.losses, { alpha: LOSS_NOISE_ALPHA, rng }));
+  }
+  return out;
+}
+
+function bounded(interval: MeasuredInterval): MeasuredInterval | undefined {
+  return Number.isFinite(interval.low) && Number.isFinite(interval.high) ? interval : undefined;
 }
 
 /** B_simple over the whole run with a window-bootstrap CI, and its smoothed series for charts. */

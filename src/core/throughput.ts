@@ -144,3 +144,130 @@ export function saturationBatch(
   }
   return found;
 }
+
+/** Within this share of the best measured samples/s, a larger batch buys no throughput worth its memory (issue 17). */
+export const WORTH_WITHIN = 0.05;
+/** Leading steps of each probe left out of its step time: the first allocates the allocator's blocks, picks kernels (cuDNN) and fills caches. */
+export const PROBE_WARMUP_STEPS = 1;
+/** The fitted t(B) = alpha + beta B places the point between two probes only when it describes them at least this well. */
+export const MIN_STEP_FIT_R2 = 0.9;
+
+/** One probe's step times (warm-up included), as find-max's probes ran them. */
+export interface TimedProbe {
+  batchSize: number;
+  stepMs: readonly number[];
+}
+
+/** The step time and throughput measured at one batch size. */
+export interface MeasuredThroughput {
+  batchSize: number;
+  /** Median step time over the steps kept (every probe at this batch, its warm-up steps excluded), ms. */
+  stepMs: number;
+  samplesPerSec: number;
+  /** Steps kept. */
+  steps: number;
+}
+
+/** Where throughput stops improving over the probed batch sizes. */
+export interface BatchWorth {
+  /** Ascending by batch size. */
+  points: MeasuredThroughput[];
+  /** t(B) = alpha + beta B over the points. */
+  fit: StepTimeFit;
+  /** The point with the most samples/s. */
+  best: MeasuredThroughput;
+  /** The share of the best samples/s that counts as "as good" (WORTH_WITHIN). */
+  within: number;
+  /** The smallest measured batch whose samples/s is at least (1 - within) x the best. */
+  measuredFrom: number;
+  /**
+   * The batch from which throughput stops improving: where the fitted model T(B) = 1000 B / (alpha +
+   * beta B) reaches (1 - within) x the best, when the fit is good (R^2 >= MIN_STEP_FIT_R2) and that
+   * point lies between measuredFrom and the measured batch below it (the one stretch the probes leave
+   * open; basis 'fitted'); else measuredFrom (basis 'measured').
+   */
+  worthFrom: number;
+  basis: 'measured' | 'fitted';
+  /**
+   * 'flat': the smallest batch timed is already as good; 'saturated': throughput rose, and beyond
+   * worthFrom it gains less than `within`: the best is below the largest batch timed, or worthFrom is
+   * at most half the largest (a doubling that gained under `within`); 'still-rising': the largest
+   * batch timed is the best and worthFrom lies above half of it (near the top of a rising curve
+   * "within 5% of the best" is only the 5% the curve leaves below it, not a saturation).
+   */
+  outcome: 'saturated' | 'flat' | 'still-rising';
+}
+
+/**
+ * The batch worth using from the probes' step times: each probed batch's median step time with the
+ * first `warmupSteps` of every probe left out (stepTimeStats), its samples/s, the fit t(B) = alpha +
+ * beta B (fitStepTime), and the smallest measured batch within `within` of the best samples/s, past
+ * which a step only gets longer, not more efficient. Probes at the same batch pool their kept steps.
+ * Undefined with fewer than two batch sizes timed.
+ */
+export function batchWorthUsing(
+  probes: readonly TimedProbe[],
+  options: { within?: number; warmupSteps?: number } = {},
+): BatchWorth | undefined {
+  const within = options.within ?? WORTH_WITHIN;
+  if (!(within > 0 && within < 1)) throw new UsageError(`throughput "within" must be in (0, 1), got ${within}`);
+  const warmupSteps = options.warmupSteps ?? PROBE_WARMUP_STEPS;
+  const kept = new Map<number, number[]>();
+  for (const p of probes) {
+    if (p.stepMs.length <= warmupSteps) continue;
+    const times = stepTimesAfter(p.stepMs, warmupSteps);
+    if (times.length > 0) kept.set(p.batchSize, [...(kept.get(p.batchSize) ?? []), ...times]);
+  }
+  const points = [...kept]
+    .map(([batchSize, times]) => {
+      const { medianMs } = stepTimeStats(times, { warmupSteps: 0 });
+      return { batchSize, stepMs: medianMs, samplesPerSec: samplesPerSec(batchSize, medianMs), steps: times.length };
+    })
+    .sort((a, b) => a.batchSize - b.batchSize);
+  if (points.length < 2) return undefined;
+  const fit = fitStepTime(points);
+  const best = points.reduce((a, p) => (p.samplesPerSec > a.samplesPerSec ? p : a));
+  const measuredFrom = (points.find((p) => p.samplesPerSec >= (1 - within) * best.samplesPerSec) as MeasuredThroughput)
+    .batchSize;
+  const below = points.filter((p) => p.batchSize < measuredFrom).at(-1)?.batchSize;
+  const fitted = fittedWorthFrom(fit, (1 - within) * best.samplesPerSec);
+  const inGap = fitted !== undefined && below !== undefined && fitted > below && fitted < measuredFrom;
+  const worthFrom = inGap ? fitted : measuredFrom;
+  return {
+    points,
+    fit,
+    best,
+    within,
+    measuredFrom,
+    worthFrom,
+    basis: inGap ? 'fitted' : 'measured',
+    outcome: worthOutcome(worthFrom, best.batchSize, points),
+  };
+}
+
+/** BatchWorth.outcome (see there). */
+function worthOutcome(
+  worthFrom: number,
+  bestBatch: number,
+  points: readonly MeasuredThroughput[],
+): BatchWorth['outcome'] {
+  const largest = (points.at(-1) as MeasuredThroughput).batchSize;
+  if (worthFrom <= (points[0] as MeasuredThroughput).batchSize) return 'flat';
+  return bestBatch < largest || worthFrom <= largest / 2 ? 'saturated' : 'still-rising';
+}
+
+/** The positive, finite step times after the warm-up. */
+function stepTimesAfter(stepMs: readonly number[], warmupSteps: number): number[] {
+  return stepMs.slice(warmupSteps).filter((t) => Number.isFinite(t) && t > 0);
+}
+
+/**
+ * Where the fitted throughput 1000 B / (alpha + beta B) reaches `samplesPerSec`: B = s alpha / (1000 -
+ * s beta), rounded up; undefined for a poor fit (R^2 < MIN_STEP_FIT_R2), alpha or beta <= 0, or a rate
+ * the model never reaches (its limit is 1000 / beta).
+ */
+function fittedWorthFrom(fit: StepTimeFit, samplesPerSec: number): number | undefined {
+  if (!(fit.r2 >= MIN_STEP_FIT_R2 && fit.alphaMs > 0 && fit.betaMsPerSample > 0)) return undefined;
+  const denominator = 1000 - samplesPerSec * fit.betaMsPerSample;
+  return denominator > 0 ? Math.ceil((samplesPerSec * fit.alphaMs) / denominator) : undefined;
+}

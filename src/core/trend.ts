@@ -37,16 +37,18 @@ import {
 } from './evidence.js';
 import { fitLine } from './fit.js';
 
-/** The claims of the usual advice that a sweep checks. */
-export type ClaimId =
-  | 'memory'
-  | 'samples-per-sec'
-  | 'step-time'
-  | 'loss-noise'
-  | 'gradient-noise'
-  | 'held-out-accuracy'
-  | 'generalization-gap'
-  | 'sharpness';
+/** The claims of the usual advice that a sweep checks, in the order its findings state them. */
+export const CLAIM_IDS = [
+  'memory',
+  'samples-per-sec',
+  'step-time',
+  'loss-noise',
+  'gradient-noise',
+  'held-out-accuracy',
+  'generalization-gap',
+  'sharpness',
+] as const;
+export type ClaimId = (typeof CLAIM_IDS)[number];
 
 /** One claim of the usual advice about batch size. */
 export interface Claim {
@@ -62,8 +64,7 @@ export interface Claim {
 }
 
 /**
- * The usual advice, claim by claim (the project's mission text, ../shared/mission/seed-en.md, states them
- * in prose). Each run's value: memory = peak bytes; samples-per-sec = B / median step time; step-time =
+ * The usual advice, claim by claim (the project's mission text states them in prose). Each run's value: memory = peak bytes; samples-per-sec = B / median step time; step-time =
  * median ms per step; loss-noise = lossNoise; gradient-noise = B_simple / B (the noise-to-signal ratio of a
  * batch gradient, E|G_B - G|^2 / |G|^2 = tr(Sigma) / (B |G|^2), McCandlish et al. 2018, so "small batches
  * add more noise" reads as a ratio that falls with B); held-out-accuracy and generalization-gap (train -

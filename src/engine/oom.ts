@@ -6,6 +6,7 @@
  * quietly answer a smaller batch for a bug.
  */
 import { BatchlabError, DivergedError, type ErrorCode, isKnownError } from '../core/errors.js';
+import { type OomFigures, parseOomMessage } from '../core/oom-message.js';
 
 /** One known allocator failure. `example` is a real message, used by the tests. */
 export interface OomPattern {
@@ -168,7 +169,7 @@ export function classifyTrial(e: FailureEvidence): { outcome: TrialOutcome; reas
   if (e.timedOutAfterMs !== undefined) {
     return {
       outcome: 'timeout',
-      reason: `timed out after ${e.timedOutAfterMs} ms and was killed; raise --timeout or lower --max-steps`,
+      reason: `timed out after ${e.timedOutAfterMs} ms and was killed; raise --timeout or give the command fewer steps`,
     };
   }
   if (e.overBudget !== undefined) return { outcome: 'over-budget', reason: e.overBudget };
@@ -224,6 +225,8 @@ export interface RunFailure {
   /** Peak on the budget's measure, when the run measured one before it was stopped (over budget). */
   peakBytes?: number;
   vmHwmBytes?: number;
+  /** The numbers of an out-of-memory message (core/oom-message.ts): what was tried, held, allowed. */
+  oom?: OomFigures;
 }
 
 /** A run whose trainer could tell how it failed (a command's out-of-memory, budget, timeout or crash). */
@@ -231,11 +234,13 @@ export class TrainFailedError extends BatchlabError {
   readonly status: FailureStatus;
   readonly peakBytes?: number;
   readonly vmHwmBytes?: number;
+  readonly oom?: OomFigures;
   constructor(failure: Omit<RunFailure, 'code'>) {
-    super(FAILURE_CODE[failure.status], failure.reason, { exitCode: failure.status === 'interrupted' ? 130 : 1 });
+    super(FAILURE_CODE[failure.status], failure.reason);
     this.status = failure.status;
     this.peakBytes = failure.peakBytes;
     this.vmHwmBytes = failure.vmHwmBytes;
+    this.oom = failure.oom;
   }
 }
 
@@ -252,10 +257,14 @@ export function classifyError(err: unknown): RunFailure {
       reason: err.message,
       peakBytes: err.peakBytes,
       vmHwmBytes: err.vmHwmBytes,
+      ...(err.oom === undefined ? {} : { oom: err.oom }),
     };
   if (err instanceof DivergedError) return { status: 'diverged', code: err.code, reason: err.message };
   const message = err instanceof Error ? err.message : String(err);
-  if (matchOom(message)) return { status: 'oom', code: 'BATCHLAB_OOM', reason: `out of memory: ${message}` };
+  if (matchOom(message)) {
+    const oom = parseOomMessage(message);
+    return { status: 'oom', code: 'BATCHLAB_OOM', reason: `out of memory: ${message}`, ...(oom ? { oom } : {}) };
+  }
   if (isKnownError(err))
     return {
       status: err.code === 'BATCHLAB_INTERRUPTED' ? 'interrupted' : 'failed',

@@ -8,7 +8,8 @@
  */
 import type { LastBatchPolicy } from '../core/batching.js';
 import type { ProbeKind } from '../core/find-max.js';
-import type { OptimizerConfig, TrainBudget, TrainResult, TrainTarget } from '../core/run.js';
+import type { OomFigures } from '../core/oom-message.js';
+import type { OptimizerConfig, StatedMemory, TrainBudget, TrainResult, TrainTarget } from '../core/run.js';
 import type { EvalRecord, StepRecord } from '../core/types.js';
 
 /** What a trainer knows before its first step: printed before a run, passed to progress hooks. */
@@ -57,6 +58,12 @@ export interface ProbeMeasurement {
   ms: number;
   /** Why it failed (the first line is shown in tables). */
   message?: string;
+  /** An out-of-memory's figures (what was tried, held, allowed), where its message stated them: they steer the search. */
+  oom?: OomFigures;
+  /** Each training step's time in ms, in order, warm-up included (the throughput of the probed batch). */
+  stepMs?: number[];
+  /** What the command stated of its memory: its allocator's cap and reserved peak (docs/protocol.md, section 2). */
+  statedMemory?: StatedMemory;
 }
 
 /** What the TF.js training loop is asked to do (tfjs/train.ts); the TF.js trainer builds it from its config. */

@@ -38,15 +38,14 @@ export function isAssetName(name: string): name is AssetName {
 
 /**
  * Reads one asset as UTF-8 text (read on each call: a report is rendered once, a server caches nothing).
- * A missing bundle means the browser code was never built: BATCHLAB_NOT_FOUND saying so.
+ * A missing bundle means the browser code was never built: BATCHLAB_NOT_BUILT saying so (exit 1).
  */
 export function readAsset(name: AssetName): string {
   const path = ASSET_FILES[name]();
   if (!existsSync(path)) {
     throw new BatchlabError(
-      'BATCHLAB_NOT_FOUND',
+      'BATCHLAB_NOT_BUILT',
       `${path} is missing: the page code is built by \`npm run build\` (web/build.mjs); run it in the batchlab folder`,
-      { exitCode: 1 },
     );
   }
   return readFileSync(path, 'utf8');

@@ -62,7 +62,7 @@ export function lockState(
 export class ExperimentLockedError extends BatchlabError {
   readonly owner: ExperimentLock;
   constructor(lock: ExperimentLock, me: LockOwner) {
-    super('BATCHLAB_LOCKED', lockedMessage(lock, me), { exitCode: 2 });
+    super('BATCHLAB_LOCKED', lockedMessage(lock, me));
     this.owner = lock;
   }
 }

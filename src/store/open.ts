@@ -23,7 +23,6 @@ const MOVE_IT = 'move it away or pass --db PATH';
 /** Builds the error for a file that is not (or no longer) a readable batchlab database. */
 export function notBatchlabError(path: string, why: string, cause?: unknown): BatchlabError {
   return new BatchlabError('BATCHLAB_STORE', `${escapeControl(path)} is not a batchlab database (${why}); ${MOVE_IT}`, {
-    exitCode: 2,
     cause,
   });
 }
@@ -34,7 +33,7 @@ export function lockedError(path: string, busyTimeoutMs: number, cause?: unknown
     'BATCHLAB_STORE',
     `database ${escapeControl(path)} is locked by another process (waited ${busyTimeoutMs} ms); ` +
       `wait for it to finish or stop it, or pass --db PATH to use another file`,
-    { exitCode: 2, cause },
+    { cause },
   );
 }
 
@@ -45,7 +44,7 @@ export function lockedError(path: string, busyTimeoutMs: number, cause?: unknown
 export function translateSqliteError(err: unknown, path: string, busyTimeoutMs: number): unknown {
   if (!(err instanceof Database.SqliteError)) return err;
   const code = err.code;
-  const store = (message: string) => new BatchlabError('BATCHLAB_STORE', message, { exitCode: 2, cause: err });
+  const store = (message: string) => new BatchlabError('BATCHLAB_STORE', message, { cause: err });
   const shown = escapeControl(path);
   if (code.startsWith('SQLITE_BUSY')) return lockedError(path, busyTimeoutMs, err);
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return notBatchlabError(path, err.message, err);
@@ -117,7 +116,6 @@ export function rejectVerdict(path: string, verdict: FileVerdict): void {
         'BATCHLAB_STORE',
         `${shown} was written by a newer batchlab (schema version ${verdict.version}; this one reads ` +
           `version ${SCHEMA_VERSION}); upgrade batchlab or pass --db PATH`,
-        { exitCode: 2 },
       );
     case 'older':
       if (isMigratable(verdict)) return;
@@ -125,7 +123,6 @@ export function rejectVerdict(path: string, verdict: FileVerdict): void {
         'BATCHLAB_STORE',
         `${shown} has batchlab schema version ${verdict.version}, older than any this batchlab can upgrade ` +
           `(it upgrades versions ${OLDEST_MIGRATABLE_VERSION} to ${SCHEMA_VERSION - 1}); ${MOVE_IT}`,
-        { exitCode: 2 },
       );
     case 'foreign':
       throw notBatchlabError(path, verdict.detail);
@@ -176,7 +173,7 @@ export function migrateSchema(db: Database.Database, path: string, busyTimeoutMs
       `cannot upgrade ${escapeControl(path)} from batchlab schema version ${from} to ${SCHEMA_VERSION} ` +
         `(${err.message}); the file was left at version ${from}; it holds changes batchlab did not make: ` +
         'restore it from a copy or pass --db PATH',
-      { exitCode: 2, cause: err },
+      { cause: err },
     );
   }
 }

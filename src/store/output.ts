@@ -43,7 +43,7 @@ export class OutputFileError extends BatchlabError {
   readonly path: string;
   readonly reason: string;
   constructor(path: string, reason: string, message: string, cause?: unknown) {
-    super('BATCHLAB_OUTPUT', message, { exitCode: 2, cause });
+    super('BATCHLAB_OUTPUT', message, { cause });
     this.path = path;
     this.reason = reason;
   }

@@ -192,6 +192,5 @@ function oneOf<T extends string>(
     `${escapeControl(where.path)}: ${where.table}.${where.column} of row ${where.id} is ` +
       `"${escapeControl(String(value))}", which this batchlab does not know (valid: ${valid.join(', ')}); ` +
       'the file was edited or written by another program; restore it from a copy or pass --db PATH',
-    { exitCode: 2 },
   );
 }

@@ -301,7 +301,6 @@ export class Store {
           'BATCHLAB_STORE',
           `run ${id} ("${escapeControl(run.key)}") of experiment ${run.experimentId} already finished with status ` +
             `${run.status}; batchlab never reruns a finished run over its results (start a new experiment)`,
-          { exitCode: 2 },
         );
       }
       this.deleteResults(id);
@@ -329,7 +328,6 @@ export class Store {
         throw new BatchlabError(
           'BATCHLAB_STORE',
           `run ${id} ("${escapeControl(run.key)}") already finished with status ${run.status}; cannot record ${outcome.status} over it`,
-          { exitCode: 2 },
         );
       }
       this.stmt(
@@ -615,14 +613,13 @@ export class Store {
       'BATCHLAB_STORE',
       `run ${runId} ("${escapeControl(row.key)}") is on attempt ${current}, but this write comes from attempt ` +
         `${attempt}, which was stopped and replaced; its results are not stored (the new attempt records its own)`,
-      { exitCode: 2 },
     );
   }
 
   private requireRun(id: number): RunRow {
     const row = this.stmt('SELECT * FROM runs WHERE id = ?').get(checkId('run', id)) as RunRow | undefined;
     if (row === undefined) {
-      throw new BatchlabError('BATCHLAB_NOT_FOUND', `no run with id ${id} in ${this.path}`, { exitCode: 2 });
+      throw new BatchlabError('BATCHLAB_NOT_FOUND', `no run with id ${id} in ${this.path}`);
     }
     return row;
   }
@@ -636,9 +633,7 @@ export class Store {
     };
     const known =
       range.n === 0 ? 'it has no experiments yet' : `its experiment ids run from ${range.lo} to ${range.hi}`;
-    return new BatchlabError('BATCHLAB_NOT_FOUND', `no experiment with id ${id} in ${this.path} (${known})`, {
-      exitCode: 2,
-    });
+    return new BatchlabError('BATCHLAB_NOT_FOUND', `no experiment with id ${id} in ${this.path} (${known})`);
   }
 }
 
@@ -658,7 +653,6 @@ function connect(path: string, opts: Required<OpenStoreOptions>): Database.Datab
       ? 'check the path, or run an experiment first to create it'
       : 'check that its directory exists and is writable, or pass --db PATH';
     throw new BatchlabError('BATCHLAB_STORE', `cannot open database ${path} (${why}); ${hint}`, {
-      exitCode: 2,
       cause: err,
     });
   }
@@ -678,7 +672,6 @@ function prepareConnection(db: Database.Database, path: string, opts: Required<O
     throw new BatchlabError(
       'BATCHLAB_STORE',
       `${escapeControl(path)} holds no batchlab data yet; run an experiment first or pass --db PATH`,
-      { exitCode: 2 },
     );
   }
   db.pragma('foreign_keys = ON');
@@ -705,7 +698,7 @@ function isUnfinished(status: RunStatus): boolean {
 // ---- validation and JSON ------------------------------------------------------------------------
 
 function badArgument(message: string): BatchlabError {
-  return new BatchlabError('BATCHLAB_BAD_ARGUMENT', message, { exitCode: 2 });
+  return new BatchlabError('BATCHLAB_BAD_ARGUMENT', message);
 }
 
 function assertOneOf<T extends string>(what: string, value: string, valid: readonly T[]): asserts value is T {

@@ -19,7 +19,7 @@
 import { z } from 'zod';
 import { BatchlabError } from '../core/errors.js';
 import { escapeControl } from '../core/text.js';
-import type { RunSummary, SweepSummary } from '../core/summary.js';
+import { FINDING_CLAIMS, type RunSummary, type SweepSummary } from '../core/summary.js';
 import { SCHEMA_VERSION } from './schema.js';
 import type { ExperimentKind, JsonObject } from './types.js';
 
@@ -37,7 +37,21 @@ const optionalMeasured = z
 /** A JSON object with any fields. */
 const anyObject = z.looseObject({});
 
-const splitMetrics = z.looseObject({ loss: measured, accuracy: optionalMeasured });
+const splitMetrics = z.looseObject({ loss: measured, accuracy: optionalMeasured, count: optionalMeasured });
+
+/** A target's metric (core/run.ts TARGET_METRICS). */
+const targetMetric = z.enum(['accuracy', 'loss', 'train-loss']);
+
+/** An interval of one run's own measurement (core/intervals.ts MeasuredInterval). */
+const measuredInterval = z.looseObject({
+  estimate: measured,
+  low: measured,
+  high: measured,
+  confidence: measured,
+  method: z.enum(['wilson', 'student-t', 'circular-block-bootstrap']),
+  n: measured,
+  blockLength: optionalMeasured,
+});
 
 const noiseSummary = z.looseObject({
   bSimple: optionalMeasured,
@@ -73,9 +87,16 @@ export const runSummarySchema = z.looseObject({
   gap: z.looseObject({ accuracy: optionalMeasured, loss: measured }),
   distanceFromInit: measured,
   sharpness: z.looseObject({ topEigenvalue: measured, batchSamples: measured, iterations: measured }).optional(),
+  intervals: z
+    .looseObject({
+      testAccuracy: measuredInterval.optional(),
+      stepMs: measuredInterval.optional(),
+      lossNoise: measuredInterval.optional(),
+    })
+    .optional(),
   target: z
     .looseObject({
-      metric: z.enum(['accuracy', 'loss']),
+      metric: targetMetric,
       value: measured,
       reached: z.boolean(),
       steps: optionalMeasured,
@@ -88,19 +109,106 @@ export const runSummarySchema = z.looseObject({
 /** A run summary as the store returns it: a RunSummary (with any extra fields it was stored with). */
 export type StoredRunSummary = z.output<typeof runSummarySchema>;
 
+/** A per-batch number with its interval (core/summary.ts BatchValue). */
+const batchValue = z
+  .looseObject({
+    estimate: measured,
+    low: optionalMeasured,
+    high: optionalMeasured,
+    confidence: optionalMeasured,
+    method: z.string().optional(),
+    runs: measured,
+  })
+  .optional();
+
+const batchStats = z.looseObject({
+  batchSize: measured,
+  runs: measured,
+  seeds: z.array(z.number()),
+  peakBytes: batchValue,
+  stepMs: batchValue,
+  samplesPerSec: batchValue,
+  lossNoise: batchValue,
+  bSimple: batchValue,
+  testAccuracy: batchValue,
+  testLoss: batchValue,
+  gapAccuracy: batchValue,
+  gapLoss: batchValue,
+  sharpness: batchValue,
+  reachedTarget: optionalMeasured,
+  stepsToTarget: batchValue,
+});
+
+const comparison = z.enum(['equal-samples', 'equal-steps', 'equal-train-loss', 'equal-held-out-target']);
+
+const restsOn = z.looseObject({
+  seeds: measured,
+  batchSizes: z.array(z.number()),
+  runs: measured,
+  heldOutSamples: optionalMeasured,
+  test: z.string(),
+  confidence: measured,
+  noise: z.enum(['spread between runs', 'sampling error of each run', 'not estimable']),
+});
+
+/**
+ * One finding. A finding stored before verdicts (schema v2 as first released) has `agreesWithSeed`, an
+ * endpoint comparison of one seed, and no `verdict`: it reads back with `verdict: null`, `claim: 'none'` and
+ * `predatesVerdicts: true` (its old field kept), so every reader says it was not tested, never that it agrees.
+ */
+const finding = z
+  .looseObject({
+    effect: z.enum(['memory', 'speed', 'stability', 'generalization']),
+    claim: z.enum(FINDING_CLAIMS).optional(),
+    text: z.string(),
+    verdict: z.enum(['agrees', 'contradicts', 'inconclusive']).nullable().optional(),
+    agreesWithSeed: z.boolean().nullable().optional(),
+    statistic: z.looseObject({ name: z.literal('t'), value: measured, df: measured }).optional(),
+    pValue: optionalMeasured,
+    interval: z
+      .looseObject({
+        scale: z.enum(['log', 'linear']),
+        estimate: measured,
+        low: measured,
+        high: measured,
+        confidence: measured,
+      })
+      .optional(),
+    toSettle: z.looseObject({ seeds: optionalMeasured, heldOutSamples: optionalMeasured }).optional(),
+    restsOn: restsOn.optional(),
+    comparison: comparison.optional(),
+    best: z
+      .looseObject({
+        outcome: z.enum(['single', 'set', 'inconclusive']),
+        best: z.array(z.number()),
+        worse: z.array(z.number()),
+      })
+      .optional(),
+    saturation: z
+      .looseObject({
+        outcome: z.enum(['saturated', 'still-rising', 'inconclusive']),
+        saturatedFrom: optionalMeasured,
+        largestBatch: measured,
+      })
+      .optional(),
+    predatesVerdicts: z.boolean().optional(),
+  })
+  .transform(({ claim, verdict, ...rest }) =>
+    verdict === undefined
+      ? { ...rest, claim: claim ?? ('none' as const), verdict: null, predatesVerdicts: true }
+      : { ...rest, claim: claim ?? ('none' as const), verdict },
+  );
+
 /** `experiments.summary` of a sweep (core/summary.ts SweepSummary). */
 export const sweepSummarySchema = z.looseObject({
   memoryFit: z.looseObject({ interceptBytes: measured, bytesPerSample: measured, r2: measured }).optional(),
   stepTimeFit: z.looseObject({ alphaMs: measured, betaMsPerSample: measured, r2: measured }).optional(),
   saturationBatch: optionalMeasured,
   tradeoff: z.looseObject({ sMin: measured, eMin: measured, bCrit: optionalMeasured, r2: measured }).optional(),
-  findings: z.array(
-    z.looseObject({
-      effect: z.enum(['memory', 'speed', 'stability', 'generalization']),
-      text: z.string(),
-      agreesWithSeed: z.boolean().nullable(),
-    }),
-  ),
+  perBatch: z.array(batchStats).optional(),
+  budget: z.string().optional(),
+  comparison: comparison.optional(),
+  findings: z.array(finding),
   wallMs: measured,
 }) satisfies z.ZodType<SweepSummary>;
 
@@ -122,7 +230,7 @@ export const trainConfigSchema = z
     backend: z.string(),
     evalEvery: z.number(),
     evalTrainLimit: z.number(),
-    target: z.looseObject({ metric: z.enum(['accuracy', 'loss']), value: z.number() }),
+    target: z.looseObject({ metric: targetMetric, value: z.number() }),
   })
   .partial();
 
@@ -131,7 +239,7 @@ const sweepBudget = z.discriminatedUnion('kind', [
   z.looseObject({ kind: z.enum(['epochs', 'steps', 'samples']), value: z.number() }),
   z.looseObject({
     kind: z.literal('target'),
-    target: z.looseObject({ metric: z.enum(['accuracy', 'loss']), value: z.number() }),
+    target: z.looseObject({ metric: targetMetric, value: z.number() }),
     maxEpochs: z.number(),
   }),
 ]);
@@ -279,7 +387,7 @@ function storedJsonError(where: JsonPlace & { path: string }, why: string, cause
     'BATCHLAB_STORE',
     `${escapeControl(where.path)}: the ${where.column} of ${row} ${why}; the file was edited or written by ` +
       'another program; restore it from a copy or pass --db PATH',
-    { exitCode: 2, cause },
+    { cause },
   );
 }
 

@@ -119,9 +119,17 @@ describe('branch report in chromium', { skip }, () => {
       const measured = byLabel.get('critical batch (branches)')!;
       const open = byLabel.get('critical batch: at least / cannot tell')!;
       const noise = byLabel.get('B_simple (noise scale)')!;
-      assert.deepEqual([measured.points, measured.whiskers], [3, 3], `${id}: three measured checkpoints with ranges`);
-      assert.deepEqual([open.points, open.whiskers], [1, 1], `${id}: the last is "at least 128"`);
-      assert.deepEqual([noise.points, noise.whiskers], [4, 4], `${id}: B_simple with its interval at every checkpoint`);
+      assert.deepEqual([measured.points, measured.intervals], [3, 3], `${id}: three measured checkpoints with ranges`);
+      assert.deepEqual(
+        [open.points, open.intervals],
+        [1, 0],
+        `${id}: the last is "at least 128", a point without a bar`,
+      );
+      assert.deepEqual(
+        [noise.points, noise.intervals],
+        [4, 4],
+        `${id}: B_simple with its interval at every checkpoint`,
+      );
     }
     assert.equal(charts.find((c) => c.id === 'critical-samples')!.xLog, true);
     assert.equal(charts.find((c) => c.id === 'critical-samples')!.series[0]!.lastX, 2000);

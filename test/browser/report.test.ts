@@ -81,6 +81,14 @@ describe('HTML report in chromium', { skip }, () => {
     assert.match(await page.locator('#recommendation').innerText(), /batchSize\s+256/);
     assert.equal(await page.locator('#findings li').count(), 4);
     assert.equal(await page.locator('#findings li.bl-contradicts').count(), 1);
+    assert.equal(await page.locator('#findings li.bl-inconclusive').count(), 1);
+    assert.match((await page.locator('#findings li.bl-inconclusive .bl-badge').textContent()) ?? '', /^inconclusive$/i);
+    assert.equal(await page.locator('#per-batch tbody tr').count(), BATCH_SIZES.length, 'the per-batch table');
+    assert.match(
+      (await page.locator('#per-batch tbody tr').first().textContent()) ?? '',
+      /^162\d+\.\d\d% \u00b1\d+\.\d\d/,
+      'B=16, 2 runs, held-out accuracy with its interval',
+    );
     assert.match(
       await page.locator('#findings li.bl-contradicts').innerText(),
       /contradicts the usual advice.*<not> a large effect/s,
@@ -91,6 +99,27 @@ describe('HTML report in chromium', { skip }, () => {
     assert.equal(await page.locator('#runs tbody tr').count(), 11);
     assert.match(await page.locator('#settings').innerText(), /backend\s+batchlab-native/);
     assert.match(await page.locator('#settings').innerText(), /lrRule\s+sqrt/);
+  });
+
+  it("draws each run's interval as an error bar and the mean over seeds as a band (2 seeds)", async () => {
+    const charts = await publishedCharts(page);
+    for (const id of ['accuracy', 'step-time', 'loss-noise']) {
+      const chart = charts.find((c) => c.id === id)!;
+      const runs = chart.series.filter((s) => s.batchSize !== undefined);
+      assert.ok(runs.length > 0 && runs.every((s) => s.intervals === 1 && !s.band), `${id}: one error bar per run`);
+      const mean = chart.series.find((s) => s.label === 'mean over seeds (95% t interval)')!;
+      assert.ok(mean.band, `${id}: the mean is drawn with a band`);
+      assert.equal(mean.intervals, BATCH_SIZES.length, `${id}: the band spans every batch size`);
+    }
+    const [svg] = await Promise.all([page.waitForEvent('download'), page.click('#chart-accuracy .bl-svg')]);
+    const text = readFileSync((await svg.path())!, 'utf8');
+    const runCount = BATCH_SIZES.length * 2;
+    assert.equal((text.match(/<line /g) ?? []).length, runCount, 'one error bar per run');
+    assert.equal((text.match(/<polygon /g) ?? []).length, 1, 'one band');
+    assert.match(
+      (await page.locator('#chart-accuracy .bl-note').textContent()) ?? '',
+      /Rests on 10 runs: 2 seeds x 5 batch sizes, 2,000 held-out samples per run; budget: the same 60,000 samples/,
+    );
   });
 
   it('toggles log x and saves a chart as PNG and SVG', async () => {

@@ -33,14 +33,19 @@ test('branch --help explains the measurement and its options; batchlab --help li
 
 test('branch: bad input exits 2 with one line naming the value', () => {
   const cases: [string[], RegExp][] = [
-    [['--batch-size', '32', '--branch-batches', '16,64'], /branch batches must be integers above the base batch 32/],
-    [['--tolerance', '-0.1'], /--tolerance must be >= 0, got -0\.1/],
-    [['--checkpoints', '100,50'], /checkpoints must increase/],
-    [['--window', '60000'], /no checkpoint fits/],
+    [
+      ['--dataset', 'spiral', '--batch-size', '32', '--branch-batches', '16,64'],
+      /branch batches must be integers above the base batch 32/,
+    ],
+    [['--dataset', 'spiral', '--tolerance', '-0.1'], /--tolerance must be >= 0, got -0\.1/],
+    [['--dataset', 'spiral', '--checkpoints', '100,50'], /checkpoints must increase/],
+    [['--dataset', 'spiral', '--window', '60000'], /no checkpoint fits/],
     [['--cmd', 'python3 t.py'], /with --cmd, pass --samples N/],
+    [['--cmd', 'python3 t.py', '--samples', '1000', '--dataset', 'spiral'], /--dataset describes a TF\.js model/],
+    [['--dataset', 'spiral', '--timeout', '5'], /--timeout only applies with --cmd/],
   ];
   for (const [args, message] of cases) {
-    const r = runCli(['branch', '--dataset', 'spiral', '--db', join(DIR, 'bad.db'), ...args]);
+    const r = runCli(['branch', '--db', join(DIR, 'bad.db'), ...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
@@ -110,4 +115,7 @@ test('branch on spirals, then recommend --batch-schedule prints the schedule and
   const notBranch = runCli([...common, '--from', '999']);
   assert.equal(notBranch.code, 2);
   assert.match(notBranch.stderr, /no experiment with id 999/);
+  const noSchedule = runCli(['recommend', '--from', id, '--db', DB]);
+  assert.equal(noSchedule.code, 2);
+  assert.match(noSchedule.stderr, /--from only applies with --batch-schedule/);
 });

@@ -4,9 +4,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openStore } from '../../src/store/index.js';
 import type { RunSummary, SweepSummary } from '../../src/core/summary.js';
+import { CLAIM_IDS } from '../../src/core/trend.js';
+import { launch, publishedCharts, skipReason, waitReady, watchPage } from '../browser/helpers.js';
 import { runCli } from './harness.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'batchlab-sweep-'));
@@ -36,10 +38,13 @@ test('a tiny sweep end to end: runs stored, memory growing with B, fits and find
   const db = dbPath('tiny');
   const r = runCli(['sweep', ...TINY, '--db', db]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /What this sweep shows:/);
-  assert.match(r.stdout, /\[memory\] memory grew/);
-  assert.match(r.stdout, /\[speed\] throughput/);
-  assert.match(r.stdout, /\[stability\] loss noise/);
+  assert.match(r.stdout, /What this sweep shows, claim by claim of the usual advice about batch size/);
+  assert.match(
+    r.stdout,
+    /^ {2}agrees +\[memory\] A larger batch needs more memory\? The data agree: the peak memory grew/m,
+  );
+  assert.match(r.stdout, /\[speed\] Larger batches train faster, using the hardware better\? /);
+  assert.match(r.stdout, /\[stability\] Small batches make training noisier and less stable\? /);
   for (const b of [8, 32, 128]) assert.match(r.stdout, new RegExp(`^\\s*${b}\\s+\\S+\\s+1\\s+done`, 'm'));
   const store = openStore(db, { readonly: true });
   try {
@@ -72,12 +77,79 @@ test('a tiny sweep end to end: runs stored, memory growing with B, fits and find
   const list = runCli(['list', '--db', db]);
   assert.match(list.stdout, /^\s*1\s+sweep\s+/m);
   const show = runCli(['show', 'latest', '--db', db]);
-  assert.match(show.stdout, /What this sweep shows:/);
+  assert.match(show.stdout, /What this sweep shows, claim by claim/);
   const csv = runCli(['export', '1', '--format', 'csv', '--db', db]);
   assert.equal(csv.code, 0, csv.stderr);
   assert.equal(csv.stdout.trim().split(/\r?\n/).length, 1 + 256 + 64 + 16);
   const json = JSON.parse(runCli(['export', '1', '--format', 'json', '--db', db]).stdout);
   assert.equal(json.runs.length, 3);
+});
+
+/** The claims a sweep tests against the usual advice, in order. */
+const TESTED_CLAIMS: readonly string[] = CLAIM_IDS;
+
+test('--replicates 3: every seed stored and exported, findings with verdicts and intervals, a report with error bars', async (t) => {
+  const db = dbPath('replicates');
+  const report = join(TMP, 'replicates.html');
+  const args = [...TINY.filter((a) => a !== '--no-report'), '--replicates', '3', '--json', '--report', report];
+  const r = runCli(['sweep', ...args, '--db', db], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { runs: { batchSize: number; seed: number }[]; summary: SweepSummary };
+  const pairs = (runs: { batchSize: number; seed: number }[]) =>
+    runs.map((x) => `${x.batchSize}/${x.seed}`).sort((a, b) => a.localeCompare(b));
+  const expected = [8, 32, 128]
+    .flatMap((b) => [1, 2, 3].map((seed) => `${b}/${seed}`))
+    .sort((a, b) => a.localeCompare(b));
+  assert.deepEqual(pairs(out.runs), expected);
+  const claims = out.summary.findings.filter((f) => TESTED_CLAIMS.includes(f.claim));
+  assert.deepEqual(
+    claims.map((f) => f.claim),
+    TESTED_CLAIMS,
+  );
+  for (const f of claims) {
+    assert.ok(['agrees', 'contradicts', 'inconclusive'].includes(f.verdict as string), `${f.claim}: ${f.verdict}`);
+    if (f.restsOn === undefined) continue; // not testable (e.g. no run measured B_simple): said in its text
+    assert.equal(f.restsOn.seeds, 3, f.claim);
+    assert.ok(f.interval && f.statistic && f.statistic.name === 't', `${f.claim} carries its interval and statistic`);
+    assert.match(f.text, /Rests on 3 seeds x 3 batch sizes \(B = 8\.\.128\)/);
+  }
+  for (const b of out.summary.perBatch!) {
+    assert.equal(b.runs, 3);
+    assert.equal(b.testAccuracy?.method, 'student-t');
+  }
+  const csv = runCli(['export', 'latest', '--format', 'csv', '--db', db]);
+  assert.equal(csv.code, 0, csv.stderr);
+  assert.equal(csv.stdout.trim().split(/\r?\n/).length, 1 + 3 * (256 + 64 + 16), "every seed's steps");
+  const json = JSON.parse(runCli(['export', 'latest', '--format', 'json', '--db', db]).stdout);
+  assert.deepEqual(pairs(json.runs), expected);
+  await t.test('the report draws error bars and the band of the mean over seeds', { skip: skipReason() }, async () => {
+    const browser = await launch();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const seen = watchPage(page);
+      await page.goto(pathToFileURL(report).href);
+      await waitReady(page);
+      assert.deepEqual(seen.errors, []);
+      const acc = (await publishedCharts(page)).find((c) => c.id === 'accuracy')!;
+      const runs = acc.series.filter((s) => s.batchSize !== undefined);
+      assert.equal(runs.length, 9);
+      assert.ok(
+        runs.every((s) => s.intervals === 1),
+        'a Wilson error bar on every run',
+      );
+      const mean = acc.series.find((s) => s.band)!;
+      assert.equal(mean.intervals, 3, 'a band through the 3 batch sizes');
+      assert.equal(await page.locator('#findings li').count(), out.summary.findings.length);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+test('--seeds and --replicates together are refused', () => {
+  const r = runCli(['sweep', ...TINY, '--seeds', '1,2', '--replicates', '3', '--db', dbPath('both')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /pass --seeds S,S,\.\.\. or --replicates N, not both/);
 });
 
 test('the same seed reproduces a sweep: identical losses step for step', () => {
@@ -297,7 +369,7 @@ test('Ctrl-C (SIGINT) stops cleanly: the current run is marked interrupted and t
   }
 });
 
-test('demo runs a sweep and ends by writing a self-contained report, printing its path', () => {
+test('demo runs 3 seeds, prints means with intervals and verdicts, and ends by writing a self-contained report', () => {
   const db = dbPath('demo');
   const report = join(TMP, 'demo-report.html');
   const r = runCli(
@@ -306,7 +378,7 @@ test('demo runs a sweep and ends by writing a self-contained report, printing it
       '--batch-sizes',
       '128,512',
       '--budget',
-      'samples=4096',
+      'samples=2048',
       '--sharpness-iterations',
       '2',
       '--db',
@@ -317,7 +389,15 @@ test('demo runs a sweep and ends by writing a self-contained report, printing it
     { timeoutMs: 300_000 },
   );
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /What this sweep shows:/);
+  assert.match(r.stdout, /Mean over 3 seeds per batch size; \u00b1 is half the 95% Student-t interval across seeds/);
+  assert.match(r.stdout, /^ *128 +3 +\d+\.\d\d% \u00b1\d+\.\d\d +/m, 'held-out accuracy with its interval');
+  assert.match(r.stdout, /What this sweep shows, claim by claim of the usual advice about batch size/);
+  assert.match(r.stdout, /^( {2}agrees|! contradicts|\? inconclusive) +\[memory\] A larger batch needs more memory\?/m);
+  const unwrapped = r.stdout.replace(/\n +/g, ' ');
+  assert.match(
+    unwrapped,
+    /Rests on 3 seeds x 2 batch sizes \(B = 128\.\.512\), 6 runs, 2,000 held-out samples per run/,
+  );
   assert.ok(r.stdout.trim().endsWith(`report: ${report}`), r.stdout.slice(-300));
   const html = readFileSync(report, 'utf8');
   assert.match(html, /^<!doctype html>/i);

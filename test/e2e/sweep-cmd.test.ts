@@ -32,7 +32,7 @@ test('sweep --cmd runs the PyTorch example at each batch size and measures B_sim
     join(dirname(db), 'cmd-report.html'),
   ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /What this sweep shows:/);
+  assert.match(r.stdout, /What this sweep shows, claim by claim of the usual advice/);
   // The report shows B_simple from the script's own gradient norms.
   const html = readFileSync(join(dirname(db), 'cmd-report.html'), 'utf8');
   const data = JSON.parse(/<script type="application\/json" id="batchlab-data">([\s\S]*?)<\/script>/.exec(html)![1]!);

@@ -127,6 +127,34 @@ test('loss falls and accuracy rises on iris', async () => {
   assert.ok(r.final.test.accuracy! >= 0.9, `iris held-out accuracy ${r.final.test.accuracy}`);
 });
 
+test('a train-loss target stops at the first periodic training-loss evaluation at or below it', async () => {
+  const data = loadDataset('iris', {});
+  const target = { metric: 'train-loss' as const, value: 0.3 };
+  const r = await trainTfjs({
+    data,
+    model: { name: 'mlp', hidden: [16] },
+    settings: settings({
+      batchSize: 16,
+      budget: { epochs: 200 },
+      optimizer: { name: 'adam' },
+      lrAt: () => 0.02,
+      evalEvery: 5,
+      target,
+    }),
+  });
+  const trainEvals = r.evals.filter((e) => e.split === 'train');
+  const hit = trainEvals.find((e) => e.loss <= target.value);
+  assert.ok(hit, `the training loss reached ${target.value}: ${trainEvals.map((e) => e.loss.toFixed(3)).join(' ')}`);
+  assert.equal(r.status, 'target-reached');
+  assert.deepEqual(r.reachedTarget && [r.reachedTarget.step, r.reachedTarget.samples], [hit.step, hit.samples]);
+  assert.equal(r.steps.at(-1)!.step, hit.step, 'stopped at that evaluation');
+  assert.ok(
+    trainEvals.filter((e) => e.step < hit.step).every((e) => e.loss > target.value),
+    'not before',
+  );
+  assert.equal(r.final.test.count, data.test.count, 'the final held-out evaluation says its size');
+});
+
 test('loss falls and accuracy rises on a 2,000-sample MNIST subset', async () => {
   const data = loadDataset('mnist', { limit: 2000 });
   assert.equal(data.train.count, 2000);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchlabError } from '../../src/core/errors.js';
-import { expandCommand, resolveValues, trialEnv } from '../../src/engine/external/template.js';
+import { expandCommand, expandWarmCommand, resolveValues, trialEnv } from '../../src/engine/external/template.js';
 
 const values = resolveValues({ batch: 64, microBatch: 16, lr: 0.05, maxSteps: 20, seed: 7 });
 
@@ -86,4 +86,21 @@ test('checkpoint placeholders: paths single-quoted for the shell, absent ones em
   );
   assert.throws(() => resolveValues({ batch: 8, resumeStep: -1 }), /resume step must be an integer >= 0/);
   assert.throws(() => resolveValues({ batch: 8, checkpointOut: '' }), /checkpoint out path must be a non-empty path/);
+});
+
+test('a warm command: {lr} and {seed} are filled in; the per-probe values are refused, saying they come from stdin', () => {
+  assert.equal(
+    expandWarmCommand('python3 w.py --lr {lr} --seed {seed} \\{batch}', { lr: 0.1, seed: 3 }),
+    'python3 w.py --lr 0.1 --seed 3 \\{batch}',
+  );
+  for (const name of ['batch', 'micro_batch', 'accum', 'max_steps'])
+    assert.throws(
+      () => expandWarmCommand(`python3 w.py --x {${name}}`, {}),
+      (e: BatchlabError) =>
+        e.code === 'BATCHLAB_BAD_ARGUMENT' &&
+        e.message.startsWith(
+          `a warm command has no {${name}}: it starts once and reads each probe's batch and steps from stdin`,
+        ),
+    );
+  assert.throws(() => expandWarmCommand('python3 w.py {nope}', {}), /unknown placeholder \{nope\}/);
 });

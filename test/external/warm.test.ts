@@ -38,7 +38,7 @@ test('protocol lines: ready, answers, bad requests; other output is not a protoc
   assert.equal(parseWarmLine('fake: starting'), undefined);
   assert.deepEqual(
     parseWarmLine(
-      'batchlab-warm: {"ready": true, "protocol": 1, "device": "cuda:0", "measure": "cuda-allocated", "base_bytes": 5, "total_bytes": 100, "free_bytes": 90, "limit_bytes": 50}',
+      'batchlab-warm: {"ready": true, "protocol": 1, "device": "cuda:0", "measure": "cuda-allocated", "base_bytes": 5, "reserved_bytes": 8, "total_bytes": 100, "free_bytes": 90, "limit_bytes": 50}',
     ),
     {
       kind: 'ready',
@@ -47,6 +47,7 @@ test('protocol lines: ready, answers, bad requests; other output is not a protoc
         device: 'cuda:0',
         measure: 'cuda-allocated',
         baseBytes: 5,
+        reservedBytes: 8,
         totalBytes: 100,
         freeBytes: 90,
         limitBytes: 50,

@@ -82,7 +82,9 @@ describe('stored JSON validators (fast-check, fixed seed)', () => {
         for (const [step, value] of s.noise.series) assert.ok(isNumber(step) && isNumber(value));
         assert.ok(optionalNumber(s.gap.accuracy) && optionalNumber(s.vmHwmBytes));
         if (s.target !== undefined)
-          assert.ok(['accuracy', 'loss'].includes(s.target.metric) && typeof s.target.reached === 'boolean');
+          assert.ok(
+            ['accuracy', 'loss', 'train-loss'].includes(s.target.metric) && typeof s.target.reached === 'boolean',
+          );
         if (s.sharpness !== undefined) assert.ok(isNumber(s.sharpness.topEigenvalue));
       },
     });
@@ -93,7 +95,9 @@ describe('stored JSON validators (fast-check, fixed seed)', () => {
       ['findings'],
       ['findings', '0'],
       ['findings', '0', 'effect'],
-      ['findings', '0', 'agreesWithSeed'],
+      ['findings', '0', 'verdict'],
+      ['findings', '0', 'interval'],
+      ['findings', '0', 'statistic'],
       ['memoryFit'],
       ['memoryFit', 'r2'],
       ['wallMs'],
@@ -107,7 +111,10 @@ describe('stored JSON validators (fast-check, fixed seed)', () => {
         assert.ok(Array.isArray(s.findings) && isNumber(s.wallMs));
         for (const f of s.findings) {
           assert.ok(['memory', 'speed', 'stability', 'generalization'].includes(f.effect));
-          assert.ok(typeof f.text === 'string' && (f.agreesWithSeed === null || typeof f.agreesWithSeed === 'boolean'));
+          assert.ok(typeof f.text === 'string');
+          assert.ok(f.verdict === null || ['agrees', 'contradicts', 'inconclusive'].includes(f.verdict));
+          if (f.verdict === null) assert.ok(f.predatesVerdicts === true || f.claim !== undefined);
+          if (f.interval !== undefined) assert.ok(['log', 'linear'].includes(f.interval.scale));
         }
         if (s.memoryFit !== undefined) assert.ok(isNumber(s.memoryFit.r2) && isNumber(s.memoryFit.bytesPerSample));
         if (s.tradeoff !== undefined) assert.ok(isNumber(s.tradeoff.sMin) && optionalNumber(s.tradeoff.bCrit));

@@ -197,9 +197,9 @@ describe('tokens', () => {
     const out: string[] = [];
     const err: string[] = [];
     const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), errStream: process.stderr };
-    let stop!: () => void;
-    const stopped = new Promise<void>((r) => (stop = r));
-    const done = serveCommand(['--host', '0.0.0.0', '--port', '0', '--db', dbPath], io, { stop: stopped });
+    const stopper = new AbortController();
+    const stop = () => stopper.abort('SIGINT');
+    const done = serveCommand(['--host', '0.0.0.0', '--port', '0', '--db', dbPath], io, { signal: stopper.signal });
     await until(() => out.length >= 2, 'the start lines');
     stop();
     assert.equal(await done, 0);

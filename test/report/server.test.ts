@@ -194,9 +194,9 @@ describe('batchlab serve', () => {
   it('prints its URL, serves until stopped, and rejects bad options by name', async () => {
     const out: string[] = [];
     const io = { out: (t: string) => out.push(t), err: () => {}, errStream: process.stderr };
-    let stop!: () => void;
-    const stopped = new Promise<void>((r) => (stop = r));
-    const done = serveCommand(['--port', '0', '--db', dbPath], io, { stop: stopped });
+    const stopper = new AbortController();
+    const stop = () => stopper.abort('SIGINT');
+    const done = serveCommand(['--port', '0', '--db', dbPath], io, { signal: stopper.signal });
     while (out.length === 0) await new Promise((r) => setTimeout(r, 10));
     const url = /on (http:\/\/127\.0\.0\.1:\d+) /.exec(out[0]!)?.[1];
     assert.ok(url, out[0]);

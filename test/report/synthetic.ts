@@ -1,10 +1,12 @@
 /**
  * A synthetic but realistic sweep written through the Store API, for the report/dashboard tests and
- * bench/report.ts. Curves follow the shapes the seed describes: per-step loss noise ~ 1/sqrt(B), step
+ * bench/report.ts. Curves follow the shapes the usual advice describes: per-step loss noise ~ 1/sqrt(B), step
  * time alpha + beta*B, memory a + b*B, steps-to-target S_min(1 + B_crit/B), a gap that grows with B.
  * Deterministic (seeded LCG), no TF.js.
  */
 import type { EvalRecord, StepRecord } from '../../src/core/types.js';
+import { batchStats } from '../../src/core/batch-stats.js';
+import { accuracyInterval } from '../../src/core/intervals.js';
 import type { RunSummary, SweepSummary } from '../../src/core/summary.js';
 import type { Run, Store } from '../../src/store/index.js';
 
@@ -20,6 +22,8 @@ export const SYNTHETIC_SWEEP_CHARTS = [
   'steps-to-target',
   'examples-to-target',
   'b-simple',
+  'loss-noise',
+  'accuracy',
   'gap',
   'sharpness',
 ] as const;
@@ -51,6 +55,13 @@ const MEM_BYTES_PER_SAMPLE = 150e3;
 /** S_min as a fraction of the run length, so that every B down to 16 reaches the target. */
 const S_MIN_FRACTION = 1 / 20;
 const B_CRIT = 256;
+/** Held-out samples of every run. */
+const HELD_OUT = 2000;
+
+/** A 95% interval of relative half-width `rel` around `x`. */
+function band(x: number, rel: number) {
+  return { estimate: x, low: x * (1 - rel), high: x * (1 + rel), confidence: 0.95 };
+}
 
 /** Park-Miller LCG in [0, 1). */
 export function lcg(seed: number): () => number {
@@ -144,8 +155,13 @@ function runSummary(b: number, seed: number, steps: number, sMin: number): RunSu
       }),
     },
     final: {
-      train: { loss: 0.04, accuracy: trainAcc },
-      test: { loss: 0.07 + 0.005 * Math.log2(b), accuracy: testAcc },
+      train: { loss: 0.04, accuracy: trainAcc, count: 10_000 },
+      test: { loss: 0.07 + 0.005 * Math.log2(b), accuracy: testAcc, count: HELD_OUT },
+    },
+    intervals: {
+      testAccuracy: accuracyInterval(testAcc, HELD_OUT),
+      stepMs: { ...band(stepMs, 0.03), method: 'circular-block-bootstrap', n: steps - 5, blockLength: 8 },
+      lossNoise: { ...band(0.3 / Math.sqrt(b), 0.1), method: 'circular-block-bootstrap', n: steps, blockLength: 4 },
     },
     gap: { accuracy: trainAcc - testAcc, loss: 0.03 + 0.005 * Math.log2(b) },
     distanceFromInit: 12 / Math.sqrt(Math.log2(b)),
@@ -167,18 +183,32 @@ function sweepSummary(sMin: number): SweepSummary & { recommendation: object } {
   return {
     memoryFit: { interceptBytes: MEM_INTERCEPT_BYTES, bytesPerSample: MEM_BYTES_PER_SAMPLE, r2: 0.999 },
     stepTimeFit: { alphaMs: ALPHA_MS, betaMsPerSample: BETA_MS_PER_SAMPLE, r2: 0.98 },
-    saturationBatch: 512,
+    saturationBatch: 128,
     tradeoff: { sMin, eMin: sMin * B_CRIT, bCrit: B_CRIT, r2: 0.97 },
     findings: [
-      { effect: 'memory', text: 'Peak memory grows linearly: 20 MB + 150 kB per sample.', agreesWithSeed: true },
-      { effect: 'speed', text: 'Samples/s rises until B = 512, then flattens.', agreesWithSeed: true },
-      { effect: 'stability', text: 'Loss noise falls as 1/sqrt(B).', agreesWithSeed: true },
+      {
+        effect: 'memory',
+        claim: 'memory',
+        text: 'Peak memory grows linearly: 20 MB + 150 kB per sample.',
+        verdict: 'agrees',
+      },
+      {
+        effect: 'speed',
+        claim: 'samples-per-sec',
+        text: 'Samples/s rises until B = 128, then flattens.',
+        verdict: 'agrees',
+        saturation: { outcome: 'saturated', saturatedFrom: 128, largestBatch: 256 },
+      },
+      { effect: 'stability', claim: 'loss-noise', text: 'Loss noise falls as 1/sqrt(B).', verdict: 'inconclusive' },
       {
         effect: 'generalization',
+        claim: 'generalization-gap',
         text: 'The gap grows by 0.4 points per doubling of B, <not> a large effect.',
-        agreesWithSeed: false,
+        verdict: 'contradicts',
       },
     ],
+    budget: 'the same 60,000 samples per run (one epoch)',
+    comparison: 'equal-samples',
     wallMs: 123_456,
     recommendation: {
       batchSize: 256,
@@ -281,7 +311,8 @@ export function writeSyntheticSweep(store: Store, opts: SyntheticSweepOptions = 
     }
   }
   if (runningRun === undefined) {
-    store.setExperimentSummary(exp.id, sweepSummary(sMin));
+    const done = runs.filter((r) => r.status === 'done').map((r) => r.summary as unknown as RunSummary);
+    store.setExperimentSummary(exp.id, { ...sweepSummary(sMin), perBatch: batchStats(done) });
     store.setExperimentStatus(exp.id, 'done');
   }
   return { experimentId: exp.id, runs, runningRun };

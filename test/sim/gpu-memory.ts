@@ -11,6 +11,8 @@
  */
 import { failurePoint, searchLimit, startBatch, type LimitTrial } from '../../src/core/limit.js';
 import type { OomFigures } from '../../src/core/oom-message.js';
+import type { FindMaxSettings } from '../../src/core/find-max.js';
+import type { Prober } from '../../src/lab/find-max/probers.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -36,6 +38,9 @@ export interface SimCurve {
   resolutionBytes: number;
   /** The limit a warm prober's ready report states: the cap plus the context, or the device. */
   readyLimitBytes: number;
+  /** Step time t(B) = stepAlphaMs + stepBetaMs x B, ms (simStepMs). */
+  stepAlphaMs: number;
+  stepBetaMs: number;
 }
 
 /** The curve with its derived fields. */
@@ -49,8 +54,11 @@ function curve(c: Omit<SimCurve, 'resolutionBytes' | 'readyLimitBytes'>): SimCur
 
 /**
  * The curves of the tests: ResNet-18 on 96x96 images under a 24 GiB cap on an H200 (3.9 MB per sample,
- * ~6,150 fit), exact, with 2 MiB blocks, with the small-B peaks of issue 17, and with a quadratic term;
- * the MNIST MLP on an 80 GB H100 without a cap (1.08 GiB flat, 7 KB per sample in 2 MiB blocks).
+ * ~6,150 fit), exact, with 2 MiB blocks, with the small-B peaks of issue 17, with small-B peaks that do
+ * not rise at all (nvidia-smi sampled a short probe before its steps), and with a quadratic term;
+ * the MNIST MLP on an 80 GB H100 without a cap (1.08 GiB flat, 7 KB per sample in 2 MiB blocks). Step
+ * times: t(B) = 6 + 0.03 B ms for the ResNet curves, 1 + 2e-5 B ms for the MLP (rough guesses of the
+ * shape, for the throughput report and bench/gpu/simulate-limit.ts's time model; not measured).
  */
 export const SIM_CURVES: readonly SimCurve[] = (() => {
   const resnet = {
@@ -63,11 +71,14 @@ export const SIM_CURVES: readonly SimCurve[] = (() => {
     capBytes: 24 * GiB,
     totalBytes: 139.8 * GiB,
     smallScale: 1,
+    stepAlphaMs: 6,
+    stepBetaMs: 0.03,
   };
   return [
     curve(resnet),
     curve({ ...resnet, name: 'resnet18, 2 MiB blocks', blockBytes: 2 * MiB }),
     curve({ ...resnet, name: 'resnet18, small B 6x low', blockBytes: 2 * MiB, smallScale: 1 / 6 }),
+    curve({ ...resnet, name: 'resnet18, flat small B', blockBytes: 2 * MiB, smallScale: 0 }),
     curve({
       ...resnet,
       name: 'quadratic, 2 MiB blocks',
@@ -84,6 +95,8 @@ export const SIM_CURVES: readonly SimCurve[] = (() => {
       blockBytes: 2 * MiB,
       capBytes: Number.POSITIVE_INFINITY,
       totalBytes: 81_559 * MiB,
+      stepAlphaMs: 1,
+      stepBetaMs: 2e-5,
     }),
   ];
 })();
@@ -190,4 +203,70 @@ export async function simulateLimitSearch(
   });
   if (r.maxBatch !== undefined) run(r.maxBatch);
   return { answer: r.maxBatch, outcome: r.outcome, probes, reasons: [start.why, ...r.reasons] };
+}
+
+/** find-max's settings over a curve, as `--budget-on gpu --memory-budget <the card>` gives them, with a 3% tolerance. */
+export function simSettings(c: SimCurve, margin = 0.1): FindMaxSettings {
+  return {
+    budgetBytes: c.totalBytes,
+    budgetOn: 'gpu',
+    marginFloor: margin,
+    cap: 2 ** 25,
+    probeSteps: 3,
+    verifySteps: 20,
+    maxTrials: 40,
+    tolerance: 0.03,
+    analyticBatches: [1, 2, 4, 8],
+    subject: { curve: c.name },
+  };
+}
+
+/** Step time of the simulated model at batch B, ms: a fixed part (kernel launches) plus a per-sample part. */
+export function simStepMs(c: SimCurve, batch: number): number {
+  return c.stepAlphaMs + c.stepBetaMs * batch;
+}
+
+/** Options of simProber. */
+export interface SimProberOptions {
+  /** A warm prober: prepare() states the cap and the free memory the ready line would. */
+  warm: boolean;
+  /** Every batch probed, the verification's included, in order. */
+  calls?: number[];
+  /** Fresh probes state the cap and the reserved peak, as examples/pytorch/warm_probe.py's ordinary trial does. */
+  states?: boolean;
+}
+
+/**
+ * A find-max prober over a curve, as commandProber / warmCommandProber would be on that GPU with
+ * --budget-on gpu: device-terms peaks in 2 MiB blocks, failures with PyTorch's figures, step times by
+ * simStepMs (the first step 3x slower); fresh ones run their small probes together, and with `states` state the cap as the
+ * PyTorch helper's ordinary trial does. Warm: prepare() gives the ready line's cap (plus the context,
+ * in device terms) and the free memory; the verification runs on a fresh prober of the same curve.
+ */
+export function simProber(c: SimCurve, o: SimProberOptions): Prober {
+  const calls = o.calls ?? [];
+  const run: Prober['run'] = async (batch, r) => {
+    calls.push(batch);
+    const p = simulateProbe(c, batch);
+    const stepMs = Array.from({ length: r.steps }, (_, i) => simStepMs(c, batch) * (i === 0 ? 3 : 1));
+    const stated =
+      o.states && Number.isFinite(c.capBytes)
+        ? { statedMemory: { limitBytes: c.capBytes, peakReservedBytes: p.ok ? p.peakBytes - c.contextBytes : 0 } }
+        : {};
+    return p.ok
+      ? { kind: 'ok', peakBytes: p.peakBytes, ms: stepMs.reduce((a, b) => a + b, 0), stepMs, ...stated }
+      : { kind: 'oom', message: p.message, oom: p.figures, ms: 1 };
+  };
+  const limit = { peak: 'device', resolutionBytes: c.resolutionBytes } as const;
+  const fresh: Prober = { measure: 'simulated device memory', limit, concurrent: true, run };
+  if (!o.warm) return fresh;
+  return {
+    ...fresh,
+    concurrent: false,
+    prepare: async () => ({
+      limitBytes: Number.isFinite(c.capBytes) ? c.readyLimitBytes : undefined,
+      freeBytes: c.totalBytes - c.contextBytes - c.fixedBytes,
+    }),
+    verifier: fresh,
+  };
 }

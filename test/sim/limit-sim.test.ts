@@ -20,6 +20,7 @@ const MOST_PROBES: Record<string, [number, number]> = {
   'resnet18, linear': [7, 6],
   'resnet18, 2 MiB blocks': [7, 6],
   'resnet18, small B 6x low': [7, 6],
+  'resnet18, flat small B': [9, 7],
   'quadratic, 2 MiB blocks': [10, 9],
   'mlp, H100, no cap': [7, 7],
 };

@@ -80,7 +80,7 @@ export function makeRunSummary(over: Partial<RunSummary> = {}): RunSummary {
 export function makeSweepSummary(over: Partial<SweepSummary> = {}): SweepSummary {
   return {
     memoryFit: { interceptBytes: 1e6, bytesPerSample: 1e4, r2: 0.99 },
-    findings: [{ effect: 'memory', text: 'memory grows with B', agreesWithSeed: true }],
+    findings: [{ effect: 'memory', claim: 'memory', text: 'memory grows with B', verdict: 'agrees' }],
     wallMs: 1000,
     ...over,
   };

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { BatchlabError } from '../../src/core/errors.js';
 import { renderReport } from '../../src/report/index.js';
+import type { Finding, SweepSummary } from '../../src/core/summary.js';
 import { exportExperiment, openStore } from '../../src/store/index.js';
 import { makeRunSummary, makeSweepSummary, tempDir } from './helpers.js';
 
@@ -73,7 +74,7 @@ describe('stored JSON read back from the file', () => {
   it('names the field of a nested mismatch and escapes what it quotes', () => {
     const { path, experimentId } = seeded();
     const bad = makeSweepSummary({
-      findings: [{ effect: 'speed\u001b[31m' as 'speed', text: 'x', agreesWithSeed: null }],
+      findings: [{ effect: 'speed\u001b[31m' as 'speed', claim: 'none', text: 'x', verdict: null }],
     });
     edit(path, 'UPDATE experiments SET summary = ? WHERE id = ?', JSON.stringify(bad), experimentId);
     const store = openStore(path, { readonly: true });
@@ -135,6 +136,70 @@ describe('stored JSON read back from the file', () => {
       assert.ok(Number.isNaN(got.samplesPerSec));
       assert.ok(Number.isNaN(got.gap.accuracy));
       assert.equal(got.gap.loss, 0.1);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('sweep summaries stored before verdicts', () => {
+  it('an old finding (agreesWithSeed, an endpoint comparison) reads back as not tested, never as agreeing', () => {
+    const { path, experimentId } = seeded();
+    const old = {
+      findings: [
+        { effect: 'memory', text: 'memory grew 3.81x from B=16 to B=1024', agreesWithSeed: true },
+        { effect: 'generalization', text: 'the gap did not grow', agreesWithSeed: false },
+      ],
+      saturationBatch: 1024,
+      wallMs: 46_000,
+    };
+    edit(path, 'UPDATE experiments SET summary = ? WHERE id = ?', JSON.stringify(old), experimentId);
+    const store = openStore(path, { readonly: true });
+    try {
+      const findings = (store.getExperiment(experimentId).summary as unknown as SweepSummary).findings;
+      assert.deepEqual(
+        findings.map((f) => [f.verdict, f.claim, f.predatesVerdicts]),
+        [
+          [null, 'none', true],
+          [null, 'none', true],
+        ],
+      );
+      assert.equal(
+        (findings[0] as unknown as { agreesWithSeed: boolean }).agreesWithSeed,
+        true,
+        'the old field is kept',
+      );
+      assert.match(renderReport(store, experimentId), /memory grew 3\.81x/);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a new finding round-trips with its verdict, statistic, interval and what it rests on', () => {
+    const store = openStore(tmp.db());
+    try {
+      const exp = store.createExperiment({ kind: 'sweep', settings: {}, env: {} });
+      const finding: Finding = {
+        effect: 'speed',
+        claim: 'step-time',
+        verdict: 'inconclusive',
+        text: 'A larger batch takes longer per step? Inconclusive: ...',
+        statistic: { name: 't', value: 1.2, df: 17 },
+        pValue: 0.25,
+        interval: { scale: 'log', estimate: 1.02, low: 0.98, high: 1.06, confidence: 0.95 },
+        toSettle: { seeds: 12 },
+        restsOn: {
+          seeds: 3,
+          batchSizes: [16, 64, 256],
+          runs: 9,
+          test: 'least-squares trend',
+          confidence: 0.95,
+          noise: 'spread between runs',
+        },
+      };
+      const summary = makeSweepSummary({ findings: [finding] });
+      store.setExperimentSummary(exp.id, summary);
+      assert.deepEqual(store.getExperiment(exp.id).summary, summary);
     } finally {
       store.close();
     }

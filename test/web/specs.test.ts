@@ -11,7 +11,7 @@ import { openStore } from '../../src/store/index.js';
 import { loadReportData, type ReportData } from '../../src/report/index.js';
 import { buildSpecs } from '../../web/src/specs.js';
 import { addSteps, columnsAfter, mergeLiveTails } from '../../web/src/live.js';
-import { numAt } from '../../web/src/json.js';
+import { at, numAt } from '../../web/src/json.js';
 import { SYNTHETIC_SWEEP_CHARTS, writeSyntheticSweep } from '../report/synthetic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'batchlab-web-specs-'));
@@ -19,11 +19,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 let dbCount = 0;
 
-function sweepData(runningSteps: number | null = null, oomBatchSize: number | null = null): ReportData {
+function sweepData(
+  runningSteps: number | null = null,
+  oomBatchSize: number | null = null,
+  seeds: number[] = [1],
+): ReportData {
   const store = openStore(join(dir, `s${++dbCount}.db`));
   try {
     const { experimentId } = writeSyntheticSweep(store, {
       batchSizes: [16, 64, 256],
+      seeds,
       stepsPerRun: 300,
       runningSteps,
       oomBatchSize,
@@ -68,6 +73,62 @@ describe('chart specs', () => {
       [64],
       'only the ticked run',
     );
+  });
+});
+
+describe('intervals on the per-batch charts', () => {
+  it("draws each run's own interval as error bars: Wilson on held-out accuracy, in the chart's unit", () => {
+    const data = sweepData();
+    const acc = buildSpecs(data).find((s) => s.id === 'accuracy')!;
+    const runSeries = acc.series.filter((s) => s.runId !== undefined);
+    assert.equal(runSeries.length, 3);
+    for (const s of runSeries) {
+      const run = data.runs.find((r) => r.id === s.runId)!;
+      const wilson = at(run.summary, 'intervals.testAccuracy') as { low: number; high: number };
+      assert.ok(s.points, 'a point series: its interval is an error bar');
+      assert.ok(Math.abs((s.low![0] as number) - 100 * wilson.low) < 1e-9, `${s.low} vs ${wilson.low}`);
+      assert.ok(Math.abs((s.high![0] as number) - 100 * wilson.high) < 1e-9);
+      assert.ok((s.low![0] as number) < (s.ys[0] as number) && (s.ys[0] as number) < (s.high![0] as number));
+    }
+    assert.match(acc.note!, /Bars: each run's own 95% interval \(Wilson, from the held-out size\)/);
+    assert.match(
+      acc.note!,
+      /Rests on 3 runs: 1 seed x 3 batch sizes, 2,000 held-out samples per run; budget: the same/,
+    );
+    assert.match(acc.note!, /Compared at equal samples/);
+    assert.ok(!acc.series.some((s) => s.label.startsWith('mean over seeds')), 'one seed: no mean band');
+  });
+
+  it('with several seeds, draws the mean over seeds as a line with its t-interval band', () => {
+    const data = sweepData(null, null, [1, 2, 3]);
+    for (const id of ['throughput', 'step-time', 'loss-noise', 'accuracy', 'gap', 'sharpness', 'memory']) {
+      const spec = buildSpecs(data).find((s) => s.id === id)!;
+      const mean = spec.series.find((s) => s.label === 'mean over seeds (95% t interval)');
+      assert.ok(mean, `${id} has a mean series`);
+      assert.ok(!mean.points, 'a line: its interval is a band');
+      assert.deepEqual(mean.xs, [16, 64, 256]);
+      for (let i = 0; i < 3; i++)
+        assert.ok(
+          (mean.low![i] as number) <= (mean.ys[i] as number) && (mean.ys[i] as number) <= (mean.high![i] as number),
+        );
+      assert.match(spec.note!, /Rests on 9 runs: 3 seeds x 3 batch sizes/);
+    }
+  });
+});
+
+describe('saturation marker', () => {
+  it('marks only a tested saturation inside the swept range, never an untested one', () => {
+    const data = sweepData();
+    const marker = (d: ReportData) =>
+      buildSpecs(d)
+        .find((s) => s.id === 'throughput')!
+        .markers.map((m) => [m.axis, m.value]);
+    assert.deepEqual(marker(data), [['x', 128]]);
+    const old = structuredClone(data);
+    const summary = old.experiment.summary as Record<string, unknown>;
+    summary['findings'] = [{ effect: 'speed', text: 'it stops improving past B=1024', verdict: null }];
+    summary['saturationBatch'] = 1024;
+    assert.deepEqual(marker(old), [], 'a sweep stored before verdicts shows no saturation marker');
   });
 });
 

@@ -267,7 +267,8 @@ export function publishedChart(spec: ChartSpec, logX: boolean): PublishedChart {
         fit: !!s.fit,
         points: xs.length,
         lastX: xs.length ? xs[xs.length - 1]! : null,
-        whiskers: s.whiskers?.lows.filter(isNum).length ?? 0,
+        intervals: s.xs.filter((x, i) => isNum(x) && isNum(s.low?.[i]) && isNum(s.high?.[i])).length,
+        band: !s.points && s.low !== undefined,
       };
     }),
     markers: spec.markers.map((m) => ({ axis: m.axis, value: m.value, label: m.label })),

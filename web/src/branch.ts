@@ -53,10 +53,9 @@ function branchSeries(points: Point[], xs: (number | null)[], measured: boolean)
     hollow: !measured,
     xs: xs.filter((_, i) => keep[i]),
     ys: points.filter((_, i) => keep[i]).map((p) => p.low),
-    whiskers: {
-      lows: points.filter((_, i) => keep[i]).map((p) => p.low),
-      highs: points.filter((_, i) => keep[i]).map((p) => p.high),
-    },
+    // An open range ("at least"): no bar, the hollow point alone says it.
+    low: points.filter((_, i) => keep[i]).map((p) => (p.high === null ? null : p.low)),
+    high: points.filter((_, i) => keep[i]).map((p) => p.high),
   };
 }
 
@@ -68,10 +67,8 @@ function noiseSeries(points: Point[], xs: (number | null)[]): SeriesSpec {
     points: true,
     xs: xs.filter((_, i) => keep[i]),
     ys: points.filter((_, i) => keep[i]).map((p) => p.bSimple),
-    whiskers: {
-      lows: points.filter((_, i) => keep[i]).map((p) => p.noiseLow),
-      highs: points.filter((_, i) => keep[i]).map((p) => p.noiseHigh),
-    },
+    low: points.filter((_, i) => keep[i]).map((p) => p.noiseLow),
+    high: points.filter((_, i) => keep[i]).map((p) => p.noiseHigh),
   };
 }
 
@@ -82,7 +79,7 @@ export function branchSpecs(summary: Record<string, unknown>): ChartSpec[] {
   const verdict = String(at(summary, 'proxy.text') ?? '');
   const note =
     'Blue: the largest branch batch whose held-out loss after the window stays within the tolerance of the base run (bar: the range the ' +
-    'critical batch lies in; hollow: only a lower end, or "cannot tell"). Red: B_simple over the same windows with its confidence interval. ' +
+    'critical batch lies in; hollow: "cannot tell", or, without a bar, only a lower end). Red: B_simple over the same windows with its confidence interval. ' +
     verdict;
   const chart = (id: string, xs: (number | null)[], o: Pick<ChartSpec, 'title' | 'xLabel' | 'xLog'>): ChartSpec => ({
     id,

@@ -3,7 +3,6 @@ import type uPlot from 'uplot';
 import { num } from '../../src/core/format.js';
 import { isNum } from './json.js';
 import type { ChartSpec, Marker } from './spec.js';
-import { whiskerBars } from './uplot.js';
 
 /** Height of the title line above the plot, in CSS px. */
 const TITLE_PX = 24;
@@ -78,6 +77,7 @@ function seriesSvg(u: uPlot, spec: ChartSpec, box: Box): string[] {
   u.series.forEach((s, si) => {
     if (si === 0 || s.show === false) return;
     const sp = spec.series[si - 1]!;
+    parts.push(...intervalSvg(u, sp, box, !!spec.yLog));
     for (const pts of segmentsOf(u, si, box)) {
       if (sp.points) {
         for (const [cx, cy] of pts)
@@ -98,16 +98,32 @@ function seriesSvg(u: uPlot, spec: ChartSpec, box: Box): string[] {
   return parts;
 }
 
-/** The intervals of every series as vertical lines (whiskerBars in SVG coordinates). */
-function whiskersSvg(u: uPlot, spec: ChartSpec, box: Box): string[] {
-  const logX = u.scales.x?.distr === 3;
-  return spec.series.flatMap((s) =>
-    whiskerBars(s, (v, axis) => (axis === 'x' ? box.L : box.T) + u.valToPos(v, axis), {
-      logX,
-      logY: !!spec.yLog,
-      top: box.T,
-    }).map(([x, y1, y2]) => el('line', { x1: x, y1, x2: x, y2, stroke: s.color, 'stroke-width': '1.5' })),
-  );
+/**
+ * A series' intervals in SVG: error bars (lines) on a point series, a translucent band on a line series. On a
+ * log y axis the ends are clipped to the plotted range, as on the canvas (a low end <= 0 has no position).
+ */
+function intervalSvg(u: uPlot, sp: ChartSpec['series'][number], box: Box, logY: boolean): string[] {
+  const pts: [number, number, number][] = [];
+  const [min, max] = [u.scales.y?.min, u.scales.y?.max];
+  const clip = (y: number): number => (logY && isNum(min) && isNum(max) ? Math.min(Math.max(y, min), max) : y);
+  sp.xs.forEach((x, i) => {
+    const lo = sp.low?.[i];
+    const hi = sp.high?.[i];
+    if (!isNum(x) || !isNum(lo) || !isNum(hi)) return;
+    const at = (y: number): number => box.T + u.valToPos(clip(y), 'y');
+    pts.push([box.L + u.valToPos(x, 'x'), at(lo), at(hi)]);
+  });
+  if (pts.length === 0) return [];
+  if (sp.points) return pts.map(([x, lo, hi]) => el('line', { x1: x, y1: lo, x2: x, y2: hi, stroke: sp.color }));
+  const outline = [...pts.map(([x, , hi]) => [x, hi]), ...pts.reverse().map(([x, lo]) => [x, lo])];
+  return [
+    el('polygon', {
+      fill: sp.color,
+      'fill-opacity': '0.15',
+      stroke: 'none',
+      points: outline.map((p) => `${p[0]!.toFixed(1)},${p[1]!.toFixed(1)}`).join(' '),
+    }),
+  ];
 }
 
 function markerSvg(u: uPlot, m: Marker, box: Box): string[] {
@@ -162,7 +178,6 @@ export function chartSvg(u: uPlot, spec: ChartSpec): string {
     el('text', { x: 8, y: 16, 'font-size': 13 }, spec.title),
     el('rect', { x: box.L, y: box.T, width: box.W, height: box.H, fill: 'none', stroke: '#999' }),
     ...seriesSvg(u, spec, box),
-    ...whiskersSvg(u, spec, box),
     ...spec.markers.flatMap((m) => markerSvg(u, m, box)),
     ...axesSvg(u, spec, box),
     ...legendSvg(spec, legendTop),

@@ -1,7 +1,7 @@
 /** Which runs a page draws, how they are labelled and styled, and the per-run numbers the charts share. */
 import { median } from '../../src/core/stats.js';
 import { FAILED_RUN_STATUSES, type ReportData, type ReportRun } from '../../src/report/types.js';
-import { isNum, numAt } from './json.js';
+import { at, isNum, isRecord, numAt } from './json.js';
 import type { SeriesSpec } from './spec.js';
 
 /** Dash patterns of the 2nd, 3rd, 4th seed of one batch size (the 5th reuses the 2nd's). */
@@ -75,4 +75,24 @@ export function samplesPerSecOf(r: ReportRun): number | undefined {
 /** Peak tensor memory in bytes: the summary's, else the largest step peak stored. */
 export function peakBytesOf(r: ReportRun): number | undefined {
   return numAt(r.summary, 'peakBytes') ?? r.maxStepPeakBytes ?? undefined;
+}
+
+/** A run's own interval of one measurement, in the metric's units. */
+export interface RunInterval {
+  low: number;
+  high: number;
+}
+
+/** The interval stored at `path` of a run's summary ({low, high, ...}), when both ends are finite. */
+export function intervalAt(r: ReportRun, path: string): RunInterval | undefined {
+  const i = at(r.summary, path);
+  if (!isRecord(i) || !isNum(i['low']) || !isNum(i['high'])) return undefined;
+  return { low: i['low'], high: i['high'] };
+}
+
+/** Samples/s from the step-time interval: B / t, so the ends swap. */
+export function samplesPerSecIntervalOf(r: ReportRun): RunInterval | undefined {
+  const t = intervalAt(r, 'intervals.stepMs');
+  if (t === undefined || !(t.low > 0)) return undefined;
+  return { low: (r.batchSize * 1000) / t.high, high: (r.batchSize * 1000) / t.low };
 }

@@ -1,10 +1,12 @@
 /** The page's sections other than the charts: header, recommendation, findings, runs table, settings. */
-import { mb, num, pct } from '../../src/core/format.js';
+import { batchTableCells } from '../../src/core/batch-stats.js';
+import { mb, num, pct, plusMinus, points } from '../../src/core/format.js';
+import type { BatchStats } from '../../src/core/summary.js';
 import type { Experiment } from '../../src/store/types.js';
 import type { ReportData, ReportRun } from '../../src/report/types.js';
 import { h } from './dom.js';
 import { at, isNum, isRecord, numAt } from './json.js';
-import { isFailed, peakBytesOf, samplesPerSecOf, sortRuns, stepMsOf } from './runs.js';
+import { intervalAt, isFailed, peakBytesOf, samplesPerSecOf, sortRuns, stepMsOf } from './runs.js';
 import type { PageMode } from './spec.js';
 
 /** Below this depth the recommendation is shown as JSON text. */
@@ -55,28 +57,75 @@ export function recommendationSection(sweep: Record<string, unknown>): HTMLEleme
   ]);
 }
 
-/** The badge of a finding: whether the measurement agrees with the usual advice. */
-function verdictOf(agrees: unknown): [cls: string, text: string] {
-  if (agrees === true) return ['agrees', 'agrees with the usual advice'];
-  if (agrees === false) return ['contradicts', 'contradicts the usual advice'];
-  return ['undecided', 'not decidable'];
+/**
+ * The badge of a finding: the verdict of its trend test on the usual advice. A finding stored before
+ * verdicts (an endpoint comparison of one seed, with a yes/no field) is marked as not tested, whatever it said.
+ */
+function verdictOf(f: Record<string, unknown>): [cls: string, text: string] {
+  const verdict = f['verdict'];
+  if (verdict === 'agrees') return ['agrees', 'agrees with the usual advice'];
+  if (verdict === 'contradicts') return ['contradicts', 'contradicts the usual advice'];
+  if (verdict === 'inconclusive') return ['inconclusive', 'inconclusive'];
+  if (f['predatesVerdicts'] === true || verdict === undefined)
+    return ['untested', 'not tested (stored before verdicts: an endpoint comparison of one seed)'];
+  return ['undecided', 'a measurement, no claim tested'];
 }
 
 export function findingsSection(sweep: Record<string, unknown>): HTMLElement | null {
   const findings = Array.isArray(sweep['findings']) ? sweep['findings'].filter(isRecord) : [];
   if (findings.length === 0) return null;
   const items = findings.map((f) => {
-    const [cls, text] = verdictOf(f['agreesWithSeed']);
-    return h('li', { class: `bl-finding bl-${cls}`, 'data-agrees': String(f['agreesWithSeed']) }, [
+    const [cls, text] = verdictOf(f);
+    return h('li', { class: `bl-finding bl-${cls}`, 'data-verdict': cls }, [
       h('span', { class: 'bl-badge', text }),
       h('span', { class: 'bl-effect', text: String(f['effect'] ?? '') }),
       ` ${String(f['text'] ?? '')}`,
     ]);
   });
+  const budget = typeof sweep['budget'] === 'string' ? ` Budget: ${sweep['budget']}.` : '';
   return h('section', { class: 'bl-card', id: 'findings' }, [
     h('h2', { text: 'What this sweep shows' }),
+    h('p', {
+      class: 'bl-hint',
+      text: `Each claim of the usual advice about batch size, tested across every batch size and seed: it agrees, it is contradicted, or the trend is within the noise (inconclusive), with a 95% interval and what it rests on.${budget}`,
+    }),
     h('ul', { class: 'bl-findings' }, items),
+    ...batchTableOf(sweep),
   ]);
+}
+
+/** Per batch size, the mean over seeds "±" half its 95% t interval (only with several seeds). */
+function batchTableOf(sweep: Record<string, unknown>): HTMLElement[] {
+  const perBatch = Array.isArray(sweep['perBatch']) ? (sweep['perBatch'].filter(isRecord) as unknown[]) : [];
+  const stats = perBatch as BatchStats[];
+  const seeds = Math.max(0, ...stats.map((b) => (isNum(b.runs) ? b.runs : 0)));
+  if (seeds < 2) return [];
+  const { header, rows } = batchTableCells(stats);
+  return [
+    h('h3', { text: `Per batch size: mean over ${seeds} seeds \u00b1 half its 95% Student-t interval` }),
+    h('div', { class: 'bl-scroll' }, [
+      h('table', { class: 'bl-table', id: 'per-batch' }, [
+        h('thead', {}, [
+          h(
+            'tr',
+            {},
+            header.map((t) => h('th', { text: t })),
+          ),
+        ]),
+        h(
+          'tbody',
+          {},
+          rows.map((r) =>
+            h(
+              'tr',
+              {},
+              r.map((t) => h('td', { text: t })),
+            ),
+          ),
+        ),
+      ]),
+    ]),
+  ];
 }
 
 /** The generalization gap of a run as the table prints it: accuracy in percent, else loss. */
@@ -92,6 +141,12 @@ function targetText(r: ReportRun): string {
   return target['reached'] ? num(numAt(target, 'steps')) : 'not reached';
 }
 
+/** A run's value "±" half its own interval at `path` of its summary (the value alone without one). */
+function withOwn(value: number | undefined, r: ReportRun, path: string, fmt: (x: number) => string, unit = ''): string {
+  if (value === undefined) return '-';
+  return plusMinus({ estimate: value, ...(intervalAt(r, path) ?? {}) }, fmt, unit);
+}
+
 /** The runs table's columns: header and cell text. */
 const RUN_COLUMNS: readonly [string, (r: ReportRun) => string][] = [
   ['run', (r) => r.key],
@@ -102,11 +157,11 @@ const RUN_COLUMNS: readonly [string, (r: ReportRun) => string][] = [
   ['status', (r) => r.status],
   ['steps', (r) => num(r.stepCount)],
   ['samples/s', (r) => num(samplesPerSecOf(r))],
-  ['ms/step', (r) => num(stepMsOf(r))],
+  ['ms/step', (r) => withOwn(stepMsOf(r), r, 'intervals.stepMs', num)],
   ['peak MB', (r) => mb(peakBytesOf(r))],
   ['train loss', (r) => num(numAt(r.summary, 'final.train.loss'), 4)],
   ['held-out loss', (r) => num(numAt(r.summary, 'final.test.loss'), 4)],
-  ['held-out acc', (r) => pct(numAt(r.summary, 'final.test.accuracy'))],
+  ['held-out acc', (r) => withOwn(numAt(r.summary, 'final.test.accuracy'), r, 'intervals.testAccuracy', points, '%')],
   ['gap', gapText],
   ['B_simple', (r) => num(numAt(r.summary, 'noise.bSimple'))],
   ['steps to target', targetText],

@@ -24,10 +24,11 @@ export interface SeriesSpec {
   /** null is a gap; undefined means "no point at this x". */
   ys: readonly (number | null | undefined)[];
   /**
-   * An interval per point, drawn as a vertical bar from low to high at the point's x (same index as xs):
-   * null low: none; null high: unbounded above (the bar runs to the top of the plot).
+   * An interval per point, aligned with xs (null or undefined: none at that point): drawn as error bars on
+   * a point series, as a shaded band on a line series.
    */
-  whiskers?: { lows: readonly (number | null)[]; highs: readonly (number | null)[] };
+  low?: readonly (number | null | undefined)[];
+  high?: readonly (number | null | undefined)[];
 }
 
 /** A labelled dashed line across the plot: vertical at x = value, or horizontal at y = value. */
@@ -84,8 +85,10 @@ export interface PublishedChart {
     fit: boolean;
     points: number;
     lastX: number | null;
-    /** Intervals drawn (whiskers with a low end). */
-    whiskers: number;
+    /** Points with an interval (both ends finite), drawn as error bars or a band. */
+    intervals: number;
+    /** The intervals are drawn as a band (a line series), not as error bars. */
+    band: boolean;
   }[];
   markers: { axis: string; value: number; label: string }[];
 }

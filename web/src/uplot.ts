@@ -84,51 +84,90 @@ function drawMarker(u: uPlot, m: Marker): void {
   ctx.restore();
 }
 
-/** A series' intervals as vertical bars in canvas pixels: [x, yLow, yHigh]; an unbounded high runs to the top. */
-export function whiskerBars(
-  s: SeriesSpec,
-  toPos: (value: number, axis: 'x' | 'y') => number,
-  o: { logX: boolean; logY: boolean; top: number },
-): [number, number, number][] {
-  if (!s.whiskers) return [];
-  const bars: [number, number, number][] = [];
+/** Opacity of an interval band's fill. */
+const BAND_ALPHA = 0.15;
+/** Half-width of an error bar's caps, in CSS px. */
+const CAP_PX = 4;
+
+/** The (x, low, high) triples of a series with finite ends, the low end clipped to a log scale's floor. */
+function intervalPoints(s: SeriesSpec, floor: number | null): [number, number, number][] {
+  const out: [number, number, number][] = [];
   s.xs.forEach((x, i) => {
-    const low = s.whiskers!.lows[i];
-    const high = s.whiskers!.highs[i];
-    if (!isNum(x) || !isNum(low) || (o.logX && x <= 0) || (o.logY && low <= 0)) return;
-    bars.push([toPos(x, 'x'), toPos(low, 'y'), isNum(high) ? toPos(high, 'y') : o.top]);
+    const lo = s.low?.[i];
+    const hi = s.high?.[i];
+    if (!isNum(x) || !isNum(lo) || !isNum(hi)) return;
+    out.push([x, floor === null ? lo : Math.max(lo, floor), hi]);
   });
-  return bars;
+  return out;
 }
 
-/** Draws every series' whiskers (SeriesSpec.whiskers) with a short cap at each bounded end. */
-function whiskersPlugin(spec: ChartSpec, logX: boolean): uPlot.Plugin {
-  const draw = (u: uPlot) => {
-    const dpr = window.devicePixelRatio || 1;
+/** An error bar with caps at x from lo to hi (canvas px). */
+function drawBar(ctx: CanvasRenderingContext2D, x: number, lo: number, hi: number, cap: number): void {
+  ctx.beginPath();
+  ctx.moveTo(x, lo);
+  ctx.lineTo(x, hi);
+  ctx.moveTo(x - cap, lo);
+  ctx.lineTo(x + cap, lo);
+  ctx.moveTo(x - cap, hi);
+  ctx.lineTo(x + cap, hi);
+  ctx.stroke();
+}
+
+/** A shaded band through the (x, low, high) points (canvas px). */
+function drawBand(ctx: CanvasRenderingContext2D, pts: [number, number, number][]): void {
+  ctx.beginPath();
+  pts.forEach(([x, , hi], i) => (i === 0 ? ctx.moveTo(x, hi) : ctx.lineTo(x, hi)));
+  for (const [x, lo] of pts.slice().reverse()) ctx.lineTo(x, lo);
+  ctx.closePath();
+  ctx.fill();
+}
+
+/** Each series' intervals: error bars on point series, a band on line series; hidden series are skipped. */
+function intervalsPlugin(spec: ChartSpec): uPlot.Plugin {
+  const draw = (u: uPlot): void => {
     const { ctx } = u;
-    for (const s of spec.series) {
-      const bars = whiskerBars(s, (v, axis) => u.valToPos(v, axis, true), {
-        logX,
-        logY: !!spec.yLog,
-        top: u.bbox.top,
-      });
-      ctx.save();
+    const dpr = window.devicePixelRatio || 1;
+    const floor = spec.yLog ? (u.scales.y?.min ?? null) : null;
+    ctx.save();
+    spec.series.forEach((s, i) => {
+      if (s.low === undefined || u.series[i + 1]?.show === false) return;
+      const px = intervalPoints(s, floor).map(([x, lo, hi]): [number, number, number] => [
+        u.valToPos(x, 'x', true),
+        u.valToPos(lo, 'y', true),
+        u.valToPos(hi, 'y', true),
+      ]);
       ctx.strokeStyle = s.color;
-      ctx.lineWidth = 1.5 * dpr;
-      for (const [x, y0, y1] of bars) {
-        ctx.beginPath();
-        ctx.moveTo(x, y0);
-        ctx.lineTo(x, y1);
-        for (const y of y1 === u.bbox.top ? [y0] : [y0, y1]) {
-          ctx.moveTo(x - 4 * dpr, y);
-          ctx.lineTo(x + 4 * dpr, y);
-        }
-        ctx.stroke();
+      ctx.fillStyle = s.color;
+      ctx.lineWidth = 1.25 * dpr;
+      if (s.points) for (const [x, lo, hi] of px) drawBar(ctx, x, lo, hi, CAP_PX * dpr);
+      else {
+        ctx.globalAlpha = BAND_ALPHA;
+        drawBand(ctx, px);
+        ctx.globalAlpha = 1;
       }
-      ctx.restore();
-    }
+    });
+    ctx.restore();
   };
   return { hooks: { draw: [draw] } };
+}
+
+/**
+ * A y range that holds the interval ends as well as the data (linear scales; a log scale keeps its own), but
+ * reaches at most one data span beyond the data: a run of a few steps can have an interval far wider than
+ * every value, and its bar is then drawn clipped at the edge rather than flattening every other point.
+ */
+function yScale(spec: ChartSpec): uPlot.Scale {
+  if (spec.yLog) return { distr: 3, log: 10 };
+  const ends = spec.series.flatMap((s) => [...(s.low ?? []), ...(s.high ?? [])]).filter(isNum);
+  if (ends.length === 0) return {};
+  return {
+    range: (_u, min, max) => {
+      const span = Math.max(max - min, Math.abs(max) * 0.01, 1e-12);
+      const lo = Math.max(Math.min(min, ...ends), min - span);
+      const hi = Math.min(Math.max(max, ...ends), max + span);
+      return uPlot.rangeNum(lo, hi, 0.1, true);
+    },
+  };
 }
 
 /** Vertical (axis 'x') and horizontal (axis 'y') marker lines with a label. */
@@ -177,7 +216,7 @@ export function uplotOptions(spec: ChartSpec, widthPx: number, logX: boolean, on
     width: widthPx,
     height: CHART_HEIGHT_PX,
     legend: { live: false },
-    scales: { x: xScale(spec, logX), y: spec.yLog ? { distr: 3, log: 10 } : {} },
+    scales: { x: xScale(spec, logX), y: yScale(spec) },
     axes: [
       {
         label: spec.xLabel,
@@ -188,7 +227,7 @@ export function uplotOptions(spec: ChartSpec, widthPx: number, logX: boolean, on
       { label: spec.yLabel, values: axisValues, size: 60 },
     ],
     series: [{ label: spec.xLabel }, ...spec.series.map((s) => uplotSeries(s, spec))],
-    plugins: [markersPlugin(spec.markers), whiskersPlugin(spec, logX)],
+    plugins: [intervalsPlugin(spec), markersPlugin(spec.markers)],
     hooks: { draw: [onDrawn] },
   };
 }

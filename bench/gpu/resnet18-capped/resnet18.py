@@ -60,8 +60,10 @@ def cap_memory(device):
     if device.type != 'cuda':
         return None
     cap = float(os.environ.get('CAP_GIB', '24')) * 2 ** 30
-    total = torch.cuda.get_device_properties(device).total_memory
-    torch.cuda.set_per_process_memory_fraction(min(1.0, cap / total), device)
+    # torch.cuda's per-process functions need an index: torch.device('cuda') alone raises ValueError
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    total = torch.cuda.get_device_properties(index).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, cap / total), index)
     return cap
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The table of run.sh: each finder's answer against the ground truth, its trials and seconds, and the
-warm process's throughput curve with the batch where samples/s stops improving (the smallest batch
-within 5% of the best measured samples/s). Prints the table; writes OUT/results.json with every number.
+"""The table of run.sh: each finder's answer against the ground truth, its trials and seconds (for the
+batchlab rows the whole process, Node start included, and batchlab's own report: its search, its
+trials in order, where it says samples/s stops improving and its --target-batch plan), and the warm
+process's throughput curve with the batch where samples/s stops improving (the smallest batch within 5%
+of the best measured samples/s). Prints the table; writes OUT/results.json with every number.
 
     python3 summary.py OUT_DIR
 """
@@ -56,11 +58,23 @@ def main():
     for r in rows:
         name = r.get('finder', '?')
         if r.get('skipped') or 'missing' in r:
-            print(f"{name:<22}{'-':>9}  {'skipped':<20}{'-':>7}{'-':>9}  {r.get('missing', 'no command set')}")
+            print(f"{name:<22}{'-':>9}  {'skipped':<20}{'-':>7}{'-':>9}  {r.get('missing', 'skipped')}")
             continue
         a = r.get('answer')
+        worth = r.get('worth_from')
+        note = (f"exit {r.get('exit')}; {r.get('strategy', '-')} search, {r.get('batchlab_seconds', '-')} s inside batchlab; "
+                f"samples/s {r.get('throughput_outcome', '-')}, worth from {'~' if r.get('worth_basis') == 'fitted' else ''}"
+                f"{worth if worth is not None else '-'}" + (f"; {r['error']}" if 'error' in r else ''))
         print(f"{name:<22}{a if a is not None else '-':>9}  {verdict(a, lo, hi):<20}{r.get('probes') or '-':>7}"
-              f"{r.get('seconds', '-'):>9}  exit {r.get('exit')}")
+              f"{r.get('seconds', '-'):>9}  {note}")
+    for r in rows:
+        if r.get('trials'):
+            trials = ', '.join(f"{t['batch']}{'' if t['kind'] == 'ok' else ' ' + t['kind']} ({t['seconds']} s)"
+                               for t in r['trials'])
+            print(f"  {r['finder']} trials: {trials}")
+        if r.get('target_plan'):
+            print(f"  {r['finder']} --target-batch 16384: {r['target_plan']}"
+                  + (f"; as fast with less memory: {r['target_same_speed']}" if r.get('target_same_speed') else ''))
     curve = warm.get('curve', [])
     print(f"warm process: ready in {warm.get('ready_seconds')} s; agrees with the fresh ground truth: "
           f"{warm.get('agrees_with_fresh')}; {warm.get('missing', '')}")

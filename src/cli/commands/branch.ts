@@ -2,14 +2,12 @@
  * `batchlab branch`: the critical batch measured directly at checkpoints of a run (Merrill et al. 2025),
  * next to B_simple at the same checkpoints, and the batch-size warm-up it recommends (lab/branch).
  */
-import { resolve } from 'node:path';
 import type { BranchSummary } from '../../core/branch-summary.js';
 import { DEFAULT_BRANCH_TOLERANCE } from '../../core/critical-batch.js';
 import { UsageError } from '../../core/errors.js';
 import { defaultLrRule, LR_RULES, type LrRule } from '../../core/lr.js';
 import { parseBatchList } from '../../core/parse.js';
 import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import {
   type BranchResult,
   type BranchSettings,
@@ -19,14 +17,16 @@ import {
   DEFAULT_BRANCH_MULTIPLIERS,
   runBranch,
 } from '../../lab/branch/branch.js';
+import { defineCommand } from '../command.js';
 import { duration, num, table } from '../format.js';
 import type { Io } from '../io.js';
-import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
+import { type OptionTable, type Parsed, settingFlags } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
-import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
+import { CMD_ONLY, MODEL_RUN_OPTIONS, SCHEDULE_OPTIONS, trainConfigFrom } from '../run-options.js';
 
 export const BRANCH_OPTIONS = {
-  ...MODEL_OPTIONS,
+  ...MODEL_RUN_OPTIONS,
+  'warmup-steps': SCHEDULE_OPTIONS['warmup-steps'],
   'batch-size': {
     type: 'int',
     value: 'B',
@@ -89,35 +89,23 @@ export const BRANCH_OPTIONS = {
     value: 'TEMPLATE',
     help: 'branch your own training command; it must honour {checkpoint_in} and {checkpoint_out} (docs/protocol.md)',
   },
-  timeout: { type: 'int', value: 'SECONDS', help: 'with --cmd: stop a run after this long' },
+  timeout: { type: 'int', value: 'SECONDS', onlyIf: CMD_ONLY, help: 'with --cmd: stop a run after this long' },
   'train-size': {
     type: 'int',
     value: 'N',
+    onlyIf: CMD_ONLY,
     help: 'with --cmd: training-set size (the largest batch; default --samples)',
   },
-  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
-  resume: { type: 'int', value: 'ID', help: 'run only the unfinished runs of branch experiment ID' },
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
+  resume: {
+    type: 'int',
+    value: 'ID',
+    control: true,
+    help: 'run only the unfinished runs of branch experiment ID (other setting flags must match the stored ones)',
+  },
 } as const satisfies OptionTable;
 
-export const BRANCH_HELP = formatHelp({
-  command: 'branch',
-  usage: 'batchlab branch [options]',
-  description:
-    'Measures the critical batch directly at checkpoints of a run (Merrill et al. 2025, "Critical Batch Size\n' +
-    'Revisited"): trains a base run at a small batch, and from each checkpoint branches runs at 2x, 4x, ... the\n' +
-    'batch (LR scaled by --lr-rule), each for the same --window of samples, over --seeds seeds (paired with the\n' +
-    "base run's continuation of the same seed). The critical batch there is the largest branch whose held-out\n" +
-    'loss after the window stays within --tolerance of the base run\'s (a paired t interval; "cannot tell" when\n' +
-    'the noise decides). Prints the curve next to B_simple measured over the same windows, whether the noise\n' +
-    'scale tracks it, the batch-size warm-up it recommends (reason per change), and what the measurement cost\n' +
-    'against one full base run. Ctrl-C stops cleanly; --resume ID finishes it. `batchlab report ID` draws it.',
-  table: BRANCH_OPTIONS,
-  examples: [
-    'batchlab branch --dataset mnist --model mlp --batch-size 32 --lr 0.05',
-    'batchlab branch --dataset mnist --batch-size 32 --checkpoints 1000,4000,16000 --window 4096 --seeds 2',
-    'batchlab branch --cmd "/usr/bin/python3 examples/pytorch/train.py --batch-size {batch} --accum {accum} --lr {lr} --max-steps {max_steps} --seed {seed} --checkpoint-in {checkpoint_in} --checkpoint-out {checkpoint_out}" --samples 60000 --lr 0.1',
-  ],
-});
+type BranchOptions = Parsed<typeof BRANCH_OPTIONS>;
 
 /** A comma-separated list of positive integers, or undefined. */
 function intList(text: string | undefined, flag: string): number[] | undefined {
@@ -128,30 +116,17 @@ function intList(text: string | undefined, flag: string): number[] | undefined {
   });
 }
 
-/** The base run's config from the command line; batch, LR, budget and checkpoints are set per run. */
-function baseConfig(o: Parsed<typeof BRANCH_OPTIONS>): TrainConfig {
-  return {
-    dataset: o.cmd === undefined ? o.dataset : 'external',
-    datasetOptions: o.cmd === undefined ? datasetOptionsFrom(o) : {},
-    model: modelSpecFrom(o),
+/** The experiment's settings from the command line (loads the dataset once for its size). */
+export function branchSettingsFrom(o: BranchOptions): BranchSettings {
+  // The base run's config; batch, LR, budget and checkpoints are set per run.
+  const base = trainConfigFrom(o, {
+    ...(o.cmd !== undefined && { dataset: 'external', datasetOptions: {} }),
     batchSize: o['batch-size'],
-    accumSteps: 1,
     budget: {},
-    lastBatch: o['last-batch'] as 'keep' | 'drop',
-    optimizer: optimizerFrom(o),
     lr: o.lr,
-    schedule: 'constant',
-    warmupSteps: o['warmup-steps'],
-    seed: o.seed,
-    backend: o.backend,
     evalEvery: 0,
     evalTrainLimit: 2_000,
-  };
-}
-
-/** The experiment's settings from the command line (loads the dataset once for its size). */
-export function branchSettingsFrom(o: Parsed<typeof BRANCH_OPTIONS>): BranchSettings {
-  const base = baseConfig(o);
+  });
   if (o.cmd !== undefined && o.samples === undefined)
     throw new UsageError('with --cmd, pass --samples N (the length of the full run): batchlab cannot see your data');
   const trainCount =
@@ -175,45 +150,54 @@ export function branchSettingsFrom(o: Parsed<typeof BRANCH_OPTIONS>): BranchSett
   return checkpoints ? { ...settings, checkpoints } : settings;
 }
 
-/** Flags that only say where and what to resume; any other flag on a resume is compared with the stored settings. */
-const RESUME_FLAGS = new Set(['--resume', '--db', '--json']);
-
-export async function branchCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, positionals, help } = parseOptions(argv, BRANCH_OPTIONS, 'branch');
-  if (help) {
-    io.out(BRANCH_HELP);
-    return 0;
-  }
-  if (positionals.length > 0)
-    throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab branch"; see batchlab branch --help`);
-  if (options.tolerance < 0) throw new UsageError(`--tolerance must be >= 0, got ${options.tolerance}; pass e.g. 0.01`);
-  const explicitSettings = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
-  const settings = options.resume === undefined || explicitSettings ? branchSettingsFrom(options) : undefined;
-  if (settings) checkBranchSettings(settings); // before the plan is printed
-  const result = await runBranchWithProgress(
-    { dbPath: options.db, settings, resumeId: options.resume },
-    io,
-    !options.json,
-  );
-  if (options.json) io.out(JSON.stringify({ experiment: result.experiment, summary: result.summary ?? null }, null, 2));
-  else io.out(branchReport(result, options.db));
-  return result.status === 'interrupted' ? 130 : 0;
-}
+export const branchCommand = defineCommand({
+  name: 'branch',
+  summary: 'the critical batch over training, measured by branching at checkpoints, next to B_simple',
+  description:
+    'Measures the critical batch directly at checkpoints of a run (Merrill et al. 2025, "Critical Batch Size\n' +
+    'Revisited"): trains a base run at a small batch, and from each checkpoint branches runs at 2x, 4x, ... the\n' +
+    'batch (LR scaled by --lr-rule), each for the same --window of samples, over --seeds seeds (paired with the\n' +
+    "base run's continuation of the same seed). The critical batch there is the largest branch whose held-out\n" +
+    'loss after the window stays within --tolerance of the base run\'s (a paired t interval; "cannot tell" when\n' +
+    'the noise decides). Prints the curve next to B_simple measured over the same windows, whether the noise\n' +
+    'scale tracks it, the batch-size warm-up it recommends (reason per change), and what the measurement cost\n' +
+    'against one full base run. Ctrl-C or SIGTERM stops cleanly; --resume ID finishes it. `batchlab report ID` draws it.',
+  options: BRANCH_OPTIONS,
+  examples: [
+    'batchlab branch --dataset mnist --model mlp --batch-size 32 --lr 0.05',
+    'batchlab branch --dataset mnist --batch-size 32 --checkpoints 1000,4000,16000 --window 4096 --seeds 2',
+    'batchlab branch --cmd "/usr/bin/python3 examples/pytorch/train.py --batch-size {batch} --accum {accum} --lr {lr} --max-steps {max_steps} --seed {seed} --checkpoint-in {checkpoint_in} --checkpoint-out {checkpoint_out}" --samples 60000 --lr 0.1',
+  ],
+  run: async ({ options: o, given, io, json, signal }) => {
+    if (o.tolerance < 0) throw new UsageError(`--tolerance must be >= 0, got ${o.tolerance}; pass e.g. 0.01`);
+    // On --resume, setting flags are compared with the stored settings; without any, the stored ones are used.
+    const settings =
+      o.resume === undefined || settingFlags(BRANCH_OPTIONS, given).length > 0 ? branchSettingsFrom(o) : undefined;
+    if (settings) checkBranchSettings(settings); // before the plan is printed
+    const result = await runBranchWithProgress({ dbPath: o.db, settings, resumeId: o.resume }, io, {
+      verbose: !json,
+      signal,
+    });
+    return { result, dbPath: o.db };
+  },
+  text: ({ result, dbPath }) => branchReport(result, dbPath),
+  json: ({ result }) => ({ experiment: result.experiment, summary: result.summary ?? null }),
+  status: ({ result }) => (result.status === 'interrupted' ? 'interrupted' : 'done'),
+  resume: ({ result, dbPath }) =>
+    `batchlab branch --resume ${result.experiment.id}${dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : ''}`,
+});
 
 /** Runs the experiment with one progress line over all its samples (with an ETA); Ctrl-C stops cleanly. */
 export async function runBranchWithProgress(
   opts: { dbPath: string; settings?: BranchSettings; resumeId?: number },
   io: Io,
-  verbose: boolean,
+  { verbose, signal }: { verbose: boolean; signal: AbortSignal },
 ): Promise<BranchResult> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.on('SIGINT', onSigint);
   let progress: Progress | undefined;
   try {
     if (verbose && opts.settings) io.err(planText(opts.settings));
     return await runBranch(opts, {
-      signal: controller.signal,
+      signal,
       onProgress: ({ run, doneSamples, totalSamples, loss }) => {
         if (!verbose) return;
         progress ??= createProgress({ stream: io.errStream, total: totalSamples, label: 'branch (samples)' });
@@ -226,7 +210,6 @@ export async function runBranchWithProgress(
       },
     });
   } finally {
-    process.off('SIGINT', onSigint);
     progress?.done();
   }
 }
@@ -244,8 +227,8 @@ function planText(s: BranchSettings): string {
 export function branchReport(result: BranchResult, dbPath: string): string {
   const id = result.experiment.id;
   const db = dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : '';
-  if (!result.summary)
-    return `\nbranch experiment ${id} was interrupted; resume it with: batchlab branch --resume ${id}${db}`;
+  // Interrupted: the command's exit says how to resume.
+  if (!result.summary) return `\nbranch experiment ${id} was interrupted before its last run`;
   return [
     '',
     branchTable(result.summary),

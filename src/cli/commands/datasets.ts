@@ -1,29 +1,20 @@
 /** `batchlab datasets`: every dataset with its size, without loading any. */
 import { listDatasets } from '../../data/registry.js';
+import type { DatasetInfo } from '../../data/types.js';
+import { defineCommand } from '../command.js';
 import { num, table } from '../format.js';
-import { formatHelp, parseOptions } from '../options.js';
-import type { Io } from '../io.js';
 
-const OPTIONS = { json: { type: 'boolean', help: 'print the list as JSON' } } as const;
+export const datasetsCommand = defineCommand({
+  name: 'datasets',
+  summary: 'list the datasets and their sizes',
+  description: 'Lists the datasets batchlab can train on, with their sizes.',
+  options: {},
+  run: async () => listDatasets(),
+  text: (infos) => datasetTable(infos),
+  json: (infos) => infos,
+});
 
-export async function datasetsCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, help } = parseOptions(argv, OPTIONS, 'datasets');
-  if (help) {
-    io.out(
-      formatHelp({
-        command: 'datasets',
-        usage: 'batchlab datasets [--json]',
-        description: 'Lists the datasets batchlab can train on, with their sizes.',
-        table: OPTIONS,
-      }),
-    );
-    return 0;
-  }
-  const infos = listDatasets();
-  if (options.json) {
-    io.out(JSON.stringify(infos, null, 2));
-    return 0;
-  }
+function datasetTable(infos: readonly DatasetInfo[]): string {
   const rows = infos.map((d) => [
     d.name,
     d.task,
@@ -33,6 +24,5 @@ export async function datasetsCommand(argv: readonly string[], io: Io): Promise<
     d.numClasses === null ? '-' : d.numClasses === 0 ? 'regression' : String(d.numClasses),
     d.description,
   ]);
-  io.out(table(['name', 'task', 'train', 'held-out', 'input', 'classes', 'description'], rows));
-  return 0;
+  return table(['name', 'task', 'train', 'held-out', 'input', 'classes', 'description'], rows);
 }

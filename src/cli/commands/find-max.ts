@@ -1,39 +1,40 @@
 /** `batchlab find-max`: the largest batch that fits a memory budget, for a TF.js model or any training command. */
-import { UsageError } from '../../core/errors.js';
-import {
-  ANALYTIC_BATCHES,
-  DEFAULT_PROBE_STEPS,
-  DEFAULT_VERIFY_STEPS,
-  type FindMaxSettings,
-  findMaxSettings,
-} from '../../core/find-max.js';
-import { defaultLrRule, LR_RULES, type LrRule } from '../../core/lr.js';
+import { ANALYTIC_BATCHES, DEFAULT_PROBE_STEPS, DEFAULT_VERIFY_STEPS } from '../../core/find-max.js';
+import { LR_RULES, type LrRule } from '../../core/lr.js';
 import { DEFAULT_MARGIN_FLOOR, MAX_MARGIN } from '../../core/margin.js';
 import { DEFAULT_MAX_TRIALS } from '../../core/search.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
-import { loadDataset } from '../../data/registry.js';
-import { expandCommand, resolveValues } from '../../engine/external/index.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import { findMax, type FindMaxHooks, type FindMaxReport, type ProbeRecord } from '../../lab/find-max/find-max.js';
-import { commandProber, tfjsProber, type Prober } from '../../lab/find-max/probers.js';
-import { MEASURE_ONLY_LR } from '../../lab/run/probe.js';
+import type { FindMaxReport, ProbeRecord } from '../../lab/find-max/find-max.js';
+import {
+  BUDGET_MEASURES,
+  type BudgetOn,
+  DEFAULT_COMMAND_MAX_BATCH,
+  type FindMaxRequest,
+  runFindMax,
+} from '../../lab/find-max/request.js';
+import { type CommandInput, defineCommand } from '../command.js';
 import { duration, num, table } from '../format.js';
-import type { Io } from '../io.js';
-import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
+import type { OptionTable, Parsed } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
-import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
+import { CMD_ONLY, MODEL_RUN_OPTIONS, trainConfigFrom } from '../run-options.js';
 
-/** Largest batch a command is probed at unless --max-batch says otherwise. */
-export const DEFAULT_COMMAND_MAX_BATCH = 65_536;
-/** What a budget may be compared with: TF.js models use the first two, commands the last three. */
-const BUDGET_MEASURES = ['tensor', 'rss', 'gpu', 'reported'] as const;
+/** --base-batch and --lr-rule only shape the LR printed for --target-batch. */
+const WITH_TARGET_BATCH = {
+  when: (o: Readonly<Record<string, unknown>>) => o['target-batch'] !== undefined,
+  why: 'only shapes the LR of --target-batch; add --target-batch B or leave it out',
+};
 
 export const FIND_MAX_OPTIONS = {
-  ...MODEL_OPTIONS,
+  ...MODEL_RUN_OPTIONS,
   cmd: {
     type: 'string',
     value: 'COMMAND',
     help: 'probe your own training command instead of a TF.js model (docs/protocol.md); {batch} and {max_steps} are filled in',
+  },
+  warm: {
+    type: 'boolean',
+    onlyIf: CMD_ONLY,
+    help: '--cmd: warm probes: the command starts once and serves each probe over stdin (docs/protocol.md, "Warm probes"; no {batch} in it); the answer is still verified in a fresh process',
   },
   'memory-budget': {
     type: 'string',
@@ -70,19 +71,25 @@ export const FIND_MAX_OPTIONS = {
   'base-lr': {
     type: 'number',
     value: 'LR',
+    onlyIf: {
+      when: (o) => o['target-batch'] !== undefined || o.cmd !== undefined,
+      why: 'is scaled for --target-batch (or fills {lr} with --cmd); add one of them or leave it out',
+    },
     help: 'the LR tuned at --base-batch, to scale for --target-batch (with --cmd it also fills {lr})',
   },
-  'base-batch': { type: 'int', value: 'B', help: 'the batch --base-lr was tuned at' },
+  'base-batch': { type: 'int', value: 'B', onlyIf: WITH_TARGET_BATCH, help: 'the batch --base-lr was tuned at' },
   'lr-rule': {
     type: 'string',
     value: 'RULE',
     choices: LR_RULES,
+    onlyIf: WITH_TARGET_BATCH,
     help: 'LR scaling for --target-batch (default: linear for sgd and momentum, sqrt for adam)',
   },
   timeout: {
     type: 'number',
     value: 'S',
     default: 600,
+    onlyIf: CMD_ONLY,
     help: '--cmd: seconds before a probe is killed (a timeout stops the search: it does not mean "too big")',
   },
   'max-batch': {
@@ -91,175 +98,92 @@ export const FIND_MAX_OPTIONS = {
     code: 'BATCHLAB_BAD_BATCH_SIZE',
     help: `largest batch to try (default: the training-set size; with --cmd ${DEFAULT_COMMAND_MAX_BATCH})`,
   },
-  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
 } as const satisfies OptionTable;
 
-export const FIND_MAX_HELP = formatHelp({
-  command: 'find-max',
+type Options = Parsed<typeof FIND_MAX_OPTIONS>;
+
+/** The library's request from the flags: a TF.js model (its run config) or a command, under the budget. */
+function requestFrom(o: Options): FindMaxRequest {
+  return {
+    dbPath: o.db,
+    subject:
+      o.cmd === undefined
+        ? { kind: 'tfjs', base: trainConfigFrom(o) }
+        : { kind: 'command', cmd: o.cmd, timeoutS: o.timeout, lr: o['base-lr'], seed: o.seed, warm: o.warm === true },
+    budgetBytes: parseBytes(o['memory-budget'], 'memory budget'),
+    budgetOn: o['budget-on'] as BudgetOn | undefined,
+    marginFloor: o.margin,
+    maxBatch: o['max-batch'],
+    probeSteps: o['probe-steps'],
+    verifySteps: o['verify-steps'],
+    maxTrials: o['max-trials'],
+    targetBatch: o['target-batch'],
+    lr: { rule: o['lr-rule'] as LrRule | undefined, baseLr: o['base-lr'], baseBatch: o['base-batch'] },
+  };
+}
+
+export const findMaxCommand = defineCommand({
+  name: 'find-max',
+  summary: 'the largest batch that fits a memory budget, found by safe probes and verified',
   usage: 'batchlab find-max [--dataset D --model M | --cmd COMMAND] [options]',
   description:
     'Finds the largest batch whose training step fits a memory budget. First it profiles the peak at\n' +
     `B = ${ANALYTIC_BATCHES.join(', ')} and fits peak = a + b B to predict the answer; then probes (a few real training\n` +
     'steps each, in a process of its own) search both ways from that prediction; the answer is verified\n' +
     'by a longer run. The margin held back comes from the measured spread of the peaks, at least --margin.\n' +
-    'A probe over the budget or out of memory means "too big"; any other failure stops the search.',
-  table: FIND_MAX_OPTIONS,
+    'A probe over the budget or out of memory means "too big"; any other failure stops the search.\n' +
+    'With --cmd on a GPU (--budget-on gpu or reported) it probes B = 1 and 8 only, then goes where the line\n' +
+    "through the peaks meets the limit, the one an OOM message states (PyTorch's cap); --warm keeps one\n" +
+    "process for all probes. From the probes' step times it reports where samples/s stops improving.",
+  options: FIND_MAX_OPTIONS,
   examples: [
     'batchlab find-max --dataset mnist --model cnn --memory-budget 1GiB',
     'batchlab find-max --dataset mnist --model mlp --memory-budget 256MiB --target-batch 8192 --base-lr 0.05 --base-batch 64',
     'batchlab find-max --cmd "/usr/bin/python3 examples/pytorch/train.py --batch-size {batch} --max-steps {max_steps}" --memory-budget 2GiB',
+    'batchlab find-max --cmd "python3 examples/pytorch/warm_mnist.py" --warm --budget-on gpu --memory-budget 80GiB',
   ],
+  run: (input) => findMaxWithProgress(input),
+  text: (report, { options }) => renderReport(report, options.db),
+  json: (report, { options }) => ({ db: options.db, ...report }),
 });
 
-type Options = Parsed<typeof FIND_MAX_OPTIONS>;
-
-/** What the command runs: the settings, the prober and a one-line description. */
-interface Job {
-  settings: FindMaxSettings;
-  prober: Prober;
-  title: string;
-}
-
-/** Settings shared by both modes; checks budget, margin and timeout. */
-function commonSettings(o: Options, budgetOn: string, cap: number, subject: Record<string, unknown>): FindMaxSettings {
-  const budgetBytes = parseBytes(o['memory-budget'], 'memory budget');
-  if (!(o.margin >= 0 && o.margin <= MAX_MARGIN)) {
-    throw new UsageError(
-      `--margin must be in [0, ${MAX_MARGIN}] (a fraction of the budget held back), got ${o.margin}; pass e.g. --margin 0.1`,
-    );
-  }
-  const rule: LrRule =
-    (o['lr-rule'] as LrRule | undefined) ?? defaultLrRule(subject.cmd === undefined ? o.optimizer : undefined);
-  return findMaxSettings({
-    budgetBytes,
-    budgetOn,
-    marginFloor: o.margin,
-    cap,
-    probeSteps: o['probe-steps'],
-    verifySteps: o['verify-steps'],
-    maxTrials: o['max-trials'],
-    targetBatch: o['target-batch'],
-    lr: { rule, baseLr: o['base-lr'], baseBatch: o['base-batch'] },
-    subject,
-  });
-}
-
-/** A TF.js model on a dataset: probes are worker processes. */
-function tfjsJob(o: Options): Job {
-  const budgetOn = o['budget-on'] ?? 'tensor';
-  if (budgetOn !== 'tensor' && budgetOn !== 'rss')
-    throw new UsageError(`--budget-on ${budgetOn} is for --cmd; a TF.js model budgets on tensor (default) or rss`);
-  const datasetOptions = datasetOptionsFrom(o);
-  const base: TrainConfig = {
-    dataset: o.dataset,
-    datasetOptions,
-    model: modelSpecFrom(o),
-    batchSize: 1,
-    accumSteps: 1,
-    budget: { maxSteps: o['probe-steps'] },
-    lastBatch: o['last-batch'] as 'keep' | 'drop',
-    optimizer: optimizerFrom(o),
-    lr: MEASURE_ONLY_LR,
-    schedule: 'constant',
-    warmupSteps: 0,
-    seed: o.seed,
-    backend: o.backend,
-    evalEvery: 0,
-    evalTrainLimit: 256,
-  };
-  const data = loadDataset(o.dataset, datasetOptions);
-  const cap = Math.min(data.train.count, o['max-batch'] ?? data.train.count);
-  const settings = commonSettings(o, budgetOn, cap, { mode: 'tfjs', config: base, trainCount: data.train.count });
-  const title = `${base.model.name}${base.model.name === 'mlp' ? ` (hidden ${base.model.hidden?.join(',')})` : ''} on ${o.dataset} (${num(data.train.count)} training samples, so B <= ${num(cap)})`;
-  return { settings, prober: tfjsProber({ base, measure: budgetOn }), title };
-}
-
-/** Flags that describe a TF.js model; with --cmd they would be silently ignored, so they are refused. */
-const MODEL_FLAGS = ['--dataset', '--model', '--hidden', '--model-file', '--file', '--limit'];
-
-/** A training command: probes are trials of the external runner. */
-function commandJob(o: Options, argv: readonly string[]): Job {
-  const cmd = (o.cmd as string).trim();
-  if (cmd === '')
-    throw new UsageError(
-      '--cmd is empty; pass e.g. --cmd "python3 train.py --batch-size {batch} --max-steps {max_steps}"',
-    );
-  const modelFlag = argv.find((a) => MODEL_FLAGS.includes(a.split('=')[0]!));
-  if (modelFlag !== undefined)
-    throw new UsageError(
-      `${modelFlag.split('=')[0]} describes a TF.js model, but --cmd runs your own command; pass one or the other`,
-    );
-  const budgetOn = o['budget-on'] ?? 'rss';
-  if (budgetOn === 'tensor')
-    throw new UsageError('--budget-on tensor is for TF.js models; with --cmd budget on rss (default), gpu or reported');
-  if (!(o.timeout > 0))
-    throw new UsageError(`--timeout must be a positive number of seconds, got ${o.timeout}; pass e.g. --timeout 600`);
-  const values = { maxSteps: o['probe-steps'], lr: o['base-lr'], seed: o.seed };
-  expandCommand(cmd, resolveValues({ ...values, batch: 1 })); // an unknown placeholder or a missing value fails here, before any probe
-  const cap = o['max-batch'] ?? DEFAULT_COMMAND_MAX_BATCH;
-  const settings = commonSettings(o, budgetOn, cap, { mode: 'cmd', cmd, timeoutS: o.timeout });
-  const prober = commandProber({
-    cmd,
-    budgetBytes: settings.budgetBytes,
-    budgetOn: budgetOn as 'rss' | 'gpu' | 'reported',
-    timeoutMs: o.timeout * 1000,
-    lr: o['base-lr'],
-    seed: o.seed,
-  });
-  return { settings, prober, title: `command: ${cmd} (B <= ${num(cap)})` };
-}
-
-export async function findMaxCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, positionals, help } = parseOptions(argv, FIND_MAX_OPTIONS, 'find-max');
-  if (help) {
-    io.out(FIND_MAX_HELP);
-    return 0;
-  }
-  if (positionals.length > 0)
-    throw new UsageError(
-      `unexpected argument "${positionals[0]}" for "batchlab find-max"; see batchlab find-max --help`,
-    );
-  const job = options.cmd !== undefined ? commandJob(options, argv) : tfjsJob(options);
-  const report = await findMaxWithProgress(job, options.db, io, !options.json);
-  io.out(options.json ? JSON.stringify({ db: options.db, ...report }, null, 2) : renderReport(report, options.db));
-  return 0;
-}
-
-/** Runs find-max with a line per probe and a progress bar inside long probes; Ctrl-C stops cleanly. */
-async function findMaxWithProgress(job: Job, dbPath: string, io: Io, verbose: boolean): Promise<FindMaxReport> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.on('SIGINT', onSigint);
-  const s = job.settings;
-  if (verbose) {
-    io.err(`find-max: ${job.title}`);
-    io.err(
-      `budget ${formatBytes(s.budgetBytes)} on ${s.budgetOn}; margin at least ${pct0(s.marginFloor)}; probes of ${s.probeSteps} steps, verification of ${s.verifySteps}`,
-    );
-  }
+/** Runs find-max with a line per probe and a progress bar inside long probes. */
+async function findMaxWithProgress({
+  options,
+  io,
+  json,
+  signal,
+}: CommandInput<typeof FIND_MAX_OPTIONS>): Promise<FindMaxReport> {
+  const verbose = !json;
   let progress: Progress | undefined;
-  const hooks: FindMaxHooks = {
-    signal: controller.signal,
-    onProbeStart: ({ index, phase, batch, steps }) => {
-      // A bar only on a terminal: in a log, the line per finished probe says enough.
-      progress =
-        verbose && io.errStream.isTTY
-          ? createProgress({ stream: io.errStream, total: steps, label: `probe ${index} ${phase} B=${batch}` })
-          : undefined;
-    },
-    onProbeStep: ({ step }) => progress?.update(step, {}),
-    onProbeEnd: (r) => {
-      progress?.done();
-      if (verbose) io.err(probeLine(r));
-    },
-    onPrediction: ({ fit, prediction }) => {
-      if (verbose && fit) io.err(`fit: ${fitText(fit)}; ${prediction.note}`);
-    },
-  };
   try {
-    return await findMax({ dbPath, settings: s, prober: job.prober }, hooks);
+    return await runFindMax(requestFrom(options), {
+      signal,
+      onPlan: ({ title, settings: s }) => {
+        if (!verbose) return;
+        io.err(`find-max: ${title}`);
+        io.err(
+          `budget ${formatBytes(s.budgetBytes)} on ${s.budgetOn}; margin at least ${pct0(s.marginFloor)}; probes of ${s.probeSteps} steps, verification of ${s.verifySteps}`,
+        );
+      },
+      onProbeStart: ({ index, phase, batch, steps }) => {
+        // A bar only on a terminal: in a log, the line per finished probe says enough.
+        progress =
+          verbose && io.errStream.isTTY
+            ? createProgress({ stream: io.errStream, total: steps, label: `probe ${index} ${phase} B=${batch}` })
+            : undefined;
+      },
+      onProbeStep: ({ step }) => progress?.update(step, {}),
+      onProbeEnd: (r) => {
+        progress?.done();
+        if (verbose) io.err(probeLine(r));
+      },
+      onPrediction: ({ fit, prediction }) => {
+        if (verbose && fit) io.err(`fit: ${fitText(fit)}; ${prediction.note}`);
+      },
+    });
   } finally {
-    process.off('SIGINT', onSigint);
     progress?.done();
   }
 }
@@ -276,7 +200,8 @@ function mibCell(bytes: number | undefined): number | string {
 
 function probeLine(r: ProbeRecord): string {
   const peak = r.ok && r.peakBytes !== undefined ? `, peak ${formatBytes(r.peakBytes)}` : '';
-  return `probe ${r.index} [${r.phase}] B=${r.batch}: ${r.kind}${peak}${r.reason ? ` (${r.reason})` : ''}, ${duration(r.ms)}`;
+  const why = r.why && r.why !== 'start' ? ` (${r.why})` : '';
+  return `probe ${r.index} [${r.phase}] B=${r.batch}${why}: ${r.kind}${peak}${r.reason ? ` (${r.reason})` : ''}, ${duration(r.ms)}`;
 }
 
 function fitText(fit: NonNullable<FindMaxReport['fit']>): string {
@@ -351,11 +276,59 @@ function answerLines(r: FindMaxReport): string[] {
 function targetLines(r: FindMaxReport): string[] {
   const t = r.target;
   if (t === undefined) return [];
+  const same =
+    t.sameSpeed === undefined
+      ? []
+      : [
+          `           micro-batches from ${worthText(r)} up run within ${pct0(r.throughput?.within ?? 0)} of the best samples/s, so ${t.sameSpeed.text} takes about as long per update and holds less memory`,
+        ];
   if (t.fits)
-    return [`target     ${num(t.targetBatch)} fits directly (at most ${num(r.answer.batch)}): no accumulation needed`];
+    return [
+      `target     ${num(t.targetBatch)} fits directly (at most ${num(r.answer.batch)}): no accumulation needed`,
+      ...same,
+    ];
   return [
     `target     ${num(t.targetBatch)} does not fit; accumulate: ${t.plan.text} (micro-batch x accumulation steps, effective batch ${num(t.plan.effectiveBatch)})`,
     `           ${t.lr.text}`,
+    ...same,
+  ];
+}
+
+/** The batch worth using as printed: "1,024" where a probe measured it, "~2,100" (2 significant digits) where the fit placed it. */
+function worthText(r: FindMaxReport): string {
+  const w = r.throughput;
+  if (w === undefined) return '-';
+  return w.basis === 'fitted' ? `~${num(Number(w.worthFrom.toPrecision(2)))}` : num(w.worthFrom);
+}
+
+/** Where throughput stops improving (module doc of lab/find-max, step 4), in words with its numbers. */
+function throughputLines(r: FindMaxReport): string[] {
+  const w = r.throughput;
+  if (w === undefined) return ['throughput fewer than two batch sizes timed: no statement about samples/s'];
+  const points = w.points.map((p) => `B=${num(p.batchSize)} ${num(p.samplesPerSec)}`).join(', ');
+  const lines = [
+    `throughput samples/s per probed batch: ${points}`,
+    `           t(B) = ${num(w.fit.alphaMs)} ms + ${num(w.fit.betaMsPerSample)} ms x B (R^2 ${w.fit.r2.toFixed(3)}); median step of each batch, the first step of every probe left out`,
+  ];
+  const best = `${num(w.best.samplesPerSec)} samples/s at B = ${num(w.best.batchSize)}`;
+  if (w.outcome === 'still-rising')
+    return [
+      ...lines,
+      `           ${num(r.answer.batch)} fits, and samples/s still rises up to the largest batch timed (best ${best}): the largest is the most efficient here`,
+    ];
+  if (w.outcome === 'flat')
+    return [
+      ...lines,
+      `           ${num(r.answer.batch)} fits, but a larger batch buys no throughput here: the smallest batch timed, B = ${num(w.worthFrom)}, already runs within ${pct0(w.within)} of the best (${best})`,
+    ];
+  const where =
+    w.basis === 'fitted'
+      ? `the fitted t(B) reaches ${pct0(1 - w.within)} of the best there (${best}), between the probes at ${num(w.points.filter((p) => p.batchSize < w.measuredFrom).at(-1)?.batchSize)} and ${num(w.measuredFrom)}`
+      : `B = ${num(w.worthFrom)} already runs within ${pct0(w.within)} of the best (${best})`;
+  return [
+    ...lines,
+    `           ${num(r.answer.batch)} fits; above ${worthText(r)} a step only gets longer, not more efficient: ${where}`,
+    '           (a few timed steps per batch; `batchlab sweep` measures throughput with intervals)',
   ];
 }
 
@@ -368,8 +341,10 @@ export function renderReport(r: FindMaxReport, dbPath: string): string {
     `budget     ${formatBytes(r.budgetBytes)} on ${r.budgetOn}: ${r.measure}`,
     `memory     ${r.fit ? fitText(r.fit) : 'no fit (fewer than 2 batch sizes passed)'}`,
     `predicted  ${r.prediction.batch !== undefined ? num(r.prediction.batch) : '-'} under the limit of ${formatBytes(r.prediction.limitBytes)}; ${r.prediction.note}`,
+    `search     ${r.search.strategy === 'limit' ? 'limit search (core/limit.ts): small probes at B = 1 and 8, then where the line through the peaks meets the limit' : 'from the line through the analytic probes, both ways'}`,
     `margin     ${marginText(r)}`,
     ...answerLines(r),
+    ...throughputLines(r),
     ...targetLines(r),
     '',
     `stored as find-max experiment ${r.experimentId} in ${dbPath}`,

@@ -1,16 +1,12 @@
 /** `batchlab noise`: the gradient noise scale B_simple at a chosen point of training, with a 95% CI. */
-import { UsageError } from '../../core/errors.js';
-import { loadDataset } from '../../data/registry.js';
-import { checkNoiseOptions } from '../../core/noise-windows.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import { runNoiseExperiment, type NoiseMeasurement } from '../../lab/noise/noise.js';
+import { type NoiseMeasurement, runNoiseExperiment } from '../../lab/noise/noise.js';
+import { defineCommand } from '../command.js';
 import { duration, num } from '../format.js';
-import type { Io } from '../io.js';
-import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
-import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
+import type { OptionTable } from '../options.js';
+import { MODEL_RUN_OPTIONS, trainConfigFrom } from '../run-options.js';
 
 export const NOISE_OPTIONS = {
-  ...MODEL_OPTIONS,
+  ...MODEL_RUN_OPTIONS,
   'batch-size': {
     type: 'int',
     value: 'B',
@@ -18,84 +14,38 @@ export const NOISE_OPTIONS = {
     code: 'BATCHLAB_BAD_BATCH_SIZE',
     help: 'batch B to train and measure at (even: each step is split in two halves b = B/2)',
   },
-  lr: { type: 'number', value: 'LR', default: 0.05, help: 'learning rate (after warm-up)' },
+  lr: { type: 'number', value: 'LR', default: 0.05, help: 'learning rate, > 0' },
   'at-step': { type: 'count', value: 'N', default: 0, help: 'train N steps with the measurement off first' },
   window: { type: 'int', value: 'N', default: 200, help: 'then measure over N steps' },
-  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
 } as const satisfies OptionTable;
 
-export const NOISE_HELP = formatHelp({
-  command: 'noise',
-  usage: 'batchlab noise [options]',
+export const noiseCommand = defineCommand({
+  name: 'noise',
+  summary: 'measure the gradient noise scale B_simple at a point in training',
   description:
     'Trains --at-step steps, then measures the gradient noise scale B_simple (McCandlish et al. 2018) over\n' +
     '--window steps: every measured step computes its batch as two halves, giving |G|^2 at two batch sizes.\n' +
     'Prints B_simple with a 95% window-bootstrap CI. B_simple grows as the loss falls, so measure it near\n' +
     'the point of training you care about.',
-  table: NOISE_OPTIONS,
+  options: NOISE_OPTIONS,
   examples: ['batchlab noise --dataset mnist --model mlp --batch-size 64 --at-step 1000 --window 200'],
+  run: ({ options: o, io, json, signal }) =>
+    runNoiseExperiment({
+      base: trainConfigFrom(o, { batchSize: o['batch-size'], budget: {}, lr: o.lr, evalEvery: 0, evalTrainLimit: 256 }),
+      batchSize: o['batch-size'],
+      lr: o.lr,
+      atStep: o['at-step'],
+      window: o.window,
+      dbPath: o.db,
+      signal,
+      onStart: () =>
+        json ||
+        io.err(`training ${o['at-step']} steps, then measuring over ${o.window} steps at B = ${o['batch-size']}`),
+    }),
+  text: ({ experimentId, measurement }, { options }) => noiseText(measurement, experimentId, options.db),
+  json: ({ experimentId, measurement }) => ({ experimentId, ...measurement }),
 });
-
-function noiseConfigFrom(o: Parsed<typeof NOISE_OPTIONS>): TrainConfig {
-  return {
-    dataset: o.dataset,
-    datasetOptions: datasetOptionsFrom(o),
-    model: modelSpecFrom(o),
-    batchSize: o['batch-size'],
-    accumSteps: 1,
-    budget: {},
-    lastBatch: o['last-batch'] as 'keep' | 'drop',
-    optimizer: optimizerFrom(o),
-    lr: o.lr,
-    schedule: 'constant',
-    warmupSteps: o['warmup-steps'],
-    seed: o.seed,
-    backend: o.backend,
-    evalEvery: 0,
-    evalTrainLimit: 256,
-  };
-}
-
-export async function noiseCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, positionals, help } = parseOptions(argv, NOISE_OPTIONS, 'noise');
-  if (help) {
-    io.out(NOISE_HELP);
-    return 0;
-  }
-  if (positionals.length > 0)
-    throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab noise"; see batchlab noise --help`);
-  const base = noiseConfigFrom(options);
-  checkNoiseOptions(
-    { batchSize: options['batch-size'], window: options.window },
-    loadDataset(base.dataset, base.datasetOptions).train.count,
-  );
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  try {
-    if (!options.json)
-      io.err(
-        `training ${options['at-step']} steps, then measuring over ${options.window} steps at B = ${options['batch-size']}`,
-      );
-    const { experimentId, measurement } = await runNoiseExperiment({
-      base,
-      batchSize: options['batch-size'],
-      lr: options.lr,
-      atStep: options['at-step'],
-      window: options.window,
-      dbPath: options.db,
-      signal: controller.signal,
-    });
-    io.out(
-      options.json
-        ? JSON.stringify({ experimentId, ...measurement }, null, 2)
-        : noiseText(measurement, experimentId, options.db),
-    );
-    return 0;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-}
 
 /** "B_simple ~ 420 (95% CI 300-600) over steps 1001-1200 at B = 64". */
 export function noiseText(m: NoiseMeasurement, experimentId: number, dbPath: string): string {

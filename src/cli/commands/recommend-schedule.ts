@@ -9,24 +9,24 @@ import type { Io } from '../io.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { runBranchWithProgress } from './branch.js';
 
-/** What recommend --schedule needs from recommend's own options. */
+/** What recommend --batch-schedule needs from recommend's own options. */
 export interface ScheduleCommandOptions {
   base: TrainConfig;
   dbPath: string;
   fromId?: number;
   maxMicroBatch?: number;
-  json: boolean;
 }
 
-export async function recommendScheduleCommand(o: ScheduleCommandOptions, io: Io): Promise<number> {
-  const settings = branchSettings({ base: o.base });
-  // When no stored measurement fits, it runs here, with the branch command's progress line.
-  const r = await recommendSchedule(
-    { dbPath: o.dbPath, fromId: o.fromId, settings, maxMicroBatch: o.maxMicroBatch },
-    (opts) => runBranchWithProgress(opts, io, !o.json),
+/** The schedule of a stored branch measurement; when none fits, it is measured here, with branch's progress line. */
+export function scheduleFor(
+  o: ScheduleCommandOptions,
+  io: Io,
+  out: { verbose: boolean; signal: AbortSignal },
+): Promise<ScheduleRecommendation> {
+  return recommendSchedule(
+    { dbPath: o.dbPath, fromId: o.fromId, settings: branchSettings({ base: o.base }), maxMicroBatch: o.maxMicroBatch },
+    (opts) => runBranchWithProgress(opts, io, out),
   );
-  io.out(o.json ? JSON.stringify(scheduleJson(r), null, 2) : scheduleText(r, o.maxMicroBatch));
-  return 0;
 }
 
 /** The train command that runs the schedule. */
@@ -56,6 +56,6 @@ export function scheduleText(r: ScheduleRecommendation, maxMicroBatch?: number):
   ].join('\n');
 }
 
-function scheduleJson(r: ScheduleRecommendation) {
+export function scheduleJson(r: ScheduleRecommendation) {
   return { experimentId: r.experimentId, measured: r.measured, schedule: r.schedule.text, changes: r.schedule.changes };
 }

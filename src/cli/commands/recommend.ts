@@ -1,25 +1,36 @@
 /** `batchlab recommend`: a cheap probe (memory, noise scale, throughput), then a batch size, LR and warm-up with reasons. */
 import { UsageError } from '../../core/errors.js';
+import { parseTarget } from '../../core/parse.js';
+import type { ScheduleRecommendation } from '../../lab/branch/branch.js';
 import { OBJECTIVES, type Objective, type RecommendOptimizer } from '../../core/recommend.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
-import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { recommendJson, type RecommendOptions, type RecommendResult } from '../../lab/recommend/recommend.js';
 import {
-  recommendJson,
-  runRecommend,
-  type RecommendOptions,
-  type RecommendResult,
-} from '../../lab/recommend/recommend.js';
-import { validateRecommend, VALIDATION_GOALS, type ValidationReport } from '../../lab/recommend/validate.js';
+  type CheckedRecommendation,
+  recommendAndValidate,
+  VALIDATION_GOALS,
+  type ValidationReport,
+} from '../../lab/recommend/validate.js';
+import { defineCommand } from '../command.js';
 import { duration, num } from '../format.js';
-import type { Io } from '../io.js';
-import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
-import { parseTarget } from '../../core/parse.js';
-import { recommendScheduleCommand } from './recommend-schedule.js';
-import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
+import type { OptionTable, Parsed } from '../options.js';
+import { MODEL_RUN_OPTIONS, trainConfigFrom } from '../run-options.js';
+import { scheduleFor, scheduleJson, scheduleText } from './recommend-schedule.js';
+
+/** --from and --max-micro-batch belong to the schedule. */
+const WITH_SCHEDULE = {
+  when: (o: Readonly<Record<string, unknown>>) => o['batch-schedule'] === true,
+  why: 'only applies with --batch-schedule; add --batch-schedule or leave it out',
+};
+
+/** --target and --max-epochs belong to the validation sweep. */
+const WITH_VALIDATE = {
+  when: (o: Readonly<Record<string, unknown>>) => o.validate === true,
+  why: 'only applies with --validate; add --validate or leave it out',
+};
 
 export const RECOMMEND_OPTIONS = {
-  ...MODEL_OPTIONS,
+  ...MODEL_RUN_OPTIONS,
   'memory-budget': {
     type: 'string',
     value: 'BYTES',
@@ -49,16 +60,23 @@ export const RECOMMEND_OPTIONS = {
     type: 'number',
     value: 'F',
     default: 0.05,
-    help: 'most compute the probe may take, as a share of the default sweep (16..1024, one epoch each)',
+    help: 'most compute the probe may take, as a share of the default sweep (16..1024, one epoch each), in (0, 1]',
   },
   validate: { type: 'boolean', help: 'then run the full sweep to --target and compare (slow)' },
   target: {
     type: 'string',
     value: 'acc:X|loss:X',
     default: 'acc:0.97',
+    onlyIf: WITH_VALIDATE,
     help: 'with --validate: the target of the sweep',
   },
-  'max-epochs': { type: 'int', value: 'N', default: 5, help: 'with --validate: give up on a run after N epochs' },
+  'max-epochs': {
+    type: 'int',
+    value: 'N',
+    default: 5,
+    onlyIf: WITH_VALIDATE,
+    help: 'with --validate: give up on a run after N epochs',
+  },
   'batch-schedule': {
     type: 'boolean',
     help: 'instead: a batch-size schedule (warm-up) from the critical batch measured over training by `batchlab branch`, with a reason per change; measures it first when the store has none for this dataset and model',
@@ -66,132 +84,99 @@ export const RECOMMEND_OPTIONS = {
   from: {
     type: 'int',
     value: 'ID',
+    onlyIf: WITH_SCHEDULE,
     help: 'with --batch-schedule: the branch experiment to use (default: the latest fitting one)',
   },
   'max-micro-batch': {
     type: 'int',
     value: 'N',
+    onlyIf: WITH_SCHEDULE,
     help: 'with --batch-schedule: the largest micro-batch that fits (e.g. find-max): larger batches are split',
   },
-  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
 } as const satisfies OptionTable;
 
-export const RECOMMEND_HELP = formatHelp({
-  command: 'recommend',
-  usage: 'batchlab recommend [options]',
+type RecommendParsed = Parsed<typeof RECOMMEND_OPTIONS>;
+
+/** The probe's shared run config and the recommend options from the command line. */
+export function recommendOptionsFrom(o: RecommendParsed): RecommendOptions {
+  const base = trainConfigFrom(o, {
+    batchSize: o['base-batch'],
+    budget: {},
+    lr: o['base-lr'],
+    evalEvery: 0,
+    evalTrainLimit: 256,
+  });
+  return {
+    base,
+    optimizer: base.optimizer.name as RecommendOptimizer,
+    objective: o.objective as Objective,
+    baseLr: o['base-lr'],
+    baseBatch: o['base-batch'],
+    memoryBudgetBytes: o['memory-budget'] === undefined ? undefined : parseBytes(o['memory-budget']),
+    share: o['probe-share'],
+    dbPath: o.db,
+  };
+}
+
+export const recommendCommand = defineCommand({
+  name: 'recommend',
+  summary: 'a batch size and learning rate with reasons, from a cheap probe',
   description:
     'Measures, in short runs costing at most 5% of a sweep: memory at B = 1..8 (-> the largest batch under\n' +
     '--memory-budget), the gradient noise scale B_simple early in training with a 95% CI (-> the critical\n' +
     'batch), and step time at a few batch sizes (-> where throughput saturates). Then recommends a batch,\n' +
     'micro-batch x accumulation steps, LR and warm-up for the objective, one reason per effect.',
-  table: RECOMMEND_OPTIONS,
+  options: RECOMMEND_OPTIONS,
   examples: [
     'batchlab recommend --dataset mnist --model mlp --memory-budget 4GiB',
     'batchlab recommend --dataset mnist --model mlp --objective compute --optimizer adam --base-lr 0.001 --base-batch 32 --json',
     'batchlab recommend --dataset mnist --model mlp --validate --target acc:0.97',
     'batchlab recommend --batch-schedule --dataset mnist --model mlp --base-batch 32 --base-lr 0.05 --max-micro-batch 256',
   ],
+  run: async ({ options, io, json, signal }): Promise<RecommendOutcome> => {
+    const opts = recommendOptionsFrom(options);
+    if (options['batch-schedule']) {
+      if (options.validate) throw new UsageError('--validate checks a batch size, not a schedule; pass one of the two');
+      const maxMicroBatch = options['max-micro-batch'];
+      const schedule = await scheduleFor(
+        { base: opts.base, dbPath: opts.dbPath, fromId: options.from, maxMicroBatch },
+        io,
+        { verbose: !json, signal },
+      );
+      return { schedule, maxMicroBatch };
+    }
+    const checked = await recommendAndValidate(
+      opts,
+      options.validate ? { target: parseTarget(options.target)!, maxEpochs: options['max-epochs'] } : undefined,
+      {
+        signal,
+        onPhase: ({ text }) => !json && io.err(text),
+        onRunStart: ({ run, index, total }) =>
+          !json && io.err(`validate: sweep run ${index + 1}/${total}, B=${run.batchSize}`),
+      },
+    );
+    return { checked };
+  },
+  text: (r) =>
+    r.schedule
+      ? scheduleText(r.schedule, r.maxMicroBatch)
+      : [
+          recommendText(r.checked.result),
+          ...(r.checked.validation ? ['', validationText(r.checked.validation)] : []),
+        ].join('\n'),
+  json: (r) =>
+    r.schedule
+      ? scheduleJson(r.schedule)
+      : r.checked.validation
+        ? { ...recommendJson(r.checked.result), validation: r.checked.validation }
+        : recommendJson(r.checked.result),
 });
 
-type RecommendParsed = Parsed<typeof RECOMMEND_OPTIONS>;
-
-/** The probe's shared run config and the recommend options from the command line. */
-export function recommendOptionsFrom(o: RecommendParsed): RecommendOptions {
-  const optimizer = optimizerFrom(o);
-  const share = o['probe-share'];
-  if (!(share > 0 && share <= 1))
-    throw new UsageError(`--probe-share must be in (0, 1], got ${share}; use e.g. 0.05 for 5%`);
-  if (!(o['base-lr'] > 0)) throw new UsageError(`--base-lr must be positive, got ${o['base-lr']}; use e.g. 0.05`);
-  const base: TrainConfig = {
-    dataset: o.dataset,
-    datasetOptions: datasetOptionsFrom(o),
-    model: modelSpecFrom(o),
-    batchSize: o['base-batch'],
-    accumSteps: 1,
-    budget: {},
-    lastBatch: o['last-batch'] as 'keep' | 'drop',
-    optimizer,
-    lr: o['base-lr'],
-    schedule: 'constant',
-    warmupSteps: o['warmup-steps'],
-    seed: o.seed,
-    backend: o.backend,
-    evalEvery: 0,
-    evalTrainLimit: 256,
-  };
-  return {
-    base,
-    optimizer: optimizer.name as RecommendOptimizer,
-    objective: o.objective as Objective,
-    baseLr: o['base-lr'],
-    baseBatch: o['base-batch'],
-    memoryBudgetBytes: o['memory-budget'] === undefined ? undefined : parseBytes(o['memory-budget']),
-    share,
-    dbPath: o.db,
-  };
-}
-
-export async function recommendCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, positionals, help } = parseOptions(argv, RECOMMEND_OPTIONS, 'recommend');
-  if (help) {
-    io.out(RECOMMEND_HELP);
-    return 0;
-  }
-  if (positionals.length > 0)
-    throw new UsageError(
-      `unexpected argument "${positionals[0]}" for "batchlab recommend"; see batchlab recommend --help`,
-    );
-  const opts = recommendOptionsFrom(options);
-  if (options['batch-schedule'])
-    return recommendScheduleCommand(
-      {
-        base: opts.base,
-        dbPath: opts.dbPath,
-        fromId: options.from,
-        maxMicroBatch: options['max-micro-batch'],
-        json: !!options.json,
-      },
-      io,
-    );
-  const target = options.validate ? validTarget(options) : undefined;
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  try {
-    const result = await runRecommend(opts, {
-      signal: controller.signal,
-      onPhase: ({ text }) => !options.json && io.err(text),
-    });
-    const report = target
-      ? await validateRecommend(
-          result,
-          { target, maxEpochs: options['max-epochs'] },
-          {
-            signal: controller.signal,
-            onRunStart: ({ run, index, total }) =>
-              !options.json && io.err(`validate: sweep run ${index + 1}/${total}, B=${run.batchSize}`),
-          },
-        )
-      : undefined;
-    if (options.json)
-      io.out(
-        JSON.stringify(report ? { ...recommendJson(result), validation: report } : recommendJson(result), null, 2),
-      );
-    else io.out([recommendText(result), ...(report ? ['', validationText(report)] : [])].join('\n'));
-    return 0;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-}
-
-/** --target checked against the task (accuracy needs classification). */
-function validTarget(o: RecommendParsed) {
-  const target = parseTarget(o.target)!;
-  const task = loadDataset(o.dataset, datasetOptionsFrom(o)).task;
-  if (target.metric === 'accuracy' && task !== 'classification')
-    throw new UsageError(`--target ${o.target} needs accuracy, but ${o.dataset} is ${task}; pass --target loss:X`);
-  return target;
-}
+/** What recommend found: a batch size (checked by a sweep with --validate), or with --batch-schedule a schedule. */
+type RecommendOutcome =
+  | { checked: CheckedRecommendation; schedule?: undefined }
+  | { schedule: ScheduleRecommendation; maxMicroBatch: number | undefined; checked?: undefined };
 
 /** The plain-words answer: the measurements, one line per effect, the conclusion, the probe's cost. */
 export function recommendText(r: RecommendResult): string {

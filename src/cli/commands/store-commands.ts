@@ -1,113 +1,113 @@
 /** `batchlab list`, `show ID` and `export ID`: reading the store. */
-import { UsageError } from '../../core/errors.js';
+import { BatchlabError, UsageError } from '../../core/errors.js';
 import type { SweepSummary } from '../../core/summary.js';
-import { exportExperiment, exportExperimentToFile, openStore, type Experiment, type Store } from '../../store/index.js';
-import { table } from '../format.js';
-import type { Io } from '../io.js';
-import { formatHelp, parseOptions, type OptionTable } from '../options.js';
-import { findingLines, sweepTable } from '../render-sweep.js';
+import { escapeControl } from '../../core/text.js';
 import { formatBytes } from '../../core/units.js';
+import {
+  type Experiment,
+  type ExperimentListing,
+  exportExperiment,
+  exportExperimentToFile,
+  openStore,
+  type Store,
+} from '../../store/index.js';
+import { type CommandInput, defineCommand, type PositionalSpec } from '../command.js';
+import { table } from '../format.js';
+import type { OptionTable } from '../options.js';
+import { findingLines, sweepTable } from '../render-sweep.js';
 import { probeTable } from './find-max.js';
 
 const DB_OPTION = {
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
 } as const satisfies OptionTable;
 
-/** Resolves "latest" or a numeric ID. */
-export function experimentFrom(store: Store, idText: string | undefined, command: string): Experiment {
-  if (idText === undefined)
-    throw new UsageError(`"batchlab ${command}" needs an experiment ID or "latest" (see batchlab list)`);
-  if (idText === 'latest') {
-    const e = store.latestExperiment();
-    if (!e)
-      throw new UsageError(
-        `the store ${store.path} has no experiments yet; run batchlab sweep first`,
-        'BATCHLAB_NOT_FOUND',
-      );
-    return e;
+/** One experiment, by id or "latest". */
+export const EXPERIMENT_ARGUMENT: PositionalSpec = {
+  min: 1,
+  max: 1,
+  missing: 'which experiment? pass its id or "latest" (see batchlab list)',
+};
+
+/** The id of experiment `text`: a positive integer, or the newest experiment's for "latest". */
+export function experimentIdFrom(store: Store, text: string): number {
+  if (text === 'latest') {
+    const latest = store.latestExperiment();
+    if (latest === undefined)
+      throw new BatchlabError('BATCHLAB_NOT_FOUND', `${store.path} has no experiments yet; run batchlab sweep first`);
+    return latest.id;
   }
-  if (!/^\d+$/.test(idText)) throw new UsageError(`experiment ID must be a number or "latest", got "${idText}"`);
-  return store.getExperiment(Number(idText));
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) < 1)
+    throw new UsageError(`experiment id must be a positive integer or "latest", got "${escapeControl(text)}"`);
+  return Number(text);
 }
 
-export async function listCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, help } = parseOptions(argv, { ...DB_OPTION, json: { type: 'boolean', help: 'print JSON' } }, 'list');
-  if (help) {
-    io.out(
-      formatHelp({
-        command: 'list',
-        usage: 'batchlab list [--db PATH] [--json]',
-        description: 'Lists the experiments in the store.',
-        table: DB_OPTION,
-      }),
-    );
-    return 0;
-  }
-  const store = openStore(options.db, { readonly: true });
+/** Runs `read` on the store at --db, opened read-only, and closes it. */
+function readStore<T>(dbPath: string, read: (store: Store) => T): T {
+  const store = openStore(dbPath, { readonly: true });
   try {
-    const list = store.listExperiments();
-    if (options.json) {
-      io.out(JSON.stringify(list, null, 2));
-      return 0;
-    }
-    if (list.length === 0) {
-      io.out(`no experiments in ${options.db} yet; start one with batchlab sweep`);
-      return 0;
-    }
-    const rows = list.map((e) => {
-      const s = e.settings as Record<string, unknown>;
-      const base = (s.base ?? s) as Record<string, unknown>;
-      const model = (base.model as { name?: string } | undefined)?.name ?? '-';
-      return [
-        e.id,
-        e.kind,
-        e.createdAt.replace('T', ' ').slice(0, 19),
-        e.status,
-        `${e.runCounts.done ?? 0}/${e.runCount}`,
-        String(base.dataset ?? '-'),
-        model,
-      ];
-    });
-    io.out(table(['id', 'kind', 'created', 'status', 'runs done', 'dataset', 'model'], rows));
-    return 0;
+    return read(store);
   } finally {
     store.close();
   }
 }
 
-export async function showCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, positionals, help } = parseOptions(argv, DB_OPTION, 'show');
-  if (help) {
-    io.out(
-      formatHelp({
-        command: 'show',
-        usage: 'batchlab show ID|latest [--db PATH]',
-        description:
-          'Shows one experiment: settings, then the run table and what it shows (a sweep) or every probe and the answer (find-max).',
-        table: DB_OPTION,
-      }),
-    );
-    return 0;
-  }
-  const store = openStore(options.db, { readonly: true });
-  try {
-    const e = experimentFrom(store, positionals[0], 'show');
-    const runs = store.runsOf(e.id);
-    io.out(`experiment ${e.id}: ${e.kind}, ${e.status}, created ${e.createdAt}`);
-    io.out(`settings: ${JSON.stringify(e.settings)}`);
-    io.out(`environment: ${JSON.stringify(e.env)}`);
-    io.out('');
-    if (e.kind === 'find-max') {
-      io.out(findMaxLines(store, e));
-      return 0;
-    }
-    io.out(sweepTable(runs));
-    const summary = e.summary as unknown as SweepSummary | null;
-    if (summary?.findings) io.out(`\n${findingLines(summary)}`);
-    return 0;
-  } finally {
-    store.close();
-  }
+export const listCommand = defineCommand({
+  name: 'list',
+  summary: 'list the experiments in the store',
+  usage: 'batchlab list [--db PATH] [--json]',
+  description: 'Lists the experiments in the store.',
+  options: DB_OPTION,
+  run: async ({ options }) => readStore(options.db, (store) => store.listExperiments()),
+  text: (list, { options }) =>
+    list.length === 0 ? `no experiments in ${options.db} yet; start one with batchlab sweep` : experimentTable(list),
+  json: (list) => list,
+});
+
+function experimentTable(list: readonly ExperimentListing[]): string {
+  const rows = list.map((e) => {
+    const s = e.settings as Record<string, unknown>;
+    const base = (s.base ?? s) as Record<string, unknown>;
+    const model = (base.model as { name?: string } | undefined)?.name ?? '-';
+    return [
+      e.id,
+      e.kind,
+      e.createdAt.replace('T', ' ').slice(0, 19),
+      e.status,
+      `${e.runCounts.done ?? 0}/${e.runCount}`,
+      String(base.dataset ?? '-'),
+      model,
+    ];
+  });
+  return table(['id', 'kind', 'created', 'status', 'runs done', 'dataset', 'model'], rows);
+}
+
+export const showCommand = defineCommand({
+  name: 'show',
+  summary: 'show one experiment: its table and what it shows',
+  usage: 'batchlab show ID|latest [--db PATH]',
+  description:
+    'Shows one experiment: settings, then the run table and what it shows (a sweep) or every probe and the answer (find-max).',
+  options: DB_OPTION,
+  positionals: EXPERIMENT_ARGUMENT,
+  run: async ({ options, positionals }) =>
+    readStore(options.db, (store) =>
+      experimentText(store, store.getExperiment(experimentIdFrom(store, positionals[0]!))),
+    ),
+  text: (text) => text,
+});
+
+/** Settings and environment, then the sweep table and findings, or find-max's probes and answer. */
+function experimentText(store: Store, e: Experiment): string {
+  const head = [
+    `experiment ${e.id}: ${e.kind}, ${e.status}, created ${e.createdAt}`,
+    `settings: ${JSON.stringify(e.settings)}`,
+    `environment: ${JSON.stringify(e.env)}`,
+    '',
+  ];
+  if (e.kind === 'find-max') return [...head, findMaxLines(store, e)].join('\n');
+  const summary = e.summary as unknown as SweepSummary | null;
+  const findings = summary?.findings ? [`\n${findingLines(summary)}`] : [];
+  return [...head, sweepTable(store.runsOf(e.id)), ...findings].join('\n');
 }
 
 /** A stored find-max experiment: its probes in order, and the verified answer when it finished. */
@@ -138,36 +138,30 @@ const EXPORT_OPTIONS = {
     value: 'NAME',
     default: 'steps',
     choices: ['steps', 'runs', 'evals', 'probes'],
+    onlyIf: {
+      when: (o) => o.format === 'csv',
+      why: 'picks the table of a CSV export; JSON has every table. Add --format csv or leave it out',
+    },
     help: 'csv: which table',
   },
   output: { type: 'string', value: 'PATH', help: 'write to a file instead of stdout' },
 } as const satisfies OptionTable;
 
-export async function exportCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, positionals, help } = parseOptions(argv, EXPORT_OPTIONS, 'export');
-  if (help) {
-    io.out(
-      formatHelp({
-        command: 'export',
-        usage: 'batchlab export ID|latest [--format csv|json] [--table steps|runs|evals|probes] [--output PATH]',
-        description: 'Writes an experiment out: JSON (everything) or CSV (one table).',
-        table: EXPORT_OPTIONS,
-      }),
-    );
-    return 0;
-  }
-  const store = openStore(options.db, { readonly: true });
-  try {
-    const e = experimentFrom(store, positionals[0], 'export');
-    const format = { format: options.format as 'json' | 'csv', table: options.table as 'steps' };
-    if (options.output) {
-      exportExperimentToFile(store, e.id, { ...format, path: options.output });
+export const exportCommand = defineCommand({
+  name: 'export',
+  summary: 'write an experiment out as CSV or JSON',
+  usage: 'batchlab export ID|latest [--format csv|json] [--table steps|runs|evals|probes] [--output PATH]',
+  description: 'Writes an experiment out: JSON (everything) or CSV (one table).',
+  options: EXPORT_OPTIONS,
+  positionals: EXPERIMENT_ARGUMENT,
+  run: async ({ options, positionals, io }: CommandInput<typeof EXPORT_OPTIONS>) =>
+    readStore(options.db, (store) => {
+      const id = experimentIdFrom(store, positionals[0]!);
+      const format = { format: options.format as 'json' | 'csv', table: options.table as 'steps' };
+      if (options.output === undefined) return exportExperiment(store, id, format);
+      exportExperimentToFile(store, id, { ...format, path: options.output });
       io.err(`wrote ${options.output}`);
-    } else {
-      io.out(exportExperiment(store, e.id, format));
-    }
-    return 0;
-  } finally {
-    store.close();
-  }
-}
+      return undefined;
+    }),
+  text: (text) => text,
+});

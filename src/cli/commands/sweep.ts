@@ -1,32 +1,54 @@
-/** `batchlab sweep`: many batch sizes side by side, each in its own process, stored in SQLite. */
+/** `batchlab sweep` (and `batchlab demo`): many batch sizes side by side, each in its own process, stored in SQLite. */
 import { resolve } from 'node:path';
-import { BatchSizeError, UsageError } from '../../core/errors.js';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
-import { parseBatchList, parseBudget, parseSeeds } from '../../core/parse.js';
+import { UsageError } from '../../core/errors.js';
+import { parseSeeds, replicateSeeds } from '../../core/parse.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
-import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { planSweep } from '../../lab/sweep/plan.js';
 import { runSweep, type SweepResult, type SweepSettings } from '../../lab/sweep/sweep.js';
 import { writeReport } from '../../report/index.js';
 import { openStore } from '../../store/index.js';
+import { type CommandInput, defineCommand } from '../command.js';
 import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
-import { formatHelp, parseOptions, type OptionTable, type Parsed } from '../options.js';
+import { type OptionTable, type Parsed, settingFlags } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
-import { findingLines, sweepTable } from '../render-sweep.js';
-import { datasetOptionsFrom, MODEL_OPTIONS, modelSpecFrom, optimizerFrom } from './train.js';
+import { findingLines, sweepTables } from '../render-sweep.js';
+import {
+  CMD_ONLY,
+  DATA_OPTIONS,
+  MODEL_OPTIONS,
+  OPTIMIZER_OPTIONS,
+  RUN_OPTIONS,
+  SCHEDULE_OPTIONS,
+  TRAINER_ONLY,
+  trainConfigFrom,
+} from '../run-options.js';
 
 export const DEFAULT_BATCH_SIZES = REFERENCE_SWEEP_BATCHES.join(',');
 
 export const SWEEP_OPTIONS = {
+  ...DATA_OPTIONS,
   ...MODEL_OPTIONS,
+  ...OPTIMIZER_OPTIONS,
+  ...SCHEDULE_OPTIONS,
+  ...RUN_OPTIONS,
   'batch-sizes': { type: 'string', value: 'B,B,...', default: DEFAULT_BATCH_SIZES, help: 'batch sizes to compare' },
   budget: {
     type: 'string',
     value: 'SPEC',
-    help: 'per run: epochs=N, steps=N, samples=N or target=acc:X|loss:X (default: samples = one epoch, so every run sees the same data)',
+    help: 'per run: epochs=N, steps=N, samples=N or target=acc:X|loss:X|train-loss:X (default: samples = one epoch, so every run sees the same data; train-loss trains every batch size to the same training loss)',
   },
-  'max-epochs': { type: 'int', value: 'N', default: 10, help: 'with a target budget: give up after N epochs' },
+  'max-epochs': {
+    type: 'int',
+    value: 'N',
+    default: 10,
+    onlyIf: {
+      when: (o) => typeof o.budget === 'string' && o.budget.trim().startsWith('target='),
+      why: 'only applies with --budget target=...; leave it out',
+    },
+    help: 'with a target budget: give up after N epochs (runs that never reach it are listed as such)',
+  },
   'lr-rule': {
     type: 'string',
     value: 'RULE',
@@ -34,25 +56,42 @@ export const SWEEP_OPTIONS = {
     choices: LR_RULES,
     help: 'LR per batch size: fixed, linear (Goyal et al. 2017) or sqrt, from --base-lr at --base-batch',
   },
-  'base-lr': { type: 'number', value: 'LR', default: 0.05, help: 'learning rate at the reference batch' },
-  'base-batch': { type: 'int', value: 'B', default: 64, help: 'the reference batch of --base-lr' },
+  'base-lr': { type: 'number', value: 'LR', default: 0.05, help: 'learning rate at the reference batch, > 0' },
+  'base-batch': {
+    type: 'int',
+    value: 'B',
+    default: 64,
+    onlyIf: {
+      when: (o) => o['lr-rule'] !== 'fixed',
+      why: 'scales the LR by a rule, but --lr-rule fixed gives every batch --base-lr; leave it out',
+    },
+    help: 'the reference batch of --base-lr',
+  },
   accum: { type: 'int', value: 'K', default: 1, help: 'accumulation steps for every run' },
   seeds: {
     type: 'string',
     value: 'S,S,...',
     default: '1',
-    help: 'seeds; each seed runs every batch size from the same initial weights',
+    help: 'seeds; each seed runs every batch size from its own initial weights and sample order',
+  },
+  seed: { type: 'string', value: 'S', aliasOf: 'seeds', help: 'one seed: the same as --seeds S' },
+  replicates: {
+    type: 'int',
+    value: 'N',
+    help: 'run N seeds (1..N), the easy form of --seeds: each per-batch number becomes a mean with a 95% interval across seeds',
   },
   'noise-every': {
     type: 'count',
     value: 'N',
     default: 10,
+    onlyIf: TRAINER_ONLY,
     help: 'measure the gradient noise scale every N steps (0: off)',
   },
   'sharpness-iterations': {
     type: 'count',
     value: 'N',
     default: 100,
+    onlyIf: TRAINER_ONLY,
     help: 'most power iterations for the top Hessian eigenvalue at the end; stops early when converged (0: off)',
   },
   cmd: {
@@ -60,156 +99,166 @@ export const SWEEP_OPTIONS = {
     value: 'TEMPLATE',
     help: 'sweep your own training command instead, e.g. "python3 train.py --batch-size {batch} --accum {accum} --lr {lr} --max-steps {max_steps}" (docs/protocol.md)',
   },
-  timeout: { type: 'int', value: 'SECONDS', help: 'with --cmd: stop a run after this long' },
-  'train-size': { type: 'int', value: 'N', help: 'with --cmd: training-set size, for epochs=N budgets' },
-  db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
-  report: { type: 'string', value: 'PATH', help: 'where to write the HTML report (default batchlab-report-<id>.html)' },
-  'no-report': { type: 'boolean', help: 'do not write an HTML report' },
-  resume: { type: 'int', value: 'ID', help: 'run only the unfinished runs of sweep ID' },
+  timeout: { type: 'int', value: 'SECONDS', onlyIf: CMD_ONLY, help: 'with --cmd: stop a run after this long' },
+  'train-size': {
+    type: 'int',
+    value: 'N',
+    onlyIf: CMD_ONLY,
+    help: 'with --cmd: training-set size, for epochs=N budgets',
+  },
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
+  report: {
+    type: 'string',
+    value: 'PATH',
+    control: true,
+    onlyIf: { when: (o) => o['no-report'] !== true, why: 'contradicts --no-report; pass one of them' },
+    help: 'where to write the HTML report (default batchlab-report-<id>.html)',
+  },
+  'no-report': { type: 'boolean', control: true, help: 'do not write an HTML report' },
+  resume: {
+    type: 'int',
+    value: 'ID',
+    control: true,
+    help: 'run only the unfinished runs of sweep ID (other setting flags must match the stored ones)',
+  },
 } as const satisfies OptionTable;
 
-export const SWEEP_HELP = formatHelp({
-  command: 'sweep',
-  usage: 'batchlab sweep [options]',
+type SweepOptions = Parsed<typeof SWEEP_OPTIONS>;
+
+/**
+ * The seeds: --seeds S,S,... when given, else --replicates N (seeds 1..N, also a default of `demo`), else
+ * --seeds' default. Giving both is refused.
+ */
+function seedsFrom(o: SweepOptions, given: ReadonlySet<string>): number[] {
+  if (given.has('seeds') && given.has('replicates'))
+    throw new UsageError('pass --seeds S,S,... or --replicates N, not both');
+  if (!given.has('seeds') && o.replicates !== undefined) return replicateSeeds(o.replicates);
+  return parseSeeds(o.seeds);
+}
+
+/** The sweep's settings from the flags (the lab reads the batch list and the budget against the data). */
+function settingsFrom(o: SweepOptions, given: ReadonlySet<string>): SweepSettings {
+  const iterations = o['sharpness-iterations'];
+  const base = trainConfigFrom(o, {
+    batchSize: 1,
+    accumSteps: o.accum,
+    budget: {},
+    lr: o['base-lr'],
+    seed: 0,
+    evalEvery: 0,
+    evalTrainLimit: 10_000,
+    noiseEvery: o['noise-every'],
+    sharpness: iterations > 0 ? { batchSamples: 1024, iterations } : undefined,
+  });
+  return planSweep({
+    base,
+    batchSizes: o['batch-sizes'],
+    budget: o.budget,
+    maxEpochs: o['max-epochs'],
+    seeds: seedsFrom(o, given),
+    lrRule: o['lr-rule'] as LrRule,
+    baseLr: o['base-lr'],
+    baseBatch: o['base-batch'],
+    command:
+      o.cmd === undefined
+        ? undefined
+        : {
+            template: o.cmd,
+            timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
+            trainSize: o['train-size'],
+          },
+  });
+}
+
+/** What the sweep command prints: the result, the store it is in, and the report it wrote. */
+interface SweepRun {
+  result: SweepResult;
+  dbPath: string;
+  reportPath?: string;
+}
+
+/** The sweep: settings from the flags unless only a resume was asked for; then the report. */
+export async function runSweepCommand({ options, given, io, json, signal }: CommandInput<typeof SWEEP_OPTIONS>) {
+  // On --resume, setting flags are compared with the stored settings; without any, the stored ones are used.
+  const settings =
+    options.resume === undefined || settingFlags(SWEEP_OPTIONS, given).length > 0
+      ? settingsFrom(options, given)
+      : undefined;
+  const result = await runSweepWithProgress(
+    { dbPath: options.db, settings, resumeId: options.resume },
+    { io, verbose: !json, signal },
+  );
+  const reportPath = options['no-report']
+    ? undefined
+    : writeSweepReport(options.db, result.experiment.id, options.report);
+  return { result, dbPath: options.db, reportPath } satisfies SweepRun;
+}
+
+/** The definition of `batchlab sweep`; `batchlab demo` is the same with other defaults. */
+export function sweepSpec(defaults: Partial<Record<keyof typeof SWEEP_OPTIONS, string | number>> = {}) {
+  return {
+    options: withDefaults(SWEEP_OPTIONS, defaults),
+    run: runSweepCommand,
+    text: (r: SweepRun) => sweepReport(r.result, r.dbPath) + (r.reportPath ? `\nreport: ${r.reportPath}` : ''),
+    json: (r: SweepRun) => ({
+      experiment: r.result.experiment,
+      runs: r.result.runs,
+      summary: r.result.summary,
+      reportPath: r.reportPath ?? null,
+    }),
+    status: (r: SweepRun) =>
+      r.result.status === 'interrupted'
+        ? ('interrupted' as const)
+        : r.result.runs.every((run) => run.status === 'done')
+          ? ('done' as const)
+          : ('failed' as const),
+    resume: (r: SweepRun) => resumeCommand(r.result.experiment.id, r.dbPath),
+  };
+}
+
+/** A copy of `table` with other defaults (the option types stay those of the table). */
+function withDefaults<T extends OptionTable>(table: T, defaults: Partial<Record<keyof T, string | number>>): T {
+  const out: OptionTable = { ...table };
+  for (const [flag, value] of Object.entries(defaults)) out[flag] = { ...out[flag]!, default: value };
+  return out as T;
+}
+
+export const sweepCommand = defineCommand({
+  name: 'sweep',
+  summary: 'train at many batch sizes side by side and show what batch size does',
   description:
     'Trains the same model at many batch sizes, from the same initial weights and sample order per seed,\n' +
     'each run in its own process. Measures memory, throughput, loss noise, the gradient noise scale,\n' +
     'held-out metrics, the generalization gap and sharpness; fits memory and step time against B and,\n' +
     'with a target, the steps/examples trade-off and the critical batch. Ends with a table and the lines\n' +
-    '"What this sweep shows". Ctrl-C stops cleanly; --resume ID finishes an interrupted sweep.',
-  table: SWEEP_OPTIONS,
+    '"What this sweep shows". Ctrl-C or SIGTERM stops cleanly; --resume ID finishes an interrupted sweep.',
   examples: [
     'batchlab sweep --dataset mnist --model mlp --budget epochs=2',
     'batchlab sweep --dataset mnist --model mlp --budget target=acc:0.97 --lr-rule linear --base-lr 0.05 --warmup-steps 50',
+    'batchlab sweep --cmd "python3 train.py --batch-size {batch} --lr {lr} --max-steps {max_steps}" --budget steps=200',
     'batchlab sweep --resume 3',
   ],
+  ...sweepSpec(),
 });
 
-/** The settings of a `--cmd` sweep: no dataset is loaded; the command reads its own data. */
-function commandSweepSettings(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {
-  const trainCount = o['train-size'] ?? Number.MAX_SAFE_INTEGER;
-  if (o.budget === undefined || (/^epochs=/.test(o.budget) && o['train-size'] === undefined)) {
-    throw new UsageError(
-      'with --cmd, pass --budget steps=N or samples=N (epochs=N also needs --train-size N): batchlab cannot see the size of your data',
-    );
-  }
-  const budget = parseBudget(o.budget, { trainCount, maxEpochs: o['max-epochs'], task: 'classification' });
-  if (budget.kind === 'target')
-    throw new UsageError("target budgets need batchlab's own trainer; with --cmd use --budget steps=N or samples=N");
-  const batchSizes = parseBatchList(o['batch-sizes'], trainCount);
-  for (const b of batchSizes)
-    if (b % o.accum !== 0)
-      throw new BatchSizeError(
-        `batch size ${b} is not divisible by --accum ${o.accum}; pick batch sizes that are multiples of it`,
-      );
-  const base = { ...baseConfig(o), dataset: 'external', datasetOptions: {}, sharpness: undefined };
-  return {
-    base,
-    batchSizes,
-    seeds: parseSeeds(o.seeds),
-    lrRule: o['lr-rule'] as LrRule,
-    baseLr: o['base-lr'],
-    baseBatch: o['base-batch'],
-    budget,
-    trainCount,
-    command: { template: o.cmd!, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 },
-  };
+/** The command line that resumes sweep `id` in `dbPath`. */
+function resumeCommand(id: number, dbPath: string): string {
+  return `batchlab sweep --resume ${id}${dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : ''}`;
 }
 
-/** The run config every run shares, from the command line. */
-function baseConfig(o: Parsed<typeof SWEEP_OPTIONS>): TrainConfig {
-  const iterations = o['sharpness-iterations'];
-  return {
-    dataset: o.dataset,
-    datasetOptions: datasetOptionsFrom(o),
-    model: modelSpecFrom(o),
-    batchSize: 1,
-    accumSteps: o.accum,
-    budget: {},
-    lastBatch: o['last-batch'] as 'keep' | 'drop',
-    optimizer: optimizerFrom(o),
-    lr: o['base-lr'],
-    schedule: o.schedule as TrainConfig['schedule'],
-    warmupSteps: o['warmup-steps'],
-    lrStepEvery: o['lr-step-every'],
-    lrGamma: o['lr-gamma'],
-    seed: 0,
-    backend: o.backend,
-    evalEvery: 0,
-    evalTrainLimit: 10_000,
-    noiseEvery: o['noise-every'],
-    sharpness: iterations > 0 ? { batchSamples: 1024, iterations } : undefined,
-  };
-}
-
-/** The sweep's settings from the command line (loads the dataset once to check sizes and the task). */
-export function sweepSettingsFrom(o: Parsed<typeof SWEEP_OPTIONS>): SweepSettings {
-  if (o.cmd !== undefined) return commandSweepSettings(o);
-  const data = loadDataset(o.dataset, datasetOptionsFrom(o));
-  const batchSizes = parseBatchList(o['batch-sizes'], data.train.count);
-  const budget = parseBudget(o.budget, { trainCount: data.train.count, maxEpochs: o['max-epochs'], task: data.task });
-  const base = baseConfig(o);
-  return {
-    base,
-    batchSizes,
-    seeds: parseSeeds(o.seeds),
-    lrRule: o['lr-rule'] as LrRule,
-    baseLr: o['base-lr'],
-    baseBatch: o['base-batch'],
-    budget,
-    trainCount: data.train.count,
-  };
-}
-
-/** Flags that only say where and what to resume; any other flag on a resume is compared with the stored settings. */
-const RESUME_FLAGS = new Set(['--resume', '--db', '--json', '--report', '--no-report']);
-
-export async function sweepCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, positionals, help } = parseOptions(argv, SWEEP_OPTIONS, 'sweep');
-  if (help) {
-    io.out(SWEEP_HELP);
-    return 0;
-  }
-  if (positionals.length > 0)
-    throw new UsageError(`unexpected argument "${positionals[0]}" for "batchlab sweep"; see batchlab sweep --help`);
-  const explicitSettings = argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.has(a.split('=')[0]!));
-  const settings = options.resume === undefined || explicitSettings ? sweepSettingsFrom(options) : undefined;
-  const result = await runSweepWithProgress(
-    { dbPath: options.db, settings, resumeId: options.resume },
-    io,
-    !options.json,
-  );
-  const reportPath = options['no-report']
-    ? undefined
-    : writeSweepReport(options.db, result.experiment.id, options.report);
-  if (options.json)
-    io.out(
-      JSON.stringify(
-        { experiment: result.experiment, runs: result.runs, summary: result.summary, reportPath: reportPath ?? null },
-        null,
-        2,
-      ),
-    );
-  else io.out(sweepReport(result, options.db) + (reportPath ? `\nreport: ${reportPath}` : ''));
-  return result.status === 'interrupted' ? 130 : result.runs.every((r) => r.status === 'done') ? 0 : 1;
-}
-
-/** Runs the sweep with a progress line per run and a sweep-wide ETA; Ctrl-C stops cleanly. */
+/** Runs the sweep with a progress line per run and a sweep-wide ETA; the signal stops it cleanly. */
 export async function runSweepWithProgress(
   opts: { dbPath: string; settings?: SweepSettings; resumeId?: number },
-  io: Io,
-  verbose: boolean,
+  out: { io: Io; verbose: boolean; signal: AbortSignal },
 ): Promise<SweepResult> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.on('SIGINT', onSigint);
+  const { io, verbose } = out;
   const startMs = performance.now();
   let progress: Progress | undefined;
   let runIndex = 0;
   let runTotal = 1;
   try {
     return await runSweep(opts, {
-      signal: controller.signal,
+      signal: out.signal,
       onRunStart: ({ run, index, total, plan, backend, totalSteps }) => {
         runIndex = index;
         runTotal = total;
@@ -237,7 +286,6 @@ export async function runSweepWithProgress(
       },
     });
   } finally {
-    process.off('SIGINT', onSigint);
     progress?.done();
   }
 }
@@ -259,13 +307,13 @@ export function sweepReport(result: SweepResult, dbPath: string): string {
   const id = result.experiment.id;
   return [
     '',
-    sweepTable(result.runs),
+    sweepTables(result.runs, result.summary, id),
     '',
     findingLines(result.summary),
     '',
     `sweep ${id} ${result.status === 'done' ? 'finished' : 'was interrupted'} in ${duration(result.summary.wallMs)}; stored in ${dbPath}`,
     result.status === 'interrupted'
-      ? `resume it with: batchlab sweep --resume ${id}${dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : ''}`
+      ? `resume it with: ${resumeCommand(id, dbPath)}`
       : `see it with: batchlab show ${id}, batchlab export ${id} --format csv`,
   ].join('\n');
 }

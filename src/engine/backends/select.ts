@@ -53,9 +53,7 @@ export async function selectBackend(opts: { requested?: string; needsConv: boole
     }
     skipped.push(`${name} unavailable (${avail.why})`);
   }
-  throw new BatchlabError('BATCHLAB_BACKEND_UNAVAILABLE', `no TF.js backend could start: ${skipped.join('; ')}`, {
-    exitCode: 1,
-  });
+  throw new BatchlabError('BATCHLAB_BACKEND_UNAVAILABLE', `no TF.js backend could start: ${skipped.join('; ')}`);
 }
 
 async function forceBackend(requested: string, needsConv: boolean): Promise<BackendChoice> {

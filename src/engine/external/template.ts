@@ -87,7 +87,9 @@ export function resolveValues(v: TrialValues): ResolvedValues {
   if (v.lr !== undefined && !(Number.isFinite(v.lr) && v.lr > 0))
     throw new UsageError(`learning rate must be a positive number, got ${v.lr}; pass e.g. --lr 0.1`);
   if (v.maxSteps !== undefined && !(Number.isInteger(v.maxSteps) && v.maxSteps >= 1)) {
-    throw new UsageError(`max steps must be a positive integer, got ${v.maxSteps}; pass e.g. --max-steps 50`);
+    throw new UsageError(
+      `max steps must be a positive integer, got ${v.maxSteps}; {max_steps} comes from --budget steps=N or --probe-steps N`,
+    );
   }
   if (v.seed !== undefined && !Number.isSafeInteger(v.seed))
     throw new UsageError(`seed must be an integer, got ${v.seed}`);
@@ -142,6 +144,25 @@ export function expandCommand(template: string, values: ResolvedValues): string 
       );
     return commandText(value);
   });
+}
+
+/** Placeholders whose value changes from probe to probe: a warm process is started once, so it cannot have them. */
+const PER_PROBE_PLACEHOLDERS: readonly PlaceholderName[] = ['batch', 'micro_batch', 'accum', 'max_steps'];
+
+/**
+ * The command of a warm process (docs/protocol.md, "Warm probes"): started once, it gets each probe's
+ * batch and steps on stdin, so {batch}, {micro_batch}, {accum} and {max_steps} are refused with a
+ * message that says so; {lr} and {seed} are filled in as for a trial.
+ */
+export function expandWarmCommand(template: string, values: Pick<TrialValues, 'lr' | 'seed'>): string {
+  for (const m of template.matchAll(PLACEHOLDER_PATTERN)) {
+    const name = m[1] as PlaceholderName;
+    if (PER_PROBE_PLACEHOLDERS.includes(name))
+      throw new UsageError(
+        `a warm command has no {${name}}: it starts once and reads each probe's batch and steps from stdin (docs/protocol.md, "Warm probes"); drop {${name}} from "${escapeControl(template)}"`,
+      );
+  }
+  return expandCommand(template, { ...values, batch: 1, microBatch: 1, accum: 1 });
 }
 
 /** The BATCHLAB_* variables of one trial: each value that was given, plus BATCHLAB_METRICS. */

@@ -5,7 +5,8 @@
  * how it failed (out of memory, over the budget, timed out, crashed), so it is summarized, recorded and
  * probed exactly like a TF.js run.
  */
-import type { SplitMetrics, TrainResult } from '../../core/run.js';
+import { parseOomMessage } from '../../core/oom-message.js';
+import type { SplitMetrics, StatedMemory, TrainResult } from '../../core/run.js';
 import type { EvalRecord, StepRecord } from '../../core/types.js';
 import { TRIAL_FAILURE_STATUS, TrainFailedError } from '../oom.js';
 import type { RunPlan, Trainer, TrainHooks } from '../trainer.js';
@@ -94,7 +95,9 @@ function stderrBlock(r: TrialResult): string {
 /**
  * How a trial that did not finish failed. A crash ('error') quotes its stderr tail and the command; a
  * timeout stays a timeout: a slow large batch is not a batch that does not fit. Only a run stopped at
- * the budget measured a peak that means something; a crashed or killed one did not get there.
+ * the budget measured a peak that means something; a crashed or killed one did not get there. An
+ * out-of-memory keeps the figures of its message, read from the whole stderr tail (the reason quotes
+ * only the start of the line, and PyTorch states the cap near its end).
  */
 function failureOf(r: TrialResult, budget: ExternalTrainerOptions['memoryBudget']): TrainFailedError {
   const status = TRIAL_FAILURE_STATUS[r.outcome];
@@ -103,7 +106,24 @@ function failureOf(r: TrialResult, budget: ExternalTrainerOptions['memoryBudget'
     reason: r.outcome === 'error' ? `${r.reason}${stderrBlock(r)}\n  command: ${r.command}` : r.reason,
     peakBytes: status === 'over-budget' && budget ? measuredPeakBytes(r, budget.on) || undefined : undefined,
     vmHwmBytes: r.peakRssBytes || undefined,
+    oom: status === 'oom' ? parseOomMessage(r.stderrTail.join('\n')) : undefined,
   });
+}
+
+/**
+ * What the command stated of its memory in its metrics lines (docs/protocol.md, section 2): the last
+ * memory_limit_bytes and the largest peak_reserved_bytes; undefined when it stated neither.
+ */
+export function statedMemory(raw: readonly Record<string, unknown>[]): StatedMemory | undefined {
+  const numbers = (key: string): number[] =>
+    raw.map((r) => r[key]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
+  const limits = numbers('memory_limit_bytes');
+  const reserved = numbers('peak_reserved_bytes');
+  if (limits.length === 0 && reserved.length === 0) return undefined;
+  return {
+    ...(limits.length > 0 ? { limitBytes: limits.at(-1) } : {}),
+    ...(reserved.length > 0 ? { peakReservedBytes: Math.max(...reserved) } : {}),
+  };
 }
 
 /** A finished (or interrupted) trial as a TrainResult; peakBytes on the budget's measure when there is one. */
@@ -115,6 +135,7 @@ function asTrainResult(
 ): TrainResult {
   const last = trial.evals;
   const test = heldOut(last);
+  const stated = statedMemory(trial.rawMetrics);
   const peakBytes = budget
     ? measuredPeakBytes(trial, budget.on)
     : (trial.reportedPeakBytes ?? trial.peakGpuBytes ?? trial.peakRssBytes);
@@ -132,6 +153,7 @@ function asTrainResult(
     peakBytes: peakBytes ?? trial.peakRssBytes,
     vmHwmBytes: trial.peakRssBytes || undefined,
     distanceFromInit: NaN,
+    ...(stated === undefined ? {} : { statedMemory: stated }),
   };
 }
 

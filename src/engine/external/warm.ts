@@ -62,6 +62,8 @@ export interface WarmReady {
   /** What peak_bytes measures: 'cuda-allocated', 'rss', 'xla-in-use'. */
   measure?: string;
   baseBytes?: number;
+  /** What the allocator held at that moment (torch.cuda.memory_reserved): with nvidia-smi's figure it gives the memory outside the allocator (the CUDA context). */
+  reservedBytes?: number;
   totalBytes?: number;
   freeBytes?: number;
   /** A cap the process runs under (PyTorch's per-process memory fraction x total, XLA's bytes_limit). */
@@ -81,6 +83,8 @@ export interface WarmProbeResult {
   outcome: WarmOutcome;
   /** The process's own peak (peak_bytes: the CUDA allocator's, or the VmHWM on a CPU). */
   peakBytes?: number;
+  /** An upper bound on the peak where the process cannot reset its high-water mark (JAX: the mark an earlier probe set). */
+  peakAtMostBytes?: number;
   /** torch.cuda.max_memory_reserved: what the caching allocator held at most. */
   peakReservedBytes?: number;
   /** The tree's GPU memory by nvidia-smi during the probe (where it exists; sampled, so it may miss a short peak). */
@@ -127,6 +131,7 @@ export function parseWarmLine(line: string): WarmLine | undefined {
       device: typeof f.device === 'string' ? f.device : undefined,
       measure: typeof f.measure === 'string' ? f.measure : undefined,
       baseBytes: num(f.base_bytes),
+      reservedBytes: num(f.reserved_bytes),
       totalBytes: num(f.total_bytes),
       freeBytes: num(f.free_bytes),
       limitBytes: num(f.limit_bytes),
@@ -142,13 +147,17 @@ export function parseWarmLine(line: string): WarmLine | undefined {
 /** The result fields of an answer line. */
 export function answerResult(
   f: Record<string, unknown>,
-): Pick<WarmProbeResult, 'outcome' | 'peakBytes' | 'peakReservedBytes' | 'afterBytes' | 'stepMs' | 'message' | 'oom'> {
+): Pick<
+  WarmProbeResult,
+  'outcome' | 'peakBytes' | 'peakAtMostBytes' | 'peakReservedBytes' | 'afterBytes' | 'stepMs' | 'message' | 'oom'
+> {
   const stepMs = Array.isArray(f.step_ms) ? f.step_ms.filter((x): x is number => num(x) !== undefined) : [];
   const message = typeof f.message === 'string' ? f.message : undefined;
   const outcome: WarmOutcome = f.ok === true ? 'ok' : f.oom === true ? 'oom' : 'error';
   return {
     outcome,
     peakBytes: num(f.peak_bytes),
+    peakAtMostBytes: num(f.peak_at_most_bytes),
     peakReservedBytes: num(f.peak_reserved_bytes),
     afterBytes: num(f.after_bytes),
     stepMs,
@@ -448,6 +457,25 @@ export class WarmProber {
       await busy;
       return { peakRssBytes: rss || undefined, peakGpuBytes: gpuBytes };
     };
+  }
+
+  /**
+   * The live process tree's GPU memory now, by one nvidia-smi query (a probe samples it only every
+   * gpuPollMs, which a short probe may never see); undefined without nvidia-smi, a live process or an answer.
+   */
+  async gpuBytesNow(): Promise<number | undefined> {
+    const p = this.proc;
+    if (p === undefined || this.gpu === undefined) return undefined;
+    const pids = await sampleTree(p.pid, p.pid).then(
+      (t) => t.pids,
+      () => [p.pid],
+    );
+    return this.gpu.sample(pids);
+  }
+
+  /** Whether GPU memory can be measured here (nvidia-smi on PATH); known once a process was started. */
+  get measuresGpu(): boolean {
+    return this.gpu !== undefined;
   }
 
   /** Ends the live process (SIGTERM, SIGKILL after the grace); the next probe starts a fresh one. */

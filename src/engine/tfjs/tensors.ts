@@ -69,7 +69,7 @@ const EVAL_CHUNK = 2048;
 
 /**
  * Loss (and accuracy for classification) over the first `limit` rows of a split, in chunks, in inference
- * mode. Returns plain numbers; leaves no tensors behind.
+ * mode, with the number of rows evaluated. Returns plain numbers; leaves no tensors behind.
  */
 export function evaluate(built: BuiltModel, split: SplitTensors, lossFn: LossFn, limit = split.count): SplitMetrics {
   const n = Math.min(limit, split.count);
@@ -89,5 +89,5 @@ export function evaluate(built: BuiltModel, split: SplitTensors, lossFn: LossFn,
     lossSum += l!;
     correct += c!;
   }
-  return isClassification ? { loss: lossSum / n, accuracy: correct / n } : { loss: lossSum / n };
+  return isClassification ? { loss: lossSum / n, accuracy: correct / n, count: n } : { loss: lossSum / n, count: n };
 }

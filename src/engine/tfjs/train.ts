@@ -22,7 +22,7 @@ import { DivergedError } from '../../core/errors.js';
 import type { EvalRecord, StepRecord } from '../../core/types.js';
 import type { Dataset } from '../../data/types.js';
 import { buildModel, type BuiltModel, type ModelSpec } from '../../models/index.js';
-import type { TrainResult } from '../../core/run.js';
+import { TRAIN_LOSS_EVAL_SAMPLES, type TrainResult } from '../../core/run.js';
 import type { TrainHooks, TrainSettings } from '../trainer.js';
 import { fusedSumSquares } from '../backends/native-ops.js';
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint } from './checkpoint.js';
@@ -140,6 +140,13 @@ async function trainSteps(state: RunState, opts: TfjsTrainOptions, startMs: numb
     hooks?.onProgress?.(rec);
     if (settings.evalEvery > 0 && loop.step % settings.evalEvery === 0) {
       evaluateNow();
+      if (settings.target?.metric === 'train-loss')
+        recordEval(loop, opts, startMs, {
+          step: loop.step,
+          samples: loop.samples,
+          split: 'train',
+          ...evaluate(state.built, state.train, state.lossFn, TRAIN_LOSS_EVAL_SAMPLES),
+        });
       if (loop.reached) {
         loop.status = 'target-reached';
         break;
@@ -300,9 +307,13 @@ async function yieldToEventLoop(lastMs: number): Promise<number> {
   return performance.now();
 }
 
+/**
+ * Whether an evaluation meets the target: a held-out one for 'accuracy' and 'loss', one on the fixed
+ * training subset (TRAIN_LOSS_EVAL_SAMPLES rows, in inference mode) for 'train-loss'.
+ */
 function meetsTarget(rec: EvalRecord, settings: TrainSettings): boolean {
   const target = settings.target!;
-  if (rec.split !== 'test') return false;
+  if (rec.split !== (target.metric === 'train-loss' ? 'train' : 'test')) return false;
   return target.metric === 'accuracy' ? (rec.accuracy ?? 0) >= target.value : rec.loss <= target.value;
 }
 

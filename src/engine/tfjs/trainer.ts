@@ -14,12 +14,13 @@ import {
 } from '../../core/batching.js';
 import { type BatchSchedule, type PhaseSpan, phaseSpans, spanAt } from '../../core/batch-schedule.js';
 import { BatchSizeError, DataFileError, UsageError } from '../../core/errors.js';
-import { lrAt, type LrRule, type LrScheduleKind } from '../../core/lr.js';
+import { lrAt, type LrRule, type LrScheduleKind, type LrScheduleOptions } from '../../core/lr.js';
+import { checkLayerWeights, checkRunSettings, checkWarmup } from '../../core/run-checks.js';
 import { accumulationPlan } from '../../core/search.js';
 import type { OptimizerConfig, TrainBudget, TrainResult, TrainTarget } from '../../core/run.js';
 import { loadDataset } from '../../data/registry.js';
 import type { Dataset, LoadOptions } from '../../data/types.js';
-import { modelHasConv, type ModelSpec } from '../../models/index.js';
+import { DEFAULT_HIDDEN, modelHasConv, type ModelSpec, outputUnits } from '../../models/index.js';
 import { selectBackend, type BackendChoice } from '../backends/select.js';
 import type { RunPlan, Trainer, TrainHooks } from '../trainer.js';
 import { trainTfjs } from './train.js';
@@ -128,28 +129,72 @@ export function budgetSteps(
   return steps;
 }
 
-/** Loads the data and picks the backend; checks the batch (or every batch of a schedule) against the data. */
-export async function prepareRun(config: TrainConfig, data?: Dataset): Promise<RunContext> {
+/** The LR schedule of a run of `totalSteps` steps. */
+export function lrScheduleOf(config: TrainConfig, totalSteps: number): LrScheduleOptions {
+  return {
+    kind: config.schedule,
+    baseLr: config.lr,
+    warmupSteps: config.warmupSteps,
+    totalSteps: Math.max(totalSteps, config.warmupSteps + 1),
+    stepEvery: config.lrStepEvery,
+    gamma: config.lrGamma,
+  };
+}
+
+/** The sizes of a dataset a model is checked against: samples to train on, inputs and outputs per sample. */
+export interface DataFacts {
+  trainCount: number;
+  /** Input features per sample and output units (classes, or the regression target's width), when known. */
+  shape?: { inputs: number; outputs: number };
+}
+
+/** The facts of a loaded dataset. */
+export function dataFacts(data: Dataset): Required<DataFacts> {
+  return {
+    trainCount: data.train.count,
+    shape: { inputs: data.inputShape.reduce((a, b) => a * b, 1), outputs: outputUnits(data) },
+  };
+}
+
+/**
+ * Checks a run's config before any work: every setting (core/run-checks), the batch (or every batch of a
+ * schedule, and its split) against the training set, an MLP's layers against the data's input and output
+ * sizes (when known), the warm-up against the run's length, and the LR schedule. Returns the steps the
+ * budget allows.
+ */
+export function checkTrainConfig(config: TrainConfig, data: DataFacts): number {
+  checkRunSettings(config);
   const plan = planAccumulation({ batchSize: config.batchSize, accumSteps: config.accumSteps });
-  // The data seed is separate from the run seed, so runs with different seeds share one held-out split.
-  const loaded = data ?? loadDataset(config.dataset, config.datasetOptions);
   const phases = config.batchSchedule && schedulePhases(config);
   const largest = Math.max(plan.batchSize, ...(phases ?? []).map((p) => p.batch));
-  if (largest > loaded.train.count) {
+  if (largest > data.trainCount) {
     throw new BatchSizeError(
-      `batch size ${largest} is larger than the training set of ${config.dataset} (${loaded.train.count} samples); pass --batch-size ${loaded.train.count} or less`,
+      `batch size ${largest} is larger than the training set of ${config.dataset} (${data.trainCount} samples); pass --batch-size ${data.trainCount} or less`,
     );
   }
-  const backend = await selectBackend({ requested: config.backend, needsConv: modelHasConv(config.model) });
-  const count = loaded.train.count;
+  if (config.model.name === 'mlp' && data.shape)
+    checkLayerWeights([data.shape.inputs, ...(config.model.hidden ?? DEFAULT_HIDDEN), data.shape.outputs]);
   const totalSteps = phases
     ? stepsWithinBudget({
         budget: config.budget,
-        trainCount: count,
+        trainCount: data.trainCount,
         policy: config.lastBatch,
         batchAt: (step) => spanAt(phases, step).batch,
       })
-    : budgetSteps(config.budget, count, plan.batchSize, config.lastBatch);
+    : budgetSteps(config.budget, data.trainCount, plan.batchSize, config.lastBatch);
+  checkWarmup(config.warmupSteps, totalSteps, phases?.[0]?.batch ?? plan.batchSize);
+  lrAt(1, lrScheduleOf(config, totalSteps));
+  return totalSteps;
+}
+
+/** Loads the data and picks the backend; checks the config against the data (checkTrainConfig). */
+export async function prepareRun(config: TrainConfig, data?: Dataset): Promise<RunContext> {
+  // The data seed is separate from the run seed, so runs with different seeds share one held-out split.
+  const loaded = data ?? loadDataset(config.dataset, config.datasetOptions);
+  const totalSteps = checkTrainConfig(config, dataFacts(loaded));
+  const plan = planAccumulation({ batchSize: config.batchSize, accumSteps: config.accumSteps });
+  const phases = config.batchSchedule && schedulePhases(config);
+  const backend = await selectBackend({ requested: config.backend, needsConv: modelHasConv(config.model) });
   const first = phases?.[0]?.plan ?? plan;
   return {
     data: loaded,
@@ -213,15 +258,7 @@ async function runTraining(
   hooks: TrainHooks,
   write: CheckpointWriter | undefined,
 ): Promise<TrainResult> {
-  const schedule = {
-    kind: config.schedule,
-    baseLr: config.lr,
-    warmupSteps: config.warmupSteps,
-    totalSteps: Math.max(ctx.totalSteps, config.warmupSteps + 1),
-    stepEvery: config.lrStepEvery,
-    gamma: config.lrGamma,
-  };
-  lrAt(1, schedule); // validates the schedule before any work starts
+  const schedule = lrScheduleOf(config, ctx.totalSteps);
   const phases = ctx.phases;
   const saveTo = config.checkpoint?.saveTo;
   return trainTfjs({

@@ -368,7 +368,6 @@ async function runPending(
       throw new BatchlabError(
         outcome.status === 'diverged' ? 'BATCHLAB_DIVERGED' : 'BATCHLAB_CHILD_FAILED',
         `the base run (${plan.key} samples at batch ${plan.batchSize}) ${outcome.status}: ${outcome.reason.split('\n')[0]}; ${outcome.status === 'diverged' ? 'lower --lr' : 'fix the run and start again'}`,
-        { exitCode: outcome.status === 'diverged' ? 3 : 1 },
       );
   }
   return hooks.signal?.aborted ? 'interrupted' : 'done';
@@ -462,7 +461,6 @@ export async function recommendSchedule(
     throw new BatchlabError(
       'BATCHLAB_INTERRUPTED',
       `branch experiment ${experiment.id} has not finished; finish it with: batchlab branch --resume ${experiment.id}`,
-      { exitCode: 130 },
     );
   const recommended = scheduleFromCriticalCurve(criticalPointsFromBranches(summary.points.map((p) => p.critical)), {
     rule: settings.lrRule,

@@ -14,9 +14,22 @@
  *    doubling: x4 while the peak stays flat, then to where the secant through the last two risen peaks
  *    (the first one from the largest analytic point) reaches the limit (growthGuide; core/search
  *    nextBatchUp, secantCrossing).
- * 3. Verify the answer with a longer run (20 steps by default). The margin is derived again with the
- *    verification's peak (core/margin.ts); if the answer no longer fits, step down and verify again.
- *    The reported batch is always one that a verification run passed.
+ * 2'. The limit search (core/limit.ts) instead, where the peaks meet a real limit whose failures state
+ *    figures (a prober with `limit`: a command budgeted on its GPU memory or its own report, a warm
+ *    process): small probes at B = 1 and 8 only (a GPU's peaks up to 8 are its CUDA context), one
+ *    moderate start chosen from the room under the limit (the free memory and a cap a warm process
+ *    states), then each probe where the line through the measured peaks meets the limit, the one a
+ *    failure's OOM message states where it states one (limitPlan, searchLimit); never half-way down.
+ *    TF.js models and commands budgeted on RSS keep step 2: their failures state no figures, and on
+ *    flat RSS peaks the guided climb's x4 steps are the safer way up.
+ * 3. Verify the answer with a longer run (20 steps by default), by the prober's verifier where it has
+ *    one (a warm prober's: the same command in a fresh process, after the warm one was ended). The
+ *    margin is derived again with the verification's peak (core/margin.ts); if the answer no longer
+ *    fits, step down and verify again. The reported batch is always one that a verification run passed.
+ * 4. The batch worth using: every probe's step times (warm-up excluded) give samples/s per probed batch
+ *    and t(B) = alpha + beta B; the smallest batch within 5% of the best samples/s is where a step only
+ *    gets longer, not more efficient (core/throughput batchWorthUsing); with a target batch it joins the
+ *    accumulation plan (core/find-max targetAdvice).
  *
  * What the budget is compared with is the prober's measure: for TF.js models the tensor peak of a step
  * (RunSummary.peakBytes: weights, optimizer state, activations and gradients, dataset excluded), the
@@ -25,15 +38,22 @@
  * failed or the process was SIGKILLed; any other failure ('error', 'timeout') stops the search with
  * that error, and is never read as "too big".
  *
- * The pure steps (the start, the window, the secant, the climb's guide, the step down, the target advice)
- * are core/find-max.ts; this file runs the probes, judges them against the limit and records them.
+ * The pure steps (the start, the window, the secant, the climb's guide, the limit plan, the step down,
+ * the target advice) are core/find-max.ts; this file runs the probes, judges them against the limit
+ * and records them.
  */
 import { BatchlabError } from '../../core/errors.js';
 import {
   checkSettings,
   type FindMaxSettings,
   growthGuide,
+  type KnownLimits,
   limitOf,
+  limitPlan,
+  limitPrediction,
+  limitTrialOf,
+  type LimitReading,
+  withStatedLimits,
   MAX_VERIFY_ATTEMPTS,
   peakSamples,
   type Prediction,
@@ -42,12 +62,15 @@ import {
   type ProbePoint,
   searchWindow,
   secantStart,
+  SMALL_BATCHES,
   stepDown,
   targetAdvice,
   type TargetAdvice,
 } from '../../core/find-max.js';
-import { deriveMargin, type MarginDerivation } from '../../core/margin.js';
+import { type LimitTrial, searchLimit } from '../../core/limit.js';
+import { deriveMargin, type MarginDerivation, type PeakSample } from '../../core/margin.js';
 import { findMaxBatch, type FindMaxResult, type MemoryFit, type ProbeResult } from '../../core/search.js';
+import { batchWorthUsing, type BatchWorth } from '../../core/throughput.js';
 import { formatBytes } from '../../core/units.js';
 import type { ProbeMeasurement } from '../../engine/trainer.js';
 import { openStore, type Store } from '../../store/index.js';
@@ -67,6 +90,10 @@ export interface ProbeRecord extends ProbePoint {
   reason: string;
   /** The full failure message (stderr tail included). */
   message?: string;
+  /** Why the search probed here (the limit search's reason), when it says. */
+  why?: string;
+  /** Each step's time, ms, warm-up included. */
+  stepMs?: number[];
 }
 
 /** Everything find-max found. */
@@ -80,8 +107,16 @@ export interface FindMaxReport {
   fit?: MemoryFit;
   prediction: Prediction;
   margin: MarginDerivation;
-  search: { outcome: FindMaxResult['outcome']; lo?: number; hi?: number };
+  search: {
+    /** 'analytic': from the line through B = 1, 2, 4, 8 (step 2); 'limit': the limit search (step 2'). */
+    strategy: SearchStrategy;
+    outcome: FindMaxResult['outcome'];
+    lo?: number;
+    hi?: number;
+  };
   answer: { batch: number; peakBytes: number; budgetFraction: number; limitBytes: number; verifySteps: number };
+  /** Where throughput stops improving among the batches that fit (step 4); undefined with fewer than two timed. */
+  throughput?: BatchWorth;
   target?: TargetAdvice;
   counts: { analytic: number; search: number; verify: number; total: number };
   wallMs: number;
@@ -95,6 +130,18 @@ export interface FindMaxHooks {
   signal?: AbortSignal;
 }
 
+/** How the search ran (see the module doc). */
+export type SearchStrategy = 'analytic' | 'limit';
+
+/** How the end of a search reads, whichever ran. */
+interface SearchEnd {
+  strategy: SearchStrategy;
+  outcome: FindMaxResult['outcome'];
+  maxBatch: number;
+  firstFailure?: number;
+  prediction: Prediction;
+}
+
 /** Mutable state of one find-max, owned by one findMax call. */
 interface Ctx {
   store: Store;
@@ -103,8 +150,8 @@ interface Ctx {
   prober: Prober;
   hooks: FindMaxHooks;
   records: ProbeRecord[];
-  /** Results already measured by batch (analytic and search), so the search never probes a batch twice. */
-  memo: Map<number, ProbeResult>;
+  /** Probes already measured by batch (analytic and search), so the search never probes a batch twice. */
+  memo: Map<number, ProbeRecord>;
 }
 
 /**
@@ -169,13 +216,21 @@ async function runExperiment(
 }
 
 async function runPhases(ctx: Ctx, startMs: number): Promise<FindMaxReport> {
-  const failedAt = await analyticPhase(ctx);
-  const { fit, prediction, margin } = predictStart(ctx.records, ctx.s, failedAt);
-  ctx.hooks.onPrediction?.({ fit, prediction, margin });
-  const search = await searchPhase(ctx, prediction, failedAt);
-  const verified = await verifyPhase(ctx, search.maxBatch as number, fit);
+  const prepared = (await ctx.prober.prepare?.()) ?? {};
+  const reading = ctx.prober.limit;
+  const failedAt = await analyticPhase(ctx, reading !== undefined ? SMALL_BATCHES : ctx.s.analyticBatches);
+  const known = reading === undefined ? prepared : withStatedLimits(prepared, ctx.records, reading);
+  const start = predictStart(ctx.records, ctx.s, failedAt);
+  const { fit, margin } = start;
+  const search =
+    reading !== undefined
+      ? await limitPhase(ctx, { ...start, failedAt, known, reading })
+      : await analyticSearch(ctx, start.prediction, failedAt, { fit, margin });
+  const verified = await verifyPhase(ctx, search.maxBatch, fit);
+  const throughput = worthUsing(ctx.records, verified.batch);
   const count = (p: ProbePhase) => ctx.records.filter((r) => r.phase === p).length;
   const s = ctx.s;
+  const prediction = search.prediction;
   return {
     experimentId: ctx.experimentId,
     budgetBytes: s.budgetBytes,
@@ -185,7 +240,7 @@ async function runPhases(ctx: Ctx, startMs: number): Promise<FindMaxReport> {
     fit,
     prediction,
     margin: verified.margin,
-    search: { outcome: search.outcome, lo: search.maxBatch, hi: search.firstFailure },
+    search: { strategy: search.strategy, outcome: search.outcome, lo: search.maxBatch, hi: search.firstFailure },
     answer: {
       batch: verified.batch,
       peakBytes: verified.peakBytes,
@@ -193,7 +248,16 @@ async function runPhases(ctx: Ctx, startMs: number): Promise<FindMaxReport> {
       limitBytes: limitOf(s, verified.margin),
       verifySteps: s.verifySteps,
     },
-    target: s.targetBatch === undefined ? undefined : targetAdvice(s.targetBatch, verified.batch, s.lr),
+    throughput,
+    target:
+      s.targetBatch === undefined
+        ? undefined
+        : targetAdvice(
+            s.targetBatch,
+            verified.batch,
+            s.lr,
+            throughput?.outcome === 'saturated' ? throughput.worthFrom : undefined,
+          ),
     counts: {
       analytic: count('analytic'),
       search: count('search'),
@@ -209,33 +273,69 @@ function firstLine(text: string | undefined): string {
   return (text ?? '').split('\n')[0]!.trim();
 }
 
-/** Runs one probe, judges it against `limitBytes`, stores and reports it. */
+/** Where throughput stops improving among the probes that passed at or below the answer (step 4). */
+function worthUsing(records: readonly ProbeRecord[], answer: number): BatchWorth | undefined {
+  return batchWorthUsing(
+    records
+      .filter((r) => r.ok && r.batch <= answer && r.stepMs !== undefined)
+      .map((r) => ({ batchSize: r.batch, stepMs: r.stepMs as number[] })),
+  );
+}
+
+/** Runs one probe (on the verifier for a verification), judges it against `limitBytes`, stores and reports it. */
 async function probeOnce(
   ctx: Ctx,
   phase: ProbePhase,
   batch: number,
   steps: number,
   limitBytes: number,
+  why?: string,
 ): Promise<ProbeRecord> {
-  const index = ctx.records.length + 1;
-  ctx.hooks.onProbeStart?.({ index, phase, batch, steps, limitBytes });
-  const m = await ctx.prober.run(batch, {
+  const at = { index: ctx.records.length + 1, phase, batch, steps, limitBytes };
+  ctx.hooks.onProbeStart?.(at);
+  const prober = phase === 'verify' ? (ctx.prober.verifier ?? ctx.prober) : ctx.prober;
+  const m = await prober.run(batch, {
     steps,
     signal: ctx.hooks.signal,
     onStep: (step, totalSteps) => ctx.hooks.onProbeStep?.({ step, totalSteps }),
   });
-  const rec = judge(m, { index, phase, batch, steps, limitBytes });
+  return record(ctx, { ...judge(m, at), ...(why ? { why } : {}) });
+}
+
+/**
+ * Runs the small probes of a prober whose probes may run at the same time (`concurrent`: each a
+ * process of its own, measured on its own) together, since on a GPU each costs a process start
+ * (10-15 s) and not its steps; then judges, stores and reports them in order.
+ */
+async function probeTogether(ctx: Ctx, batches: readonly number[], limitBytes: number): Promise<ProbeRecord[]> {
+  const first = ctx.records.length + 1;
+  const ats = batches.map((batch, i) => ({
+    index: first + i,
+    phase: 'analytic' as const,
+    batch,
+    steps: ctx.s.probeSteps,
+    limitBytes,
+  }));
+  for (const at of ats) ctx.hooks.onProbeStart?.(at);
+  const measured = await Promise.all(
+    ats.map((at) => ctx.prober.run(at.batch, { steps: at.steps, signal: ctx.hooks.signal })),
+  );
+  return ats.map((at, i) => record(ctx, judge(measured[i] as ProbeMeasurement, at)));
+}
+
+/** Keeps a judged probe: in the records, in the store, to the hooks. */
+function record(ctx: Ctx, rec: ProbeRecord): ProbeRecord {
   ctx.records.push(rec);
   ctx.store.addProbe({
     experimentId: ctx.experimentId,
-    batchSize: batch,
+    batchSize: rec.batch,
     ok: rec.ok,
     kind: rec.kind,
     peakBytes: rec.peakBytes,
     rssBytes: rec.vmHwmBytes,
     ms: Math.round(rec.ms),
     message: rec.message ?? (rec.reason || null),
-    phase,
+    phase: rec.phase,
   });
   ctx.hooks.onProbeEnd?.(rec);
   return rec;
@@ -246,7 +346,15 @@ export function judge(
   m: ProbeMeasurement,
   at: { index: number; phase: ProbePhase; batch: number; steps: number; limitBytes: number },
 ): ProbeRecord {
-  const base = { ...at, peakBytes: m.peakBytes, vmHwmBytes: m.vmHwmBytes, ms: m.ms };
+  const base = {
+    ...at,
+    peakBytes: m.peakBytes,
+    vmHwmBytes: m.vmHwmBytes,
+    ms: m.ms,
+    ...(m.stepMs ? { stepMs: m.stepMs } : {}),
+    ...(m.oom ? { oom: m.oom } : {}),
+    ...(m.statedMemory ? { statedMemory: m.statedMemory } : {}),
+  };
   if (m.kind === 'ok' && m.peakBytes !== undefined && m.peakBytes > at.limitBytes) {
     return {
       ...base,
@@ -266,7 +374,6 @@ function probeError(rec: ProbeRecord): BatchlabError {
   return new BatchlabError(
     rec.kind === 'timeout' ? 'BATCHLAB_TIMEOUT' : 'BATCHLAB_CHILD_FAILED',
     `${rec.phase} probe at batch ${rec.batch} ${what}: ${rec.message ?? rec.reason}`,
-    { exitCode: 1 },
   );
 }
 
@@ -277,7 +384,6 @@ function budgetTooSmall(ctx: Ctx, rec: ProbeRecord): BatchlabError {
     return new BatchlabError(
       'BATCHLAB_OOM',
       `even batch 1 ran out of memory (${rec.reason}); the model does not fit this machine`,
-      { exitCode: 1 },
     );
   const need = rec.peakBytes ?? s.budgetBytes;
   // formatBytes keeps 3 significant digits; 0.5% up keeps the suggested budget from rounding below the need.
@@ -290,40 +396,107 @@ function budgetTooSmall(ctx: Ctx, rec: ProbeRecord): BatchlabError {
   );
 }
 
-/** Probes the analytic batches at the floor margin; returns the first batch that failed for memory, if any. */
-async function analyticPhase(ctx: Ctx): Promise<number | undefined> {
+/**
+ * Probes the small batches at the floor margin (all at once where the prober allows it); returns the
+ * first batch that failed for memory, if any.
+ */
+async function analyticPhase(ctx: Ctx, analyticBatches: readonly number[]): Promise<number | undefined> {
   const limit = limitOf(ctx.s, ctx.s.marginFloor);
-  const batches = [...new Set(ctx.s.analyticBatches.map((b) => Math.min(b, ctx.s.cap)))].sort((a, b) => a - b);
+  const batches = [...new Set(analyticBatches.map((b) => Math.min(b, ctx.s.cap)))].sort((a, b) => a - b);
+  const together = ctx.prober.concurrent ? await probeTogether(ctx, batches, limit) : undefined;
   for (const [i, b] of batches.entries()) {
-    const rec = await probeOnce(ctx, 'analytic', b, ctx.s.probeSteps, limit);
+    const rec = together?.[i] ?? (await probeOnce(ctx, 'analytic', b, ctx.s.probeSteps, limit));
     if (rec.kind === 'error' || rec.kind === 'timeout') throw probeError(rec);
-    ctx.memo.set(
-      b,
-      rec.ok
-        ? { ok: true, peakBytes: rec.peakBytes as number }
-        : { ok: false, kind: rec.kind as 'oom' | 'over-budget', message: rec.reason },
-    );
+    ctx.memo.set(b, rec);
     if (!rec.ok && i === 0) throw budgetTooSmall(ctx, rec);
     if (!rec.ok) return b;
   }
   return undefined;
 }
 
-/** A probe for findMaxBatch: batches already measured answer from the memo; new ones run as 'search' probes. */
+/** A search probe at `batch`: the memo's record when the batch was measured already, else a new 'search' probe. */
+async function searchRecord(ctx: Ctx, batch: number, limitBytes: number, why?: string): Promise<ProbeRecord> {
+  const known = ctx.memo.get(batch);
+  if (known !== undefined) return known;
+  const rec = await probeOnce(ctx, 'search', batch, ctx.s.probeSteps, limitBytes, why);
+  ctx.memo.set(batch, rec);
+  return rec;
+}
+
+/** A probe for findMaxBatch; an 'error' or 'timeout' ends that search (searchPhase throws it). */
 function searchProbe(ctx: Ctx, limitBytes: number): (batch: number) => Promise<ProbeResult> {
   return async (batch) => {
-    const known = ctx.memo.get(batch);
-    if (known !== undefined) return known;
-    const rec = await probeOnce(ctx, 'search', batch, ctx.s.probeSteps, limitBytes);
-    const result: ProbeResult = rec.ok
+    const rec = await searchRecord(ctx, batch, limitBytes);
+    return rec.ok
       ? { ok: true, peakBytes: rec.peakBytes as number }
       : {
           ok: false,
           kind: rec.kind === 'oom' || rec.kind === 'over-budget' ? rec.kind : 'error',
           message: rec.message ?? rec.reason,
         };
-    ctx.memo.set(batch, result);
-    return result;
+  };
+}
+
+/** Step 2 of the module doc with its prediction reported first. */
+async function analyticSearch(
+  ctx: Ctx,
+  prediction: Prediction,
+  failedAt: number | undefined,
+  at: { fit?: MemoryFit; margin: MarginDerivation },
+): Promise<SearchEnd> {
+  ctx.hooks.onPrediction?.({ ...at, prediction });
+  const r = await searchPhase(ctx, prediction, failedAt);
+  return {
+    strategy: 'analytic',
+    outcome: r.outcome,
+    maxBatch: r.maxBatch as number,
+    firstFailure: r.firstFailure,
+    prediction,
+  };
+}
+
+/**
+ * Step 2' of the module doc: the limit search from the small probes. A failure's OOM figures count in
+ * the prober's measure (its `reading`); an 'error' or 'timeout' stops the search with that error. The
+ * answer is the largest batch that passed, the baseline itself when nothing above it did.
+ */
+async function limitPhase(
+  ctx: Ctx,
+  o: {
+    prediction: Prediction;
+    fit?: MemoryFit;
+    margin: MarginDerivation;
+    failedAt: number | undefined;
+    known: KnownLimits;
+    reading: LimitReading;
+  },
+): Promise<SearchEnd> {
+  const s = ctx.s;
+  const cap = o.failedAt !== undefined ? o.failedAt - 1 : s.cap;
+  const judgeLimit = o.prediction.limitBytes;
+  const plan = limitPlan(ctx.records, {
+    limitBytes: judgeLimit,
+    known: o.known,
+    reading: o.reading,
+    tolerance: s.tolerance,
+    cap,
+  });
+  const prediction = limitPrediction(plan, { limitBytes: judgeLimit, known: o.known });
+  ctx.hooks.onPrediction?.({ fit: o.fit, prediction, margin: o.margin });
+  const base = plan.settings.baseline.batch;
+  if (cap <= base) return { strategy: 'limit', outcome: 'found', maxBatch: base, firstFailure: o.failedAt, prediction };
+  const probe = async (batch: number, why: string): Promise<LimitTrial> => {
+    const rec = await searchRecord(ctx, batch, judgeLimit, why);
+    if (rec.kind === 'error' || rec.kind === 'timeout') throw probeError(rec);
+    return limitTrialOf(rec, o.reading.peak);
+  };
+  const r = await searchLimit({ ...plan.settings, start: plan.start.batch, maxTrials: s.maxTrials, probe });
+  return {
+    strategy: 'limit',
+    outcome: r.outcome === 'none-fits' ? 'found' : r.outcome,
+    maxBatch: r.maxBatch ?? base,
+    firstFailure: r.firstFailure ?? o.failedAt,
+    prediction,
   };
 }
 
@@ -375,7 +548,6 @@ async function searchPhase(ctx: Ctx, prediction: Prediction, failedAt: number | 
     throw new BatchlabError(
       'BATCHLAB_OOM',
       `no batch size passed a probe within ${s.maxTrials} trials (${r.outcome}); raise --max-trials or the budget`,
-      { exitCode: 1 },
     );
   }
   return r;
@@ -389,11 +561,12 @@ async function verifyPhase(
 ): Promise<{ batch: number; peakBytes: number; margin: MarginDerivation }> {
   const s = ctx.s;
   let batch = first;
+  await ctx.prober.release?.(); // a warm process's memory must not be in the way of the fresh verification
   let margin = deriveMargin({
     floor: s.marginFloor,
     budgetBytes: s.budgetBytes,
     residualStdBytes: fit?.residualStdBytes,
-    samples: peakSamples(ctx.records),
+    samples: marginSamples(ctx),
   });
   for (let attempt = 1; attempt <= MAX_VERIFY_ATTEMPTS && batch >= 1; attempt++) {
     const rec = await probeOnce(ctx, 'verify', batch, s.verifySteps, limitOf(s, margin));
@@ -402,7 +575,7 @@ async function verifyPhase(
       floor: s.marginFloor,
       budgetBytes: s.budgetBytes,
       residualStdBytes: fit?.residualStdBytes,
-      samples: peakSamples(ctx.records),
+      samples: marginSamples(ctx),
     });
     if (rec.ok && (rec.peakBytes as number) <= limitOf(s, margin))
       return { batch, peakBytes: rec.peakBytes as number, margin };
@@ -411,8 +584,16 @@ async function verifyPhase(
   throw new BatchlabError(
     'BATCHLAB_OOM',
     `no batch passed verification over ${s.verifySteps} steps after ${MAX_VERIFY_ATTEMPTS} attempts (last tried ${first}); memory grows with the steps: raise --probe-steps or the margin`,
-    { exitCode: 1 },
   );
+}
+
+/**
+ * The peaks the margin reads (core/margin.ts: a batch measured twice gives the run-to-run spread).
+ * A prober with its own verifier (warm) measures the search in one long-lived process and the
+ * verification in a fresh one, two different measurements by design: only the verifications compare.
+ */
+function marginSamples(ctx: Ctx): PeakSample[] {
+  return peakSamples(ctx.prober.verifier ? ctx.records.filter((r) => r.phase === 'verify') : ctx.records);
 }
 
 /** The experiment summary stored with the probes. */
@@ -432,6 +613,16 @@ function summaryOf(r: FindMaxReport): Record<string, unknown> {
     margin: r.margin,
     search: r.search,
     answer: r.answer,
+    throughput: r.throughput && {
+      worthFrom: r.throughput.worthFrom,
+      basis: r.throughput.basis,
+      measuredFrom: r.throughput.measuredFrom,
+      outcome: r.throughput.outcome,
+      best: r.throughput.best,
+      within: r.throughput.within,
+      stepTimeFit: r.throughput.fit,
+      points: r.throughput.points,
+    },
     target: r.target,
     counts: r.counts,
     wallMs: r.wallMs,

@@ -1,13 +1,19 @@
 /**
- * Probers for find-max: run a few training steps at one batch size, in a process of their own, and
- * say what memory it took and how it ended. One for TF.js models, one for any training command
- * (docs/protocol.md); both run through executeRun and read its outcome the same way (run/probe.ts).
+ * Probers for find-max: run a few training steps at one batch size and say what memory it took and
+ * how it ended. One for TF.js models and one for any training command (docs/protocol.md), each probe a
+ * process of its own, both through executeRun with its outcome read the same way (run/probe.ts); and
+ * a warm one for a command that serves probes over stdin (docs/protocol.md, "Warm probes"), whose
+ * verification runs the same command fresh.
  *
  * A prober reports against the hard budget only; the margin is applied by the search (find-max.ts), so
- * both kinds of probe are judged the same way.
+ * every kind of probe is judged the same way.
  */
+import { BatchlabError, UsageError } from '../../core/errors.js';
+import type { KnownLimits, LimitReading } from '../../core/find-max.js';
 import type { BudgetMeasure } from '../../engine/external/runner.js';
 import { TrialRunner } from '../../engine/external/runner.js';
+import { expandWarmCommand } from '../../engine/external/template.js';
+import { WarmProber, type WarmProbeResult, type WarmReady } from '../../engine/external/warm.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import type { ProbeMeasurement } from '../../engine/trainer.js';
 import { type ExecuteRun, executeRun, type RunSpec } from '../run/execute.js';
@@ -25,10 +31,42 @@ export interface ProbeRunOptions {
 export interface Prober {
   /** What `peakBytes` is, in words, for output. */
   readonly measure: string;
+  /**
+   * Present when the peaks meet a real limit whose out-of-memory messages state figures (a GPU, a
+   * command's own report, a warm process): find-max then probes B = 1 and 8 only and runs the limit
+   * search (core/limit.ts), reading the failures' figures in this measure.
+   */
+  readonly limit?: LimitReading;
+  /**
+   * Its probes may run at the same time: each is a process of its own, measured on its own (nvidia-smi
+   * per process, or the command's own report), so find-max runs its small probes together.
+   */
+  readonly concurrent?: boolean;
+  /** Starts what the probes need and says what is known of the limit before the first probe (a warm process: its ready line). */
+  prepare?(): Promise<KnownLimits>;
   run(batch: number, options: ProbeRunOptions): Promise<ProbeMeasurement>;
+  /** Runs the verification of the answer instead of this prober (a warm prober's: a fresh process). */
+  readonly verifier?: Prober;
+  /** Frees what the probes hold before the verification runs (a warm process and its memory). */
+  release?(): Promise<void>;
   /** Releases what the prober holds (a runner's processes and signal handlers). */
   dispose?(): Promise<void>;
 }
+
+const MiB = 2 ** 20;
+/**
+ * How the limit search reads each command measure; the resolution is the measure's noise, which
+ * bounds the bytes per sample a flat stretch allows (core/limit.ts flatBound). nvidia-smi counts the
+ * whole process in 2 MiB allocator blocks (device terms). A command's own peak_mem_bytes is its
+ * allocator's (max_memory_allocated) on a GPU, but may be an RSS on a CPU: 1 MiB keeps a flat reading
+ * from sending the search far up. RSS has no failure figures to read: the analytic search keeps it.
+ */
+const COMMAND_LIMIT_READING: Readonly<Partial<Record<BudgetMeasure, LimitReading>>> = {
+  gpu: { peak: 'device', resolutionBytes: 2 * MiB },
+  reported: { peak: 'allocator', resolutionBytes: MiB },
+};
+/** A CPU process's resident memory drifts by ~10 MiB between probes (allocator and interpreter noise): the resolution of a warm CPU helper's peaks. */
+const RSS_READING: LimitReading = { peak: 'allocator', resolutionBytes: 16 * MiB };
 
 /** Budget measures of a TF.js probe: the step's tensor peak (the GPU-memory analogue) or the process's VmHWM. */
 export type TfjsBudgetMeasure = 'tensor' | 'rss';
@@ -107,6 +145,8 @@ export function commandProber(options: CommandProberOptions): Prober {
       gpu: 'GPU memory (nvidia-smi)',
       reported: 'peak_mem_bytes the command reports',
     }[options.budgetOn],
+    limit: COMMAND_LIMIT_READING[options.budgetOn],
+    concurrent: COMMAND_LIMIT_READING[options.budgetOn] !== undefined,
     run: (batch, o) =>
       probeRun(
         execute,
@@ -126,4 +166,166 @@ export function commandProber(options: CommandProberOptions): Prober {
       if (own) await runner.dispose();
     },
   };
+}
+
+/** Options of warmCommandProber. */
+export interface WarmCommandProberOptions {
+  /** The command; {batch}, {micro_batch}, {accum} and {max_steps} are refused (each probe's come over stdin), {lr} and {seed} filled in. */
+  cmd: string;
+  budgetBytes: number;
+  budgetOn: BudgetMeasure;
+  /** Time one probe may take, ms; the fresh verification gets it too. */
+  timeoutMs?: number;
+  /** Time from start to the ready line (imports, CUDA initialisation, data), ms. */
+  startTimeoutMs?: number;
+  lr?: number;
+  seed?: number;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** The process's own output lines (not protocol lines). */
+  onOutput?: (stream: 'stdout' | 'stderr', line: string) => void;
+}
+
+/**
+ * Probes a command that serves warm probes (WarmProber): one process, started on the first probe (or
+ * by prepare), answers every probe; batchlab restarts it after a crash, a timeout, a protocol error or
+ * a leak (and measures the leaking probe again in the new process: its peak held the leak). The verification of the answer runs the same command fresh, as an ordinary trial
+ * (commandProber, without BATCHLAB_WARM), after release() ended the warm process and freed its memory.
+ * The peak by --budget-on: 'reported' = the process's own peak_bytes (torch.cuda.max_memory_allocated,
+ * on a CPU its VmHWM); 'gpu' = device memory: peak_reserved_bytes plus what lies outside the allocator
+ * (the CUDA context: nvidia-smi once the process is ready, less what its allocator then held; raised by
+ * any later reading), or nvidia-smi's own sample where it saw more; 'rss' = the VmHWM a CPU helper
+ * reports, else the tree's sampled RSS.
+ */
+export function warmCommandProber(options: WarmCommandProberOptions): Prober {
+  const cmd = expandWarmCommand(options.cmd, { lr: options.lr, seed: options.seed });
+  const env: NodeJS.ProcessEnv = { ...options.env };
+  if (options.lr !== undefined) env.BATCHLAB_LR = String(options.lr);
+  if (options.seed !== undefined) env.BATCHLAB_SEED = String(options.seed);
+  const warm = new WarmProber({
+    cmd,
+    cwd: options.cwd,
+    env,
+    probeTimeoutMs: options.timeoutMs,
+    startTimeoutMs: options.startTimeoutMs,
+    gpu: options.budgetOn === 'gpu',
+    onOutput: options.onOutput,
+  });
+  const device = new DeviceMeasure(warm);
+  const verifier = commandProber({ ...options, cmd });
+  const probe = async (batch: number, o: ProbeRunOptions): Promise<WarmProbeResult> => {
+    const r = await warm.probe(batch, { steps: o.steps, signal: o.signal });
+    if (o.signal?.aborted) throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing');
+    if (options.budgetOn === 'gpu') await device.learn(r);
+    return r;
+  };
+  return {
+    measure: WARM_MEASURE[options.budgetOn],
+    /** A CPU helper (its ready line says 'rss') reports a noisy VmHWM; a GPU one its allocator's peak. */
+    get limit(): LimitReading {
+      return warm.ready?.measure === 'rss' || options.budgetOn === 'rss'
+        ? RSS_READING
+        : (COMMAND_LIMIT_READING[options.budgetOn] as LimitReading);
+    },
+    verifier,
+    prepare: async () => {
+      const ready = await warm.start();
+      if (options.budgetOn === 'gpu') await device.ready(ready);
+      return knownLimits(ready, options.budgetOn, device.outsideBytes);
+    },
+    run: async (batch, o) => {
+      let r = await probe(batch, o);
+      // A probe after which the process leaked ran with the leak in its peak: measure it again in the fresh process.
+      if (r.restart === 'leak') r = await probe(batch, o);
+      return warmMeasurement(r, peakOf(r, options.budgetOn, warm.ready, device.outsideBytes));
+    },
+    release: () => warm.restart(),
+    dispose: async () => {
+      await warm.dispose();
+      await verifier.dispose?.();
+    },
+  };
+}
+
+/** What a warm prober's peaks are, in words. */
+const WARM_MEASURE: Readonly<Record<BudgetMeasure, string>> = {
+  reported:
+    "peak_bytes the warm process reports (torch.cuda.max_memory_allocated; a CPU helper's VmHWM); the verification's peak_mem_bytes",
+  gpu: "GPU memory: the warm process's peak reserved by its allocator plus its memory outside the allocator (CUDA context, by nvidia-smi); the verification by nvidia-smi",
+  rss: 'resident memory of the warm process (its VmHWM, reset before each probe); the verification by process-tree RSS',
+};
+
+/** The limits a ready line states, in the measure of `budgetOn`: the cap (in device terms, plus what lies outside the allocator) and the free memory. */
+function knownLimits(ready: WarmReady, budgetOn: BudgetMeasure, outsideBytes: number): KnownLimits {
+  if (budgetOn === 'rss') return {};
+  const cap = ready.limitBytes === undefined ? undefined : ready.limitBytes + (budgetOn === 'gpu' ? outsideBytes : 0);
+  return { limitBytes: cap, freeBytes: ready.freeBytes };
+}
+
+/** A warm probe's peak on the budget's measure (see warmCommandProber). */
+function peakOf(
+  r: WarmProbeResult,
+  budgetOn: BudgetMeasure,
+  ready: WarmReady | undefined,
+  outsideBytes: number,
+): number | undefined {
+  // JAX cannot reset its high-water mark: a probe below an earlier, larger one states only that mark, an upper bound.
+  if (budgetOn === 'reported') return r.peakBytes ?? r.peakAtMostBytes;
+  if (budgetOn === 'rss') return ready?.measure === 'rss' ? r.peakBytes : r.peakRssBytes;
+  const reserved = r.peakReservedBytes ?? r.peakBytes;
+  const estimate = reserved === undefined ? undefined : reserved + outsideBytes;
+  return estimate === undefined ? r.peakGpuBytes : Math.max(estimate, r.peakGpuBytes ?? 0);
+}
+
+/** A warm probe as a measurement: a crash is an error unless the table of OOM messages or a SIGKILL made it out of memory (WarmProber). */
+function warmMeasurement(r: WarmProbeResult, peakBytes: number | undefined): ProbeMeasurement {
+  const common = { ms: r.wallMs, vmHwmBytes: r.peakRssBytes, stepMs: r.stepMs };
+  if (r.outcome === 'ok') {
+    if (peakBytes === undefined)
+      return {
+        ...common,
+        kind: 'error',
+        message:
+          'the warm process answered without the peak the budget is on; report peak_bytes (docs/protocol.md, "Warm probes")',
+      };
+    return { ...common, kind: 'ok', peakBytes };
+  }
+  const message = r.message ?? r.outcome;
+  if (r.outcome === 'oom') return { ...common, kind: 'oom', message, ...(r.oom ? { oom: r.oom } : {}) };
+  if (r.outcome === 'timeout') return { ...common, kind: 'timeout', message };
+  return { ...common, kind: 'error', message };
+}
+
+/**
+ * The warm process's GPU memory outside its allocator (the CUDA context, library workspaces), which
+ * the allocator's own figures leave out: nvidia-smi once it is ready less what the allocator then held,
+ * raised by what later readings show (an OOM message's process - reserved, a probe's nvidia-smi sample
+ * above its peak reserved): lazily loaded kernels make the context grow.
+ */
+class DeviceMeasure {
+  outsideBytes = 0;
+  private measuredStart = 0;
+  constructor(private readonly warm: WarmProber) {}
+
+  /** Reads nvidia-smi for a process that just became ready; throws without nvidia-smi. */
+  async ready(ready: WarmReady): Promise<void> {
+    if (!this.warm.measuresGpu)
+      throw new UsageError(
+        'a GPU memory budget needs nvidia-smi on PATH; budget on the peak the warm process reports instead (--budget-on reported)',
+      );
+    this.measuredStart = this.warm.starts;
+    const atRest = (await this.warm.gpuBytesNow()) ?? (await this.warm.gpuBytesNow());
+    if (atRest !== undefined)
+      this.outsideBytes = Math.max(this.outsideBytes, atRest - (ready.reservedBytes ?? ready.baseBytes ?? 0));
+  }
+
+  /** Raises the estimate by what a probe showed; a process started since (after a crash or a leak) is read at rest first. */
+  async learn(r: WarmProbeResult): Promise<void> {
+    const f = r.oom;
+    if (f?.processBytes !== undefined && f.reservedBytes !== undefined)
+      this.outsideBytes = Math.max(this.outsideBytes, f.processBytes - f.reservedBytes);
+    if (r.peakGpuBytes !== undefined && r.peakReservedBytes !== undefined)
+      this.outsideBytes = Math.max(this.outsideBytes, r.peakGpuBytes - r.peakReservedBytes);
+    if (this.warm.starts !== this.measuredStart && this.warm.ready !== undefined) await this.ready(this.warm.ready);
+  }
 }

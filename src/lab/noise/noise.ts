@@ -7,8 +7,11 @@
  * B_simple grows as the loss falls (McCandlish et al. 2018, Sec. 3), so every value says the steps it
  * covers; `batchlab noise --at-step N` re-measures it later in training.
  */
-import { noiseOverWindows, type NoiseWindow } from '../../core/noise-windows.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { BatchlabError, UsageError } from '../../core/errors.js';
+import { checkNoiseOptions, noiseOverWindows, type NoiseWindow } from '../../core/noise-windows.js';
+import { checkLearningRate } from '../../core/run-checks.js';
+import { loadDataset } from '../../data/registry.js';
+import { checkTrainConfig, dataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore } from '../../store/index.js';
 import { environment } from '../environment.js';
 import { probeConfig } from '../run/probe.js';
@@ -70,21 +73,40 @@ export interface NoiseExperimentOptions {
   window: number;
   dbPath: string;
   signal?: AbortSignal;
+  /** Once the options are checked and the experiment is created, before the first step. */
+  onStart?(info: { experimentId: number }): void;
 }
 
-/** `batchlab noise`: trains atStep steps with the measurement off, then measures B_simple over `window` steps; stored as an experiment of kind 'noise'. */
+/** The checks of a noise experiment, before anything is stored: the batch (even, within the data), the window, the LR, the run's settings. */
+export function checkNoiseExperiment(o: NoiseExperimentOptions): void {
+  checkLearningRate(o.lr, '--lr');
+  if (!(Number.isSafeInteger(o.atStep) && o.atStep >= 0))
+    throw new UsageError(`--at-step must be an integer >= 0, got ${o.atStep}`);
+  const data = loadDataset(o.base.dataset, o.base.datasetOptions);
+  checkNoiseOptions({ batchSize: o.batchSize, window: o.window }, data.train.count);
+  checkTrainConfig(probeConfig(o.base, o.batchSize, o.atStep + o.window, { lr: o.lr }), dataFacts(data));
+}
+
+/**
+ * `batchlab noise`: trains atStep steps with the measurement off, then measures B_simple over `window`
+ * steps; stored as an experiment of kind 'noise'. Bad options throw (checkNoiseExperiment) before the
+ * experiment is created.
+ */
 export async function runNoiseExperiment(
   o: NoiseExperimentOptions,
 ): Promise<{ experimentId: number; measurement: NoiseMeasurement }> {
+  checkNoiseExperiment(o);
   const store = openStore(o.dbPath);
-  const experiment = store.createExperiment({ kind: 'noise', settings: o, env: environment() });
+  const { signal, onStart, ...settings } = o;
+  const experiment = store.createExperiment({ kind: 'noise', settings, env: environment() });
   store.setExperimentStatus(experiment.id, 'running');
+  onStart?.({ experimentId: experiment.id });
   try {
     const ctx: ProbeContext = {
       store,
       dbPath: o.dbPath,
       experimentId: experiment.id,
-      signal: o.signal,
+      signal,
       lrFlag: { flag: '--lr', value: o.lr },
     };
     const measurement = await measureNoise(ctx, {
@@ -99,7 +121,8 @@ export async function runNoiseExperiment(
     store.setExperimentStatus(experiment.id, 'done');
     return { experimentId: experiment.id, measurement };
   } catch (err) {
-    store.setExperimentStatus(experiment.id, 'failed');
+    const interrupted = err instanceof BatchlabError && err.code === 'BATCHLAB_INTERRUPTED';
+    store.setExperimentStatus(experiment.id, interrupted ? 'interrupted' : 'failed');
     throw err;
   } finally {
     store.close();

@@ -22,9 +22,10 @@
  *   probeCost:  { samples, seconds, runs, sweepSamples, shareOfSweep, maxShare }
  * Fields are only ever added within a schema version; a removal or a change of meaning bumps it.
  */
-import { BatchlabError } from '../../core/errors.js';
+import { BatchlabError, BatchSizeError, UsageError } from '../../core/errors.js';
 import { defaultLrRule, scaleLr } from '../../core/lr.js';
-import { DEFAULT_MARGIN_FLOOR, type MemoryCeiling, memoryCeiling } from '../../core/margin.js';
+import { DEFAULT_MARGIN_FLOOR, MAX_MARGIN, type MemoryCeiling, memoryCeiling } from '../../core/margin.js';
+import { checkLearningRate, checkRunSettings } from '../../core/run-checks.js';
 import { latestEstimate, remeasureCommand } from '../../core/noise-windows.js';
 import {
   recommend,
@@ -41,7 +42,7 @@ import {
   type ThroughputMeasurement,
 } from '../../core/recommend-plan.js';
 import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { checkTrainConfig, dataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore, type Store } from '../../store/index.js';
 import { measureNoise, type NoiseMeasurement } from '../noise/noise.js';
 import type { ProbeContext } from '../run/stored-probe.js';
@@ -93,9 +94,13 @@ export interface RecommendResult {
   };
 }
 
-/** Options that contradict each other, checked before any probe runs. */
+/**
+ * Options that are out of range or contradict each other, checked before any probe runs: the objective
+ * against the budget, the probe's share in (0, 1], the base LR and batch, the margin, and (given `base`)
+ * its run settings.
+ */
 export function checkRecommendOptions(
-  o: Pick<RecommendOptions, 'objective' | 'memoryBudgetBytes'>,
+  o: Pick<RecommendOptions, 'objective' | 'memoryBudgetBytes'> & Partial<RecommendOptions>,
   deviceMemoryBytes?: number,
 ): void {
   if (o.objective === 'memory' && o.memoryBudgetBytes === undefined && deviceMemoryBytes === undefined) {
@@ -104,6 +109,14 @@ export function checkRecommendOptions(
       '--objective memory picks the largest batch that fits a memory budget, but no budget was given and no device memory could be read; pass --memory-budget 4GiB',
     );
   }
+  if (o.share !== undefined && !(o.share > 0 && o.share <= 1))
+    throw new UsageError(`--probe-share must be in (0, 1], got ${o.share}; use e.g. 0.05 for 5%`);
+  if (o.baseLr !== undefined) checkLearningRate(o.baseLr, '--base-lr');
+  if (o.baseBatch !== undefined && !(Number.isSafeInteger(o.baseBatch) && o.baseBatch >= 1))
+    throw new BatchSizeError(`--base-batch must be a positive integer, got ${o.baseBatch}; pass e.g. --base-batch 64`);
+  if (o.marginFloor !== undefined && !(o.marginFloor >= 0 && o.marginFloor <= MAX_MARGIN))
+    throw new UsageError(`margin must be in [0, ${MAX_MARGIN}], got ${o.marginFloor}`);
+  if (o.base !== undefined) checkRunSettings(o.base);
 }
 
 /**
@@ -113,7 +126,9 @@ export function checkRecommendOptions(
  */
 export async function runRecommend(o: RecommendOptions, hooks: RecommendHooks = {}): Promise<RecommendResult> {
   checkRecommendOptions(o);
-  const trainSamples = loadDataset(o.base.dataset, o.base.datasetOptions).train.count;
+  const data = loadDataset(o.base.dataset, o.base.datasetOptions);
+  checkTrainConfig({ ...o.base, batchSize: 1, accumSteps: 1, budget: { maxSteps: 1 } }, dataFacts(data)); // the model against the data
+  const trainSamples = data.train.count;
   planProbe({ trainCount: trainSamples, baseBatch: o.baseBatch, maxBatch: trainSamples, share: o.share }); // a too-small dataset fails before any run
   const store = openStore(o.dbPath);
   const experiment = store.createExperiment({ kind: 'recommend', settings: o, env: environment() });

@@ -7,14 +7,15 @@
  * - B_simple next to the sweep's measured B_crit = E_min / S_min (tradeoff fit), goal within 2x;
  * - the recommended run's wall time to target next to the best batch of the sweep, goal within 20%.
  */
-import { BatchlabError } from '../../core/errors.js';
+import { BatchlabError, UsageError } from '../../core/errors.js';
 import { defaultLrRule } from '../../core/lr.js';
 import { latestEstimate } from '../../core/noise-windows.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import type { TrainTarget } from '../../core/run.js';
 import type { RunSummary } from '../../core/summary.js';
 import { openStore } from '../../store/index.js';
-import type { RecommendResult } from './recommend.js';
+import { loadDataset } from '../../data/registry.js';
+import { type RecommendHooks, type RecommendOptions, type RecommendResult, runRecommend } from './recommend.js';
 import { runStoredProbe } from '../run/stored-probe.js';
 import { runConfig, runSweep, type SweepHooks, type SweepSettings } from '../sweep/sweep.js';
 
@@ -165,4 +166,33 @@ export async function validateRecommend(
       time: best === undefined ? null : timeRatio !== undefined && timeRatio <= VALIDATION_GOALS.maxTimeRatio,
     },
   };
+}
+
+/** A recommendation and, when asked, its validation (`batchlab recommend [--validate]`). */
+export interface CheckedRecommendation {
+  result: RecommendResult;
+  validation?: ValidationReport;
+}
+
+/**
+ * `batchlab recommend`: the probe and the decision (runRecommend), then, with `validation`, the sweep
+ * that checks it (validateRecommend). An accuracy target on a regression dataset is refused before
+ * the probe runs.
+ */
+export async function recommendAndValidate(
+  o: RecommendOptions,
+  validation: ValidationOptions | undefined,
+  hooks: RecommendHooks & Pick<SweepHooks, 'onRunStart'> = {},
+): Promise<CheckedRecommendation> {
+  if (validation?.target.metric === 'accuracy') {
+    const task = loadDataset(o.base.dataset, o.base.datasetOptions).task;
+    if (task !== 'classification')
+      throw new UsageError(
+        `--target acc:${validation.target.value} needs accuracy, but ${o.base.dataset} is ${task}; pass --target loss:X`,
+      );
+  }
+  const result = await runRecommend(o, hooks);
+  if (validation === undefined) return { result };
+  const report = await validateRecommend(result, validation, { signal: hooks.signal, onRunStart: hooks.onRunStart });
+  return { result, validation: report };
 }

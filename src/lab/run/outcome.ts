@@ -1,5 +1,7 @@
 /** How a run ended, as every experiment sees it (sweep, find-max, recommend, noise), whatever trained it. */
 import type { ErrorCode } from '../../core/errors.js';
+import type { OomFigures } from '../../core/oom-message.js';
+import type { StatedMemory } from '../../core/run.js';
 import type { RunSummary } from '../../core/summary.js';
 import type { FailureStatus } from '../../engine/oom.js';
 import type { RunPlan, StepProgress } from '../../engine/trainer.js';
@@ -20,6 +22,12 @@ export interface RunOutcome {
   peakBytes?: number;
   /** A failed run's resident high-water mark, when known. */
   vmHwmBytes?: number;
+  /** An out-of-memory's figures, where its message stated them (core/oom-message.ts). */
+  oom?: OomFigures;
+  /** A run that trained: each step's time in ms, in order (a probe's throughput reads them). */
+  stepMs?: number[];
+  /** A command's own statement of its memory cap and reserved peak (docs/protocol.md, section 2). */
+  statedMemory?: StatedMemory;
   /** Wall time of the whole run, process start and recording included. */
   wallMs: number;
 }
@@ -41,7 +49,7 @@ export interface RunRecord {
 }
 
 /** The reason stored for a run stopped cleanly. */
-export const INTERRUPTED_REASON = 'stopped by Ctrl-C or a lost parent';
+export const INTERRUPTED_REASON = 'stopped by Ctrl-C, SIGTERM or a lost parent';
 
 /** A plan's own fields (a TF.js plan also holds the dataset, which must not cross a process boundary or be kept). */
 export function planOnly(p: RunPlan): RunPlan {

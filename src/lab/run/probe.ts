@@ -56,8 +56,7 @@ export type ProbePeak = 'peakBytes' | 'vmHwmBytes';
  */
 export function probeOf(outcome: RunOutcome, peak: ProbePeak): ProbeMeasurement {
   const ms = outcome.wallMs;
-  if (outcome.status === 'interrupted')
-    throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing', { exitCode: 130 });
+  if (outcome.status === 'interrupted') throw new BatchlabError('BATCHLAB_INTERRUPTED', 'interrupted while probing');
   if (outcome.status === 'done') {
     const s = outcome.summary!;
     const peakBytes = s[peak];
@@ -68,10 +67,18 @@ export function probeOf(outcome: RunOutcome, peak: ProbePeak): ProbeMeasurement 
         message:
           'the process high-water mark (VmHWM) is not readable here; budget on tensor memory instead (--budget-on tensor)',
       };
-    return { kind: 'ok', peakBytes, vmHwmBytes: s.vmHwmBytes, ms };
+    return {
+      kind: 'ok',
+      peakBytes,
+      vmHwmBytes: s.vmHwmBytes,
+      ms,
+      stepMs: outcome.stepMs,
+      ...(outcome.statedMemory ? { statedMemory: outcome.statedMemory } : {}),
+    };
   }
   const failed = { ms, vmHwmBytes: outcome.vmHwmBytes, message: outcome.reason };
-  if (outcome.status === 'oom' || outcome.status === 'timeout') return { kind: outcome.status, ...failed };
+  if (outcome.status === 'oom') return { kind: 'oom', ...failed, ...(outcome.oom ? { oom: outcome.oom } : {}) };
+  if (outcome.status === 'timeout') return { kind: 'timeout', ...failed };
   if (outcome.status === 'over-budget') return { kind: 'over-budget', peakBytes: outcome.peakBytes, ...failed };
   return {
     kind: 'error',

@@ -62,7 +62,14 @@ export async function runAndRecord(
       const wallMs = performance.now() - startMs;
       return interrupted
         ? { status: 'interrupted', summary, code: 'BATCHLAB_INTERRUPTED', reason: INTERRUPTED_REASON, wallMs }
-        : { status: 'done', summary, reason: '', wallMs };
+        : {
+            status: 'done',
+            summary,
+            reason: '',
+            wallMs,
+            stepMs: result.steps.map((s) => s.stepMs),
+            ...(result.statedMemory ? { statedMemory: result.statedMemory } : {}),
+          };
     } catch (err) {
       const failure = classifyError(err);
       store?.finishRun(runId, { status: failure.status, reason: failure.reason });

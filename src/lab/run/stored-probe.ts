@@ -38,15 +38,12 @@ function probeFailure(ctx: ProbeContext, key: string, config: TrainConfig, o: Ru
     return new BatchlabError(
       'BATCHLAB_DIVERGED',
       `the ${key} probe diverged at batch ${config.batchSize} with LR ${+config.lr.toPrecision(4)} (${o.reason.split(';')[0]}); lower ${flag} (e.g. ${flag} ${+(value / 10).toPrecision(3)}) and run again`,
-      { exitCode: 3 },
     );
   }
-  if (o.status === 'interrupted')
-    return new BatchlabError('BATCHLAB_INTERRUPTED', `the ${key} probe was interrupted`, { exitCode: 130 });
+  if (o.status === 'interrupted') return new BatchlabError('BATCHLAB_INTERRUPTED', `the ${key} probe was interrupted`);
   return new BatchlabError(
     o.status === 'oom' ? 'BATCHLAB_OOM' : 'BATCHLAB_CHILD_FAILED',
     `the ${key} probe at batch ${config.batchSize} failed (${o.status}): ${o.reason.split('\n')[0]}`,
-    { exitCode: 1 },
   );
 }
 

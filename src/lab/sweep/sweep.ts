@@ -8,14 +8,17 @@
  * Durability: runs and steps go to SQLite as they happen. Ctrl-C stops the current run, which is marked
  * interrupted; `--resume ID` runs only the unfinished runs. A killed parent loses no finished run.
  */
-import { scaleLr, type LrRule } from '../../core/lr.js';
+import { BatchSizeError, UsageError } from '../../core/errors.js';
+import { LR_RULES, scaleLr, type LrRule } from '../../core/lr.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import type { SweepBudget } from '../../core/run.js';
+import { checkLearningRate } from '../../core/run-checks.js';
 import { summarizeSweep } from '../../core/summarize-sweep.js';
 import type { RunSummary, SweepSummary } from '../../core/summary.js';
+import { expandCommand, resolveValues } from '../../engine/external/template.js';
 import type { CommandSpec } from '../../engine/external/trainer.js';
 import { loadDataset } from '../../data/registry.js';
-import type { TrainConfig } from '../../engine/tfjs/trainer.js';
+import { checkTrainConfig, type DataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore, type Experiment, type Run, type Store } from '../../store/index.js';
 import { environment } from '../environment.js';
 import { resumeExperiment } from '../resume.js';
@@ -114,11 +117,15 @@ export function runConfig(s: SweepSettings, batchSize: number, seed: number): Tr
   };
 }
 
-/** Starts a new sweep, or resumes `resumeId` (whose stored settings must equal `settings` when given). */
+/**
+ * Starts a new sweep, or resumes `resumeId` (whose stored settings must equal `settings` when given).
+ * New settings are checked (checkSweepSettings) before the store is opened.
+ */
 export async function runSweep(
   opts: { dbPath: string; settings?: SweepSettings; resumeId?: number },
   hooks: SweepHooks = {},
 ): Promise<SweepResult> {
+  if (opts.settings) checkSweepSettings(opts.settings);
   const store = openStore(opts.dbPath);
   try {
     const experiment =
@@ -133,6 +140,7 @@ export async function runSweep(
     const summary = summarizeSweep(
       finished.map((r) => r.summary as unknown as RunSummary),
       performance.now() - startMs,
+      { budget: settings.budget, trainCount: settings.trainCount },
     );
     store.setExperimentSummary(experiment.id, summary);
     store.setExperimentStatus(experiment.id, status);
@@ -194,7 +202,10 @@ async function runPending(
 }
 
 /** What one run of the sweep runs: its TF.js config, or the command with `{max_steps}` from the budget (steps, or samples / B). */
-export function runSpec(settings: SweepSettings, run: Run): RunSpec {
+export function runSpec(
+  settings: SweepSettings,
+  run: Pick<Run, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'lr' | 'seed'>,
+): RunSpec {
   if (!settings.command) return { kind: 'tfjs', config: runConfig(settings, run.batchSize, run.seed) };
   const b = settings.budget;
   const maxSteps =
@@ -217,4 +228,51 @@ export function runSpec(settings: SweepSettings, run: Run): RunSpec {
       seed: run.seed,
     },
   };
+}
+
+/**
+ * Checks a sweep's settings before anything is stored: the batch sizes, seeds, LR rule, base LR and
+ * batch, the budget, and every run's config (a TF.js run: its settings, warm-up and schedule against its
+ * length, and, with `data`, its model against the data's shape; a command: its template and values).
+ */
+export function checkSweepSettings(s: SweepSettings, data?: DataFacts): void {
+  if (s.batchSizes.length === 0) throw new BatchSizeError('a sweep needs at least one batch size; pass e.g. 16,64');
+  if (s.seeds.length === 0 || s.seeds.some((seed) => !(Number.isSafeInteger(seed) && seed >= 0)))
+    throw new UsageError(`seeds must be integers >= 0, got [${s.seeds.join(', ')}]; pass e.g. --seeds 1,2,3`);
+  if (!(LR_RULES as readonly string[]).includes(s.lrRule))
+    throw new UsageError(`unknown LR rule "${s.lrRule}"; valid LR rules: ${LR_RULES.join(', ')}`);
+  checkLearningRate(s.baseLr, '--base-lr');
+  if (!(Number.isSafeInteger(s.baseBatch) && s.baseBatch >= 1))
+    throw new BatchSizeError(`--base-batch must be a positive integer, got ${s.baseBatch}; pass e.g. --base-batch 64`);
+  if (s.budget.kind === 'target' && !(Number.isSafeInteger(s.budget.maxEpochs) && s.budget.maxEpochs >= 1))
+    throw new UsageError(`--max-epochs must be a positive integer, got ${s.budget.maxEpochs}`);
+  if (s.budget.kind !== 'target' && !(Number.isSafeInteger(s.budget.value) && s.budget.value >= 1))
+    throw new UsageError(`budget ${s.budget.kind} must be a positive integer, got ${s.budget.value}`);
+  for (const batchSize of s.batchSizes) {
+    if (!(Number.isSafeInteger(batchSize) && batchSize >= 1 && batchSize <= s.trainCount))
+      throw new BatchSizeError(
+        `batch size ${batchSize} must be a positive integer up to the training-set size ${s.trainCount}`,
+      );
+    if (s.command) checkCommandRun(s, batchSize);
+    else checkTrainConfig(runConfig(s, batchSize, s.seeds[0]!), data ?? { trainCount: s.trainCount });
+  }
+}
+
+/** A command run: B divisible by the accumulation steps, and a template whose placeholders all have values. */
+function checkCommandRun(s: SweepSettings, batchSize: number): void {
+  if (batchSize % s.base.accumSteps !== 0)
+    throw new BatchSizeError(
+      `batch size ${batchSize} is not divisible by --accum ${s.base.accumSteps}; pick batch sizes that are multiples of it`,
+    );
+  const spec = runSpec(s, {
+    batchSize,
+    microBatchSize: batchSize / s.base.accumSteps,
+    accumSteps: s.base.accumSteps,
+    seed: s.seeds[0]!,
+    lr: runConfig(s, batchSize, s.seeds[0]!).lr,
+  });
+  if (spec.kind === 'command') expandCommand(spec.command.template, resolveValues(spec.values));
+  const timeoutMs = s.command?.timeoutMs;
+  if (timeoutMs !== undefined && !(timeoutMs > 0))
+    throw new UsageError(`--timeout must be a positive number of seconds, got ${timeoutMs / 1000}`);
 }
