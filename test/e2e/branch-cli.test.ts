@@ -118,4 +118,7 @@ test('branch on spirals, then recommend --batch-schedule prints the schedule and
   const noSchedule = runCli(['recommend', '--from', id, '--db', DB]);
   assert.equal(noSchedule.code, 2);
   assert.match(noSchedule.stderr, /--from only applies with --batch-schedule/);
+  const probeFlag = runCli([...common, '--objective', 'compute']);
+  assert.equal(probeFlag.code, 2);
+  assert.match(probeFlag.stderr, /--objective applies to the batch-size probe, not to --batch-schedule/);
 });

@@ -1,5 +1,4 @@
 /** `batchlab recommend`: a cheap probe (memory, noise scale, throughput), then a batch size, LR and warm-up with reasons. */
-import { UsageError } from '../../core/errors.js';
 import { parseTarget } from '../../core/parse.js';
 import type { ScheduleRecommendation } from '../../lab/branch/branch.js';
 import { OBJECTIVES, type Objective, type RecommendOptimizer } from '../../core/recommend.js';
@@ -23,6 +22,12 @@ const WITH_SCHEDULE = {
   why: 'only applies with --batch-schedule; add --batch-schedule or leave it out',
 };
 
+/** The probe's options mean nothing to a schedule, which comes from a branch measurement. */
+const NOT_WITH_SCHEDULE = {
+  when: (o: Readonly<Record<string, unknown>>) => o['batch-schedule'] !== true,
+  why: 'applies to the batch-size probe, not to --batch-schedule (a branch measurement); leave it out',
+};
+
 /** --target and --max-epochs belong to the validation sweep. */
 const WITH_VALIDATE = {
   when: (o: Readonly<Record<string, unknown>>) => o.validate === true,
@@ -34,6 +39,7 @@ export const RECOMMEND_OPTIONS = {
   'memory-budget': {
     type: 'string',
     value: 'BYTES',
+    onlyIf: NOT_WITH_SCHEDULE,
     help: 'memory budget, e.g. 4GiB, 512MiB (default: none; memory does not bind)',
   },
   objective: {
@@ -41,6 +47,7 @@ export const RECOMMEND_OPTIONS = {
     value: 'NAME',
     default: 'time',
     choices: OBJECTIVES,
+    onlyIf: NOT_WITH_SCHEDULE,
     help: 'time: least wall time to a target; compute: fewest samples; generalization: smaller batches within +25% time; memory: largest batch that fits',
   },
   'base-lr': {
@@ -60,9 +67,14 @@ export const RECOMMEND_OPTIONS = {
     type: 'number',
     value: 'F',
     default: 0.05,
+    onlyIf: NOT_WITH_SCHEDULE,
     help: 'most compute the probe may take, as a share of the default sweep (16..1024, one epoch each), in (0, 1]',
   },
-  validate: { type: 'boolean', help: 'then run the full sweep to --target and compare (slow)' },
+  validate: {
+    type: 'boolean',
+    onlyIf: NOT_WITH_SCHEDULE,
+    help: 'then run the full sweep to --target and compare (slow)',
+  },
   target: {
     type: 'string',
     value: 'acc:X|loss:X',
@@ -137,7 +149,6 @@ export const recommendCommand = defineCommand({
   run: async ({ options, io, json, signal }): Promise<RecommendOutcome> => {
     const opts = recommendOptionsFrom(options);
     if (options['batch-schedule']) {
-      if (options.validate) throw new UsageError('--validate checks a batch size, not a schedule; pass one of the two');
       const maxMicroBatch = options['max-micro-batch'];
       const schedule = await scheduleFor(
         { base: opts.base, dbPath: opts.dbPath, fromId: options.from, maxMicroBatch },
