@@ -15,6 +15,7 @@ export {
   runSweep as sweep,
   sweepSettings,
   type SweepHooks,
+  type SweepOptions,
   type SweepResult,
   type SweepSettings,
 } from './lab/sweep/sweep.js';

@@ -12,6 +12,7 @@ import { datasetsCommand } from './commands/datasets.js';
 import { demoCommand } from './commands/demo.js';
 import { findMaxCommand } from './commands/find-max.js';
 import { noiseCommand } from './commands/noise.js';
+import { playgroundCommand } from './commands/playground.js';
 import { recommendCommand } from './commands/recommend.js';
 import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   branchCommand,
   reportCommand,
   serveCommand,
+  playgroundCommand,
   listCommand,
   showCommand,
   exportCommand,

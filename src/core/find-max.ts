@@ -419,6 +419,63 @@ export function withStatedLimits(
   return { ...known, limitBytes: Math.min(limitBytes, known.limitBytes ?? Number.POSITIVE_INFINITY) };
 }
 
+/** How the limit search reads the allocated peaks under a binding cap: the allocator's own measure, 1 MiB apart. */
+export const CAP_READING: LimitReading = { peak: 'allocator', resolutionBytes: 2 ** 20 };
+
+/**
+ * The cap to search against in the allocator's measure (memory_limit_bytes, the smallest stated), when
+ * one binds before the budget: its value in the budget's measure (`known.limitBytes`, withStatedLimits:
+ * the context on top in device terms) lies below the budget's limit. Undefined when no probe stated a
+ * cap, when a small probe that passed did not state its allocated peak, or when the budget binds first.
+ *
+ * Why: under a cap the caching allocator's reserved peak and the device peak crowd up under the cap
+ * long before the batch that fails, so a line through them stalls or overshoots. On an H200 with a
+ * 24 GiB cap (bench/gpu/h200-2026-11-29), ResNet-18 reserved 23.9 GiB at B = 3,143, where 13 GB were
+ * allocated; the allocated peaks stayed on a line (1.27 GB at B = 256, 8.64 at 2,048, 17.1 at 4,096:
+ * 4.13 MB a sample) that meets the cap at about 6,196, for a true limit in [6,194, 6,205).
+ */
+export function bindingCap(
+  records: readonly ProbePoint[],
+  o: { known: KnownLimits; limitBytes: number },
+): number | undefined {
+  const small = records.filter((r) => r.phase === 'analytic' && r.ok);
+  if (small.length === 0 || small.some((r) => r.statedMemory?.peakAllocatedBytes === undefined)) return undefined;
+  const caps = records.flatMap((r) => (r.statedMemory?.limitBytes === undefined ? [] : [r.statedMemory.limitBytes]));
+  if (caps.length === 0) return undefined;
+  const cap = Math.min(...caps);
+  return (o.known.limitBytes ?? cap) < o.limitBytes ? cap : undefined;
+}
+
+/**
+ * A probe in the allocator's measure, for the limit search under a binding cap (bindingCap): a pass
+ * keeps its allocated peak (peakBytes), every other probe loses its peak (the budget's measure, not
+ * this one).
+ */
+export function allocatedPointOf(p: ProbePoint): ProbePoint {
+  const { peakBytes: _budgetPeak, ...rest } = p;
+  const allocated = p.ok ? p.statedMemory?.peakAllocatedBytes : undefined;
+  return allocated === undefined ? rest : { ...rest, peakBytes: allocated };
+}
+
+/**
+ * A probe as the limit search under a binding cap reads it. A pass: its allocated peak (a pass that
+ * did not state one counts as reaching the cap: it fit, and that is all it says). A failure: no limit
+ * of its own, since the cap is known exactly and a failure's fragmentation (reserved - allocated:
+ * 2 GiB at B = 16,576, 0.2 GiB near the limit on the H200) would lower it for every later probe; an
+ * out-of-memory keeps allocated + tried as the least its peak would have been.
+ */
+export function capTrialOf(p: ProbePoint, capBytes: number): LimitTrial {
+  if (p.ok) return { batch: p.batch, ok: true, peakBytes: p.statedMemory?.peakAllocatedBytes ?? capBytes };
+  const f = p.kind === 'oom' ? p.oom : undefined;
+  const atLeast =
+    f?.allocatedBytes === undefined || f.triedBytes === undefined ? undefined : f.allocatedBytes + f.triedBytes;
+  return {
+    batch: p.batch,
+    ok: false,
+    failure: { batch: p.batch, ...(atLeast === undefined ? {} : { peakAtLeastBytes: atLeast }) },
+  };
+}
+
 /** The limit search's settings and its first probe. */
 export interface LimitPlan {
   settings: LimitSearchSettings;
@@ -457,10 +514,20 @@ export function limitPlan(
   };
 }
 
-/** The prediction a limit search reports: where the small-B peaks say the limit is met, and why the search starts where it does. */
-export function limitPrediction(plan: LimitPlan, o: { limitBytes: number; known: KnownLimits }): Prediction {
+/**
+ * The prediction a limit search reports: where the small-B peaks say the limit is met, and why the
+ * search starts where it does; `capBytes` when the search runs under a binding cap (bindingCap).
+ */
+export function limitPrediction(
+  plan: LimitPlan,
+  o: { limitBytes: number; known: KnownLimits; capBytes?: number },
+): Prediction {
   const cap =
-    o.known.limitBytes === undefined ? '' : `; the process runs under a cap of ${formatBytes(o.known.limitBytes)}`;
+    o.capBytes !== undefined
+      ? `; the process runs under a cap of ${formatBytes(o.capBytes)} on its allocator, which binds first: the line runs through the allocated peaks`
+      : o.known.limitBytes === undefined
+        ? ''
+        : `; the process runs under a cap of ${formatBytes(o.known.limitBytes)}`;
   return {
     batch: plan.start.predicted,
     start: plan.start.batch,

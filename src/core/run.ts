@@ -66,15 +66,19 @@ export interface SplitMetrics {
   count?: number;
 }
 
-/** A run that trained to its end (or to its target, or until it was stopped). Failures are thrown instead. */
 /**
  * What a process stated of its memory besides its peak (docs/protocol.md, section 2): the cap its
- * allocator runs under (memory_limit_bytes) and the allocator's reserved peak (peak_reserved_bytes).
+ * allocator runs under (memory_limit_bytes), the allocator's reserved peak (peak_reserved_bytes) and,
+ * from a process that states either, its allocated peak (peak_mem_bytes: torch.cuda.max_memory_allocated),
+ * which find-max's search reads under a cap (core/find-max.ts bindingCap).
  */
 export interface StatedMemory {
   limitBytes?: number;
   peakReservedBytes?: number;
+  peakAllocatedBytes?: number;
 }
+
+/** A run that trained to its end (or to its target, or until it was stopped). Failures are thrown instead. */
 
 export interface TrainResult {
   status: 'done' | 'interrupted' | 'target-reached';

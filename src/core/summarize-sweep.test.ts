@@ -144,7 +144,7 @@ test('best and worst are never the same batch; equal accuracies name no best bat
   );
   const f = byClaim(s.findings, 'held-out-accuracy');
   assert.equal(f.best?.outcome, 'inconclusive');
-  assert.deepEqual(f.best?.worse, []);
+  assert.equal(f.best?.worse.length, 0);
   assert.deepEqual(f.best?.best, [8, 16, 32, 64]);
   for (const b of f.best!.best) assert.ok(!f.best!.worse.includes(b));
   assert.match(f.text, /No batch size is worse than the best beyond the noise/);

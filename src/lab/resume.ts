@@ -3,11 +3,12 @@ import { UsageError } from '../core/errors.js';
 import type { Experiment, ExperimentKind, Store } from '../store/index.js';
 
 /**
- * Experiment `id` to resume: it must be of `kind`, and `settings`, when given, must equal the stored ones
- * (top-level keys compared as JSON). Runs its killed parent left 'running' become 'interrupted', so they
- * run again. `command` names the command in messages (e.g. "sweep").
+ * Refuses to resume experiment `id` unless it is of `kind` and `settings`, when given, equal the stored
+ * ones (top-level keys compared as JSON). `command` names the command in messages (e.g. "sweep"). The
+ * caller then takes the experiment's lock (experiment-lock.ts) and, under it, marks the runs a killed
+ * process left 'running' as interrupted, so they run again as new attempts.
  */
-export function resumeExperiment(
+export function checkResumable(
   store: Store,
   id: number,
   o: { kind: ExperimentKind; command: string; settings?: object },
@@ -25,7 +26,6 @@ export function resumeExperiment(
       );
     }
   }
-  store.markRunningAsInterrupted(id);
   return experiment;
 }
 

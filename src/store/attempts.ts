@@ -7,6 +7,8 @@
  * ran out of memory for real, or its command exited with an error) stays failed, and only
  * `--resume --retry-failed` runs it again (Store.resetFailedRuns).
  */
+import { BatchlabError } from '../core/errors.js';
+import { escapeControl } from '../core/text.js';
 import type { RunStatus } from './types.js';
 
 /**
@@ -58,4 +60,25 @@ export function classifyRunFailure(err: unknown): RunFailureClass {
     current = (current as { cause?: unknown }).cause;
   }
   return { kind: 'failed' };
+}
+
+/**
+ * A write (steps, evals, the end) from an attempt that a newer attempt of the run replaced: refused, so
+ * the two never mix. The writer of the old attempt was stopped (a lost parent, an interrupt) and a resume
+ * took the run over; what it still had to say belongs to nobody.
+ */
+export class StaleAttemptError extends BatchlabError {
+  readonly runId: number;
+  readonly attempt: number;
+  readonly current: number;
+  constructor(o: { runId: number; key: string; attempt: number; current: number }) {
+    super(
+      'BATCHLAB_STORE',
+      `run ${o.runId} ("${escapeControl(o.key)}") is on attempt ${o.current}, but this write comes from attempt ` +
+        `${o.attempt}, which was stopped and replaced; its results are not stored (the new attempt records its own)`,
+    );
+    this.runId = o.runId;
+    this.attempt = o.attempt;
+    this.current = o.current;
+  }
 }

@@ -31,6 +31,7 @@ export {
   classifyRunFailure,
   ENVIRONMENTAL_ERROR_CODES,
   OWN_FAILURE_STATUSES,
+  StaleAttemptError,
   STOP_ERROR_CODES,
   type RunFailureClass,
 } from './attempts.js';

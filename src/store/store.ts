@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { BatchlabError } from '../core/errors.js';
 import { escapeControl } from '../core/text.js';
 import type { EvalRecord, StepRecord } from '../core/types.js';
-import { OWN_FAILURE_STATUSES } from './attempts.js';
+import { OWN_FAILURE_STATUSES, StaleAttemptError } from './attempts.js';
 import { ExperimentLockedError, isProcessAlive, lockState, type ExperimentLock, type LockOwner } from './lock.js';
 import {
   assertSqliteHeader,
@@ -316,14 +316,19 @@ export class Store {
   /**
    * Records how an attempt ended: status, finished_at = now, reason (or null) and summary (kept as is
    * when omitted). Refuses (BATCHLAB_STORE) a run that already has a final status, so a finished
-   * result is never replaced; 'interrupted' runs may be finished again.
+   * result is never replaced; 'interrupted' runs may be finished again. With `attempt` (the one startRun
+   * returned), the end of an attempt that a newer one replaced is refused too, as for appendSteps: a
+   * stopped attempt that is still running somewhere can never mark the new attempt's run as its own.
    */
-  finishRun(id: number, outcome: { status: FinishedRunStatus; reason?: string; summary?: object }): Run {
+  finishRun(
+    id: number,
+    outcome: { status: FinishedRunStatus; reason?: string; summary?: object; attempt?: number },
+  ): Run {
     assertOneOf('final run status', outcome.status, FINISHED_RUN_STATUSES);
     const summary =
       outcome.summary === undefined ? null : writeStoredJson(runSummarySchema, outcome.summary, 'run summary');
     return this.write(() => {
-      const run = toRun(this.requireRun(id), this.path);
+      const run = toRun(this.requireAttempt(id, outcome.attempt), this.path);
       if (!isUnfinished(run.status)) {
         throw new BatchlabError(
           'BATCHLAB_STORE',
@@ -604,16 +609,12 @@ export class Store {
     this.stmt('DELETE FROM evals WHERE run_id = ?').run(runId);
   }
 
-  /** The run must exist and, when `attempt` is given, still be on that attempt. */
-  private requireAttempt(runId: number, attempt: number | undefined): void {
+  /** The run's row; the run must exist and, when `attempt` is given, still be on that attempt. */
+  private requireAttempt(runId: number, attempt: number | undefined): RunRow {
     const row = this.requireRun(runId);
     const current = row.attempt ?? 0;
-    if (attempt === undefined || attempt === current) return;
-    throw new BatchlabError(
-      'BATCHLAB_STORE',
-      `run ${runId} ("${escapeControl(row.key)}") is on attempt ${current}, but this write comes from attempt ` +
-        `${attempt}, which was stopped and replaced; its results are not stored (the new attempt records its own)`,
-    );
+    if (attempt === undefined || attempt === current) return row;
+    throw new StaleAttemptError({ runId, key: row.key, attempt, current });
   }
 
   private requireRun(id: number): RunRow {

@@ -208,7 +208,7 @@ test('bad input: one line naming the value, exit 2', () => {
       /^error \[BATCHLAB_BAD_ARGUMENT\]: a warm command has no \{batch\}: it starts once and reads each probe's batch and steps from stdin/,
     ],
     [['--cmd', 'python3 warm.py --steps {max_steps}', '--warm'], /a warm command has no \{max_steps\}/],
-    [[...tfjs, '--warm'], /^error \[BATCHLAB_BAD_ARGUMENT\]: --warm is for --cmd/],
+    [[...tfjs, '--warm'], /^error \[BATCHLAB_BAD_ARGUMENT\]: --warm only applies with --cmd/],
     [
       [...tfjs, '--target-batch', '0'],
       /^error \[BATCHLAB_BAD_BATCH_SIZE\]: --target-batch must be a positive integer, got "0"/,

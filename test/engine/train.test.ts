@@ -255,6 +255,7 @@ test('sharpness: top Hessian eigenvalue matches the closed form on linear regres
     lambda = hv.reduce((s, x, j) => s + x * v[j]!, 0) / v.reduce((s, x) => s + x * x, 0);
     v = Float64Array.from(hv, (x) => x / norm);
   }
+  const before = tf.memory().numTensors;
   const r = await trainTfjs({
     data,
     model: { name: 'linear' },
@@ -262,4 +263,5 @@ test('sharpness: top Hessian eigenvalue matches the closed form on linear regres
   });
   const got = r.sharpness!.topEigenvalue;
   assert.ok(Math.abs(got - lambda) / lambda < 0.01, `lambda_max ${got} vs closed form ${lambda}`);
+  assert.equal(tf.memory().numTensors, before, 'the power iteration leaves no tensor behind');
 });

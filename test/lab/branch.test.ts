@@ -1,8 +1,8 @@
 /**
  * The branch experiment end to end on a tiny task (real worker processes, the real store): the base run
  * as a chain of checkpointed segments, windows at the base batch and the branches from each checkpoint,
- * the summary (curve, B_simple, schedule, compute), and a resume after an interrupt that reruns nothing
- * that finished.
+ * the summary (curve, B_simple, schedule, compute), a resume after an interrupt that reruns nothing
+ * that finished, and the experiment lock and run attempts a resume goes through.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainConfig } from '../../src/engine/tfjs/trainer.js';
 import { branchRunPlans, branchSettings, checkpointFile, runBranch } from '../../src/lab/branch/branch.js';
-import { openStore } from '../../src/store/index.js';
+import { ExperimentLockedError, openStore } from '../../src/store/index.js';
+import { forgeLock, liveProcess } from './lock-helpers.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'batchlab-branch-'));
 after(() => rmSync(DIR, { recursive: true, force: true }));
@@ -142,6 +143,56 @@ test('branch: an interrupted experiment resumes with the unfinished runs only', 
     }),
     /was started with other settings \(seeds differ\)/,
   );
+});
+
+test('branch: a resume takes the experiment lock, and a run a killed process left running starts a new attempt with none of its steps', async () => {
+  const db = join(DIR, 'lock.db');
+  const controller = new AbortController();
+  const first = await runBranch(
+    { dbPath: db, settings: { ...settings(), seeds: [5], branchBatches: [32] } },
+    { signal: controller.signal, onRunEnd: () => controller.abort() },
+  );
+  assert.equal(first.status, 'interrupted');
+  const id = first.experiment.id;
+  // A killed process's attempt: the next segment 'running' with a step of its own in the store.
+  const store = openStore(db);
+  try {
+    assert.equal(store.experimentLock(id), undefined, 'the interrupted experiment released its lock');
+    const segment = store.runsOf(id).find((r) => r.key === 'base:256-512')!;
+    const killed = store.startRun(segment.id);
+    const stray = { ...store.stepsOf(store.runsOf(id).find((r) => r.key === 'base:0-256')!.id).at(-1)! };
+    store.appendSteps(segment.id, [{ ...stray, step: 999, samples: 99_999 }], { attempt: killed.attempt });
+  } finally {
+    store.close();
+  }
+  const owner = liveProcess();
+  try {
+    forgeLock(db, id, owner.pid);
+    await assert.rejects(runBranch({ dbPath: db, resumeId: id }), (err: unknown) => {
+      assert.ok(err instanceof ExperimentLockedError, String(err));
+      assert.equal(err.exitCode, 2);
+      return true;
+    });
+  } finally {
+    await owner.stop();
+  }
+  const notices: string[] = [];
+  const resumed = await runBranch({ dbPath: db, resumeId: id }, { onNotice: (n) => notices.push(n) });
+  assert.equal(resumed.status, 'done');
+  assert.match(notices.join('\n'), new RegExp(`locked by batchlab process ${owner.pid} .*took the lock over`));
+  const segment = resumed.runs.find((r) => r.key === 'base:256-512')!;
+  assert.equal(segment.attempt, 2, 'the killed attempt was 1');
+  const check = openStore(db, { readonly: true });
+  try {
+    assert.equal(check.experimentLock(id), undefined, 'the resume released its lock');
+    assert.deepEqual(
+      check.stepsOf(segment.id).map((x) => x.step),
+      Array.from({ length: 16 }, (_, i) => 17 + i),
+      "the new attempt's steps only: 17..32, none of the killed attempt's",
+    );
+  } finally {
+    check.close();
+  }
 });
 
 test('branch: settings that cannot work are refused before any run, naming the value', async () => {

@@ -1,9 +1,18 @@
 // A worker that dies, and an error thrown inside a run, are classified with the same OOM table as external commands (engine/oom.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DivergedError, UsageError } from '../../src/core/errors.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { BatchlabError, DivergedError, UsageError } from '../../src/core/errors.js';
 import { classifyError, TrainFailedError } from '../../src/engine/oom.js';
 import { classifyCrash } from '../../src/lab/run/child.js';
+import { runFailure } from '../../src/lab/run/record.js';
+import { executeRun } from '../../src/lab/run/execute.js';
+import { openStore, StaleAttemptError } from '../../src/store/index.js';
+import { translateSqliteError } from '../../src/store/open.js';
+import { FAKE_CMD } from '../external/helpers.js';
 
 test('a crashed worker: V8 heap and ArrayBuffer failures are OOM, SIGKILL is OOM, anything else is an error', () => {
   const base = { exitCode: 134, signal: null, interrupted: false } as const;
@@ -38,4 +47,59 @@ test('errors thrown inside a run: allocation failures are OOM, others are not', 
   });
   const overBudget = classifyError(new TrainFailedError({ status: 'over-budget', reason: 'RSS over', peakBytes: 5 }));
   assert.deepEqual([overBudget.status, overBudget.code, overBudget.peakBytes], ['over-budget', 'BATCHLAB_OOM', 5]);
+});
+
+test('how a run that ended early is recorded: stopped by its environment is interrupted, its own fault is not', () => {
+  const full = translateSqliteError(new Database.SqliteError('database or disk is full', 'SQLITE_FULL'), 'b.db', 5000);
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const stale = new StaleAttemptError({ runId: 3, key: 'b=8', attempt: 1, current: 2 });
+  for (const [err, reason] of [
+    [full, /^stopped by its environment \(SQLITE_FULL\): the disk holding b\.db is full/],
+    [enospc, /^stopped by its environment \(ENOSPC\)/],
+    [stale, /on attempt 2, but this write comes from attempt 1/],
+    [new BatchlabError('BATCHLAB_INTERRUPTED', 'stopped by Ctrl-C'), /^stopped by Ctrl-C$/],
+    [
+      new TrainFailedError({ status: 'interrupted', reason: 'interrupted: the trial was stopped' }),
+      /trial was stopped/,
+    ],
+  ] as const) {
+    const f = runFailure(err);
+    assert.deepEqual([f.status, f.code], ['interrupted', 'BATCHLAB_INTERRUPTED'], String(err));
+    assert.match(f.reason, reason);
+  }
+  assert.equal(runFailure(new DivergedError(5, 0.1, Number.NaN)).status, 'diverged');
+  assert.equal(runFailure(new RangeError('Array buffer allocation failed')).status, 'oom');
+  assert.equal(runFailure(new TrainFailedError({ status: 'failed', reason: 'exit 1' })).status, 'failed');
+  assert.equal(runFailure(new Error('a bug')).status, 'failed');
+});
+
+test('a run writes under its attempt: once a resume has started the run again, the old attempt stores nothing', async () => {
+  const dbPath = join(mkdtempSync(join(tmpdir(), 'batchlab-attempt-')), 'a.db');
+  const store = openStore(dbPath);
+  const experimentId = store.createExperiment({ kind: 'sweep', settings: {}, env: {} }).id;
+  const run = store.upsertRun({ experimentId, key: 'b=8', batchSize: 8, seed: 1, lr: 0.1 });
+  const values = { batch: 8, microBatch: 8, accum: 1, lr: 0.1, maxSteps: 4, seed: 1 };
+  const outcome = executeRun(
+    { kind: 'command', command: { template: `FAKE_HOLD_MS=150 FAKE_BYTES_PER_SAMPLE=1024 ${FAKE_CMD}` }, values },
+    {
+      record: { dbPath, runId: run.id },
+      hooks: {
+        // Its parent was killed and a resume took the run over while the command was running.
+        onStart: () => {
+          store.markRunningAsInterrupted(experimentId);
+          store.startRun(run.id);
+        },
+      },
+    },
+  );
+  const o = await outcome;
+  try {
+    assert.equal(o.status, 'interrupted');
+    assert.match(o.reason, /on attempt 2, but this write comes from attempt 1/);
+    const after = store.getRun(run.id);
+    assert.deepEqual([after.status, after.attempt], ['running', 2], "the new attempt's run is untouched");
+    assert.deepEqual(store.stepsOf(run.id), [], 'no step of the old attempt was stored');
+  } finally {
+    store.close();
+  }
 });

@@ -116,13 +116,14 @@ describe('cross-site requests', () => {
   it('the API and the stream refuse what a browser marks as another site', async () => {
     const events = `/api/experiments/${sweep.experimentId}/events`;
     for (const path of ['/api/experiments', events]) {
-      for (const headers of [
+      const refused: Record<string, string>[] = [
         { 'sec-fetch-site': 'cross-site' },
         { 'sec-fetch-site': 'same-site' }, // another port of localhost
         { origin: 'http://evil.test' },
         { origin: `http://localhost:${port + 1}` },
         { origin: 'null' },
-      ]) {
+      ];
+      for (const headers of refused) {
         const res = await get(server.url, path, headers);
         assert.equal(res.status, 403, `${path} ${JSON.stringify(headers)}`);
         assert.equal(JSON.parse(res.body).error.code, 'BATCHLAB_CROSS_SITE');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { BatchlabError, DivergedError } from '../../src/core/errors.js';
 import { translateSqliteError } from '../../src/store/open.js';
-import { classifyRunFailure, openStore, StepWriter, type Store } from '../../src/store/index.js';
+import { classifyRunFailure, openStore, StaleAttemptError, StepWriter, type Store } from '../../src/store/index.js';
 import { makeEval, makeRunSummary, makeStep, makeSteps, tempDir } from './helpers.js';
 
 const tmp = tempDir();
@@ -52,6 +52,25 @@ describe('run attempts', () => {
       const fresh = [1, 2, 3].map((n) => makeStep(n, { loss: 10 + n }));
       store.appendSteps(run.id, fresh, { attempt: 2 });
       assert.deepEqual(store.stepsOf(run.id), fresh, 'only the new attempt is stored');
+    });
+  });
+
+  it("the end of a replaced attempt is refused: a stopped attempt can never finish the new attempt's run", () => {
+    withStore((store, experimentId) => {
+      const run = store.upsertRun({ experimentId, key: 'b=8', batchSize: 8, seed: 1, lr: 0.1 });
+      store.startRun(run.id);
+      store.markRunningAsInterrupted(experimentId);
+      store.startRun(run.id);
+      assert.throws(
+        () => store.finishRun(run.id, { status: 'done', summary: makeRunSummary(), attempt: 1 }),
+        (err: unknown) =>
+          err instanceof StaleAttemptError && err.attempt === 1 && err.current === 2 && storeError(/attempt 1/)(err),
+      );
+      assert.equal(store.getRun(run.id).status, 'running', 'the new attempt is untouched');
+      assert.equal(
+        store.finishRun(run.id, { status: 'interrupted', reason: 'stopped', attempt: 2 }).status,
+        'interrupted',
+      );
     });
   });
 

@@ -27,7 +27,8 @@
 # 6. A summary table (summary.txt) and every number in results.json.
 #
 # Environment: NODE (node), PYTHON (python3), CAP_GIB (24: the per-process memory cap of resnet18.py),
-# WARM_LIMIT_S (70) and FRESH_LIMIT_S (110): the time limits of the two batchlab rows.
+# the time limits of the steps: GT_LIMIT_S (90), SWEEP_LIMIT_S (40), LIGHTNING_LIMIT_S (70), WARM_LIMIT_S (70)
+# and FRESH_LIMIT_S (110).
 set -u
 HERE=bench/gpu/resnet18-capped
 OUT=${1:-bench/results/resnet18-capped}
@@ -55,8 +56,8 @@ echo "cap ${CAP_GIB} GiB per process; ground truth ${PARALLEL} probes at a time"
 say "1. ground truth: fresh process per probe, ${PARALLEL} at a time, 3 steps each"
 # [2048, 16384): the check round confirms both ends; 4 rounds of k-section bring it within 0.5% of lo
 # (30 samples at ~6,000), a sixth of batchlab's 3% goal.
-timeout -k 5 90 "$PY" "$HERE/ground_truth.py" --lo 2048 --hi 16384 --parallel "$PARALLEL" --steps 3 \
-  --precision 0.005 --time-cap 70 --probe-timeout 45 -- "$PY" "$HERE/resnet18.py" \
+timeout -k 5 "${GT_LIMIT_S:-90}" "$PY" "$HERE/ground_truth.py" --lo 2048 --hi 16384 --parallel "$PARALLEL" --steps 3 \
+  --precision 0.005 --time-cap $(( ${GT_LIMIT_S:-90} - 20 )) --probe-timeout 45 -- "$PY" "$HERE/resnet18.py" \
   > "$OUT/ground-truth.json" 2> "$OUT/ground-truth.log"
 echo "exit $?"
 json() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" 2>/dev/null; }
@@ -65,12 +66,12 @@ HI=$(json "$OUT/ground-truth.json" hi)
 echo "largest batch that fits: in [${LO:-?}, ${HI:-?})"
 
 say "2. one warm process: start, samples/s at B = 256..4096, agreement with the ground truth"
-timeout -k 5 40 "$PY" "$HERE/warm_sweep.py" --batches 256,512,1024,2048,4096 --steps 5 ${LO:+--lo "$LO"} ${HI:+--hi "$HI"} \
+timeout -k 5 "${SWEEP_LIMIT_S:-40}" "$PY" "$HERE/warm_sweep.py" --batches 256,512,1024,2048,4096 --steps 5 ${LO:+--lo "$LO"} ${HI:+--hi "$HI"} \
   -- "$PY" "$HERE/resnet18.py" > "$OUT/warm-sweep.json" 2> "$OUT/warm-sweep.log"
 echo "exit $?"
 
 say "3. Lightning Tuner.scale_batch_size (binsearch)"
-timeout -k 5 70 "$PY" "$HERE/lightning_finder.py" > "$OUT/lightning.json" 2> "$OUT/lightning.log"
+timeout -k 5 "${LIGHTNING_LIMIT_S:-70}" "$PY" "$HERE/lightning_finder.py" > "$OUT/lightning.json" 2> "$OUT/lightning.log"
 echo "exit $?"; grep -iE "batch size|succeeded|failed" "$OUT/lightning.log" | tail -12
 
 # One batchlab row: runs find-max with its time limit (SIGTERM first: batchlab then ends its probes'

@@ -198,6 +198,7 @@ export async function runBranchWithProgress(
     if (verbose && opts.settings) io.err(planText(opts.settings));
     return await runBranch(opts, {
       signal,
+      onNotice: (text) => io.err(text),
       onProgress: ({ run, doneSamples, totalSamples, loss }) => {
         if (!verbose) return;
         progress ??= createProgress({ stream: io.errStream, total: totalSamples, label: 'branch (samples)' });

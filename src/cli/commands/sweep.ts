@@ -5,7 +5,12 @@ import { UsageError } from '../../core/errors.js';
 import { parseSeeds, replicateSeeds } from '../../core/parse.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import { planSweep } from '../../lab/sweep/plan.js';
-import { runSweep, type SweepResult, type SweepSettings } from '../../lab/sweep/sweep.js';
+import {
+  runSweep,
+  type SweepResult,
+  type SweepOptions as SweepRequest,
+  type SweepSettings,
+} from '../../lab/sweep/sweep.js';
 import { writeReport } from '../../report/index.js';
 import { openStore } from '../../store/index.js';
 import { type CommandInput, defineCommand } from '../command.js';
@@ -121,6 +126,15 @@ export const SWEEP_OPTIONS = {
     control: true,
     help: 'run only the unfinished runs of sweep ID (other setting flags must match the stored ones)',
   },
+  'retry-failed': {
+    type: 'boolean',
+    control: true,
+    onlyIf: {
+      when: (o) => o.resume !== undefined,
+      why: 'reruns the failed runs of an earlier sweep; pass it with --resume ID',
+    },
+    help: 'with --resume: also rerun the runs that failed on their own (failed, oom, diverged, over-budget, timeout)',
+  },
 } as const satisfies OptionTable;
 
 type SweepOptions = Parsed<typeof SWEEP_OPTIONS>;
@@ -185,7 +199,7 @@ export async function runSweepCommand({ options, given, io, json, signal }: Comm
       ? settingsFrom(options, given)
       : undefined;
   const result = await runSweepWithProgress(
-    { dbPath: options.db, settings, resumeId: options.resume },
+    { dbPath: options.db, settings, resumeId: options.resume, retryFailed: options['retry-failed'] },
     { io, verbose: !json, signal },
   );
   const reportPath = options['no-report']
@@ -231,12 +245,15 @@ export const sweepCommand = defineCommand({
     'each run in its own process. Measures memory, throughput, loss noise, the gradient noise scale,\n' +
     'held-out metrics, the generalization gap and sharpness; fits memory and step time against B and,\n' +
     'with a target, the steps/examples trade-off and the critical batch. Ends with a table and the lines\n' +
-    '"What this sweep shows". Ctrl-C or SIGTERM stops cleanly; --resume ID finishes an interrupted sweep.',
+    '"What this sweep shows". Ctrl-C or SIGTERM stops cleanly; --resume ID finishes an interrupted sweep (a\n' +
+    'run stopped by a signal, a full disk or a killed batchlab runs again from its start), and --resume ID\n' +
+    '--retry-failed also reruns the runs that failed on their own.',
   examples: [
     'batchlab sweep --dataset mnist --model mlp --budget epochs=2',
     'batchlab sweep --dataset mnist --model mlp --budget target=acc:0.97 --lr-rule linear --base-lr 0.05 --warmup-steps 50',
     'batchlab sweep --cmd "python3 train.py --batch-size {batch} --lr {lr} --max-steps {max_steps}" --budget steps=200',
     'batchlab sweep --resume 3',
+    'batchlab sweep --resume 3 --retry-failed',
   ],
   ...sweepSpec(),
 });
@@ -248,7 +265,7 @@ function resumeCommand(id: number, dbPath: string): string {
 
 /** Runs the sweep with a progress line per run and a sweep-wide ETA; the signal stops it cleanly. */
 export async function runSweepWithProgress(
-  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number },
+  opts: SweepRequest,
   out: { io: Io; verbose: boolean; signal: AbortSignal },
 ): Promise<SweepResult> {
   const { io, verbose } = out;
@@ -259,6 +276,7 @@ export async function runSweepWithProgress(
   try {
     return await runSweep(opts, {
       signal: out.signal,
+      onNotice: (text) => io.err(text),
       onRunStart: ({ run, index, total, plan, backend, totalSteps }) => {
         runIndex = index;
         runTotal = total;

@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { loadNativeAddon, type NativeAddon } from './native-addon.js';
+// A type only: this module runs in the browser playground too, where no addon exists.
+import type { NativeAddon } from './native-api.js';
 
 export const FUSED_KERNELS = {
   sumSquares: 'BatchlabSumSquares',
@@ -36,8 +37,6 @@ export function fusedSumSquares(ts: tf.Tensor[]): tf.Scalar | undefined {
   return tf.engine().runKernel(FUSED_KERNELS.sumSquares, ts as unknown as tf.NamedTensorMap) as tf.Scalar;
 }
 
-let addonCache: NativeAddon | undefined;
-
 /**
  * The Float32Array behind `t` when batchlab-native is active and no other tensor shares that storage
  * (backend refCount 1: no clone, reshape or saved copy of it exists), so it can be updated in place;
@@ -49,10 +48,9 @@ function exclusiveStorage(t: tf.Tensor): Float32Array | undefined {
   return data.refCount === 1 && data.values instanceof Float32Array ? data.values : undefined;
 }
 
-function addon(): NativeAddon | undefined {
-  if (addonCache) return addonCache;
-  const loaded = loadNativeAddon();
-  return (addonCache = loaded.ok ? loaded.addon : undefined);
+/** The addon of the active backend when it is batchlab-native (NativeBackend carries it), else undefined. */
+function activeAddon(): NativeAddon | undefined {
+  return (tf.backend() as { nativeAddon?: NativeAddon }).nativeAddon;
 }
 
 /**
@@ -63,7 +61,7 @@ function inPlaceStorages(
   state: tf.Variable[],
   g: tf.Tensor,
 ): { state: Float32Array[]; g: Float32Array; addon: NativeAddon } | undefined {
-  const a = addon();
+  const a = activeAddon();
   const st = state.map(exclusiveStorage);
   if (!a || g.dtype !== 'float32' || !sameShapes([...state, g]) || st.some((v) => v === undefined)) return undefined;
   const gv = (tf.backend() as MathBackendCPU).data.get(g.dataId).values;

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { Float32Pool, type Float32PoolOptions, type PoolStats } from './buffer-pool.js';
-import { loadNativeAddon } from './native-addon.js';
+import { loadNativeAddon, type NativeAddon } from './native-addon.js';
 import { nativeKernelConfigs } from './native-kernels.js';
 import { fusedReluGradConfig } from './native-ops.js';
 
@@ -36,10 +36,13 @@ type KernelFunc = tf.KernelConfig['kernelFunc'];
  */
 export class NativeBackend extends MathBackendCPU {
   readonly pool: Float32Pool;
+  /** The loaded addon; native-ops.ts finds it here, so that module needs no Node-only import. */
+  readonly nativeAddon: NativeAddon;
 
-  constructor(pool: Float32Pool) {
+  constructor(pool: Float32Pool, nativeAddon: NativeAddon) {
     super();
     this.pool = pool;
+    this.nativeAddon = nativeAddon;
   }
 
   override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
@@ -100,7 +103,11 @@ export function registerNativeBackend(opts: NativeBackendOptions = {}): NativeRe
     if (cpuKernels.length === 0)
       return { ok: false, reason: 'batchlab-native: @tensorflow/tfjs-backend-cpu kernels are not registered' };
     if (tf.findBackendFactory(NATIVE_BACKEND_NAME) == null) {
-      tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(new Float32Pool(opts.pool)), opts.priority ?? 3);
+      tf.registerBackend(
+        NATIVE_BACKEND_NAME,
+        () => new NativeBackend(new Float32Pool(opts.pool), addon),
+        opts.priority ?? 3,
+      );
     }
     for (const config of cpuKernels) {
       if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME) === undefined) {

@@ -111,8 +111,29 @@ function failureOf(r: TrialResult, budget: ExternalTrainerOptions['memoryBudget'
 }
 
 /**
+ * A command that exited 0 without reporting a single step did not train as far as batchlab can tell (a
+ * wrong script, output to the wrong place, a flag it ignored): a failed run that says so, never a 'done'
+ * run with no steps.
+ */
+function noMetrics(r: TrialResult): TrainFailedError {
+  const malformed =
+    r.malformedLines === 0
+      ? ''
+      : ` (${r.malformedLines} malformed line${r.malformedLines === 1 ? '' : 's'} ignored, the first: ${r.malformedSamples[0]?.reason})`;
+  return new TrainFailedError({
+    status: 'failed',
+    reason:
+      `the command exited with status 0 but printed no batchlab metric lines${malformed}: no \`batchlab: {"step": N, ...}\` ` +
+      'line on stdout and no line in the file named by BATCHLAB_METRICS; report one JSON line per update ' +
+      `(docs/protocol.md, section 2)${stderrBlock(r)}\n  command: ${r.command}`,
+    vmHwmBytes: r.peakRssBytes || undefined,
+  });
+}
+
+/**
  * What the command stated of its memory in its metrics lines (docs/protocol.md, section 2): the last
- * memory_limit_bytes and the largest peak_reserved_bytes; undefined when it stated neither.
+ * memory_limit_bytes, the largest peak_reserved_bytes and the largest peak_mem_bytes; undefined when it
+ * stated neither a limit nor a reserved peak.
  */
 export function statedMemory(raw: readonly Record<string, unknown>[]): StatedMemory | undefined {
   const numbers = (key: string): number[] =>
@@ -120,9 +141,12 @@ export function statedMemory(raw: readonly Record<string, unknown>[]): StatedMem
   const limits = numbers('memory_limit_bytes');
   const reserved = numbers('peak_reserved_bytes');
   if (limits.length === 0 && reserved.length === 0) return undefined;
+  // A process that states its allocator's cap or reserved peak reports the allocator's own peak as peak_mem_bytes.
+  const allocated = numbers('peak_mem_bytes');
   return {
     ...(limits.length > 0 ? { limitBytes: limits.at(-1) } : {}),
     ...(reserved.length > 0 ? { peakReservedBytes: Math.max(...reserved) } : {}),
+    ...(allocated.length > 0 ? { peakAllocatedBytes: Math.max(...allocated) } : {}),
   };
 }
 
@@ -209,6 +233,7 @@ export class ExternalTrainer implements Trainer {
       for (const s of steps) hooks.onStep?.(s);
       for (const e of evals) hooks.onEval?.(e);
       if (trial.outcome !== 'ok' && trial.outcome !== 'interrupted') throw failureOf(trial, o.memoryBudget);
+      if (trial.outcome === 'ok' && steps.length === 0) throw noMetrics(trial);
       return asTrainResult(trial, steps, evals, o.memoryBudget);
     } finally {
       if (o.runner === undefined) await runner.dispose();

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '../../core/random.js';
-import type { BuiltModel } from '../../models/index.js';
+import type { BuiltModel } from '../../models/built-in.js';
 import { batchLoss, takeRows, type LossFn, type SplitTensors } from './tensors.js';
 
 const FD_EPS = 1e-3;
@@ -63,10 +63,14 @@ function powerIteration(input: SharpnessInput, shift: number): number {
       const [dot, norm] = tf.tidy(() => tf.stack([dotAll(v, hv), tf.sqrt(dotAll(hv, hv))]).dataSync());
       const converged = i >= MIN_ITERATIONS && Math.abs(dot! - lambda) <= CONVERGED_REL * Math.abs(dot!);
       lambda = dot!;
-      if (converged) break;
-      const next = norm! > 0 ? tf.tidy(() => hv.map((t) => tf.div(t, norm!))) : v.map((t) => tf.clone(t));
+      const next = converged
+        ? []
+        : norm! > 0
+          ? tf.tidy(() => hv.map((t) => tf.div(t, norm!)))
+          : v.map((t) => tf.clone(t));
       tf.dispose([...v, ...hv]);
       v = next;
+      if (converged) break;
     }
     return lambda;
   } finally {
@@ -83,7 +87,8 @@ function hessianVector(
   v: tf.Tensor[],
 ): tf.Tensor[] {
   const gradAt = (sign: number): tf.Tensor[] => {
-    input.vars.forEach((x, i) => x.assign(tf.tidy(() => tf.add(w[i]!, tf.mul(v[i]!, sign * FD_EPS)))));
+    // inside tidy: assign keeps the new value's storage, and tidy frees the tensor object that carried it
+    tf.tidy(() => input.vars.forEach((x, i) => x.assign(tf.add(w[i]!, tf.mul(v[i]!, sign * FD_EPS)))));
     const { value, grads } = tf.variableGrads(() => batchLoss(input.built.model, batch, input.lossFn), input.vars);
     value.dispose();
     return input.vars.map((x) => grads[x.name]!);

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from '../../data/types.js';
-import type { BuiltModel } from '../../models/index.js';
+import type { BuiltModel } from '../../models/built-in.js';
 import type { SplitMetrics } from '../../core/run.js';
 import { fusedSoftmaxCrossEntropy } from '../backends/native-ops.js';
 

@@ -44,7 +44,8 @@ import type { CommandSpec } from '../../engine/external/trainer.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import { openStore, type Experiment, type Run, type Store } from '../../store/index.js';
 import { environment } from '../environment.js';
-import { resumeExperiment } from '../resume.js';
+import { type HeldLock, runExperimentLocked } from '../experiment-lock.js';
+import { checkResumable } from '../resume.js';
 import { executeRun, type ExecuteRun, type RunSpec } from '../run/execute.js';
 import type { RunOutcome } from '../run/outcome.js';
 
@@ -263,6 +264,8 @@ export interface BranchHooks {
   /** Samples of work done over all runs (each run counts the samples it trains), and the total. */
   onProgress?(info: { run: Run; doneSamples: number; totalSamples: number; loss: number }): void;
   onRunEnd?(info: { run: Run; outcome: RunOutcome }): void;
+  /** Told when a stale lock was taken over (one line). */
+  onNotice?(text: string): void;
   signal?: AbortSignal;
   /** Runs the runs; tests may pass a stand-in. Default executeRun. */
   execute?: ExecuteRun;
@@ -277,54 +280,92 @@ export interface BranchResult {
   summary?: BranchSummary;
 }
 
-/** Starts a new branch experiment, or resumes `resumeId` (whose stored settings must equal `settings` when given). */
-export async function runBranch(
-  opts: { dbPath: string; settings?: BranchSettings; resumeId?: number },
-  hooks: BranchHooks = {},
-): Promise<BranchResult> {
+/** Options of runBranch: a new experiment (`settings`), or `resumeId`'s unfinished runs. */
+export interface BranchOptions {
+  dbPath: string;
+  settings?: BranchSettings;
+  resumeId?: number;
+  /** How often the experiment's lock is refreshed while it runs, in ms (default LOCK_REFRESH_MS). */
+  lockRefreshMs?: number;
+}
+
+/**
+ * Starts a new branch experiment, or resumes `resumeId` (whose stored settings must equal `settings` when
+ * given). One process runs an experiment at a time: it holds the experiment's lock (experiment-lock.ts;
+ * ExperimentLockedError, exit 2, while another live process runs it). Each run is a new attempt
+ * (executeRun), so a resumed run never mixes its steps with those of an attempt that was interrupted.
+ */
+export async function runBranch(opts: BranchOptions, hooks: BranchHooks = {}): Promise<BranchResult> {
   // The checkpoint folder is kept absolute, so a resume from another working directory finds it.
   const given = opts.settings && { ...opts.settings, checkpointDir: resolve(opts.settings.checkpointDir) };
+  if (opts.resumeId === undefined && given) checkBranchSettings(given);
   const store = openStore(opts.dbPath);
   try {
-    const experiment =
-      opts.resumeId !== undefined
-        ? resumeExperiment(store, opts.resumeId, { kind: 'branch', command: 'branch', settings: given })
-        : newExperiment(store, given!);
-    const settings = experiment.settings as unknown as BranchSettings;
-    store.setExperimentStatus(experiment.id, 'running');
-    try {
-      const status = await runPending(store, experiment, settings, opts.dbPath, hooks);
-      const summary = status === 'done' ? summarize(store, experiment.id, settings) : undefined;
-      if (summary) store.setExperimentSummary(experiment.id, summary);
-      store.setExperimentStatus(experiment.id, status);
-      return { experiment: store.getExperiment(experiment.id), runs: store.runsOf(experiment.id), status, summary };
-    } catch (err) {
-      store.setExperimentStatus(experiment.id, 'failed');
-      throw err;
-    }
+    return await runExperimentLocked(
+      store,
+      {
+        resumeId: opts.resumeId,
+        refreshMs: opts.lockRefreshMs,
+        onNotice: hooks.onNotice,
+        create: () => newExperiment(store, given!).id,
+        check: (id) => checkResumable(store, id, { kind: 'branch', command: 'branch', settings: given }),
+        prepare: (id) => store.markRunningAsInterrupted(id),
+      },
+      (lock) => runHeld(store, lock, opts.dbPath, hooks),
+    );
   } finally {
     store.close();
   }
 }
 
-function newExperiment(store: Store, settings: BranchSettings): Experiment {
-  checkBranchSettings(settings);
-  const experiment = store.createExperiment({ kind: 'branch', settings, env: environment() });
-  for (const p of branchRunPlans(settings)) {
-    const spec = branchRunSpec(settings, experiment.id, p);
-    const accumSteps = spec.kind === 'tfjs' ? spec.config.accumSteps : (spec.values.accum ?? 1);
-    store.upsertRun({
-      experimentId: experiment.id,
-      key: p.key,
-      batchSize: p.batchSize,
-      microBatchSize: p.batchSize / accumSteps,
-      accumSteps,
-      seed: p.seed,
-      lr: p.lr,
-      settings: spec.kind === 'tfjs' ? spec.config : { ...spec.values },
-    });
+/** Runs the experiment's unfinished runs under its lock, then writes its summary and status. */
+async function runHeld(store: Store, lock: HeldLock, dbPath: string, hooks: BranchHooks): Promise<BranchResult> {
+  const experiment = store.getExperiment(lock.experimentId);
+  const settings = experiment.settings as unknown as BranchSettings;
+  store.setExperimentStatus(experiment.id, 'running');
+  const signal = AbortSignal.any([lock.lost, ...(hooks.signal ? [hooks.signal] : [])]);
+  try {
+    const status = await runPending(store, experiment, settings, dbPath, { ...hooks, signal });
+    // The new owner writes the experiment's status and summary from now on.
+    if (lock.lost.aborted) throw lostLockError(experiment.id);
+    const summary = status === 'done' ? summarize(store, experiment.id, settings) : undefined;
+    if (summary) store.setExperimentSummary(experiment.id, summary);
+    store.setExperimentStatus(experiment.id, status);
+    return { experiment: store.getExperiment(experiment.id), runs: store.runsOf(experiment.id), status, summary };
+  } catch (err) {
+    if (!lock.lost.aborted) store.setExperimentStatus(experiment.id, 'failed');
+    throw err;
   }
-  return experiment;
+}
+
+function lostLockError(id: number): BatchlabError {
+  return new BatchlabError(
+    'BATCHLAB_LOCKED',
+    `branch experiment ${id} stopped: another batchlab process took over its lock (this one had not refreshed it in time); it runs the rest of the experiment`,
+  );
+}
+
+/** Creates the experiment, all its runs and its lock in one transaction: all of it or nothing. */
+function newExperiment(store: Store, settings: BranchSettings): Experiment {
+  return store.transaction(() => {
+    const experiment = store.createExperiment({ kind: 'branch', settings, env: environment() });
+    for (const p of branchRunPlans(settings)) {
+      const spec = branchRunSpec(settings, experiment.id, p);
+      const accumSteps = spec.kind === 'tfjs' ? spec.config.accumSteps : (spec.values.accum ?? 1);
+      store.upsertRun({
+        experimentId: experiment.id,
+        key: p.key,
+        batchSize: p.batchSize,
+        microBatchSize: p.batchSize / accumSteps,
+        accumSteps,
+        seed: p.seed,
+        lr: p.lr,
+        settings: spec.kind === 'tfjs' ? spec.config : { ...spec.values },
+      });
+    }
+    store.acquireExperimentLock(experiment.id);
+    return experiment;
+  });
 }
 
 /** Runs every unfinished run in plan order; stops when aborted. A failed base segment ends the experiment. */

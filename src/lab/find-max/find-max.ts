@@ -44,6 +44,10 @@
  */
 import { BatchlabError } from '../../core/errors.js';
 import {
+  allocatedPointOf,
+  bindingCap,
+  CAP_READING,
+  capTrialOf,
   checkSettings,
   type FindMaxSettings,
   growthGuide,
@@ -474,21 +478,25 @@ async function limitPhase(
   const s = ctx.s;
   const cap = o.failedAt !== undefined ? o.failedAt - 1 : s.cap;
   const judgeLimit = o.prediction.limitBytes;
-  const plan = limitPlan(ctx.records, {
-    limitBytes: judgeLimit,
-    known: o.known,
-    reading: o.reading,
+  // Under a cap that binds first, the line runs through the allocated peaks up to the cap (bindingCap);
+  // every probe is still judged against the budget in its own measure.
+  const capBytes = bindingCap(ctx.records, { known: o.known, limitBytes: judgeLimit });
+  const underCap = capBytes !== undefined;
+  const plan = limitPlan(underCap ? ctx.records.map(allocatedPointOf) : ctx.records, {
+    limitBytes: underCap ? capBytes : judgeLimit,
+    known: underCap ? { ...o.known, limitBytes: capBytes } : o.known,
+    reading: underCap ? CAP_READING : o.reading,
     tolerance: s.tolerance,
     cap,
   });
-  const prediction = limitPrediction(plan, { limitBytes: judgeLimit, known: o.known });
+  const prediction = limitPrediction(plan, { limitBytes: judgeLimit, known: o.known, capBytes });
   ctx.hooks.onPrediction?.({ fit: o.fit, prediction, margin: o.margin });
   const base = plan.settings.baseline.batch;
   if (cap <= base) return { strategy: 'limit', outcome: 'found', maxBatch: base, firstFailure: o.failedAt, prediction };
   const probe = async (batch: number, why: string): Promise<LimitTrial> => {
     const rec = await searchRecord(ctx, batch, judgeLimit, why);
     if (rec.kind === 'error' || rec.kind === 'timeout') throw probeError(rec);
-    return limitTrialOf(rec, o.reading.peak);
+    return underCap ? capTrialOf(rec, capBytes) : limitTrialOf(rec, o.reading.peak);
   };
   const r = await searchLimit({ ...plan.settings, start: plan.start.batch, maxTrials: s.maxTrials, probe });
   return {

@@ -10,6 +10,7 @@
  */
 import { BatchlabError, UsageError } from '../../core/errors.js';
 import type { KnownLimits, LimitReading } from '../../core/find-max.js';
+import type { StatedMemory } from '../../core/run.js';
 import type { BudgetMeasure } from '../../engine/external/runner.js';
 import { TrialRunner } from '../../engine/external/runner.js';
 import { expandWarmCommand } from '../../engine/external/template.js';
@@ -237,7 +238,11 @@ export function warmCommandProber(options: WarmCommandProberOptions): Prober {
       let r = await probe(batch, o);
       // A probe after which the process leaked ran with the leak in its peak: measure it again in the fresh process.
       if (r.restart === 'leak') r = await probe(batch, o);
-      return warmMeasurement(r, peakOf(r, options.budgetOn, warm.ready, device.outsideBytes));
+      return warmMeasurement(
+        r,
+        peakOf(r, options.budgetOn, warm.ready, device.outsideBytes),
+        warmStated(r, warm.ready),
+      );
     },
     release: () => warm.restart(),
     dispose: async () => {
@@ -277,9 +282,33 @@ function peakOf(
   return estimate === undefined ? r.peakGpuBytes : Math.max(estimate, r.peakGpuBytes ?? 0);
 }
 
+/**
+ * What a warm GPU process states of its memory, as a fresh trial's metric lines do (StatedMemory): the
+ * cap of its ready line, the probe's reserved peak and its allocated peak (peak_bytes, unless the
+ * ready line says it is an RSS); undefined for a process that states neither a cap nor a reserved peak.
+ */
+function warmStated(r: WarmProbeResult, ready: WarmReady | undefined): StatedMemory | undefined {
+  if (ready?.limitBytes === undefined && r.peakReservedBytes === undefined) return undefined;
+  const allocated = ready?.measure === 'rss' ? undefined : r.peakBytes;
+  return {
+    ...(ready?.limitBytes === undefined ? {} : { limitBytes: ready.limitBytes }),
+    ...(r.peakReservedBytes === undefined ? {} : { peakReservedBytes: r.peakReservedBytes }),
+    ...(allocated === undefined ? {} : { peakAllocatedBytes: allocated }),
+  };
+}
+
 /** A warm probe as a measurement: a crash is an error unless the table of OOM messages or a SIGKILL made it out of memory (WarmProber). */
-function warmMeasurement(r: WarmProbeResult, peakBytes: number | undefined): ProbeMeasurement {
-  const common = { ms: r.wallMs, vmHwmBytes: r.peakRssBytes, stepMs: r.stepMs };
+function warmMeasurement(
+  r: WarmProbeResult,
+  peakBytes: number | undefined,
+  statedMemory: StatedMemory | undefined,
+): ProbeMeasurement {
+  const common = {
+    ms: r.wallMs,
+    vmHwmBytes: r.peakRssBytes,
+    stepMs: r.stepMs,
+    ...(statedMemory ? { statedMemory } : {}),
+  };
   if (r.outcome === 'ok') {
     if (peakBytes === undefined)
       return {

@@ -10,9 +10,11 @@
  */
 import { ExternalTrainer, type ExternalTrainerOptions } from '../../engine/external/trainer.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import { openStore } from '../../store/index.js';
+import type { RunSummary } from '../../core/summary.js';
+import { FAILURE_CODE } from '../../engine/oom.js';
+import { openStore, type Run, UNFINISHED_RUN_STATUSES } from '../../store/index.js';
 import { runInWorker } from './child.js';
-import type { RunHooks, RunOutcome, RunRecord } from './outcome.js';
+import type { AttemptRecord, RunEndStatus, RunHooks, RunOutcome, RunRecord } from './outcome.js';
 import { runAndRecord } from './record.js';
 
 /** A TF.js model trained by batchlab's own loop; `execArgv` adds Node flags to its process. */
@@ -40,32 +42,68 @@ export interface ExecuteOptions {
 /** The function that runs runs: executeRun, or a stand-in in tests. */
 export type ExecuteRun = (spec: RunSpec, options?: ExecuteOptions) => Promise<RunOutcome>;
 
-/** Runs one run to its end; resolves with its outcome (a failed run is an outcome, not a rejection). */
+/**
+ * Runs one run to its end; resolves with its outcome (a failed run is an outcome, not a rejection).
+ * With a record, this process begins the run's new attempt (Store.startRun) and the run is recorded
+ * under it; a store that cannot be written (a full disk) rejects, leaving the run to a resume.
+ */
 export async function executeRun(spec: RunSpec, options: ExecuteOptions = {}): Promise<RunOutcome> {
   const startMs = performance.now();
+  const begun = options.record ? beginAttempt(options.record) : undefined;
+  if (begun?.finished) return { ...storedOutcome(begun.finished), wallMs: 0 };
+  const record = begun?.attempt;
   const outcome =
     spec.kind === 'tfjs'
-      ? await runTfjs(spec, options)
+      ? await runTfjs(spec, record, options.hooks)
       : await runAndRecord(new ExternalTrainer(spec), {
           identity: { seed: spec.values.seed ?? 0, lr: spec.values.lr ?? NaN },
-          record: options.record,
+          record,
           hooks: options.hooks,
         });
   return { ...outcome, wallMs: performance.now() - startMs };
 }
 
-/** A TF.js run in its worker; a worker that died without recording its run (SIGKILL, V8 heap, crash) is recorded here. */
-async function runTfjs(spec: TfjsRunSpec, options: ExecuteOptions): Promise<RunOutcome> {
-  const outcome = await runInWorker(
-    { config: spec.config, record: options.record },
-    { ...options.hooks, execArgv: spec.execArgv },
-  );
-  if (options.record && outcome.status !== 'done') {
-    const store = openStore(options.record.dbPath);
+/**
+ * Begins a new attempt of the recorded run, in one write transaction. A run that is no longer
+ * unfinished is returned as it is instead: an attempt stopped by a lost parent may still finish its run
+ * after a resume has planned it (its end is then recorded, complete, and nothing runs twice).
+ */
+function beginAttempt(record: RunRecord): { attempt?: AttemptRecord; finished?: Run } {
+  const store = openStore(record.dbPath);
+  try {
+    return store.transaction(() => {
+      const run = store.getRun(record.runId);
+      if (!(UNFINISHED_RUN_STATUSES as readonly string[]).includes(run.status)) return { finished: run };
+      return { attempt: { ...record, attempt: store.startRun(record.runId).attempt } };
+    });
+  } finally {
+    store.close();
+  }
+}
+
+/** The outcome of a run that is already finished in the store. */
+function storedOutcome(run: Run): Omit<RunOutcome, 'wallMs'> {
+  const status = run.status as RunEndStatus;
+  return {
+    status,
+    summary: (run.summary ?? undefined) as RunSummary | undefined,
+    code: status === 'done' ? undefined : FAILURE_CODE[status],
+    reason: run.reason ?? '',
+  };
+}
+
+/**
+ * A TF.js run in its worker. A worker that died without recording its end (SIGKILL, V8 heap, a crash)
+ * has it recorded here, under the same attempt.
+ */
+async function runTfjs(spec: TfjsRunSpec, record: AttemptRecord | undefined, hooks?: RunHooks): Promise<RunOutcome> {
+  const outcome = await runInWorker({ config: spec.config, record }, { ...hooks, execArgv: spec.execArgv });
+  if (record && outcome.status !== 'done') {
+    const store = openStore(record.dbPath);
     try {
-      const run = store.getRun(options.record.runId);
-      if (run.status === 'running' || run.status === 'pending')
-        store.finishRun(run.id, { status: outcome.status, reason: outcome.reason });
+      const run = store.getRun(record.runId);
+      if (run.status === 'running' && run.attempt === record.attempt)
+        store.finishRun(run.id, { status: outcome.status, reason: outcome.reason, attempt: record.attempt });
     } finally {
       store.close();
     }

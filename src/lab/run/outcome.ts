@@ -48,6 +48,14 @@ export interface RunRecord {
   runId: number;
 }
 
+/**
+ * A run being recorded, with the attempt Store.startRun began for it: every write of the attempt (steps,
+ * evaluations, its end) carries it, so a stopped attempt that still writes is refused, never mixed in.
+ */
+export interface AttemptRecord extends RunRecord {
+  attempt: number;
+}
+
 /** The reason stored for a run stopped cleanly. */
 export const INTERRUPTED_REASON = 'stopped by Ctrl-C, SIGTERM or a lost parent';
 

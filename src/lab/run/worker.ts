@@ -26,6 +26,8 @@ async function runJob(job: WorkerJob): Promise<number> {
   process.on('SIGINT', () => controller.abort());
   process.on('SIGTERM', () => controller.abort());
   process.on('disconnect', () => controller.abort());
+  // The parent may have died before this listener existed (a kill -9 right after it sent the job).
+  if (!process.connected) controller.abort();
   let lastSentMs = 0;
   const outcome = await runAndRecord(new TfjsTrainer(job.config, undefined, checkpointWriter(job.record?.dbPath)), {
     identity: { seed: job.config.seed, lr: job.config.lr, target: job.config.target },

@@ -5,10 +5,15 @@
  * the same sample order (the epoch permutation depends on the seed and epoch only, not on B). The
  * learning rate of each run follows the chosen rule and is stored and printed next to its batch size.
  *
- * Durability: runs and steps go to SQLite as they happen. Ctrl-C stops the current run, which is marked
- * interrupted; `--resume ID` runs only the unfinished runs. A killed parent loses no finished run.
+ * Durability: every setting is checked before anything is written, and the experiment is created with
+ * all its runs in one transaction. Runs and steps go to SQLite as they happen. One process runs an
+ * experiment at a time: it holds the experiment's lock from start to end. Ctrl-C stops the current run,
+ * which is marked interrupted; so is a run stopped by a full disk or a lost parent. `--resume ID` runs
+ * the unfinished runs from their start; `--retry-failed` also reruns those that failed on their own.
+ * A killed parent loses no finished run.
  */
-import { BatchSizeError, UsageError } from '../../core/errors.js';
+import { planAccumulation } from '../../core/batching.js';
+import { BatchlabError, BatchSizeError, UsageError } from '../../core/errors.js';
 import { LR_RULES, scaleLr, type LrRule } from '../../core/lr.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import type { SweepBudget } from '../../core/run.js';
@@ -19,9 +24,10 @@ import { expandCommand, resolveValues } from '../../engine/external/template.js'
 import type { CommandSpec } from '../../engine/external/trainer.js';
 import { loadDataset } from '../../data/registry.js';
 import { checkTrainConfig, type DataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
-import { openStore, type Experiment, type Run, type Store } from '../../store/index.js';
+import { classifyRunFailure, type Experiment, openStore, type Run, type Store } from '../../store/index.js';
 import { environment } from '../environment.js';
-import { resumeExperiment } from '../resume.js';
+import { type HeldLock, runExperimentLocked } from '../experiment-lock.js';
+import { checkResumable } from '../resume.js';
 import { executeRun, type RunSpec } from '../run/execute.js';
 import type { RunOutcome } from '../run/outcome.js';
 
@@ -53,6 +59,8 @@ export interface SweepHooks {
   onStep?(info: { run: Run; step: number; samples: number; loss: number; stepMs: number; totalSteps: number }): void;
   /** The run as stored after it ended, and how it ended (its real status: oom, timeout, diverged, ...). */
   onRunEnd?(info: { run: Run; outcome: RunOutcome }): void;
+  /** One line the user should see: a stale lock taken over, failed runs that will run again. */
+  onNotice?(text: string): void;
   signal?: AbortSignal;
 }
 
@@ -117,72 +125,136 @@ export function runConfig(s: SweepSettings, batchSize: number, seed: number): Tr
   };
 }
 
+/** What to run: a new sweep (`settings`), or `resumeId`'s unfinished runs (its stored settings must equal `settings` when given). */
+export interface SweepOptions {
+  dbPath: string;
+  settings?: SweepSettings;
+  resumeId?: number;
+  /** With resumeId: also rerun the runs that failed on their own (failed, oom, diverged, over-budget, timeout). */
+  retryFailed?: boolean;
+  /** How often the experiment's lock is refreshed while the sweep runs, in ms (default LOCK_REFRESH_MS). */
+  lockRefreshMs?: number;
+}
+
 /**
- * Starts a new sweep, or resumes `resumeId` (whose stored settings must equal `settings` when given).
- * New settings are checked (checkSweepSettings) before the store is opened.
+ * Starts a new sweep, or resumes `resumeId`. Throws ExperimentLockedError (exit 2) while another live
+ * process runs the experiment. A sweep stopped by its environment (a full disk, an I/O error) throws a
+ * BATCHLAB_INTERRUPTED error that says how to resume it; one stopped by `hooks.signal` returns 'interrupted'.
  */
-export async function runSweep(
-  opts: { dbPath: string; settings?: SweepSettings; resumeId?: number },
-  hooks: SweepHooks = {},
-): Promise<SweepResult> {
+export async function runSweep(opts: SweepOptions, hooks: SweepHooks = {}): Promise<SweepResult> {
+  if (opts.retryFailed && opts.resumeId === undefined)
+    throw new UsageError('--retry-failed reruns the failed runs of an earlier sweep; pass it with --resume ID');
+  if (opts.resumeId === undefined && opts.settings === undefined)
+    throw new UsageError('a sweep needs its settings, or --resume ID to finish an earlier one');
   if (opts.settings) checkSweepSettings(opts.settings);
   const store = openStore(opts.dbPath);
+  // The experiment whose lock this process took (a new one, or the one resumed), for stoppedError.
+  let lockedId: number | undefined;
   try {
-    const experiment =
-      opts.resumeId !== undefined
-        ? resumeExperiment(store, opts.resumeId, { kind: 'sweep', command: 'sweep', settings: opts.settings })
-        : newExperiment(store, opts.settings!);
-    const settings = experiment.settings as unknown as SweepSettings;
-    const startMs = performance.now();
-    store.setExperimentStatus(experiment.id, 'running');
-    const status = await runPending(store, experiment, settings, opts.dbPath, hooks);
-    const finished = store.runsOf(experiment.id).filter((r) => r.status === 'done' && r.summary);
-    const summary = summarizeSweep(
-      finished.map((r) => r.summary as unknown as RunSummary),
-      performance.now() - startMs,
-      { budget: settings.budget, trainCount: settings.trainCount },
+    return await runExperimentLocked(
+      store,
+      {
+        resumeId: opts.resumeId,
+        refreshMs: opts.lockRefreshMs,
+        onNotice: hooks.onNotice,
+        create: () => {
+          lockedId = newExperiment(store, opts.settings!).id;
+          return lockedId;
+        },
+        check: (id) => checkResumable(store, id, { kind: 'sweep', command: 'sweep', settings: opts.settings }),
+        prepare: (id) => {
+          lockedId = id;
+          prepareResume(store, id, opts.retryFailed ?? false, hooks);
+        },
+      },
+      (lock) => runHeld(store, lock, opts.dbPath, hooks),
     );
-    store.setExperimentSummary(experiment.id, summary);
-    store.setExperimentStatus(experiment.id, status);
-    return { experiment: store.getExperiment(experiment.id), runs: store.runsOf(experiment.id), summary, status };
+  } catch (err) {
+    throw stoppedError(store, lockedId, opts.dbPath, err);
   } finally {
     store.close();
   }
 }
 
-function newExperiment(store: Store, settings: SweepSettings): Experiment {
-  const experiment = store.createExperiment({ kind: 'sweep', settings, env: environment() });
-  for (const seed of settings.seeds) {
-    for (const batchSize of settings.batchSizes) {
-      const c = runConfig(settings, batchSize, seed);
-      store.upsertRun({
-        experimentId: experiment.id,
-        key: runKey(batchSize, seed),
-        batchSize,
-        microBatchSize: batchSize / c.accumSteps,
-        accumSteps: c.accumSteps,
-        seed,
-        lr: c.lr,
-        settings: c,
-      });
-    }
-  }
-  return experiment;
+/** Runs the experiment's unfinished runs under its lock, then writes its summary and status. */
+async function runHeld(store: Store, lock: HeldLock, dbPath: string, hooks: SweepHooks): Promise<SweepResult> {
+  const experiment = store.getExperiment(lock.experimentId);
+  const settings = experiment.settings as unknown as SweepSettings;
+  const startMs = performance.now();
+  store.setExperimentStatus(experiment.id, 'running');
+  const signal = AbortSignal.any([lock.lost, ...(hooks.signal ? [hooks.signal] : [])]);
+  const stop = await runPending(store, experiment, settings, dbPath, { ...hooks, signal });
+  // The new owner writes the experiment's status and summary from now on.
+  if (lock.lost.aborted) throw lostLockError(experiment.id);
+  const status = stop === undefined ? 'done' : 'interrupted';
+  const finished = store.runsOf(experiment.id).filter((r) => r.status === 'done' && r.summary);
+  const summary = summarizeSweep(
+    finished.map((r) => r.summary as unknown as RunSummary),
+    performance.now() - startMs,
+    { budget: settings.budget, trainCount: settings.trainCount },
+  );
+  store.setExperimentSummary(experiment.id, summary);
+  store.setExperimentStatus(experiment.id, status);
+  if (stop !== undefined && !hooks.signal?.aborted) throw interruptedRunError(experiment.id, dbPath, stop);
+  return { experiment: store.getExperiment(experiment.id), runs: store.runsOf(experiment.id), summary, status };
 }
 
-/** Runs every unfinished run in order; stops scheduling when aborted. */
+/** Creates the experiment, all its runs and its lock in one transaction: all of it or nothing. */
+function newExperiment(store: Store, settings: SweepSettings): Experiment {
+  return store.transaction(() => {
+    const experiment = store.createExperiment({ kind: 'sweep', settings, env: environment() });
+    for (const run of plannedRuns(settings)) {
+      const { key, batchSize, microBatchSize, accumSteps, seed, lr, config } = run;
+      store.upsertRun({
+        experimentId: experiment.id,
+        key,
+        batchSize,
+        microBatchSize,
+        accumSteps,
+        seed,
+        lr,
+        settings: config,
+      });
+    }
+    store.acquireExperimentLock(experiment.id);
+    return experiment;
+  });
+}
+
+/**
+ * Under the lock: runs left 'running' by a killed process become interrupted (they run again from their
+ * start), and with `retryFailed` the runs that failed on their own become pending again.
+ */
+function prepareResume(store: Store, id: number, retryFailed: boolean, hooks: SweepHooks): void {
+  const reset = store.transaction(() => {
+    store.markRunningAsInterrupted(id);
+    return retryFailed ? store.resetFailedRuns(id) : [];
+  });
+  if (reset.length > 0) {
+    const which = reset.map((r) => `B=${r.batchSize} seed ${r.seed}`).join(', ');
+    hooks.onNotice?.(
+      `--retry-failed: ${reset.length} run${reset.length === 1 ? '' : 's'} that had failed will run again (${which})`,
+    );
+  }
+}
+
+/** A run that stopped the sweep: it ended interrupted. */
+type Stop = { run: Run; outcome: RunOutcome };
+
+/** Runs every unfinished run in order; stops at an abort or at a run that was interrupted (returned). */
 async function runPending(
   store: Store,
   experiment: Experiment,
   settings: SweepSettings,
   dbPath: string,
-  hooks: SweepHooks,
-): Promise<'done' | 'interrupted'> {
+  hooks: SweepHooks & { signal: AbortSignal },
+): Promise<Stop | undefined> {
   const pending = store.unfinishedRuns(experiment.id);
   const total = store.runsOf(experiment.id).length;
   const doneBefore = total - pending.length;
   for (const [i, run] of pending.entries()) {
-    if (hooks.signal?.aborted) return 'interrupted';
+    if (hooks.signal.aborted)
+      return { run, outcome: { status: 'interrupted', reason: 'stopped before it began', wallMs: 0 } };
     let totalSteps = 0;
     const outcome = await executeRun(runSpec(settings, run), {
       record: { dbPath, runId: run.id },
@@ -195,17 +267,63 @@ async function runPending(
         onStep: (p) => hooks.onStep?.({ run, totalSteps, ...p }),
       },
     });
-    hooks.onRunEnd?.({ run: store.getRun(run.id), outcome });
-    if (outcome.status === 'interrupted') return 'interrupted';
+    const stored = store.getRun(run.id);
+    hooks.onRunEnd?.({ run: stored, outcome });
+    if (outcome.status === 'interrupted') return { run: stored, outcome };
   }
-  return hooks.signal?.aborted ? 'interrupted' : 'done';
+  return undefined;
 }
 
+/** The resume command for a message. */
+function resumeHint(id: number, dbPath: string): string {
+  return `batchlab sweep --resume ${id} --db ${dbPath}`;
+}
+
+/** A run interrupted by something other than the caller's signal (a full disk, a signal to the worker). */
+function interruptedRunError(id: number, dbPath: string, stop: Stop): BatchlabError {
+  const r = stop.run;
+  return new BatchlabError(
+    'BATCHLAB_INTERRUPTED',
+    `sweep ${id} stopped: run B=${r.batchSize} seed ${r.seed} was interrupted (${stop.outcome.reason.split('\n')[0]}). ` +
+      `Nothing finished was lost; once that is fixed, run ${resumeHint(id, dbPath)}`,
+  );
+}
+
+function lostLockError(id: number): BatchlabError {
+  return new BatchlabError(
+    'BATCHLAB_LOCKED',
+    `sweep ${id} stopped: another batchlab process took over its lock (this one had not refreshed it in time); ` +
+      'it runs the rest of the sweep',
+  );
+}
+
+/**
+ * The error a sweep ends with. An environmental failure of this process's own writes (a full disk while
+ * starting a run or writing the summary) leaves a resumable sweep: it is marked interrupted where the
+ * store still allows, and the message says how to resume. Anything else is passed on as it is.
+ */
+function stoppedError(store: Store, id: number | undefined, dbPath: string, err: unknown): unknown {
+  const cls = classifyRunFailure(err);
+  if (id === undefined || cls.kind !== 'interrupted' || cls.code === 'BATCHLAB_INTERRUPTED') return err;
+  try {
+    store.markRunningAsInterrupted(id, `stopped by its environment (${cls.code})`);
+    store.setExperimentStatus(id, 'interrupted');
+  } catch {
+    // the store cannot be written right now; a resume marks the runs it finds running as interrupted
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new BatchlabError(
+    'BATCHLAB_INTERRUPTED',
+    `sweep ${id} stopped: ${message}. Nothing finished was lost; once that is fixed, run ${resumeHint(id, dbPath)}`,
+    { cause: err },
+  );
+}
+
+/** The planned facts of a run that its spec needs. */
+export type PlannedRun = Pick<Run, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'lr' | 'seed'>;
+
 /** What one run of the sweep runs: its TF.js config, or the command with `{max_steps}` from the budget (steps, or samples / B). */
-export function runSpec(
-  settings: SweepSettings,
-  run: Pick<Run, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'lr' | 'seed'>,
-): RunSpec {
+export function runSpec(settings: SweepSettings, run: PlannedRun): RunSpec {
   if (!settings.command) return { kind: 'tfjs', config: runConfig(settings, run.batchSize, run.seed) };
   const b = settings.budget;
   const maxSteps =
@@ -230,6 +348,17 @@ export function runSpec(
   };
 }
 
+/** The runs of a sweep, seed by seed, each batch size in order: what the store plans, with each run's config. */
+export function plannedRuns(s: SweepSettings): (PlannedRun & { key: string; config: TrainConfig })[] {
+  return s.seeds.flatMap((seed) =>
+    s.batchSizes.map((batchSize) => {
+      const config = runConfig(s, batchSize, seed);
+      const plan = planAccumulation({ batchSize, accumSteps: config.accumSteps });
+      return { key: runKey(batchSize, seed), ...plan, lr: config.lr, seed, config };
+    }),
+  );
+}
+
 /**
  * Checks a sweep's settings before anything is stored: the batch sizes, seeds, LR rule, base LR and
  * batch, the budget, and every run's config (a TF.js run: its settings, warm-up and schedule against its
@@ -237,6 +366,8 @@ export function runSpec(
  */
 export function checkSweepSettings(s: SweepSettings, data?: DataFacts): void {
   if (s.batchSizes.length === 0) throw new BatchSizeError('a sweep needs at least one batch size; pass e.g. 16,64');
+  checkNoRepeats(s.batchSizes, 'batch size', (m) => new BatchSizeError(m));
+  checkNoRepeats(s.seeds, 'seed', (m) => new UsageError(m));
   if (s.seeds.length === 0 || s.seeds.some((seed) => !(Number.isSafeInteger(seed) && seed >= 0)))
     throw new UsageError(`seeds must be integers >= 0, got [${s.seeds.join(', ')}]; pass e.g. --seeds 1,2,3`);
   if (!(LR_RULES as readonly string[]).includes(s.lrRule))
@@ -275,4 +406,10 @@ function checkCommandRun(s: SweepSettings, batchSize: number): void {
   const timeoutMs = s.command?.timeoutMs;
   if (timeoutMs !== undefined && !(timeoutMs > 0))
     throw new UsageError(`--timeout must be a positive number of seconds, got ${timeoutMs / 1000}`);
+}
+
+/** Each batch size or seed listed once: a repeat would plan two runs under one key. */
+function checkNoRepeats(values: readonly number[], what: string, error: (message: string) => BatchlabError): void {
+  const repeated = values.find((v, i) => values.indexOf(v) !== i);
+  if (repeated !== undefined) throw error(`${what} ${repeated} is listed twice; list each once`);
 }
