@@ -15,10 +15,21 @@ export {
   runSweep as sweep,
   sweepSettings,
   type SweepHooks,
+  type SweepLaunch,
   type SweepOptions,
   type SweepResult,
   type SweepSettings,
 } from './lab/sweep/sweep.js';
+/** A study: steps to a target with the LR searched per batch size, the fitted B_crit; `studySettings` fills the defaults. */
+export {
+  runStudy as study,
+  studySettings,
+  trialConfig,
+  type StudyHooks,
+  type StudyResult,
+  type StudySettings,
+} from './lab/study/study.js';
+export type { StudyBatch, StudySummary, StoredTrial } from './core/study-plan.js';
 /** A sweep from what a user types (batch list and budget in the command line's syntax), checked against the data. */
 export { planSweep, type SweepRequest } from './lab/sweep/plan.js';
 /** find-max: the largest batch whose step fits a memory budget, probed both ways and verified. */
@@ -52,11 +63,13 @@ export {
 } from './lab/recommend/recommend.js';
 export {
   recommendAndValidate,
+  validateAgainstStudy,
   validateRecommend,
+  validationStudy,
   type CheckedRecommendation,
-  type ValidationOptions,
-  type ValidationReport,
+  type StudyValidation,
 } from './lab/recommend/validate.js';
+export type { NoiseToTarget } from './lab/recommend/noise-to-target.js';
 /** The gradient noise scale B_simple at a chosen point of training, stored as an experiment. */
 export { runNoiseExperiment as noise, type NoiseMeasurement } from './lab/noise/noise.js';
 /** The critical batch over training, measured by branching at checkpoints (Merrill et al. 2025), beside B_simple. */
@@ -91,6 +104,17 @@ export {
 /** One run as experiments run it: a TF.js run in a child process, or a training command; recorded when asked. */
 export { executeRun, type ExecuteOptions, type RunSpec } from './lab/run/execute.js';
 export type { RunHooks, RunOutcome, RunRecord } from './lab/run/outcome.js';
+/** Where runs go and how many at once: warm local workers (--parallel, --gpus) or Slurm jobs (docs/cluster.md). */
+export {
+  createLauncher,
+  localLauncher,
+  runEach,
+  SlurmLauncher,
+  type Launcher,
+  type LaunchSettings,
+  type LocalLaunchOptions,
+  type SlurmLaunchOptions,
+} from './lab/launch/index.js';
 export { ExternalTrainer, type CommandSpec, type ExternalTrainerOptions } from './engine/external/trainer.js';
 export type {
   ProbeMeasurement,
@@ -122,6 +146,17 @@ export { batchWorthUsing, fitStepTime, saturationBatch, type BatchWorth, type St
 export { parseOomMessage, type OomFigures } from './core/oom-message.js';
 export { failurePoint, searchLimit, startBatch } from './core/limit.js';
 export { fitTradeoff, type TradeoffFit } from './core/tradeoff.js';
+/** The study's math: the tuned S(B) fit with intervals, the LR search planner, the best LR against B, B_simple at a loss. */
+export { fitStudy, curveRegions, studyInputs, type StudyFit } from './core/study-fit.js';
+export { planLrSearch, shouldCutTrial, trialOutcome, type LrSearchResult, type LrTrial } from './core/lr-search.js';
+export { fitLrRelation, type LrRelationFit } from './core/lr-relation.js';
+export {
+  noiseAlongTraining,
+  noiseAtLoss,
+  trainLossAtStep,
+  type NoiseAtLoss,
+  type NoiseAtTarget,
+} from './core/noise-at-loss.js';
 export { fitLine, type LineFit } from './core/fit.js';
 /** LR scaling (linear, square-root) and schedules. */
 export { defaultLrRule, lrAt, scaleLr, type LrRule } from './core/lr.js';

@@ -418,9 +418,16 @@ napi_value MemoryBytes(napi_env env, napi_callback_info) {
   return guarded(env, [&] { return number(env, static_cast<double>(bl::workspace_bytes())); });
 }
 
+// Frees the GEMM scratch and gives the heap's free memory back to the system (malloc_trim also
+// releases free pages inside the heap, not only at its top): tune_malloc keeps freed blocks in the heap
+// for speed, so without this a process's resident size stays at its largest run's (lab/run/worker.ts
+// resets VmHWM between runs and needs the next run to start from what is really in use).
 napi_value ReleaseScratch(napi_env env, napi_callback_info) {
   return guarded(env, [&] {
     bl::workspace_release();
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
     return undefined(env);
   });
 }

@@ -17,6 +17,7 @@ import { recommendCommand } from './commands/recommend.js';
 import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
 import { exportCommand, listCommand, showCommand } from './commands/store-commands.js';
+import { studyCommand } from './commands/study.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { processIo, type Io } from './io.js';
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   trainCommand,
   sweepCommand,
   findMaxCommand,
+  studyCommand,
   recommendCommand,
   noiseCommand,
   branchCommand,

@@ -207,7 +207,13 @@ export function optionRows(table: OptionTable): string[] {
   });
 }
 
-/** The given flags that describe what is run, not where or how (`control` flags left out). */
+/**
+ * The given flags that describe what is run, not where or how (`control` flags left out, and flags of no
+ * table entry: --json, which defineCommand adds to the command's table, is one).
+ */
 export function settingFlags<T extends OptionTable>(table: T, given: ReadonlySet<OptionKey<T>>): OptionKey<T>[] {
-  return [...given].filter((flag) => !(table[flag] as OptionSpec).control);
+  return [...given].filter((flag) => {
+    const spec = table[flag] as OptionSpec | undefined;
+    return spec !== undefined && !spec.control;
+  });
 }

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { normalQuantile } from './distributions.js';
 import type { NoiseStepRecord } from './noise.js';
-import { type NoiseAtLoss, noiseAlongTraining, noiseAtLoss } from './noise-at-loss.js';
+import {
+  type NoiseAtLoss,
+  noiseAlongTraining,
+  noiseAtLoss,
+  TARGET_LOSS_MIN_STEP,
+  trainLossAtStep,
+} from './noise-at-loss.js';
 import { createRng, type Rng } from './random.js';
 
 /** The synthetic truth: B_simple = 50 / loss (the quadratic model's 1/L). */
@@ -110,4 +116,14 @@ test('noiseAlongTraining: B_simple per segment from two-batch norms, tied to its
   assert.equal(at.basis, 'extrapolated');
   // Exactly 50 / loss is a straight line on log-log axes, but the segment losses are means over steps.
   assert.ok(Math.abs(at.estimate / truth(0.2) - 1) < 0.01, `${at.estimate}`);
+});
+
+test('trainLossAtStep: the mean loss within max(5, 5% of the step) of it; undefined near the start', () => {
+  const steps = Array.from({ length: 300 }, (_, i) => ({ step: i + 1, loss: 1 - (i + 1) / 1000 }));
+  // At step 200: steps 190..210, a linear fall, so the centred mean is the loss at 200.
+  assert.ok(Math.abs(trainLossAtStep(steps, 200)! - (1 - 200 / 1000)) < 1e-12);
+  // A run that stopped at the target: a trailing window (steps 190..200), above the loss at 200.
+  assert.ok(Math.abs(trainLossAtStep(steps.slice(0, 200), 200)! - (1 - 195 / 1000)) < 1e-12);
+  assert.equal(trainLossAtStep(steps, TARGET_LOSS_MIN_STEP - 1), undefined);
+  assert.equal(trainLossAtStep([{ step: 100, loss: Number.NaN }], 100), undefined);
 });

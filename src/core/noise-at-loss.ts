@@ -235,3 +235,24 @@ function extrapolated(pts: readonly LogPoint[], x: number, confidence: number): 
     exponent: tIntervalFromSe(line.slope, Math.sqrt(scale / sxx), df, confidence),
   };
 }
+
+/** Half-width of the window trainLossAtStep averages over, as a share of the step, and its least size in steps. */
+export const TARGET_LOSS_WINDOW_SHARE = 0.05;
+export const TARGET_LOSS_WINDOW_MIN_STEPS = 5;
+/** Fewest steps to the target for which the loss there is read: the window must stay clear of the start of training. */
+export const TARGET_LOSS_MIN_STEP = 8 * TARGET_LOSS_WINDOW_MIN_STEPS;
+
+/**
+ * The training loss where a target is reached at `step` (an `acc:` target translated into a training
+ * loss): the mean per-step loss over the steps within max(5, 5% of step) of it, of those there are (a
+ * run that stopped at the target has only the steps before it: a trailing window, biased a little high
+ * while the loss still falls; a run trained past it has both sides, unbiased where the loss falls
+ * linearly). Each per-step loss is a minibatch's, hence the mean. Undefined when no finite loss is there,
+ * or when the target came within TARGET_LOSS_MIN_STEP steps (the window would reach back to the start).
+ */
+export function trainLossAtStep(steps: readonly { step: number; loss: number }[], step: number): number | undefined {
+  if (step < TARGET_LOSS_MIN_STEP) return undefined;
+  const half = Math.max(TARGET_LOSS_WINDOW_MIN_STEPS, Math.round(TARGET_LOSS_WINDOW_SHARE * step));
+  const near = steps.filter((s) => Math.abs(s.step - step) <= half && Number.isFinite(s.loss));
+  return near.length === 0 ? undefined : near.reduce((sum, s) => sum + s.loss, 0) / near.length;
+}

@@ -41,7 +41,8 @@ export interface ProbePlan {
   sweepSamples: number;
   budgetSamples: number;
   memory: { batchSize: number; steps: number }[];
-  noise: { batchSize: number; steps: number };
+  /** The early noise probe; undefined with `earlyNoise: false` (recommend --target measures it on a run to the target instead). */
+  noise?: { batchSize: number; steps: number };
   throughput: { batchSize: number; steps: number }[];
   /** Planned samples of all phases. */
   samples: number;
@@ -109,12 +110,17 @@ export function requiredTrainSamples(share: number): number {
   return hi;
 }
 
-/** Plans the probe for N training samples, a base batch and the memory ceiling (N when no budget). Throws ProbeTooSmallError. */
+/**
+ * Plans the probe for N training samples, a base batch and the memory ceiling (N when no budget). Throws
+ * ProbeTooSmallError. With `earlyNoise: false` there is no early noise probe (recommend --target runs one
+ * to the target instead) and the throughput phase gets the whole budget after the memory phase.
+ */
 export function planProbe(opts: {
   trainCount: number;
   baseBatch: number;
   maxBatch: number;
   share?: number;
+  earlyNoise?: boolean;
 }): ProbePlan {
   const share = opts.share ?? DEFAULT_PROBE_SHARE;
   const sweepSamples = referenceSweepSamples(opts.trainCount);
@@ -122,17 +128,46 @@ export function planProbe(opts: {
   const memory = memoryPlan(opts.trainCount);
   const afterMemory = budgetSamples - samplesOf(memory);
   const ceiling = Math.min(opts.maxBatch, opts.trainCount);
-  const noise = noisePlan(NOISE_SHARE * afterMemory, Math.min(opts.baseBatch, ceiling));
-  if (noise === undefined) throw new ProbeTooSmallError(opts.trainCount, share);
-  const throughput = throughputPlan(afterMemory - samplesOf([noise]), ceiling);
-  return {
+  const noise =
+    opts.earlyNoise === false ? undefined : noisePlan(NOISE_SHARE * afterMemory, Math.min(opts.baseBatch, ceiling));
+  if (noise === undefined && opts.earlyNoise !== false) throw new ProbeTooSmallError(opts.trainCount, share);
+  const noiseRuns = noise === undefined ? [] : [noise];
+  const throughput = throughputPlan(afterMemory - samplesOf(noiseRuns), ceiling);
+  const plan: ProbePlan = {
     sweepSamples,
     budgetSamples,
     memory,
-    noise,
     throughput,
-    samples: samplesOf([...memory, noise, ...throughput]),
+    samples: samplesOf([...memory, ...noiseRuns, ...throughput]),
   };
+  if (noise !== undefined) plan.noise = noise;
+  return plan;
+}
+
+/**
+ * With a target (`recommend --target`), the noise probe trains to it and on for this share of the steps
+ * it took, so that B_simple is measured on both sides of the training loss where the target is reached
+ * (the segments of noise-at-loss.ts straddle it) and read there instead of extrapolated.
+ */
+export const TARGET_OVERSHOOT = 0.2;
+/** The most a recommendation with a target may cost, as a share of the study it replaces (product.md). */
+export const STUDY_SHARE_LIMIT = 0.25;
+
+/**
+ * The compute of the study a recommendation replaces, as recommend estimates it before any study: one
+ * run to the target at each of the study's batch sizes, E(B) = E_min (1 + B / B_crit) (tradeoff.ts), with
+ * E_min from the probe's own run, E_min = E(b) / (1 + b / B_crit). It is the least a study could spend
+ * (its LR search runs several trials per batch size, the others cut at the best's steps), so the share
+ * printed against it is an upper bound on the real one; `batchlab study` prints the real compute.
+ */
+export function studyComputeEstimate(o: {
+  samplesToTarget: number;
+  batchSize: number;
+  bCrit: number;
+  batchSizes: readonly number[];
+}): number {
+  const eMin = o.samplesToTarget / (1 + o.batchSize / o.bCrit);
+  return o.batchSizes.reduce((sum, b) => sum + eMin * (1 + b / o.bCrit), 0);
 }
 
 /** Two measurement windows after the initial transient: skip the first sixth, then two equal halves (1-based, inclusive). */

@@ -134,3 +134,18 @@ test('LR rules: linear for SGD and momentum, square root for Adam; bad inputs th
   assert.throws(() => recommend({ ...BASE, maxBatch: 0 }), /largest batch that fits must be a positive integer, got 0/);
   assert.throws(() => recommend({ ...BASE, objective: 'cheap' as never }), /unknown objective "cheap"/);
 });
+
+test('the noise scale read at the target says where, instead of the early-training caveat', () => {
+  const where = 'at training loss 0.066, measured on both sides of it';
+  const r = recommend({ ...BASE, noise: { bSimple: 1025, low: 671, high: 1929, confidence: 0.95, where } });
+  const stability = r.reasons.find((x) => x.effect === 'stability')!.text;
+  assert.match(
+    stability,
+    /^B_simple ~ 1,025 \(95% CI 671-1,929\) where the target is reached \(at training loss 0\.066, measured on both sides of it\)/,
+  );
+  assert.doesNotMatch(stability, /grows as training goes on/);
+  assert.match(
+    recommend(BASE).reasons.find((x) => x.effect === 'stability')!.text,
+    /after 200 steps.*grows as training goes on/,
+  );
+});

@@ -59,8 +59,12 @@ export interface RecommendInputs {
   stepTime?: { alphaMs: number; betaMsPerSample: number };
   /** Throughput saturation batch (throughput.saturationBatch), if reached. */
   saturationBatch?: number;
-  /** B_simple with its interval (noise.noiseScaleWithCI), and the training step it was measured after. */
-  noise?: { bSimple: number; low: number; high: number; confidence: number; afterStep?: number };
+  /**
+   * B_simple with its interval (noise.noiseScaleWithCI), and the training step it was measured after;
+   * `where` says instead where it was read when it is the noise scale at the target (noise-at-loss.ts:
+   * "at loss 0.08, measured near the target (...)" or "... extrapolated from loss ...").
+   */
+  noise?: { bSimple: number; low: number; high: number; confidence: number; afterStep?: number; where?: string };
   /** B_crit measured by a steps-to-target sweep (tradeoff.fitTradeoff); preferred over the noise scale. */
   measuredBCrit?: number;
   /** The LR tuned at baseBatch, the optimizer (SGD/momentum -> linear, Adam -> sqrt) or an explicit rule. */
@@ -326,11 +330,17 @@ function stabilityReason(i: RecommendInputs, crit: CriticalBatch | undefined): s
   if (crit.source === 'sweep')
     return `B_crit ~ ${num(crit.value)} measured by the steps-to-target sweep: past it, steps to target stop falling`;
   const n = i.noise!;
-  const when = n.afterStep !== undefined ? ` after ${num(n.afterStep)} steps` : '';
+  const when =
+    n.where !== undefined
+      ? ` where the target is reached (${n.where})`
+      : n.afterStep !== undefined
+        ? ` after ${num(n.afterStep)} steps`
+        : '';
   const ci = Number.isFinite(crit.high)
     ? `${num(crit.low)}-${num(crit.high)}`
     : `${num(crit.low)} and up, upper end not resolved`;
-  return `B_simple ~ ${num(crit.value)} (${Math.round(n.confidence * 100)}% CI ${ci})${when}: the critical batch estimate; past it, steps to target stop falling (B_simple grows as training goes on)`;
+  const grows = n.where !== undefined ? '' : ' (B_simple grows as training goes on)';
+  return `B_simple ~ ${num(crit.value)} (${Math.round(n.confidence * 100)}% CI ${ci})${when}: the critical batch estimate; past it, steps to target stop falling${grows}`;
 }
 
 /** Generalization line: what the objective did about it, with the caveat. */

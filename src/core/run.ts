@@ -103,9 +103,41 @@ export interface TrainResult {
   /** Set when a target was given and reached: where it was first reached. */
   reachedTarget?: { step: number; samples: number; wallMs: number };
   /** Top Hessian eigenvalue at the end, when asked for. */
-  sharpness?: { topEigenvalue: number; batchSamples: number; iterations: number };
+  sharpness?: {
+    topEigenvalue: number;
+    batchSamples: number;
+    iterations: number;
+    method?: 'power' | 'lanczos';
+    products?: number;
+  };
+  /** Where the run's wall time went (phases a trainer does not measure are absent). */
+  phasesMs?: RunPhasesMs;
   /** A command's own statement of its memory cap and reserved peak, when it made one. */
   statedMemory?: StatedMemory;
   /** Final weights, flattened per variable, when asked for (tests). */
   weights?: Float32Array[];
+}
+
+/**
+ * Where one run's time went, in ms: the lab's own overhead next to the training itself (`train` is the
+ * run's trainMs). Phases a trainer or launcher did not measure are absent; `other` is the trainer's wall
+ * time less its measured phases (progress messages, yields to the event loop, per-step bookkeeping).
+ */
+export interface RunPhasesMs {
+  /** Starting the process that trained: Node, TF.js and its backend. Only on the run that started it. */
+  processStart?: number;
+  /** Loading the dataset (kept by a warm worker after its first run), picking the backend. */
+  data?: number;
+  /** Building the model, seeding its weights, copying the splits into tensors. */
+  setup?: number;
+  /** The training steps: the sum of step times (trainMs). */
+  train: number;
+  /** Evaluations: periodic held-out, final held-out and final training-split. */
+  eval?: number;
+  /** The end-of-run sharpness estimate. */
+  sharpness?: number;
+  /** Writing steps and evaluations as they come (the store, or a Slurm job's files). */
+  record?: number;
+  /** The trainer's wall time less the phases it measured. */
+  other?: number;
 }

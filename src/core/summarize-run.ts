@@ -9,7 +9,7 @@ import { noiseScaleSeries, noiseScaleWithCI } from './noise.js';
 import { createRng, deriveSeed } from './random.js';
 import type { SplitMetrics, TrainResult, TrainTarget } from './run.js';
 import { lossNoise } from './stats.js';
-import type { NoiseSummary, RunIntervals, RunSummary } from './summary.js';
+import type { NoiseSummary, RunIntervals, RunSummary, RunTiming } from './summary.js';
 import { stepTimeStats } from './throughput.js';
 import type { StepRecord } from './types.js';
 
@@ -27,6 +27,8 @@ export interface RunFacts
   extends Pick<RunSummary, 'batchSize' | 'microBatchSize' | 'accumSteps' | 'seed' | 'lr' | 'backend'> {
   target?: TrainTarget;
   vmHwmBytes?: number;
+  /** How the run was timed, when it shared the machine with other runs. */
+  timing?: RunTiming;
 }
 
 export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
@@ -67,6 +69,8 @@ export function summarizeRun(result: TrainResult, facts: RunFacts): RunSummary {
     },
     distanceFromInit: result.distanceFromInit,
     sharpness: result.sharpness,
+    ...(result.phasesMs ? { phasesMs: result.phasesMs } : {}),
+    ...(facts.timing ? { timing: facts.timing } : {}),
     intervals: runIntervals({
       stepMs: regular.map((s) => s.stepMs),
       warmupSteps: warmupExcluded,

@@ -9,6 +9,7 @@ import { comparisonOf, describeBudget, type FindingContext, sweepFindings } from
 import { fitMemory } from './search.js';
 import type { BatchStats, RunSummary, SweepSummary } from './summary.js';
 import { fitStepTime } from './throughput.js';
+import { withTimingNote } from './timing-note.js';
 import { fitTradeoff } from './tradeoff.js';
 
 export type { FindingContext } from './findings.js';
@@ -39,7 +40,7 @@ export function summarizeSweep(
       summary.tradeoff = { sMin: fit.sMin, eMin: fit.eMin, bCrit: fit.bCrit, r2: fit.r2 };
     }
   }
-  summary.findings = sweepFindings(runs, summary, context);
+  summary.findings = withTimingNote(sweepFindings(runs, summary, context), runs);
   const saturation = summary.findings.find((f) => f.saturation?.outcome === 'saturated')?.saturation;
   if (saturation?.saturatedFrom !== undefined) summary.saturationBatch = saturation.saturatedFrom;
   const comparison = comparisonOf(context.budget, runs);

@@ -4,7 +4,7 @@
  */
 import type { RestsOn, Verdict } from './evidence.js';
 import type { MeasuredInterval } from './intervals.js';
-import type { SplitMetrics, TargetMetric } from './run.js';
+import type { RunPhasesMs, SplitMetrics, TargetMetric } from './run.js';
 import { CLAIM_IDS, type ToSettle } from './trend.js';
 
 /** The gradient noise scale of a run (McCandlish et al. 2018, App. A). */
@@ -28,11 +28,34 @@ export interface NoiseSummary {
 
 /** Top Hessian eigenvalue of the training loss at the end of the run. */
 export interface SharpnessSummary {
-  /** lambda_max estimated by power iteration on finite-difference Hessian-vector products. */
+  /** lambda_max estimated from finite-difference Hessian-vector products. */
   topEigenvalue: number;
   /** Samples in the fixed batch the Hessian is taken on. */
   batchSamples: number;
+  /** The most Hessian-vector products allowed (--sharpness-iterations). */
   iterations: number;
+  /** How: Lanczos (since batchlab measured its overhead), or power iteration (older runs, when absent). */
+  method?: 'power' | 'lanczos';
+  /** Hessian-vector products made (each two gradients on the fixed batch). */
+  products?: number;
+}
+
+/**
+ * How a run's step times were measured. Step time and throughput measured while other runs shared the
+ * machine (--parallel N) are not comparable with those of a run alone: the cores, caches and memory
+ * bandwidth were shared. `--timing isolated` re-measures each batch size alone after the parallel
+ * training; the summary's stepMs and samplesPerSec are then those, and the shared ones are kept here.
+ */
+export interface RunTiming {
+  /** Up to this many runs trained at once on the machine while this run's steps were timed (1: alone). */
+  runsAtOnce: number;
+  /** Threads of the run's TF.js backend (BATCHLAB_THREADS), when batchlab set them. */
+  threads?: number;
+  /** Where stepMs and samplesPerSec come from: this run's own steps, or a re-measurement of its batch size alone. */
+  stepTimeFrom: 'run' | 'isolated';
+  /** With 'isolated': the steps timed alone, and the run's own numbers measured under sharing. */
+  isolatedSteps?: number;
+  shared?: { stepMs: { median: number; p90: number; warmupExcluded: number }; samplesPerSec: number };
 }
 
 /** Everything measured about one run (one batch size, one seed). */
@@ -64,6 +87,10 @@ export interface RunSummary {
   /** |w_final - w_init| (Hoffer et al. 2017). */
   distanceFromInit: number;
   sharpness?: SharpnessSummary;
+  /** Where the run's time went: its steps, and the lab's own overhead (evaluations, sharpness, set-up, ...). */
+  phasesMs?: RunPhasesMs;
+  /** How its step times were measured (absent: alone, before batchlab recorded this). */
+  timing?: RunTiming;
   /**
    * The run's own sampling error, from inside the run (95%): held-out accuracy by a Wilson interval on
    * final.test.count samples; the median step time and the loss noise by a circular block bootstrap over

@@ -146,3 +146,31 @@ export function linreg(sizes: SyntheticSizes, opts: { dim: number; noiseSigma: n
     truth: { weights, bias: 0, noiseSigma: opts.noiseSigma },
   };
 }
+
+/**
+ * The gradient noise scale of `linreg` in closed form, at weights w = w* + dw and bias b = db, for the loss
+ * L = (w.x + b - y)^2 / 2 with x ~ N(0, I_d), y = w*.x + sigma eps. The per-sample gradient is
+ * g = (x r, r) with r = x.dw + db - sigma eps, so G = E[g] = (dw, db) and (Isserlis' theorem for the
+ * fourth moments of x):
+ *   tr(Sigma) = E|g|^2 - |G|^2 = (d + 2)|dw|^2 + d db^2 + (d + 1) sigma^2,   |G|^2 = |dw|^2 + db^2,
+ * B_simple = tr(Sigma) / |G|^2 (McCandlish et al. 2018, App. A). With db = 0 it reads, in the population
+ * loss L = (|dw|^2 + sigma^2) / 2: B_simple(L) = (d + 2) + (d + 1) sigma^2 / (2L - sigma^2), which grows
+ * without bound as L falls to its floor sigma^2 / 2.
+ */
+export function linregNoiseScale(o: { dim: number; noiseSigma: number; dw2: number; db2: number }): {
+  trSigma: number;
+  gradSq: number;
+  bSimple: number;
+} {
+  const trSigma = (o.dim + 2) * o.dw2 + o.dim * o.db2 + (o.dim + 1) * o.noiseSigma ** 2;
+  const gradSq = o.dw2 + o.db2;
+  return { trSigma, gradSq, bSimple: trSigma / gradSq };
+}
+
+/** B_simple of `linreg` at population loss `loss` (bias at its optimum): (d + 2) + (d + 1) sigma^2 / (2 loss - sigma^2). */
+export function linregNoiseScaleAtLoss(o: { dim: number; noiseSigma: number; loss: number }): number {
+  const dw2 = 2 * o.loss - o.noiseSigma ** 2;
+  return dw2 > 0
+    ? linregNoiseScale({ dim: o.dim, noiseSigma: o.noiseSigma, dw2, db2: 0 }).bSimple
+    : Number.POSITIVE_INFINITY;
+}

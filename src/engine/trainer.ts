@@ -105,4 +105,12 @@ export interface TrainSettings {
   resumeFrom?: { bytes: Uint8Array; file: string };
   /** Called once at the end (done, target reached or interrupted) with a checkpoint of the final state. */
   saveCheckpoint?: (bytes: Uint8Array, at: { step: number; samples: number }) => void;
+  /**
+   * Keep training after the target is reached, for this fraction of the steps it took (0.2: to step
+   * ceil(1.2 S)), so the steps just past the target are measured too (recommend reads the noise scale
+   * on both sides of the target's training loss). Default 0: stop at the evaluation that reached it.
+   */
+  targetOvershoot?: number;
+  /** ...and at least this many steps past it (default 0), so a target reached in few steps still gets some. */
+  targetOvershootMinSteps?: number;
 }

@@ -82,6 +82,7 @@ export function reportRun(input: {
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,
     attempt: run.attempt,
+    jobId: run.jobId,
     summary: run.summary,
     color: colorForBatch(run.batchSize),
     charted: !FAILED_RUN_STATUSES.includes(run.status),

@@ -53,6 +53,8 @@ export interface RunRow {
   settings: string;
   /** Absent in a version-1 file opened read-only (it is not upgraded then). */
   attempt?: number;
+  /** Absent in a file older than version 3 opened read-only. */
+  job_id?: string | null;
 }
 /** A `steps` row: one column per STEP_FIELDS entry (REAL/nullable where the field may be NaN). */
 export type StepRow = Record<string, number | null>;
@@ -148,6 +150,7 @@ export function toRun(row: RunRow, path: string): Run {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     attempt: row.attempt ?? (row.started_at === null ? 0 : 1),
+    jobId: row.job_id ?? null,
     summary:
       row.summary === null ? null : readStoredJson(runSummarySchema, row.summary, { ...where, column: 'summary' }),
     settings: readStoredJson(trainConfigSchema, row.settings, { ...where, column: 'settings' }),

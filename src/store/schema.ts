@@ -19,8 +19,10 @@ export const APPLICATION_ID = 0x42544c42;
  *   1: experiments, runs, steps, evals, probes.
  *   2: runs.attempt (how many times a run was started; steps of an older attempt are never mixed in) and
  *      experiment_locks (one owner per experiment: a second resume is refused, a dead owner's lock taken over).
+ *   3: runs.job_id (the Slurm job that runs or ran the run's current attempt; a resume waits for it
+ *      instead of submitting the run twice).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The oldest layout this batchlab upgrades in place (older batchlab files are refused with advice). */
 export const OLDEST_MIGRATABLE_VERSION = 1;
@@ -46,7 +48,10 @@ CREATE TABLE experiments (
   env         TEXT NOT NULL
 );`;
 
-/** `runs` of version 2: version 1's table plus `attempt`, the number of times the run was started (0: never). */
+/**
+ * `runs` of version 3: version 1's table plus `attempt`, the number of times the run was started (0:
+ * never), and `job_id`, the Slurm job of its current attempt (NULL: it runs, or ran, on this machine).
+ */
 const RUNS_DDL = `
 CREATE TABLE runs (
   id                INTEGER PRIMARY KEY,
@@ -64,6 +69,7 @@ CREATE TABLE runs (
   summary           TEXT,
   settings          TEXT NOT NULL DEFAULT '{}',
   attempt           INTEGER NOT NULL DEFAULT 0,
+  job_id            TEXT,
   UNIQUE (experiment_id, key)
 );`;
 
@@ -139,6 +145,7 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
 ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
 UPDATE runs SET attempt = 1 WHERE started_at IS NOT NULL;
 ${EXPERIMENT_LOCKS_DDL}`,
+  2: `ALTER TABLE runs ADD COLUMN job_id TEXT;`,
 };
 
 /** What the header and catalogue of an opened file say about it. */

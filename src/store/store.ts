@@ -342,6 +342,42 @@ export class Store {
     });
   }
 
+  /**
+   * Records the Slurm job that runs the run's current attempt (null: none). Only an unfinished run takes
+   * one; a finished run keeps the job that ran it.
+   */
+  setRunJob(id: number, jobId: string | null): Run {
+    return this.write(() => {
+      const run = toRun(this.requireRun(id), this.path);
+      if (!isUnfinished(run.status))
+        throw new BatchlabError(
+          'BATCHLAB_STORE',
+          `run ${id} ("${escapeControl(run.key)}") already finished with status ${run.status}; it takes no new job`,
+        );
+      this.stmt('UPDATE runs SET job_id = ? WHERE id = ?').run(jobId, id);
+      return this.getRun(id);
+    });
+  }
+
+  /**
+   * Replaces the summary of a run that is done, keeping its status, steps and times: for a measurement
+   * made after the run (its step time re-measured alone, `--timing isolated`). Any other run is refused
+   * with BATCHLAB_STORE: an unfinished run gets its summary from finishRun, and a failed one has none.
+   */
+  amendRunSummary(id: number, summary: object): Run {
+    const text = writeStoredJson(runSummarySchema, summary, 'run summary');
+    return this.write(() => {
+      const run = toRun(this.requireRun(id), this.path);
+      if (run.status !== 'done')
+        throw new BatchlabError(
+          'BATCHLAB_STORE',
+          `run ${id} ("${escapeControl(run.key)}") is ${run.status}, not done; only a done run's summary can be amended`,
+        );
+      this.stmt('UPDATE runs SET summary = ? WHERE id = ?').run(text, id);
+      return this.getRun(id);
+    });
+  }
+
   /** All runs of an experiment in planning order; BATCHLAB_NOT_FOUND for an unknown experiment. */
   runsOf(experimentId: number): Run[] {
     return this.guard(() => {

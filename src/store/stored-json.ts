@@ -86,7 +86,41 @@ export const runSummarySchema = z.looseObject({
   final: z.looseObject({ train: splitMetrics, test: splitMetrics }),
   gap: z.looseObject({ accuracy: optionalMeasured, loss: measured }),
   distanceFromInit: measured,
-  sharpness: z.looseObject({ topEigenvalue: measured, batchSamples: measured, iterations: measured }).optional(),
+  sharpness: z
+    .looseObject({
+      topEigenvalue: measured,
+      batchSamples: measured,
+      iterations: measured,
+      method: z.enum(['power', 'lanczos']).optional(),
+      products: optionalMeasured,
+    })
+    .optional(),
+  phasesMs: z
+    .looseObject({
+      processStart: optionalMeasured,
+      data: optionalMeasured,
+      setup: optionalMeasured,
+      train: measured,
+      eval: optionalMeasured,
+      sharpness: optionalMeasured,
+      record: optionalMeasured,
+      other: optionalMeasured,
+    })
+    .optional(),
+  timing: z
+    .looseObject({
+      runsAtOnce: measured,
+      threads: optionalMeasured,
+      stepTimeFrom: z.enum(['run', 'isolated']),
+      isolatedSteps: optionalMeasured,
+      shared: z
+        .looseObject({
+          stepMs: z.looseObject({ median: measured, p90: measured, warmupExcluded: measured }),
+          samplesPerSec: measured,
+        })
+        .optional(),
+    })
+    .optional(),
   intervals: z
     .looseObject({
       testAccuracy: measuredInterval.optional(),
@@ -244,16 +278,21 @@ const sweepBudget = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/** What a sweep's and a study's settings share: the run config, the batch sizes and seeds, the LR rule. */
+const batchFamilySettings = {
+  base: trainConfigSchema,
+  batchSizes: z.array(z.number()),
+  seeds: z.array(z.number()),
+  lrRule: z.string(),
+  baseLr: z.number(),
+  baseBatch: z.number(),
+};
+
 /** `experiments.settings` by experiment kind. */
 export const EXPERIMENT_SETTINGS_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodType<JsonObject>>> = {
   sweep: z
     .looseObject({
-      base: trainConfigSchema,
-      batchSizes: z.array(z.number()),
-      seeds: z.array(z.number()),
-      lrRule: z.string(),
-      baseLr: z.number(),
-      baseBatch: z.number(),
+      ...batchFamilySettings,
       budget: sweepBudget,
       trainCount: z.number(),
       command: z.looseObject({ template: z.string(), timeoutMs: z.number().optional() }),
@@ -284,6 +323,19 @@ export const EXPERIMENT_SETTINGS_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodT
       seeds: z.array(z.number()),
       tolerance: z.number(),
       command: z.looseObject({ template: z.string(), timeoutMs: z.number().optional() }),
+    })
+    .partial(),
+  study: z
+    .looseObject({
+      ...batchFamilySettings,
+      target: z.looseObject({ metric: z.enum(['accuracy', 'loss']), value: z.number() }),
+      maxEpochs: z.number(),
+      gridPoints: z.number(),
+      gridRatio: z.number(),
+      widenLimit: z.number(),
+      trainCount: z.number(),
+      evalsPerEpoch: z.number(),
+      evalSamples: z.number(),
     })
     .partial(),
 };
@@ -318,6 +370,18 @@ export const EXPERIMENT_SUMMARY_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodTy
       schedule: z.looseObject({ text: z.string(), changes: z.array(anyObject) }),
       compute: z.looseObject({ ratio: measured, text: z.string() }),
       findings: z.array(z.string()),
+    })
+    .partial(),
+  // core/study-plan.ts StudySummary; an interval's unbounded end (Infinity) is stored as null.
+  study: z
+    .looseObject({
+      schema: z.string(),
+      batches: z.array(z.looseObject({ batchSize: z.number(), trials: z.array(anyObject) })),
+      fit: anyObject.nullable(),
+      lrRelation: anyObject.nullable(),
+      computeSamples: measured,
+      findings: z.array(z.looseObject({ text: z.string() })),
+      wallMs: measured,
     })
     .partial(),
 };

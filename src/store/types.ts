@@ -5,7 +5,7 @@
  */
 import type { StoredRunSummary } from './stored-json.js';
 
-export const EXPERIMENT_KINDS = ['sweep', 'find-max', 'recommend', 'train', 'noise', 'branch'] as const;
+export const EXPERIMENT_KINDS = ['sweep', 'find-max', 'recommend', 'train', 'noise', 'branch', 'study'] as const;
 export type ExperimentKind = (typeof EXPERIMENT_KINDS)[number];
 
 export const EXPERIMENT_STATUSES = ['running', 'done', 'interrupted', 'failed'] as const;
@@ -84,6 +84,11 @@ export interface Run {
    * refused, so a run's steps always come from one attempt.
    */
   attempt: number;
+  /**
+   * The Slurm job running (or that ran) the current attempt, when the run went to a cluster
+   * (--launcher slurm); null for a run on this machine. A resume waits for a job still queued or running.
+   */
+  jobId: string | null;
   /** Final metrics, throughput stats, peak bytes, B_simple, gap, ... (RunSummary); null until finished. */
   summary: StoredRunSummary | null;
   settings: JsonObject;

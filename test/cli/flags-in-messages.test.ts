@@ -20,15 +20,17 @@ const FOREIGN_FLAGS: Readonly<Record<string, readonly string[]>> = {
   'engine/external/runner.ts': ['as'], // prlimit --as=BYTES
   'engine/oom.ts': ['as'], // names prlimit --as in the reason of an address-space failure
   'engine/external/gpu.ts': ['query-compute-apps'], // nvidia-smi
-  'lab/run/child.ts': ['import'], // node --import tsx
+  'lab/run/child.ts': ['import', 'expose-gc'], // node --import tsx --expose-gc
+  'lab/launch/slurm.ts': ['import'], // the job script's node --import tsx
+  'lab/launch/slurm-cli.ts': ['parsable', 'job-name', 'noheader', 'states', 'jobs'], // sbatch, squeue
   'engine/backends/native-addon.ts': ['directory'], // npx node-gyp rebuild --directory native
 };
 
 /**
- * Flags that other work in progress defines (issue 11's study). Once a command defines one, this test
- * fails until it is removed from here.
+ * Flags that other work in progress defines. Once a command defines one, this test fails until it is
+ * removed from here.
  */
-const IN_FLIGHT_FLAGS: readonly string[] = ['lr-grid'];
+const IN_FLIGHT_FLAGS: readonly string[] = [];
 
 /** Flags every command takes, and the top level's. */
 function definedFlags(): Set<string> {
@@ -59,9 +61,12 @@ function stringsOf(path: string): string[] {
   return out;
 }
 
-/** The flags a text names, outside quoted training commands (a quoted text with a {placeholder}). */
+/**
+ * The flags a text names, outside quoted training commands (a quoted text with a {placeholder}) and
+ * outside the quoted sbatch options of --slurm ("--partition=gpu" is sbatch's flag).
+ */
 function flagsNamed(text: string): string[] {
-  const outsideCommands = text.replace(/"[^"]*\{[a-z_]+\}[^"]*"/g, '""');
+  const outsideCommands = text.replace(/"[^"]*\{[a-z_]+\}[^"]*"/g, '""').replace(/--slurm "[^"]*"/g, '--slurm ""');
   return [...outsideCommands.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!);
 }
 
@@ -89,5 +94,6 @@ test('the flags in flight are not defined yet (remove one from IN_FLIGHT_FLAGS o
 test('the scan finds flags where they are, and skips quoted training commands', () => {
   assert.deepEqual(flagsNamed('pass --batch-size 64 or --lr=0.1; not a-b--c'), ['batch-size', 'lr']);
   assert.deepEqual(flagsNamed('pass e.g. --cmd "python3 train.py --max-steps {max_steps}"'), ['cmd']);
+  assert.deepEqual(flagsNamed('ask with --slurm "--gres=gpu:1" or --parallel 2'), ['slurm', 'parallel']);
   assert.ok(definedFlags().has('memory-budget') && definedFlags().has('resume') && definedFlags().has('output'));
 });

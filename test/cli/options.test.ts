@@ -45,6 +45,13 @@ test('given holds exactly the flags typed; defaults fill the rest; a later value
   assert.deepEqual(settingFlags(TABLE, r.given).sort(), ['lr', 'output', 'steps']);
 });
 
+test('settingFlags leaves out a given flag of no entry in the table (--json, which defineCommand adds)', () => {
+  const { json: _json, ...withoutJson } = TABLE;
+  const r = parseOptions(['--lr', '0.1', '--json'], TABLE, 't');
+  const given = r.given as ReadonlySet<string> as Parameters<typeof settingFlags<typeof withoutJson>>[1];
+  assert.deepEqual(settingFlags(withoutJson, given), ['lr']);
+});
+
 test('an alias sets the option it spells; an implication is honoured unless contradicted', () => {
   const seed = parseOptions(['--seed', '7'], TABLE, 't');
   assert.equal(seed.options.seeds, '7');

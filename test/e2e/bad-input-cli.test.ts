@@ -95,14 +95,24 @@ test('options a command would ignore are refused by name, saying what to do', ()
       'BATCHLAB_UNKNOWN_FLAG',
       /unknown option --warmup-steps for "batchlab find-max"/,
     ],
-    [['recommend', ...GAUSS, '--target', 'acc:0.9'], BAD, /--target only applies with --validate/],
-    [['recommend', ...GAUSS, '--max-epochs', '2'], BAD, /--max-epochs only applies with --validate/],
+    [['recommend', ...GAUSS, '--validate'], BAD, /--validate only applies with --target/],
+    [['recommend', ...GAUSS, '--max-epochs', '2'], BAD, /--max-epochs only applies with --target/],
+    [
+      ['recommend', '--dataset', 'linreg', '--model', 'linear', '--target', 'acc:0.9'],
+      BAD,
+      /--target acc:0\.9 needs accuracy, but linreg is regression; pass --target loss:X/,
+    ],
+    [
+      ['study', ...GAUSS, '--target', 'acc:0.9', '--report', 'r.html', '--no-report'],
+      BAD,
+      /--report contradicts --no-report/,
+    ],
     [['recommend', ...GAUSS, '--schedule', 'cosine'], 'BATCHLAB_UNKNOWN_FLAG', /unknown option --schedule/],
     [['noise', ...GAUSS, '--warmup-steps', '5'], 'BATCHLAB_UNKNOWN_FLAG', /unknown option --warmup-steps/],
     [['export', '1', '--table', 'runs'], BAD, /--table picks the table of a CSV export/],
   ];
   for (const [args, code, pattern] of cases) {
-    const takesDb = ['sweep', 'find-max', 'recommend', 'noise', 'export'].includes(args[0]!);
+    const takesDb = ['sweep', 'find-max', 'study', 'recommend', 'noise', 'export'].includes(args[0]!);
     const db = newDb();
     assertRefused(runCli(takesDb ? [...args, '--db', db] : args), code, pattern, args.join(' '));
     if (takesDb) assert.equal(existsSync(db), false, `${args.join(' ')}: no store created`);

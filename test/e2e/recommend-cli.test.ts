@@ -128,3 +128,59 @@ test('noise --at-step: B_simple with a CI, said when it was measured', async () 
   const bad = await runCommand(noiseCommand, [...SPIRAL, '--batch-size', '33']);
   assert.match(bad.err, /must be even and >= 2, got 33/);
 });
+
+test('recommend --target: B_simple along a run to the target, read at its training loss, and the cost as a share of the study', async () => {
+  // 2,000 MNIST digits, an MLP of 32, B = 16: 85% held-out accuracy after about 140 steps, then 40 more.
+  const r = await runCommand(recommendCommand, [
+    ...['--dataset', 'mnist', '--limit', '2000', '--model', 'mlp', '--hidden', '32', '--db', db],
+    ...['--base-batch', '16', '--base-lr', '0.05', '--target', 'acc:0.85', '--max-epochs', '3'],
+  ]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /noise scale along training: B = 16 to accuracy 0\.85 and 20% past it/);
+  assert.match(
+    r.out,
+    /B_simple along training at B = 16, LR 0\.05; the target was reached at step [\d,]+ \([\d,]+ samples\) at training loss [\d.]+:/,
+  );
+  assert.match(
+    r.out,
+    /predicted critical batch: B_simple [\d,.]+ \([\d,.]+\.\.[\d,.]+\) at loss [\d.]+, (measured near the target|extrapolated from loss)/,
+  );
+  const share =
+    /probe cost: ([\d,]+) samples, .* = ([\d.]+)% of the study it replaces \(at least ([\d,]+) samples: one run to the target at each of B = 16, 32, 64, 128, 256, 512, 1024/.exec(
+      r.out,
+    );
+  assert.ok(share, r.out);
+  const [samples, pct, study] = [share[1]!, share[2]!, share[3]!].map((x) => Number(x.replace(/,/g, '')));
+  assert.ok(Math.abs(pct - (100 * samples!) / study!) < 0.1, `${pct}% of ${study} for ${samples} samples`);
+  const store = openStore(db, { readonly: true });
+  try {
+    const e = store.latestExperiment('recommend')!;
+    const s = e.summary as Record<string, any>;
+    assert.deepEqual(s.target, { metric: 'accuracy', value: 0.85 });
+    assert.ok(s.noiseAtTarget.reached.step > 0 && s.noiseAtTarget.segments.length >= 2);
+    assert.ok(['measured', 'extrapolated'].includes(s.noiseAtTarget.prediction.basis));
+    assert.equal(s.recommendation.criticalBatch.value, s.noiseAtTarget.prediction.bSimple);
+    assert.ok(Math.abs(s.probeCost.study.share - s.probeCost.samples / s.probeCost.study.studySamples) < 1e-12);
+    const run = store.runsOf(e.id).find((x) => x.key === 'probe:noise-to-target:b=16')!;
+    const steps = store.stepsOf(run.id);
+    const at = s.noiseAtTarget.reached.step;
+    assert.equal(
+      steps.at(-1)!.step,
+      Math.max(Math.ceil(1.2 * at), at + 40),
+      'trained 20% (at least 40 steps) past the target',
+    );
+    assert.ok(s.noiseAtTarget.nearSegments.length >= 2 && s.noiseAtTarget.nearSegments[0].fromStep >= at / 2);
+    assert.ok(
+      steps.every((x) => x.accumSteps === 2),
+      'every step split in two halves',
+    );
+  } finally {
+    store.close();
+  }
+});
+
+test('recommend --validate needs a target', async () => {
+  const r = await runCommand(recommendCommand, [...SPIRAL, '--validate']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--validate only applies with --target .*; add --target acc:0\.97/);
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openStore } from '../../src/store/index.js';
@@ -447,5 +447,56 @@ test('a sweep to a target records steps, samples and time to target and fits the
     assert.ok((e.summary as unknown as SweepSummary).tradeoff!.sMin !== undefined);
   } finally {
     store.close();
+  }
+});
+
+test('--parallel 2 --timing isolated: runs go two at once on split cores, then each batch size is timed alone', () => {
+  const db = dbPath('parallel');
+  const r = runCli(['sweep', ...TINY, '--parallel', '2', '--timing', 'isolated', '--db', db]);
+  assert.equal(r.code, 0, r.stderr);
+  // Findings wrap: any run of spaces and line breaks between the words of the note.
+  const note = 'Step times re-measured with each batch size alone, after training up to 2 runs at once.';
+  assert.match(r.stdout, new RegExp(`\\[speed\\] Larger batches train faster[\\s\\S]*${note.split(' ').join('\\s+')}`));
+  const store = openStore(db, { readonly: true });
+  try {
+    const runs = store.runsOf(store.latestExperiment()!.id);
+    assert.deepEqual(
+      runs.map((x) => x.status),
+      ['done', 'done', 'done'],
+    );
+    for (const run of runs) {
+      const s = run.summary as unknown as RunSummary;
+      assert.equal(s.timing?.runsAtOnce, 2);
+      assert.equal(s.timing?.threads, Math.max(1, Math.floor(availableParallelism() / 2)));
+      assert.equal(s.timing?.stepTimeFrom, 'isolated');
+      assert.ok(s.timing!.shared!.samplesPerSec > 0, 'the numbers measured under sharing are kept');
+      assert.ok(s.timing!.isolatedSteps! > 0);
+      assert.equal(s.samplesPerSec, (s.batchSize * 1000) / s.stepMs.median);
+      const interval = s.intervals?.stepMs;
+      if (interval)
+        assert.ok(
+          interval.low <= s.stepMs.median && s.stepMs.median <= interval.high,
+          'the step-time interval is that of the re-measured median',
+        );
+    }
+  } finally {
+    store.close();
+  }
+});
+
+test('launch options that do not fit are refused in one line', () => {
+  const db = dbPath('bad-launch');
+  const cases: [string[], RegExp][] = [
+    [['--gpus', '0,1'], /--gpus is for a command .*--parallel N/],
+    [['--slurm', '--partition=gpu'], /--launcher slurm/],
+    [['--parallel', '0'], /--parallel/],
+    [['--launcher', 'slurm', '--timing', 'isolated'], /--timing isolated .*--exclusive/],
+    [['--launcher', 'slurm', '--isolate'], /--isolate is for runs on this machine.*--gres=gpu:1/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = runCli(['sweep', ...TINY, ...args, '--db', db]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });

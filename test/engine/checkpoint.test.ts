@@ -163,7 +163,7 @@ test('TfjsTrainer: checkpoint.saveTo writes through the writer, resumeFrom reads
     writes.push(path);
     writeFileSync(path, b);
   };
-  await new TfjsTrainer({ ...base, checkpoint: { saveTo: file } }, undefined, writer).run();
+  await new TfjsTrainer({ ...base, checkpoint: { saveTo: file } }, undefined, { writeCheckpoint: writer }).run();
   assert.deepEqual(writes, [file]);
   const resumed = await new TfjsTrainer({ ...base, budget: { maxSteps: 9 }, checkpoint: { resumeFrom: file } }).run();
   assert.deepEqual(

@@ -5,7 +5,7 @@ import { DivergedError } from '../../src/core/errors.js';
 import { loadDataset } from '../../src/data/registry.js';
 import { selectBackend } from '../../src/engine/backends/select.js';
 import type { TrainSettings } from '../../src/engine/trainer.js';
-import { trainTfjs } from '../../src/engine/tfjs/train.js';
+import { dataTensors, disposeDataTensors, trainTfjs } from '../../src/engine/tfjs/train.js';
 import type { ModelSpec } from '../../src/models/index.js';
 
 await selectBackend({ requested: 'cpu', needsConv: true });
@@ -81,16 +81,57 @@ test('mean micro-batch |g|^2 is at least |mean g|^2 (Jensen), and equal without 
   for (const s of plain.steps) assert.equal(s.microGradSqNorm, s.gradSqNorm);
 });
 
-test('no tensor leaks after a run, with every optimizer', async () => {
+test('no tensor leaks after a run, with every optimizer, the noise steps and the sharpness estimate', async () => {
   const data = loadDataset('iris', {});
   for (const name of ['sgd', 'momentum', 'adam'] as const) {
     const before = tf.memory().numTensors;
-    await trainTfjs({
+    const r = await trainTfjs({
       data,
       model: { name: 'mlp', hidden: [8] },
-      settings: settings({ optimizer: { name }, accumSteps: 2, budget: { maxSteps: 4 }, evalEvery: 2 }),
+      settings: settings({
+        optimizer: { name },
+        accumSteps: 2,
+        budget: { maxSteps: 4 },
+        evalEvery: 2,
+        noiseEvery: 2,
+        sharpness: { batchSamples: 32, iterations: 5 },
+      }),
     });
+    assert.ok(Number.isFinite(r.sharpness?.topEigenvalue));
     assert.equal(tf.memory().numTensors, before, `${name} leaked tensors`);
+  }
+});
+
+test('a run on tensors its caller keeps leaves them alive and makes the same run', async () => {
+  const data = loadDataset('iris', {});
+  const tensors = dataTensors(data);
+  try {
+    const run = () =>
+      trainTfjs({
+        data,
+        model: { name: 'mlp', hidden: [8] },
+        settings: settings({ budget: { maxSteps: 6 } }),
+        tensors,
+      });
+    const own = await trainTfjs({
+      data,
+      model: { name: 'mlp', hidden: [8] },
+      settings: settings({ budget: { maxSteps: 6 } }),
+    });
+    const before = tf.memory().numTensors;
+    const [a, b] = [await run(), await run()];
+    assert.equal(tf.memory().numTensors, before, 'the kept tensors are still there, nothing else');
+    assert.deepEqual(
+      a.steps.map((s) => s.loss),
+      own.steps.map((s) => s.loss),
+    );
+    assert.deepEqual(
+      b.steps.map((s) => s.loss),
+      own.steps.map((s) => s.loss),
+    );
+    assert.ok(a.phasesMs && a.phasesMs.train === a.trainMs && (a.phasesMs.eval ?? 0) > 0);
+  } finally {
+    disposeDataTensors(tensors);
   }
 });
 

@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Rng } from '../../src/core/random.js';
@@ -69,10 +70,16 @@ test('kill -9 of the parent at random points: no finished run is lost or changed
   t.diagnostic(tally.line(`kill -9 of the parent over ${chain + 1} sweeps`));
 });
 
-/** Steps stored for the run in progress. */
+/**
+ * Steps stored for the run in progress; 0 before the sweep has made its store (a warm worker starts
+ * loading the dataset while the sweep still checks its settings, before the store exists).
+ */
 function runningSteps(db: string): number {
+  if (!existsSync(db)) return 0;
   const conn = new Database(db, { readonly: true, fileMustExist: true });
   try {
+    const made = conn.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'steps'").pluck().get() as number;
+    if (made === 0) return 0;
     return conn
       .prepare("SELECT count(*) FROM steps WHERE run_id IN (SELECT id FROM runs WHERE status = 'running')")
       .pluck()

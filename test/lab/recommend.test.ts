@@ -133,8 +133,12 @@ test('--json schema: stable keys, nulls for the unknown, JSON-safe', () => {
     'throughput',
     'noise',
     'recommendation',
+    'target',
+    'noiseAtTarget',
     'probeCost',
   ]);
+  assert.equal(j.target, null, 'no --target');
+  assert.equal(j.noiseAtTarget, null);
   assert.deepEqual(Object.keys(j.memory), ['budgetBytes', 'marginBytes', 'maxBatch', 'points', 'fit']);
   assert.deepEqual(Object.keys(j.throughput), ['points', 'fit', 'saturationBatch', 'warmupStepsExcluded']);
   assert.equal(j.throughput.saturationBatch, null);
@@ -187,4 +191,69 @@ test('--json schema: stable keys, nulls for the unknown, JSON-safe', () => {
     'shareOfSweep',
     'maxShare',
   ]);
+});
+
+test('--json with a target: B_simple per segment against the loss, the reading at the target, the study share', () => {
+  const segment = (loss: number, b: number, from: number) => ({
+    loss,
+    bSimple: b,
+    low: b / 2,
+    high: from > 300 ? Number.POSITIVE_INFINITY : b * 2,
+    confidence: 0.95,
+    status: 'ok' as const,
+    fromStep: from,
+    toStep: from + 99,
+  });
+  const r = fakeResult();
+  r.options = { ...r.options, target: { metric: 'accuracy', value: 0.97 } };
+  r.noiseToTarget = {
+    batchSize: 64,
+    lr: 0.05,
+    runId: 9,
+    samples: 30_000,
+    wallMs: 1,
+    reached: { step: 400, samples: 25_600 },
+    targetLoss: 0.07,
+    segments: [segment(0.5, 100, 1), segment(0.1, 800, 201), segment(0.06, 1200, 401)],
+    nearSegments: [segment(0.1, 800, 201), segment(0.06, 1200, 401)],
+    atTarget: {
+      estimate: 1000,
+      low: 700,
+      high: Number.POSITIVE_INFINITY,
+      confidence: 0.95,
+      targetLoss: 0.07,
+      basis: 'measured',
+      lossRange: { low: 0.06, high: 0.1 },
+      n: 2,
+      text: 'B_simple 1,000 (700..Infinity) at loss 0.07, measured near the target (segments at loss 0.06 and 0.1)',
+    },
+  };
+  r.probeCost = { ...r.probeCost, study: { studySamples: 200_000, share: 0.15, maxShare: 0.25, batchSizes: [16, 64] } };
+  const j = JSON.parse(JSON.stringify(recommendJson(r)));
+  assert.deepEqual(j.target, { metric: 'accuracy', value: 0.97 });
+  const n = j.noiseAtTarget;
+  assert.deepEqual(Object.keys(n), [
+    'batchSize',
+    'lr',
+    'reached',
+    'targetLoss',
+    'segments',
+    'nearSegments',
+    'prediction',
+    'note',
+  ]);
+  assert.deepEqual(n.segments[2], {
+    loss: 0.06,
+    bSimple: 1200,
+    ciLow: 600,
+    ciHigh: null,
+    fromStep: 401,
+    toStep: 500,
+    status: 'ok',
+  });
+  assert.equal(n.nearSegments.length, 2);
+  assert.equal(n.prediction.high, null, 'an unbounded end is null');
+  assert.equal(n.prediction.basis, 'measured');
+  assert.equal(n.note, null);
+  assert.deepEqual(j.probeCost.study, { studySamples: 200_000, share: 0.15, maxShare: 0.25, batchSizes: [16, 64] });
 });

@@ -127,6 +127,7 @@ describe('schema version 2', () => {
         ['done', 1, 'pending', 0],
         'a run that was started counts as attempt 1',
       );
+      assert.deepEqual([done!.jobId, pending!.jobId], [null, null], 'runs of older files ran on this machine');
       assert.deepEqual(done!.summary, SUMMARY);
       assert.deepEqual(store.stepsOf(1), makeSteps(1, 3));
       assert.equal(store.evalsOf(1)[0]!.accuracy, 0.9);
@@ -171,7 +172,9 @@ describe('schema version 2', () => {
         err instanceof BatchlabError &&
         err.code === 'BATCHLAB_STORE' &&
         err.exitCode === 2 &&
-        /cannot upgrade .* from batchlab schema version 1 to 2 .*left at version 1/.test(err.message) &&
+        new RegExp(`cannot upgrade .* from batchlab schema version 1 to ${SCHEMA_VERSION} .*left at version 1`).test(
+          err.message,
+        ) &&
         !err.message.includes('\n'),
     );
     assert.equal(userVersion(path), 1);

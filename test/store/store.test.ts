@@ -240,6 +240,26 @@ describe('resume: upsertRun, unfinishedRuns, markRunningAsInterrupted', () => {
     }
   });
 
+  it('a run keeps its Slurm job id while unfinished and after; only a done run has its summary amended', () => {
+    const store = freshStore();
+    try {
+      const exp = store.createExperiment({ kind: 'sweep', settings: {}, env: {} });
+      const run = store.upsertRun({ experimentId: exp.id, key: 'b=16,seed=1', batchSize: 16, seed: 1, lr: 0.1 });
+      assert.equal(run.jobId, null);
+      store.startRun(run.id);
+      assert.equal(store.setRunJob(run.id, '4711').jobId, '4711');
+      assert.throws(() => store.amendRunSummary(run.id, makeRunSummary()), isCode('BATCHLAB_STORE', /not done/));
+      store.finishRun(run.id, { status: 'done', summary: makeRunSummary({ batchSize: 16 }) });
+      assert.equal(store.getRun(run.id).jobId, '4711', 'the job that ran it stays');
+      assert.throws(() => store.setRunJob(run.id, '4712'), isCode('BATCHLAB_STORE', /takes no new job/));
+      const amended = store.amendRunSummary(run.id, makeRunSummary({ batchSize: 16, samplesPerSec: 123 }));
+      assert.equal(amended.summary?.samplesPerSec, 123);
+      assert.equal(amended.status, 'done');
+    } finally {
+      store.close();
+    }
+  });
+
   it('refuses to re-plan a key with different settings', () => {
     const store = freshStore();
     try {

@@ -19,6 +19,7 @@ import {
 } from './runs.js';
 import { branchSpecs } from './branch.js';
 import type { ChartSpec, Marker, SeriesSpec } from './spec.js';
+import { noiseAtTargetSpec, studyBestRuns, studySpecs } from './study.js';
 
 export const FIT_COLOR = '#333333';
 /** Grid points of a fitted curve drawn across the batch-size axis. */
@@ -66,6 +67,12 @@ interface ChartContext {
 /** Every chart the data supports, in page order; charts without data are left out. */
 export function buildSpecs(data: ReportData, selected: ReadonlySet<number> = new Set()): ChartSpec[] {
   const runs = chartedRuns(data, selected);
+  // A study's runs are its trials (many LRs per batch size): its own charts, and the loss of each B's best trial.
+  if (data.experiment.kind === 'study') {
+    return [...studySpecs(data), ...lossSpecs(studyBestRuns(data, runs))].filter((s) =>
+      s.series.some((x) => x.xs.length > 0),
+    );
+  }
   const sweep: Record<string, unknown> = data.experiment.summary ?? {};
   const ctx = chartContext(runs, sweep);
   // A branch experiment's runs are windows of one run, not a sweep over B: its curve, and its loss vs samples.
@@ -73,6 +80,7 @@ export function buildSpecs(data: ReportData, selected: ReadonlySet<number> = new
     data.experiment.kind === 'branch'
       ? [...branchSpecs(sweep), lossSpecs(runs)[1]!]
       : [
+          noiseAtTargetSpec(data),
           ...lossSpecs(runs),
           evalSpec(runs),
           ...speedSpecs(ctx, sweep),

@@ -9,7 +9,8 @@
  * Why these choices: a process per run costs about a second before training starts (Node, TF.js, MNIST),
  * so 12 short runs fit the minute where 21 did not; three seeds are the fewest that give an interval across
  * seeds; a subset keeps each run short while 2,000 held-out samples still resolve about ±1.3 points of
- * accuracy; 30 power iterations keep the sharpness estimate affordable. It is `batchlab sweep` with the
+ * accuracy; at most 30 Hessian-vector products (Lanczos, which settles in 10-20 here) keep the sharpness
+ * estimate affordable. It is `batchlab sweep` with the
  * defaults below; every sweep option can be given and overrides them (e.g. --db, --batch-sizes, --seeds).
  */
 import { defineCommand } from '../command.js';

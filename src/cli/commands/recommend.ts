@@ -4,14 +4,16 @@ import type { ScheduleRecommendation } from '../../lab/branch/branch.js';
 import { OBJECTIVES, type Objective, type RecommendOptimizer } from '../../core/recommend.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
 import { recommendJson, type RecommendOptions, type RecommendResult } from '../../lab/recommend/recommend.js';
+import type { NoiseToTarget } from '../../lab/recommend/noise-to-target.js';
 import {
   type CheckedRecommendation,
   recommendAndValidate,
+  type StudyValidation,
   VALIDATION_GOALS,
-  type ValidationReport,
 } from '../../lab/recommend/validate.js';
+import { DEFAULT_STUDY_MAX_EPOCHS } from '../../core/study-plan.js';
 import { defineCommand } from '../command.js';
-import { duration, num } from '../format.js';
+import { duration, num, table } from '../format.js';
 import type { OptionTable, Parsed } from '../options.js';
 import { MODEL_RUN_OPTIONS, trainConfigFrom } from '../run-options.js';
 import { scheduleFor, scheduleJson, scheduleText } from './recommend-schedule.js';
@@ -28,10 +30,10 @@ const NOT_WITH_SCHEDULE = {
   why: 'applies to the batch-size probe, not to --batch-schedule (a branch measurement); leave it out',
 };
 
-/** --target and --max-epochs belong to the validation sweep. */
-const WITH_VALIDATE = {
-  when: (o: Readonly<Record<string, unknown>>) => o.validate === true,
-  why: 'only applies with --validate; add --validate or leave it out',
+/** --validate compares with a study to the target. */
+const WITH_TARGET = {
+  when: (o: Readonly<Record<string, unknown>>) => o.target !== undefined,
+  why: 'only applies with --target (the target the study runs to); add --target acc:0.97 or leave it out',
 };
 
 export const RECOMMEND_OPTIONS = {
@@ -70,24 +72,23 @@ export const RECOMMEND_OPTIONS = {
     onlyIf: NOT_WITH_SCHEDULE,
     help: 'most compute the probe may take, as a share of the default sweep (16..1024, one epoch each), in (0, 1]',
   },
-  validate: {
-    type: 'boolean',
-    onlyIf: NOT_WITH_SCHEDULE,
-    help: 'then run the full sweep to --target and compare (slow)',
-  },
   target: {
     type: 'string',
     value: 'acc:X|loss:X',
-    default: 'acc:0.97',
-    onlyIf: WITH_VALIDATE,
-    help: 'with --validate: the target of the sweep',
+    onlyIf: NOT_WITH_SCHEDULE,
+    help: 'predict the critical batch where this target is reached: a run to it measures B_simple along training (at most 25% of the study it replaces)',
+  },
+  validate: {
+    type: 'boolean',
+    onlyIf: [NOT_WITH_SCHEDULE, WITH_TARGET],
+    help: 'then run the study it replaces (batchlab study, LR searched per batch size) to --target and compare (slow)',
   },
   'max-epochs': {
     type: 'int',
     value: 'N',
-    default: 5,
-    onlyIf: WITH_VALIDATE,
-    help: 'with --validate: give up on a run after N epochs',
+    default: DEFAULT_STUDY_MAX_EPOCHS,
+    onlyIf: [NOT_WITH_SCHEDULE, WITH_TARGET],
+    help: 'with --target: the run to it (and the trials of --validate) give up after N epochs',
   },
   'batch-schedule': {
     type: 'boolean',
@@ -127,6 +128,8 @@ export function recommendOptionsFrom(o: RecommendParsed): RecommendOptions {
     baseBatch: o['base-batch'],
     memoryBudgetBytes: o['memory-budget'] === undefined ? undefined : parseBytes(o['memory-budget']),
     share: o['probe-share'],
+    target: parseTarget(o.target),
+    maxEpochs: o['max-epochs'],
     dbPath: o.db,
   };
 }
@@ -135,15 +138,19 @@ export const recommendCommand = defineCommand({
   name: 'recommend',
   summary: 'a batch size and learning rate with reasons, from a cheap probe',
   description:
-    'Measures, in short runs costing at most 5% of a sweep: memory at B = 1..8 (-> the largest batch under\n' +
-    '--memory-budget), the gradient noise scale B_simple early in training with a 95% CI (-> the critical\n' +
-    'batch), and step time at a few batch sizes (-> where throughput saturates). Then recommends a batch,\n' +
+    'Measures, in short runs: memory at B = 1..8 (-> the largest batch under --memory-budget), the gradient\n' +
+    'noise scale B_simple with a 95% CI (-> the critical batch), and step time at a few batch sizes (-> where\n' +
+    'throughput saturates). Without --target, B_simple early in training (at most 5% of a sweep; it\n' +
+    'underestimates the critical batch). With --target, one run to the target measures B_simple along training\n' +
+    'and reads it at the training loss where the target is reached (measured there, or extrapolated, and says\n' +
+    'which): the critical batch a study would measure, for at most 25% of its compute. Then recommends a batch,\n' +
     'micro-batch x accumulation steps, LR and warm-up for the objective, one reason per effect.',
   options: RECOMMEND_OPTIONS,
   examples: [
     'batchlab recommend --dataset mnist --model mlp --memory-budget 4GiB',
     'batchlab recommend --dataset mnist --model mlp --objective compute --optimizer adam --base-lr 0.001 --base-batch 32 --json',
-    'batchlab recommend --dataset mnist --model mlp --validate --target acc:0.97',
+    'batchlab recommend --dataset mnist --model mlp --target acc:0.97',
+    'batchlab recommend --dataset mnist --model mlp --target acc:0.97 --validate',
     'batchlab recommend --batch-schedule --dataset mnist --model mlp --base-batch 32 --base-lr 0.05 --max-micro-batch 256',
   ],
   run: async ({ options, io, json, signal }): Promise<RecommendOutcome> => {
@@ -159,12 +166,13 @@ export const recommendCommand = defineCommand({
     }
     const checked = await recommendAndValidate(
       opts,
-      options.validate ? { target: parseTarget(options.target)!, maxEpochs: options['max-epochs'] } : undefined,
+      options.validate ? { maxEpochs: options['max-epochs'] } : undefined,
       {
         signal,
         onPhase: ({ text }) => !json && io.err(text),
-        onRunStart: ({ run, index, total }) =>
-          !json && io.err(`validate: sweep run ${index + 1}/${total}, B=${run.batchSize}`),
+        onTrialStart: ({ batchSize, plan, trialNumber, expectedTotal }) =>
+          !json &&
+          io.err(`validate: study trial ${trialNumber} of ~${expectedTotal}, B=${batchSize}, lr ${num(plan.lr)}`),
       },
     );
     return { checked };
@@ -198,6 +206,12 @@ export function recommendText(r: RecommendResult): string {
       `steps ${w.fromStep}-${w.toStep}: ${w.bSimple === undefined ? `not measurable (${w.status})` : `${num(w.bSimple)} (95% CI ${num(w.ciLow)}-${w.ciHigh === undefined ? 'unbounded' : num(w.ciHigh)})`}`,
   );
   const c = r.probeCost;
+  const noiseLines = r.noiseToTarget
+    ? noiseToTargetLines(r.noiseToTarget)
+    : [
+        `measured: B_simple at B = ${r.noise.batchSize}: ${windows.join('; ')}`,
+        `re-measure B_simple later in training: ${json.noise.remeasure}`,
+      ];
   return [
     `recommendation for ${r.options.base.dataset} / ${r.options.base.model.name}, objective ${rec.objective} (confidence ${rec.confidence})`,
     '',
@@ -208,32 +222,58 @@ export function recommendText(r: RecommendResult): string {
     `  ${rec.conclusion}`,
     ...rec.warnings.map((w) => `  warning: ${w}`),
     '',
-    `measured: memory ${formatBytes(r.memory.fit.interceptBytes)} + ${formatBytes(r.memory.fit.bytesPerSample)} x B; B_simple at B = ${r.noise.batchSize}: ${windows.join('; ')}`,
-    `re-measure B_simple later in training: ${json.noise.remeasure}`,
-    `probe cost: ${num(c.samples)} samples, ${duration(c.seconds * 1000)}, ${c.runs} runs = ${(c.shareOfSweep * 100).toFixed(1)}% of the default sweep (${num(c.sweepSamples)} samples: 16..1024, one epoch each); limit ${(c.maxShare * 100).toFixed(0)}%`,
+    `measured: memory ${formatBytes(r.memory.fit.interceptBytes)} + ${formatBytes(r.memory.fit.bytesPerSample)} x B`,
+    ...noiseLines,
+    c.study
+      ? `probe cost: ${num(c.samples)} samples, ${duration(c.seconds * 1000)}, ${c.runs} runs = ${(c.study.share * 100).toFixed(1)}% of the study it replaces (at least ${num(c.study.studySamples)} samples: one run to the target at each of B = ${c.study.batchSizes.join(', ')}, predicted from this run; a study runs several); limit ${(c.study.maxShare * 100).toFixed(0)}%`
+      : `probe cost: ${num(c.samples)} samples, ${duration(c.seconds * 1000)}, ${c.runs} runs = ${(c.shareOfSweep * 100).toFixed(1)}% of the default sweep (${num(c.sweepSamples)} samples: 16..1024, one epoch each); limit ${(c.maxShare * 100).toFixed(0)}%`,
     `stored as experiment ${r.experimentId} in ${r.options.dbPath}`,
   ].join('\n');
 }
 
-/** The validation in plain words, with the goals. */
-export function validationText(v: ValidationReport): string {
-  const mark = (ok: boolean | null) => (ok === null ? 'n/a' : ok ? 'met' : 'missed');
-  const rows = v.points.map(
-    (p) =>
-      `  B=${String(p.batchSize).padStart(5)}  lr ${num(p.lr).padEnd(7)} ${p.reached ? `${num(p.stepsToTarget)} steps, ${duration(p.wallMsToTarget!)}` : `not reached (${p.status})`}`,
-  );
-  const rec = v.recommended;
+/** B_simple along the run to the target against its training loss, and the reading at the target's loss. */
+export function noiseToTargetLines(t: NoiseToTarget): string[] {
+  const rows = t.segments.map((g) => [
+    `${g.fromStep}-${g.toStep}`,
+    num(g.loss, 4),
+    g.bSimple === undefined ? `- (${g.status})` : num(g.bSimple),
+    g.bSimple === undefined
+      ? ''
+      : `${num(g.low)}..${g.high !== undefined && Number.isFinite(g.high) ? num(g.high) : 'unbounded'}`,
+  ]);
+  const reached = t.reached
+    ? `the target was reached at step ${num(t.reached.step)} (${num(t.reached.samples)} samples) at training loss ${num(t.targetLoss, 4)}`
+    : 'the target was not reached';
   return [
-    `validation against sweep ${v.sweepExperimentId} to ${v.target.metric} ${v.target.value}:`,
-    ...rows,
-    `  recommended B=${rec.batchSize} (x${rec.accumSteps}), lr ${num(rec.lr)}, ${rec.warmupSteps} warm-up: ${rec.reached ? `${num(rec.stepsToTarget)} steps, ${duration(rec.wallMsToTarget!)}` : `not reached${rec.message ? ` (${rec.message})` : ''}`}`,
-    `probe cost ${(v.probeShareOfSweep * 100).toFixed(2)}% of this sweep's ${num(v.sweepSamples)} samples (goal <= ${VALIDATION_GOALS.maxProbeShare * 100}%): ${mark(v.goalsMet.probeShare)}`,
-    `B_simple ${num(v.bSimple)} vs measured B_crit ${num(v.bCrit)}: ratio ${num(v.bCritRatio)} (goal <= ${VALIDATION_GOALS.maxBCritRatio}x): ${mark(v.goalsMet.bCrit)}`,
-    ...(v.sweepAtRecommended?.reached
+    `B_simple along training at B = ${t.batchSize}, LR ${num(t.lr)}; ${reached}:`,
+    ...table(['steps', 'train loss', 'B_simple', `${Math.round((t.segments[0]?.confidence ?? 0.95) * 100)}% CI`], rows)
+      .split('\n')
+      .map((l) => `  ${l}`),
+    ...(t.nearSegments.length > 0
       ? [
-          `  (the sweep's own run at B=${rec.batchSize}, without warm-up: ${duration(v.sweepAtRecommended.wallMsToTarget!)}, ${num(v.sweepAtRecommended.wallMsToTarget! / v.best!.wallMsToTarget!)}x the best)`,
+          `read from ${t.nearSegments.length} segments of steps ${t.nearSegments[0]!.fromStep}-${t.nearSegments.at(-1)!.toStep}: B_simple ${t.nearSegments.map((g) => `${num(g.bSimple)} at loss ${num(g.loss, 3)}`).join(', ')}`,
         ]
       : []),
-    `time to target ${rec.reached ? duration(rec.wallMsToTarget!) : '-'} vs best ${v.best ? `${duration(v.best.wallMsToTarget!)} at B=${v.best.batchSize}` : '-'}: ratio ${num(v.timeRatio)} (goal <= ${VALIDATION_GOALS.maxTimeRatio}): ${mark(v.goalsMet.time)}`,
+    t.atTarget ? `predicted critical batch: ${t.atTarget.text}` : `no prediction at the target: ${t.note ?? ''}`,
+  ];
+}
+
+/** The validation in plain words, with the goals. */
+export function validationText(v: StudyValidation): string {
+  const mark = (ok: boolean | null) => (ok === null ? 'n/a' : ok ? 'met' : 'missed');
+  const rec = v.recommended;
+  const b = v.studyBCrit;
+  const p = v.predictedBCrit;
+  const range = (i: { low: number; high: number }) =>
+    `${num(i.low)}..${Number.isFinite(i.high) ? num(i.high) : 'unbounded'}`;
+  const studySteps = v.studySteps
+    ? `${num(v.studySteps.steps)} (${v.studySteps.basis === 'measured' ? `its best LR ${num(v.studySteps.bestLr)}` : 'its fitted S(B)'})`
+    : '-';
+  return [
+    `validation against study ${v.studyExperimentId} to ${v.target.metric} ${v.target.value}:`,
+    `  compute: recommend ${num(v.recommendSamples)} samples = ${(v.share * 100).toFixed(1)}% of the study's ${num(v.studySamples)} (goal <= ${VALIDATION_GOALS.maxStudyShare * 100}%): ${mark(v.goalsMet.share)}`,
+    `  B_crit: predicted ${p ? `${num(p.estimate)} (${range(p)}, ${p.basis})` : '-'} vs the study's ${b ? `${num(b.estimate)} (${range(b)}, ${b.status})` : '-'}: ratio ${num(v.bCritRatio)} (goal <= ${VALIDATION_GOALS.maxBCritRatio}x): ${mark(v.goalsMet.bCrit)}`,
+    `  training loss at the target: recommend's run ${num(v.recommendTargetLoss, 4)}, the study's ${num(v.studyTargetLoss, 4)}`,
+    `  steps: recommended B=${rec.batchSize} (x${rec.accumSteps}), LR ${num(rec.lr)}, ${rec.warmupSteps} warm-up: ${rec.reached ? num(rec.steps) : `not reached${rec.message ? ` (${rec.message})` : ''}`} vs the study's ${studySteps}: ratio ${num(v.stepsRatio)} (goal <= ${VALIDATION_GOALS.maxStepsRatio}): ${mark(v.goalsMet.steps)}`,
   ].join('\n');
 }

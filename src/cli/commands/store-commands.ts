@@ -16,6 +16,8 @@ import { table } from '../format.js';
 import type { OptionTable } from '../options.js';
 import { findingLines, sweepTable } from '../render-sweep.js';
 import { probeTable } from './find-max.js';
+import { studyFindingLines, studyTable } from './study.js';
+import type { StudySummary } from '../../core/study-plan.js';
 
 const DB_OPTION = {
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', help: 'SQLite store' },
@@ -86,7 +88,7 @@ export const showCommand = defineCommand({
   summary: 'show one experiment: its table and what it shows',
   usage: 'batchlab show ID|latest [--db PATH]',
   description:
-    'Shows one experiment: settings, then the run table and what it shows (a sweep) or every probe and the answer (find-max).',
+    'Shows one experiment: settings, then the run table and what it shows (a sweep), every probe and the answer\n(find-max), or the steps to target and best LR per batch size with the fitted B_crit (a study).',
   options: DB_OPTION,
   positionals: EXPERIMENT_ARGUMENT,
   run: async ({ options, positionals }) =>
@@ -96,7 +98,7 @@ export const showCommand = defineCommand({
   text: (text) => text,
 });
 
-/** Settings and environment, then the sweep table and findings, or find-max's probes and answer. */
+/** Settings and environment, then the sweep table and findings, find-max's probes and answer, or a study's table. */
 function experimentText(store: Store, e: Experiment): string {
   const head = [
     `experiment ${e.id}: ${e.kind}, ${e.status}, created ${e.createdAt}`,
@@ -105,9 +107,17 @@ function experimentText(store: Store, e: Experiment): string {
     '',
   ];
   if (e.kind === 'find-max') return [...head, findMaxLines(store, e)].join('\n');
+  if (e.kind === 'study') return [...head, studyLines(e)].join('\n');
   const summary = e.summary as unknown as SweepSummary | null;
   const findings = summary?.findings ? [`\n${findingLines(summary)}`] : [];
   return [...head, sweepTable(store.runsOf(e.id)), ...findings].join('\n');
+}
+
+/** A stored study: the table per batch size and what it shows (of the batch sizes searched so far). */
+function studyLines(e: Experiment): string {
+  const summary = e.summary as unknown as StudySummary | null;
+  if (summary?.batches === undefined) return `no trial finished yet (${e.status})`;
+  return `${studyTable(summary)}\n\n${studyFindingLines(summary)}`;
 }
 
 /** A stored find-max experiment: its probes in order, and the verified answer when it finished. */

@@ -1,12 +1,18 @@
-/** `batchlab sweep` (and `batchlab demo`): many batch sizes side by side, each in its own process, stored in SQLite. */
+/**
+ * `batchlab sweep` (and `batchlab demo`): many batch sizes side by side, each in a worker process apart from
+ * batchlab (warm, N at once, or Slurm jobs), stored in SQLite.
+ */
 import { resolve } from 'node:path';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
 import { UsageError } from '../../core/errors.js';
 import { parseSeeds, replicateSeeds } from '../../core/parse.js';
 import { REFERENCE_SWEEP_BATCHES } from '../../core/recommend-plan.js';
 import { planSweep } from '../../lab/sweep/plan.js';
+import type { TrainConfig } from '../../engine/tfjs/trainer.js';
 import {
   runSweep,
+  type SweepHooks,
+  type SweepLaunch,
   type SweepResult,
   type SweepOptions as SweepRequest,
   type SweepSettings,
@@ -16,6 +22,7 @@ import { openStore } from '../../store/index.js';
 import { type CommandInput, defineCommand } from '../command.js';
 import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
+import { LAUNCH_OPTIONS, launcherFrom } from '../launch-options.js';
 import { type OptionTable, type Parsed, settingFlags } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
 import { findingLines, sweepTables } from '../render-sweep.js';
@@ -97,7 +104,7 @@ export const SWEEP_OPTIONS = {
     value: 'N',
     default: 100,
     onlyIf: TRAINER_ONLY,
-    help: 'most power iterations for the top Hessian eigenvalue at the end; stops early when converged (0: off)',
+    help: 'most Hessian-vector products (Lanczos) for the top Hessian eigenvalue at the end; stops early when settled (0: off)',
   },
   cmd: {
     type: 'string',
@@ -135,6 +142,7 @@ export const SWEEP_OPTIONS = {
     },
     help: 'with --resume: also rerun the runs that failed on their own (failed, oom, diverged, over-budget, timeout)',
   },
+  ...LAUNCH_OPTIONS,
 } as const satisfies OptionTable;
 
 type SweepOptions = Parsed<typeof SWEEP_OPTIONS>;
@@ -150,10 +158,10 @@ function seedsFrom(o: SweepOptions, given: ReadonlySet<string>): number[] {
   return parseSeeds(o.seeds);
 }
 
-/** The sweep's settings from the flags (the lab reads the batch list and the budget against the data). */
-function settingsFrom(o: SweepOptions, given: ReadonlySet<string>): SweepSettings {
+/** The run config every run shares, from the flags (batch size, LR, seed and budget are set per run). */
+function baseFrom(o: SweepOptions): TrainConfig {
   const iterations = o['sharpness-iterations'];
-  const base = trainConfigFrom(o, {
+  return trainConfigFrom(o, {
     batchSize: 1,
     accumSteps: o.accum,
     budget: {},
@@ -164,6 +172,10 @@ function settingsFrom(o: SweepOptions, given: ReadonlySet<string>): SweepSetting
     noiseEvery: o['noise-every'],
     sharpness: iterations > 0 ? { batchSamples: 1024, iterations } : undefined,
   });
+}
+
+/** The sweep's settings from the flags (the lab reads the batch list and the budget against the data). */
+function settingsFrom(o: SweepOptions, given: ReadonlySet<string>, base: TrainConfig): SweepSettings {
   return planSweep({
     base,
     batchSizes: o['batch-sizes'],
@@ -194,14 +206,28 @@ interface SweepRun {
 /** The sweep: settings from the flags unless only a resume was asked for; then the report. */
 export async function runSweepCommand({ options, given, io, json, signal }: CommandInput<typeof SWEEP_OPTIONS>) {
   // On --resume, setting flags are compared with the stored settings; without any, the stored ones are used.
-  const settings =
-    options.resume === undefined || settingFlags(SWEEP_OPTIONS, given).length > 0
-      ? settingsFrom(options, given)
-      : undefined;
-  const result = await runSweepWithProgress(
-    { dbPath: options.db, settings, resumeId: options.resume, retryFailed: options['retry-failed'] },
-    { io, verbose: !json, signal },
-  );
+  const explicitSettings = options.resume === undefined || settingFlags(SWEEP_OPTIONS, given).length > 0;
+  const launcher = launcherFrom(options, { dbPath: options.db });
+  let result: SweepResult;
+  try {
+    const base = explicitSettings ? baseFrom(options) : undefined;
+    // Warm workers load TF.js and the dataset while this process loads it too, to check the settings.
+    if (base !== undefined && options.cmd === undefined) launcher.prepare?.(base);
+    const settings = base === undefined ? undefined : settingsFrom(options, given, base);
+    result = await runSweepWithProgress(
+      {
+        dbPath: options.db,
+        settings,
+        resumeId: options.resume,
+        retryFailed: options['retry-failed'],
+        launcher,
+        timing: options.timing as SweepLaunch['timing'],
+      },
+      { io, verbose: !json, signal },
+    );
+  } finally {
+    await launcher.close();
+  }
   const reportPath = options['no-report']
     ? undefined
     : writeSweepReport(options.db, result.experiment.id, options.report);
@@ -242,18 +268,21 @@ export const sweepCommand = defineCommand({
   summary: 'train at many batch sizes side by side and show what batch size does',
   description:
     'Trains the same model at many batch sizes, from the same initial weights and sample order per seed,\n' +
-    'each run in its own process. Measures memory, throughput, loss noise, the gradient noise scale,\n' +
-    'held-out metrics, the generalization gap and sharpness; fits memory and step time against B and,\n' +
-    'with a target, the steps/examples trade-off and the critical batch. Ends with a table and the lines\n' +
-    '"What this sweep shows". Ctrl-C or SIGTERM stops cleanly; --resume ID finishes an interrupted sweep (a\n' +
-    'run stopped by a signal, a full disk or a killed batchlab runs again from its start), and --resume ID\n' +
-    '--retry-failed also reruns the runs that failed on their own.',
+    'each run in a worker process of its own (kept warm from run to run; --parallel N at once, or as\n' +
+    'Slurm jobs with --launcher slurm, see docs/cluster.md). Measures memory, throughput, loss noise, the\n' +
+    'gradient noise scale, held-out metrics, the generalization gap and sharpness; fits memory and step\n' +
+    'time against B and, with a target, the steps/examples trade-off and the critical batch. Ends with a\n' +
+    'table and the lines "What this sweep shows". Ctrl-C or SIGTERM stops cleanly; --resume ID finishes\n' +
+    'an interrupted sweep (a run stopped by a signal, a full disk or a killed batchlab runs again from its\n' +
+    'start), and --resume ID --retry-failed also reruns the runs that failed on their own.',
   examples: [
     'batchlab sweep --dataset mnist --model mlp --budget epochs=2',
     'batchlab sweep --dataset mnist --model mlp --budget target=acc:0.97 --lr-rule linear --base-lr 0.05 --warmup-steps 50',
     'batchlab sweep --cmd "python3 train.py --batch-size {batch} --lr {lr} --max-steps {max_steps}" --budget steps=200',
     'batchlab sweep --resume 3',
     'batchlab sweep --resume 3 --retry-failed',
+    'batchlab sweep --dataset mnist --model mlp --parallel 2 --timing isolated',
+    'batchlab sweep --launcher slurm --slurm "--partition=gpu --gres=gpu:1 --time=01:00:00" --cmd "..." --budget steps=5000',
   ],
   ...sweepSpec(),
 });
@@ -263,49 +292,103 @@ function resumeCommand(id: number, dbPath: string): string {
   return `batchlab sweep --resume ${id}${dbPath !== 'batchlab.db' ? ` --db ${dbPath}` : ''}`;
 }
 
-/** Runs the sweep with a progress line per run and a sweep-wide ETA; the signal stops it cleanly. */
+/**
+ * Runs the sweep with a progress line per run (one line for all when runs go at once) and a sweep-wide
+ * ETA; the signal stops it cleanly.
+ */
 export async function runSweepWithProgress(
   opts: SweepRequest,
   out: { io: Io; verbose: boolean; signal: AbortSignal },
 ): Promise<SweepResult> {
   const { io, verbose } = out;
+  const hooks = (opts.launcher?.slots ?? 1) > 1 ? sweepLineHooks(io, verbose) : runLineHooks(io, verbose);
+  try {
+    return await runSweep(opts, { ...hooks, signal: out.signal, onNotice: (text) => io.err(text) });
+  } finally {
+    hooks.close();
+  }
+}
+
+type ProgressHooks = Omit<SweepHooks, 'signal'> & { close(): void };
+
+/** One progress bar per run, one run at a time. */
+function runLineHooks(io: Io, verbose: boolean): ProgressHooks {
   const startMs = performance.now();
   let progress: Progress | undefined;
   let runIndex = 0;
   let runTotal = 1;
-  try {
-    return await runSweep(opts, {
-      signal: out.signal,
-      onNotice: (text) => io.err(text),
-      onRunStart: ({ run, index, total, plan, backend, totalSteps }) => {
-        runIndex = index;
-        runTotal = total;
-        if (verbose)
-          io.err(
-            `run ${index + 1}/${total}: B=${run.batchSize} (${plan}), lr ${num(run.lr, 3)}, seed ${run.seed}, ${num(totalSteps)} steps on ${backend}`,
-          );
-        progress = createProgress({ stream: io.errStream, total: totalSteps, label: `B=${run.batchSize}` });
-      },
-      onStep: ({ step, loss, stepMs, run, totalSteps }) => {
-        const frac = (runIndex + step / Math.max(1, totalSteps)) / runTotal;
-        const elapsed = performance.now() - startMs;
-        progress?.update(step, {
-          loss: loss.toFixed(4),
-          'samples/s': num((run.batchSize * 1000) / stepMs),
-          sweep: `${Math.round(frac * 100)}% done, ${duration((elapsed * (1 - frac)) / Math.max(frac, 1e-9))} left`,
-        });
-      },
-      onRunEnd: ({ run }) => {
-        progress?.done();
-        if (verbose && run.status !== 'done')
-          io.err(
-            `run B=${run.batchSize} seed ${run.seed}: ${run.status}${run.reason ? ` (${run.reason.split('\n')[0]})` : ''}`,
-          );
-      },
-    });
-  } finally {
-    progress?.done();
-  }
+  return {
+    onRunStart: ({ run, index, total, plan, backend, totalSteps }) => {
+      runIndex = index;
+      runTotal = total;
+      if (verbose) io.err(runStartLine({ run, index, total, plan, backend, totalSteps }));
+      progress = createProgress({ stream: io.errStream, total: totalSteps, label: `B=${run.batchSize}` });
+    },
+    onStep: ({ step, loss, stepMs, run, totalSteps }) => {
+      const frac = (runIndex + step / Math.max(1, totalSteps)) / runTotal;
+      const elapsed = performance.now() - startMs;
+      progress?.update(step, {
+        loss: loss.toFixed(4),
+        'samples/s': num((run.batchSize * 1000) / stepMs),
+        sweep: `${Math.round(frac * 100)}% done, ${duration((elapsed * (1 - frac)) / Math.max(frac, 1e-9))} left`,
+      });
+    },
+    onRunEnd: ({ run }) => {
+      progress?.done();
+      if (verbose && run.status !== 'done') io.err(runEndLine(run));
+    },
+    close: () => progress?.done(),
+  };
+}
+
+/** Permille steps of the sweep-wide bar when runs go at once. */
+const SWEEP_BAR_UNITS = 1000;
+
+/** Runs at once: a line when each starts and ends, and one bar for the whole sweep with the runs going. */
+function sweepLineHooks(io: Io, verbose: boolean): ProgressHooks {
+  const going = new Map<number, { batchSize: number; step: number; totalSteps: number }>();
+  // Runs done before this sweep (a resume) are the lowest index seen: with runs at once, plans arrive in
+  // any order, so the first start seen need not be the first run.
+  let doneBefore = Number.POSITIVE_INFINITY;
+  let ended = 0;
+  let total = 1;
+  let progress: Progress | undefined;
+  const draw = () => {
+    const partial = [...going.values()].reduce((a, r) => a + r.step / Math.max(1, r.totalSteps), 0);
+    const fields = { running: [...going.values()].map((r) => `B=${r.batchSize}`).join(' ') || '-' };
+    const finished = (Number.isFinite(doneBefore) ? doneBefore : 0) + ended;
+    progress?.update(Math.round((Math.min(total, finished + partial) / total) * SWEEP_BAR_UNITS), fields);
+  };
+  return {
+    onRunStart: (info) => {
+      total = info.total;
+      doneBefore = Math.min(doneBefore, info.index);
+      progress ??= createProgress({ stream: io.errStream, total: SWEEP_BAR_UNITS, label: 'sweep' });
+      if (verbose) io.err(runStartLine(info));
+      going.set(info.run.id, { batchSize: info.run.batchSize, step: 0, totalSteps: info.totalSteps });
+    },
+    onStep: ({ run, step }) => {
+      const r = going.get(run.id);
+      if (r) r.step = step;
+      draw();
+    },
+    onRunEnd: ({ run }) => {
+      going.delete(run.id);
+      ended++;
+      if (verbose) io.err(run.status === 'done' ? `run B=${run.batchSize} seed ${run.seed}: done` : runEndLine(run));
+      draw();
+    },
+    close: () => progress?.done(),
+  };
+}
+
+function runStartLine(info: Parameters<NonNullable<SweepHooks['onRunStart']>>[0]): string {
+  const { run, index, total, plan, backend, totalSteps } = info;
+  return `run ${index + 1}/${total}: B=${run.batchSize} (${plan}), lr ${num(run.lr, 3)}, seed ${run.seed}, ${num(totalSteps)} steps on ${backend}`;
+}
+
+function runEndLine(run: { batchSize: number; seed: number; status: string; reason: string | null }): string {
+  return `run B=${run.batchSize} seed ${run.seed}: ${run.status}${run.reason ? ` (${run.reason.split('\n')[0]})` : ''}`;
 }
 
 /** Writes the experiment's HTML report; returns its absolute path. */

@@ -42,10 +42,15 @@ export async function findOnPath(name: string, pathVar = process.env.PATH ?? '')
   return undefined;
 }
 
+/** The query's arguments: every GPU, or only `gpu` (an index or UUID; `nvidia-smi -i` takes either). */
+export function computeAppsArgs(gpu?: string): string[] {
+  return gpu === undefined ? [...NVIDIA_SMI_ARGS] : ['-i', gpu, ...NVIDIA_SMI_ARGS];
+}
+
 /** Runs the query once; undefined when it fails or times out. */
-function queryComputeApps(executable: string): Promise<Map<number, number> | undefined> {
+function queryComputeApps(executable: string, gpu?: string): Promise<Map<number, number> | undefined> {
   return new Promise((resolve) => {
-    execFile(executable, [...NVIDIA_SMI_ARGS], { timeout: QUERY_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout) => {
+    execFile(executable, computeAppsArgs(gpu), { timeout: QUERY_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout) => {
       resolve(err ? undefined : parseComputeApps(stdout));
     });
   });
@@ -72,12 +77,15 @@ export class GpuSampler {
     return executable === undefined ? undefined : new GpuSampler(executable);
   }
 
-  /** Bytes of GPU memory the given pids use together; undefined when skipped or the query failed. */
-  async sample(pids: readonly number[]): Promise<number | undefined> {
+  /**
+   * Bytes of GPU memory the given pids use together, on GPU `gpu` only when given (a run given one GPU
+   * of several); undefined when skipped or the query failed.
+   */
+  async sample(pids: readonly number[], gpu?: string): Promise<number | undefined> {
     if (this.busy) return undefined;
     this.busy = true;
     try {
-      const byPid = await queryComputeApps(this.executable);
+      const byPid = await queryComputeApps(this.executable, gpu);
       return byPid === undefined ? undefined : pids.reduce((sum, pid) => sum + (byPid.get(pid) ?? 0), 0);
     } finally {
       this.busy = false;

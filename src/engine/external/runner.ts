@@ -67,6 +67,11 @@ export interface RunTrialOptions {
   cwd?: string;
   /** Added to batchlab's environment (the BATCHLAB_* variables win over these). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The one GPU the trial was given (its index or UUID, as in CUDA_VISIBLE_DEVICES, which the caller
+   * sets in `env`): its GPU memory is read on that GPU only. Default: summed over every GPU.
+   */
+  gpu?: string;
   pollMs?: number;
   gpuPollMs?: number;
   /** Time between SIGTERM and SIGKILL; default: the runner's. */
@@ -404,7 +409,7 @@ class LiveTrial {
       (t) => t.pids,
       () => [this.pgid],
     );
-    const bytes = await this.plan.gpu?.sample(pids);
+    const bytes = await this.plan.gpu?.sample(pids, this.o.gpu);
     if (bytes === undefined) return;
     this.peakGpuBytes = Math.max(this.peakGpuBytes ?? 0, bytes);
     this.checkBudget();

@@ -30,6 +30,8 @@ export interface ExternalTrainerOptions {
   memoryBudget?: { bytes: number; on: BudgetMeasure };
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** The one GPU the run was given (CUDA_VISIBLE_DEVICES set in `env`): GPU memory is read on it only. */
+  gpu?: string;
   /** Runs the trial and owns its processes; default: one of its own, disposed after the run. */
   runner?: TrialRunner;
 }
@@ -218,6 +220,7 @@ export class ExternalTrainer implements Trainer {
         signal: hooks.signal,
         cwd: o.cwd,
         env: o.env,
+        gpu: o.gpu,
         onMetric: (s) =>
           hooks.onProgress?.({
             step: s.step,

@@ -33,6 +33,23 @@ export interface RunState {
   dataBytes: number;
   /** Last measured tensor peak per step shape ("batch/micro-batch"). */
   peaks: Map<string, number>;
+  /** Whether the split tensors are this run's own (disposed at its end) or the caller's. */
+  ownsTensors: boolean;
+}
+
+/** The training and held-out splits of a dataset as resident tensors. */
+export interface DataTensors {
+  train: SplitTensors;
+  test: SplitTensors;
+}
+
+/** The splits of `data` as tensors (dispose them with disposeDataTensors). */
+export function dataTensors(data: Dataset): DataTensors {
+  return { train: toTensors(data, 'train'), test: toTensors(data, 'test') };
+}
+
+export function disposeDataTensors(t: DataTensors): void {
+  tf.dispose([t.train.x, t.train.y, t.test.x, t.test.y]);
 }
 
 /** What a run starts from: the data, the model built with its seeded initial weights, the optimizer. */
@@ -40,13 +57,21 @@ export interface OpenRunOptions {
   data: Dataset;
   built: BuiltModel;
   optimizer: OptimizerConfig;
+  /**
+   * The dataset's splits as tensors, made by the caller and kept by it (a warm worker reuses them from
+   * run to run: tensors are immutable, so no run can change what the next one sees). Default: made
+   * here from `data` and disposed by closeRun.
+   */
+  tensors?: DataTensors;
 }
 
-/** Puts the data on the backend and sets up the optimizer; the run owns `built` from here (closeRun disposes it). */
+/**
+ * Puts the data on the backend (unless the caller's tensors are given) and sets up the optimizer; the run
+ * owns `built` from here (closeRun disposes it).
+ */
 export function openRunState(opts: OpenRunOptions): RunState {
   const { built } = opts;
-  const train = toTensors(opts.data, 'train');
-  const test = toTensors(opts.data, 'test');
+  const { train, test } = opts.tensors ?? dataTensors(opts.data);
   const vars = built.model.trainableWeights.map((w) => w.read() as tf.Variable);
   return {
     built,
@@ -58,13 +83,15 @@ export function openRunState(opts: OpenRunOptions): RunState {
     lossFn: makeLossFn(opts.data, built),
     dataBytes: [train.x, train.y, test.x, test.y].reduce((n, t) => n + t.size * 4, 0),
     peaks: new Map(),
+    ownsTensors: opts.tensors === undefined,
   };
 }
 
-/** Frees everything a run holds: optimizer state, data and initial-weight tensors, the model. */
+/** Frees everything a run holds: optimizer state, initial-weight tensors, its own data tensors, the model. */
 export function closeRun(state: RunState): void {
   state.optimizer.dispose();
-  tf.dispose([...state.initial, state.train.x, state.train.y, state.test.x, state.test.y]);
+  tf.dispose(state.initial);
+  if (state.ownsTensors) disposeDataTensors(state);
   state.built.model.dispose();
 }
 

@@ -20,8 +20,16 @@ import { TRAIN_LOSS_EVAL_SAMPLES, type TrainResult } from '../../core/run.js';
 import type { TrainHooks, TrainSettings } from '../trainer.js';
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint } from './checkpoint.js';
 import { topHessianEigenvalue } from './sharpness.js';
-import { closeRun, distanceFromInit, microBatchFor, openRunState, runStep, type RunState } from './step.js';
-import { evaluate } from './tensors.js';
+import {
+  closeRun,
+  type DataTensors,
+  distanceFromInit,
+  microBatchFor,
+  openRunState,
+  runStep,
+  type RunState,
+} from './step.js';
+import { evaluate, type SplitTensors } from './tensors.js';
 
 export interface TfjsTrainOptions {
   data: Dataset;
@@ -30,7 +38,15 @@ export interface TfjsTrainOptions {
   hooks?: TrainHooks;
   /** Return the final weights in the result (for tests). */
   returnWeights?: boolean;
+  /**
+   * The dataset's splits as tensors, made by the caller and kept by it (a warm worker reuses them from
+   * run to run: tensors are immutable, so no run can change what the next one sees). Default: made
+   * here from `data` and disposed at the end.
+   */
+  tensors?: DataTensors;
 }
+
+export { type DataTensors, dataTensors, disposeDataTensors } from './step.js';
 
 /** A run's tensors (step.ts) and where its loop stands in the data; disposed together (closeRun) in `finally`. */
 interface TrainState extends RunState {
@@ -46,6 +62,8 @@ interface Loop {
   step: number;
   samples: number;
   trainMs: number;
+  /** Time spent in evaluations (the run's evaluation phase). */
+  evalMs: number;
   status: TrainResult['status'];
   reached: TrainResult['reachedTarget'];
   steps: StepRecord[];
@@ -56,9 +74,10 @@ interface Loop {
 export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
   const startMs = performance.now();
   const state = await openRun(opts);
+  const setupMs = performance.now() - startMs;
   try {
     const loop = await trainSteps(state, opts, startMs);
-    return finishRun(state, opts, loop, startMs);
+    return finishRun(state, opts, loop, { startMs, setupMs });
   } finally {
     closeRun(state);
   }
@@ -79,13 +98,21 @@ function planOf(settings: TrainSettings, step: number): { batchSize: number; mic
 async function trainSteps(state: TrainState, opts: TfjsTrainOptions, startMs: number): Promise<Loop> {
   const { settings, hooks } = opts;
   const n = opts.data.train.count;
-  const loop: Loop = { ...state.start, trainMs: 0, status: 'done', reached: undefined, steps: [], evals: [] };
+  const loop: Loop = {
+    ...state.start,
+    trainMs: 0,
+    evalMs: 0,
+    status: 'done',
+    reached: undefined,
+    steps: [],
+    evals: [],
+  };
   const evaluateNow = () =>
     recordEval(loop, opts, startMs, {
       step: loop.step,
       samples: loop.samples,
       split: 'test',
-      ...evaluate(state.built, state.test, state.lossFn, settings.evalTestLimit),
+      ...timedEval(state, loop, state.test, settings.evalTestLimit),
     });
   // An evaluation where the run starts gives every curve its starting point.
   if (settings.evalEvery > 0) evaluateNow();
@@ -127,15 +154,30 @@ async function trainSteps(state: TrainState, opts: TfjsTrainOptions, startMs: nu
           step: loop.step,
           samples: loop.samples,
           split: 'train',
-          ...evaluate(state.built, state.train, state.lossFn, TRAIN_LOSS_EVAL_SAMPLES),
+          ...timedEval(state, loop, state.train, TRAIN_LOSS_EVAL_SAMPLES),
         });
-      if (loop.reached) {
-        loop.status = 'target-reached';
-        break;
-      }
+    }
+    const stop =
+      loop.reached && targetStopStep(loop.reached.step, settings.targetOvershoot, settings.targetOvershootMinSteps);
+    if (stop !== undefined && loop.step >= stop) {
+      loop.status = 'target-reached';
+      break;
     }
   }
   return loop;
+}
+
+/** An evaluation, its time added to the run's evaluation phase. */
+function timedEval(state: TrainState, loop: Loop, split: SplitTensors, limit?: number) {
+  const t0 = performance.now();
+  const metrics = evaluate(state.built, split, state.lossFn, limit);
+  loop.evalMs += performance.now() - t0;
+  return metrics;
+}
+
+/** The step a run that reached its target at `reachedStep` stops at: ceil((1 + overshoot) x reachedStep), and at least minSteps past it. */
+export function targetStopStep(reachedStep: number, overshoot = 0, minSteps = 0): number {
+  return Math.max(Math.ceil((1 + Math.max(0, overshoot)) * reachedStep), reachedStep + Math.max(0, minSteps));
 }
 
 /** Keeps an evaluation, tells the hooks, and notes where the target was first reached. */
@@ -147,16 +189,26 @@ function recordEval(loop: Loop, opts: TfjsTrainOptions, startMs: number, rec: Ev
   }
 }
 
-/** The final evaluations, the checkpoint when asked for, and the result. */
-function finishRun(state: TrainState, opts: TfjsTrainOptions, loop: Loop, startMs: number): TrainResult {
+/** The final evaluations, the checkpoint when asked for, and the result with its phase timings. */
+function finishRun(
+  state: TrainState,
+  opts: TfjsTrainOptions,
+  loop: Loop,
+  times: { startMs: number; setupMs: number },
+): TrainResult {
   const { settings } = opts;
-  const test = evaluate(state.built, state.test, state.lossFn);
+  const test = timedEval(state, loop, state.test);
   if (loop.evals.at(-1)?.step !== loop.step)
-    recordEval(loop, opts, startMs, { step: loop.step, samples: loop.samples, split: 'test', ...test });
+    recordEval(loop, opts, times.startMs, { step: loop.step, samples: loop.samples, split: 'test', ...test });
   if (loop.reached && loop.status === 'done') loop.status = 'target-reached';
-  const train = evaluate(state.built, state.train, state.lossFn, settings.evalTrainLimit);
+  const train = timedEval(state, loop, state.train, settings.evalTrainLimit);
   loop.evals.push({ step: loop.step, samples: loop.samples, split: 'train', ...train });
   if (settings.saveCheckpoint) saveCheckpoint(state, settings, loop);
+  const sharpnessStartMs = performance.now();
+  const sharpness = measureSharpness(state, settings);
+  const sharpnessMs = performance.now() - sharpnessStartMs;
+  const wallMs = performance.now() - times.startMs;
+  const { setupMs } = times;
   const steps = loop.steps;
   return {
     status: loop.status,
@@ -164,25 +216,39 @@ function finishRun(state: TrainState, opts: TfjsTrainOptions, loop: Loop, startM
     evals: loop.evals,
     final: { train, test },
     trainMs: loop.trainMs,
-    wallMs: performance.now() - startMs,
+    wallMs,
     samples: loop.samples,
     peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
     distanceFromInit: distanceFromInit(state),
-    sharpness: settings.sharpness
-      ? {
-          ...settings.sharpness,
-          topEigenvalue: topHessianEigenvalue({
-            built: state.built,
-            vars: state.vars,
-            train: state.train,
-            lossFn: state.lossFn,
-            ...settings.sharpness,
-            seed: settings.seed,
-          }),
-        }
-      : undefined,
+    sharpness,
     reachedTarget: loop.reached,
+    phasesMs: {
+      setup: setupMs,
+      train: loop.trainMs,
+      eval: loop.evalMs,
+      ...(sharpness ? { sharpness: sharpnessMs } : {}),
+      other: Math.max(0, wallMs - setupMs - loop.trainMs - loop.evalMs - (sharpness ? sharpnessMs : 0)),
+    },
     weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
+  };
+}
+
+/** The top Hessian eigenvalue at the end (Lanczos, sharpness.ts) when asked for. */
+function measureSharpness(state: TrainState, settings: TrainSettings): TrainResult['sharpness'] {
+  if (!settings.sharpness) return undefined;
+  const estimate = topHessianEigenvalue({
+    built: state.built,
+    vars: state.vars,
+    train: state.train,
+    lossFn: state.lossFn,
+    ...settings.sharpness,
+    seed: settings.seed,
+  });
+  return {
+    ...settings.sharpness,
+    topEigenvalue: estimate.topEigenvalue,
+    method: 'lanczos',
+    products: estimate.products,
   };
 }
 
@@ -213,7 +279,7 @@ async function openRun(opts: TfjsTrainOptions): Promise<TrainState> {
   const { settings } = opts;
   const built = await buildModel(opts.model, opts.data, settings.seed);
   const state: TrainState = {
-    ...openRunState({ data: opts.data, built, optimizer: settings.optimizer }),
+    ...openRunState({ data: opts.data, built, optimizer: settings.optimizer, tensors: opts.tensors }),
     position: { epoch: 0, cursor: 0 },
     order: epochOrder(opts.data.train.count, settings.seed, 0),
     start: { step: 0, samples: 0, lr: 0, batchSize: 0 },

@@ -23,7 +23,7 @@ import type { Dataset, LoadOptions } from '../../data/types.js';
 import { DEFAULT_HIDDEN, modelHasConv, type ModelSpec, outputUnits } from '../../models/index.js';
 import { selectBackend, type BackendChoice } from '../backends/select.js';
 import type { RunPlan, Trainer, TrainHooks } from '../trainer.js';
-import { trainTfjs } from './train.js';
+import { type DataTensors, trainTfjs } from './train.js';
 
 export interface TrainConfig {
   dataset: string;
@@ -52,6 +52,10 @@ export interface TrainConfig {
   /** Held-out samples for the periodic evaluations (the final one uses all). */
   evalTestLimit?: number;
   target?: TrainTarget;
+  /** Train on past the target for this fraction of its steps (TrainSettings.targetOvershoot); default 0. */
+  targetOvershoot?: number;
+  /** At least this many steps past the target (TrainSettings.targetOvershootMinSteps); default 0. */
+  targetOvershootMinSteps?: number;
   /** Measure the gradient noise scale every N steps (see TrainSettings.noiseEvery). */
   noiseEvery?: number;
   /** First step at which noiseEvery applies (default 1). */
@@ -251,16 +255,27 @@ function readCheckpointFile(file: string): { bytes: Uint8Array; file: string } {
   }
 }
 
+/**
+ * Where a warm worker keeps the dataset from run to run (engine/tfjs/warm.ts DatasetCache), so only the
+ * first run of a process pays for loading it; prepare() asks it, so its time is the run's `data` phase.
+ */
+export interface DataSource {
+  data(config: TrainConfig): Dataset;
+  /** The splits as tensors on the current backend (asked for after the backend was picked). */
+  tensors(config: TrainConfig): DataTensors;
+}
+
 /** Trains with `config` on a prepared context; `write` saves the final checkpoint when the config asks for one. */
 async function runTraining(
   config: TrainConfig,
   ctx: RunContext,
   hooks: TrainHooks,
-  write: CheckpointWriter | undefined,
+  use: { write?: CheckpointWriter; tensors?: DataTensors },
 ): Promise<TrainResult> {
   const schedule = lrScheduleOf(config, ctx.totalSteps);
   const phases = ctx.phases;
   const saveTo = config.checkpoint?.saveTo;
+  const { write, tensors } = use;
   return trainTfjs({
     data: ctx.data,
     model: config.model,
@@ -281,6 +296,8 @@ async function runTraining(
       evalTrainLimit: config.evalTrainLimit,
       evalTestLimit: config.evalTestLimit,
       target: config.target,
+      targetOvershoot: config.targetOvershoot,
+      targetOvershootMinSteps: config.targetOvershootMinSteps,
       noiseEvery: config.noiseEvery,
       noiseFromStep: config.noiseFromStep,
       sharpness: config.sharpness,
@@ -288,6 +305,7 @@ async function runTraining(
       saveCheckpoint: saveTo === undefined || write === undefined ? undefined : (bytes) => write(saveTo, bytes),
     },
     hooks,
+    tensors,
   });
 }
 
@@ -309,14 +327,27 @@ export function readVmHwmBytes(): number | undefined {
 export class TfjsTrainer implements Trainer<RunContext> {
   readonly config: TrainConfig;
   private prepared: Promise<RunContext> | undefined;
+  private readonly source: DataSource | undefined;
+  private tensors: DataTensors | undefined;
+  /** Time prepare() took: loading the data (or taking it from the source) and picking the backend. */
+  private prepareMs = 0;
 
   private readonly writeCheckpoint: CheckpointWriter | undefined;
 
-  /** `writeCheckpoint` saves the checkpoint a config asks for (`checkpoint.saveTo`); without one such a config is refused. */
-  constructor(config: TrainConfig, prepared?: RunContext, writeCheckpoint?: CheckpointWriter) {
+  /**
+   * `source`: where to take the dataset and its tensors from (kept by the caller); default: loaded for
+   * this run. `writeCheckpoint` saves the checkpoint a config asks for (`checkpoint.saveTo`); without
+   * one such a config is refused.
+   */
+  constructor(
+    config: TrainConfig,
+    prepared?: RunContext,
+    use: { source?: DataSource; writeCheckpoint?: CheckpointWriter } = {},
+  ) {
     this.config = config;
     this.prepared = prepared && Promise.resolve(prepared);
-    this.writeCheckpoint = writeCheckpoint;
+    this.source = use.source;
+    this.writeCheckpoint = use.writeCheckpoint;
   }
 
   prepare(): Promise<RunContext> {
@@ -324,12 +355,27 @@ export class TfjsTrainer implements Trainer<RunContext> {
       return Promise.reject(
         new UsageError('this run saves a checkpoint but its trainer was given no file writer; pass one to TfjsTrainer'),
       );
-    this.prepared ??= prepareRun(this.config);
+    this.prepared ??= this.timedPrepare();
     return this.prepared;
   }
 
+  private async timedPrepare(): Promise<RunContext> {
+    const startMs = performance.now();
+    try {
+      const ctx = await prepareRun(this.config, this.source?.data(this.config));
+      this.tensors = this.source?.tensors(this.config);
+      return ctx;
+    } finally {
+      this.prepareMs = performance.now() - startMs;
+    }
+  }
+
   async run(hooks: TrainHooks = {}): Promise<TrainResult> {
-    const result = await runTraining(this.config, await this.prepare(), hooks, this.writeCheckpoint);
-    return { ...result, vmHwmBytes: readVmHwmBytes() };
+    const result = await runTraining(this.config, await this.prepare(), hooks, {
+      write: this.writeCheckpoint,
+      tensors: this.tensors,
+    });
+    const phasesMs = result.phasesMs && { ...result.phasesMs, data: this.prepareMs };
+    return { ...result, phasesMs, vmHwmBytes: readVmHwmBytes() };
   }
 }

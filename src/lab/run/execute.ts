@@ -10,11 +10,12 @@
  */
 import { ExternalTrainer, type ExternalTrainerOptions } from '../../engine/external/trainer.js';
 import type { TrainConfig } from '../../engine/tfjs/trainer.js';
-import type { RunSummary } from '../../core/summary.js';
+import type { RunSummary, RunTiming } from '../../core/summary.js';
 import { FAILURE_CODE } from '../../engine/oom.js';
 import { openStore, type Run, UNFINISHED_RUN_STATUSES } from '../../store/index.js';
 import { runInWorker } from './child.js';
 import type { AttemptRecord, RunEndStatus, RunHooks, RunOutcome, RunRecord } from './outcome.js';
+import type { WorkerPool } from './pool.js';
 import { runAndRecord } from './record.js';
 
 /** A TF.js model trained by batchlab's own loop; `execArgv` adds Node flags to its process. */
@@ -37,6 +38,10 @@ export interface ExecuteOptions {
   /** Where to record the run (a run row created beforehand); absent for a probe that stores nothing. */
   record?: RunRecord;
   hooks?: RunHooks;
+  /** Warm worker processes for a TF.js run (pool.ts); default: a fresh process of its own. */
+  workers?: WorkerPool;
+  /** How the run is timed when other runs share the machine (stored with its summary). */
+  timing?: RunTiming;
 }
 
 /** The function that runs runs: executeRun, or a stand-in in tests. */
@@ -54,9 +59,9 @@ export async function executeRun(spec: RunSpec, options: ExecuteOptions = {}): P
   const record = begun?.attempt;
   const outcome =
     spec.kind === 'tfjs'
-      ? await runTfjs(spec, record, options.hooks)
+      ? await runTfjs(spec, record, options)
       : await runAndRecord(new ExternalTrainer(spec), {
-          identity: { seed: spec.values.seed ?? 0, lr: spec.values.lr ?? NaN },
+          identity: { seed: spec.values.seed ?? 0, lr: spec.values.lr ?? NaN, timing: options.timing },
           record,
           hooks: options.hooks,
         });
@@ -93,11 +98,17 @@ function storedOutcome(run: Run): Omit<RunOutcome, 'wallMs'> {
 }
 
 /**
- * A TF.js run in its worker. A worker that died without recording its end (SIGKILL, V8 heap, a crash)
- * has it recorded here, under the same attempt.
+ * A TF.js run in its worker (a warm one from `options.workers`, or a fresh process). A worker that died
+ * without recording its end (SIGKILL, V8 heap, a crash) has it recorded here, under the same attempt.
  */
-async function runTfjs(spec: TfjsRunSpec, record: AttemptRecord | undefined, hooks?: RunHooks): Promise<RunOutcome> {
-  const outcome = await runInWorker({ config: spec.config, record }, { ...hooks, execArgv: spec.execArgv });
+async function runTfjs(
+  spec: TfjsRunSpec,
+  record: AttemptRecord | undefined,
+  options: ExecuteOptions,
+): Promise<RunOutcome> {
+  const job = { config: spec.config, record, timing: options.timing };
+  const hooks = { ...options.hooks, execArgv: spec.execArgv };
+  const outcome = await (options.workers ? options.workers.run(job, hooks) : runInWorker(job, hooks));
   if (record && outcome.status !== 'done') {
     const store = openStore(record.dbPath);
     try {

@@ -9,7 +9,7 @@
  * runs it again; one that failed on its own (diverged, out of memory, its command's error) keeps that
  * status (classifyRunFailure in the store, then the OOM table of engine/oom.ts).
  */
-import type { TrainResult } from '../../core/run.js';
+import type { RunPhasesMs, TrainResult } from '../../core/run.js';
 import { type RunFacts, summarizeRun } from '../../core/summarize-run.js';
 import type { RunSummary } from '../../core/summary.js';
 import { classifyError, type RunFailure } from '../../engine/oom.js';
@@ -35,8 +35,8 @@ export function checkpointWriter(storePath?: string): CheckpointWriter {
   };
 }
 
-/** What the summary needs that the trainer's plan does not say: the seed, the peak LR, the target. */
-export type RunIdentity = Pick<RunFacts, 'seed' | 'lr' | 'target'>;
+/** What the summary needs that the trainer's plan does not say: the seed, the peak LR, the target, how it was timed. */
+export type RunIdentity = Pick<RunFacts, 'seed' | 'lr' | 'target' | 'timing'>;
 
 /** An outcome before its wall time is known. */
 type Ending = Omit<RunOutcome, 'wallMs'>;
@@ -50,6 +50,7 @@ export function summarize(result: TrainResult, plan: RunPlan, identity: RunIdent
     accumSteps: plan.accumSteps,
     backend: plan.backend,
     vmHwmBytes: result.vmHwmBytes,
+    timing: identity.timing,
   });
 }
 
@@ -72,10 +73,13 @@ function interrupted(reason: string): RunFailure {
   return { status: 'interrupted', code: 'BATCHLAB_INTERRUPTED', reason };
 }
 
-/** Runs `trainer` to its end and records it under `record` (when given); never throws for a failed run. */
+/**
+ * Runs `trainer` to its end and records it under `record` (when given); never throws for a failed run.
+ * `phasesMs`: phases measured before the trainer started (a worker's process start), added to the summary's.
+ */
 export async function runAndRecord(
   trainer: Trainer,
-  o: { identity: RunIdentity; record?: AttemptRecord; hooks?: RunHooks },
+  o: { identity: RunIdentity; record?: AttemptRecord; hooks?: RunHooks; phasesMs?: Partial<RunPhasesMs> },
 ): Promise<RunOutcome> {
   const startMs = performance.now();
   let store: Store | undefined;
@@ -91,16 +95,30 @@ export async function runAndRecord(
   }
 }
 
+/** The result with phases measured outside the trainer added to its own (a trainer that measures none gets none). */
+function withPhases(result: TrainResult, extra: Partial<RunPhasesMs> | undefined): TrainResult {
+  if (!result.phasesMs || !extra) return result;
+  const phasesMs: RunPhasesMs = { ...result.phasesMs };
+  for (const [k, ms] of Object.entries(extra) as [keyof RunPhasesMs, number][]) phasesMs[k] = (phasesMs[k] ?? 0) + ms;
+  return { ...result, phasesMs };
+}
+
 /** Trains, recording steps and evaluations as they come; how it ended (never throws). */
 async function train(
   trainer: Trainer,
-  o: { identity: RunIdentity; record?: AttemptRecord; hooks?: RunHooks; store?: Store },
+  o: {
+    identity: RunIdentity;
+    record?: AttemptRecord;
+    hooks?: RunHooks;
+    store?: Store;
+    phasesMs?: Partial<RunPhasesMs>;
+  },
 ): Promise<Ending> {
   const hooks = o.hooks ?? {};
   try {
     const plan = await trainer.prepare();
     hooks.onStart?.(plan);
-    const result = await trainRecorded(trainer, o.store, o.record, hooks);
+    const result = withPhases(await trainRecorded(trainer, o.store, o.record, hooks), o.phasesMs);
     const summary = summarize(result, plan, o.identity);
     return result.status === 'interrupted'
       ? { status: 'interrupted', summary, code: 'BATCHLAB_INTERRUPTED', reason: INTERRUPTED_REASON }
@@ -145,7 +163,7 @@ function recordEnd(store: Store | undefined, record: AttemptRecord | undefined, 
   }
 }
 
-/** The trainer's run, with its steps and evaluations going to the store as they come. */
+/** The trainer's run, with its steps and evaluations going to the store as they come (the time spent writing is its `record` phase). */
 async function trainRecorded(
   trainer: Trainer,
   store: Store | undefined,
@@ -156,23 +174,35 @@ async function trainRecorded(
   const attempt = record?.attempt;
   const writer = store ? new StepWriter(store, runId, { attempt }) : undefined;
   let trained = false;
+  let recordMs = 0;
+  const timed = (write: () => void) => {
+    const t0 = performance.now();
+    write();
+    recordMs += performance.now() - t0;
+  };
   try {
     const result = await trainer.run({
       signal: hooks.signal,
       onProgress: (p) => hooks.onStep?.(p),
-      onStep: (s) => writer?.add(s),
-      onEval: (e) => {
-        writer?.flush();
-        store?.appendEvals(runId, [e], { attempt });
-      },
+      onStep: (s) => writer && timed(() => writer.add(s)),
+      onEval: (e) =>
+        timed(() => {
+          writer?.flush();
+          store?.appendEvals(runId, [e], { attempt });
+        }),
     });
+    // The last steps of a run that trained must be written (a failure here is the run's end).
+    if (writer) timed(() => writer.close());
     trained = true;
-    return result;
+    const phasesMs = result.phasesMs && {
+      ...result.phasesMs,
+      record: recordMs,
+      other: Math.max(0, (result.phasesMs.other ?? 0) - recordMs),
+    };
+    return { ...result, phasesMs };
   } finally {
-    // The last steps of a run that trained must be written (a failure here is the run's end); after a
-    // failed run, its own error is the one to report.
-    if (trained) writer?.close();
-    else closeQuietly(writer);
+    // After a failed run (or a failed last write), its own error is the one to report.
+    if (!trained) closeQuietly(writer);
   }
 }
 

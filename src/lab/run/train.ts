@@ -47,7 +47,7 @@ export async function train(
   hooks: TrainHooks & { onStart?(start: TrainStart): void } = {},
   options: TrainOptions = {},
 ): Promise<TrainOutcome> {
-  const ctx = await new TfjsTrainer(config, undefined, checkpointWriter()).prepare();
+  const ctx = await new TfjsTrainer(config, undefined, { writeCheckpoint: checkpointWriter() }).prepare();
   const evalEvery =
     config.evalEvery === 0 && options.evalsPerRun !== undefined
       ? Math.max(1, Math.round(ctx.totalSteps / options.evalsPerRun))
@@ -62,7 +62,9 @@ export async function train(
     evalEvery,
     phases: ctx.phases,
   });
-  const result = await new TfjsTrainer(run, ctx, checkpointWriter()).run(hooks).catch(asOutOfMemory);
+  const result = await new TfjsTrainer(run, ctx, { writeCheckpoint: checkpointWriter() })
+    .run(hooks)
+    .catch(asOutOfMemory);
   return { plan, result, summary: summarize(result, plan, run) };
 }
 

@@ -27,9 +27,12 @@ import { checkTrainConfig, type DataFacts, type TrainConfig } from '../../engine
 import { classifyRunFailure, type Experiment, openStore, type Run, type Store } from '../../store/index.js';
 import { environment } from '../environment.js';
 import { type HeldLock, runExperimentLocked } from '../experiment-lock.js';
+import { type Launcher, localLauncher } from '../launch/launcher.js';
+import { runEach } from '../launch/queue.js';
 import { checkResumable } from '../resume.js';
-import { executeRun, type RunSpec } from '../run/execute.js';
+import type { RunSpec } from '../run/execute.js';
 import type { RunOutcome } from '../run/outcome.js';
+import { remeasureAlone } from './timing.js';
 
 /** Everything that defines a sweep; stored with the experiment, and compared on resume. */
 export interface SweepSettings {
@@ -62,6 +65,17 @@ export interface SweepHooks {
   /** One line the user should see: a stale lock taken over, failed runs that will run again. */
   onNotice?(text: string): void;
   signal?: AbortSignal;
+}
+
+/** How a sweep's runs are run: where, how many at once, and how their step time is measured. */
+export interface SweepLaunch {
+  /** Default: the local launcher, one run at a time in a warm worker process. Closed by the caller. */
+  launcher?: Launcher;
+  /**
+   * 'isolated': after runs that shared the machine, re-measure the step time of each batch size alone
+   * (timing.ts); 'shared' (default): keep the step times the runs measured, marked as shared.
+   */
+  timing?: 'shared' | 'isolated';
 }
 
 export interface SweepResult {
@@ -126,7 +140,7 @@ export function runConfig(s: SweepSettings, batchSize: number, seed: number): Tr
 }
 
 /** What to run: a new sweep (`settings`), or `resumeId`'s unfinished runs (its stored settings must equal `settings` when given). */
-export interface SweepOptions {
+export interface SweepOptions extends SweepLaunch {
   dbPath: string;
   settings?: SweepSettings;
   resumeId?: number;
@@ -167,7 +181,7 @@ export async function runSweep(opts: SweepOptions, hooks: SweepHooks = {}): Prom
           prepareResume(store, id, opts.retryFailed ?? false, hooks);
         },
       },
-      (lock) => runHeld(store, lock, opts.dbPath, hooks),
+      (lock) => runLaunched(opts, { store, lock, dbPath: opts.dbPath, timing: opts.timing }, hooks),
     );
   } catch (err) {
     throw stoppedError(store, lockedId, opts.dbPath, err);
@@ -176,17 +190,47 @@ export async function runSweep(opts: SweepOptions, hooks: SweepHooks = {}): Prom
   }
 }
 
+/** A sweep held under its lock, and where its runs go. */
+interface HeldSweep {
+  store: Store;
+  lock: HeldLock;
+  dbPath: string;
+  launcher: Launcher;
+  timing?: SweepLaunch['timing'];
+}
+
+/**
+ * Runs the held sweep with `opts.launcher`, or a local one made here and closed before the caller
+ * releases the lock: it ends what it holds (warm workers, jobs) before another process may take it.
+ */
+async function runLaunched(
+  opts: SweepLaunch,
+  held: Omit<HeldSweep, 'launcher'>,
+  hooks: SweepHooks,
+): Promise<SweepResult> {
+  const launcher = opts.launcher ?? localLauncher();
+  try {
+    return await runHeld({ ...held, launcher }, hooks);
+  } finally {
+    if (!opts.launcher) await launcher.close();
+  }
+}
+
 /** Runs the experiment's unfinished runs under its lock, then writes its summary and status. */
-async function runHeld(store: Store, lock: HeldLock, dbPath: string, hooks: SweepHooks): Promise<SweepResult> {
+async function runHeld(held: HeldSweep, hooks: SweepHooks): Promise<SweepResult> {
+  const { store, lock, dbPath, launcher } = held;
   const experiment = store.getExperiment(lock.experimentId);
   const settings = experiment.settings as unknown as SweepSettings;
+  if (!settings.command) launcher.prepare?.(settings.base);
   const startMs = performance.now();
   store.setExperimentStatus(experiment.id, 'running');
   const signal = AbortSignal.any([lock.lost, ...(hooks.signal ? [hooks.signal] : [])]);
-  const stop = await runPending(store, experiment, settings, dbPath, { ...hooks, signal });
+  const stop = await runPending({ store, experiment, settings, dbPath, launcher }, { ...hooks, signal });
+  let status: SweepResult['status'] = stop === undefined ? 'done' : 'interrupted';
+  if (status === 'done' && held.timing === 'isolated')
+    status = await remeasureAlone({ store, experiment, settings, signal });
   // The new owner writes the experiment's status and summary from now on.
   if (lock.lost.aborted) throw lostLockError(experiment.id);
-  const status = stop === undefined ? 'done' : 'interrupted';
   const finished = store.runsOf(experiment.id).filter((r) => r.status === 'done' && r.summary);
   const summary = summarizeSweep(
     finished.map((r) => r.summary as unknown as RunSummary),
@@ -238,40 +282,69 @@ function prepareResume(store: Store, id: number, retryFailed: boolean, hooks: Sw
   }
 }
 
-/** A run that stopped the sweep: it ended interrupted. */
+/** Where a sweep's runs go. */
+interface SweepContext {
+  store: Store;
+  experiment: Experiment;
+  settings: SweepSettings;
+  dbPath: string;
+  launcher: Launcher;
+}
+
+/** A run that stopped the sweep: it ended interrupted, or never began. */
 type Stop = { run: Run; outcome: RunOutcome };
 
-/** Runs every unfinished run in order; stops at an abort or at a run that was interrupted (returned). */
-async function runPending(
-  store: Store,
-  experiment: Experiment,
-  settings: SweepSettings,
-  dbPath: string,
-  hooks: SweepHooks & { signal: AbortSignal },
-): Promise<Stop | undefined> {
+/**
+ * Runs every unfinished run, in order, `launcher.slots` at once; stops starting runs at an abort or at a
+ * run that was interrupted (the runs already going finish, or stop on the same signal). Returns the first
+ * interrupted run, or the first that never began; undefined when every run ended.
+ */
+async function runPending(ctx: SweepContext, hooks: SweepHooks & { signal: AbortSignal }): Promise<Stop | undefined> {
+  const { store, experiment, settings, dbPath, launcher } = ctx;
   const pending = store.unfinishedRuns(experiment.id);
   const total = store.runsOf(experiment.id).length;
   const doneBefore = total - pending.length;
-  for (const [i, run] of pending.entries()) {
-    if (hooks.signal.aborted)
-      return { run, outcome: { status: 'interrupted', reason: 'stopped before it began', wallMs: 0 } };
-    let totalSteps = 0;
-    const outcome = await executeRun(runSpec(settings, run), {
-      record: { dbPath, runId: run.id },
-      hooks: {
-        signal: hooks.signal,
-        onStart: (plan) => {
-          totalSteps = plan.totalSteps;
-          hooks.onRunStart?.({ run, index: doneBefore + i, total, plan: plan.plan, backend: plan.backend, totalSteps });
+  const scheduling = new AbortController();
+  const stopScheduling = () => scheduling.abort();
+  hooks.signal.addEventListener('abort', stopScheduling, { once: true });
+  if (hooks.signal.aborted) stopScheduling();
+  let stop: Stop | undefined;
+  try {
+    await runEach(pending, { limit: launcher.slots, signal: scheduling.signal }, async (run, i) => {
+      let totalSteps = 0;
+      const outcome = await launcher.execute(runSpec(settings, run), {
+        record: { dbPath, runId: run.id },
+        hooks: {
+          signal: hooks.signal,
+          onStart: (plan) => {
+            totalSteps = plan.totalSteps;
+            hooks.onRunStart?.({
+              run,
+              index: doneBefore + i,
+              total,
+              plan: plan.plan,
+              backend: plan.backend,
+              totalSteps,
+            });
+          },
+          onStep: (p) => hooks.onStep?.({ run, totalSteps, ...p }),
         },
-        onStep: (p) => hooks.onStep?.({ run, totalSteps, ...p }),
-      },
+      });
+      const stored = store.getRun(run.id);
+      hooks.onRunEnd?.({ run: stored, outcome });
+      if (outcome.status === 'interrupted') {
+        stop ??= { run: stored, outcome };
+        stopScheduling();
+      }
     });
-    const stored = store.getRun(run.id);
-    hooks.onRunEnd?.({ run: stored, outcome });
-    if (outcome.status === 'interrupted') return { run: stored, outcome };
+  } finally {
+    hooks.signal.removeEventListener('abort', stopScheduling);
   }
-  return undefined;
+  if (stop !== undefined || !scheduling.signal.aborted) return stop;
+  const notBegun = store.unfinishedRuns(experiment.id)[0];
+  return (
+    notBegun && { run: notBegun, outcome: { status: 'interrupted', reason: 'stopped before it began', wallMs: 0 } }
+  );
 }
 
 /** The resume command for a message. */

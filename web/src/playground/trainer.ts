@@ -157,6 +157,7 @@ export class PlaygroundRun {
     const last = this.evals.at(-1);
     const test = last?.step === this.steps.length ? { loss: last.loss, accuracy: last.accuracy } : this.evaluateTest();
     const train = evaluate(this.state.built, this.state.train, this.state.lossFn, TRAIN_EVAL_LIMIT);
+    const estimate = topHessianEigenvalue({ ...this.state, ...SHARPNESS, seed: this.config.seed });
     const result: TrainResult = {
       status: 'done',
       steps: this.steps,
@@ -167,10 +168,7 @@ export class PlaygroundRun {
       samples: this.samples,
       peakBytes: this.steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
       distanceFromInit: distanceFromInit(this.state),
-      sharpness: {
-        ...SHARPNESS,
-        topEigenvalue: topHessianEigenvalue({ ...this.state, ...SHARPNESS, seed: this.config.seed }),
-      },
+      sharpness: { ...SHARPNESS, method: 'lanczos', ...estimate },
     };
     const { batchSize, seed, lr, backend } = this.config;
     this.summary = summarizeRun(result, { batchSize, microBatchSize: batchSize, accumSteps: 1, seed, lr, backend });
