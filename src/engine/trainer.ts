@@ -97,6 +97,15 @@ export interface TrainSettings {
   sharpness?: { batchSamples: number; iterations: number };
   target?: TrainTarget;
   /**
+   * The batch of each 1-based step when it changes during the run (a batch-size schedule): effective
+   * batch B and micro-batch b (B = b x k); `batchSize` and `accumSteps` then describe the first step.
+   */
+  planAt?: (step: number) => { batchSize: number; microBatchSize: number };
+  /** Resume from a checkpoint (tfjs/checkpoint.ts): its bytes, and its file name for messages. */
+  resumeFrom?: { bytes: Uint8Array; file: string };
+  /** Called once at the end (done, target reached or interrupted) with a checkpoint of the final state. */
+  saveCheckpoint?: (bytes: Uint8Array, at: { step: number; samples: number }) => void;
+  /**
    * Keep training after the target is reached, for this fraction of the steps it took (0.2: to step
    * ceil(1.2 S)), so the steps just past the target are measured too (recommend reads the noise scale
    * on both sides of the target's training loss). Default 0: stop at the evaluation that reached it.

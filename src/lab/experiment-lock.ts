@@ -58,6 +58,43 @@ export function holdExperimentLock(store: Store, experimentId: number, o: HoldLo
   };
 }
 
+/** How runExperimentLocked opens its experiment: a new one, or one to resume. */
+export interface LockedStart extends Omit<HoldLockOptions, 'acquired'> {
+  /** The experiment to resume; undefined: `create` a new one. */
+  resumeId?: number;
+  /** Creates the experiment, its runs and its lock (store.acquireExperimentLock) in one transaction; its id. */
+  create(): number;
+  /** Refuses a `resumeId` that cannot be resumed (its kind, its settings); before the lock is taken. */
+  check(id: number): void;
+  /** Under the lock of a resumed experiment: marks what a killed process left running as interrupted. */
+  prepare(id: number): void;
+}
+
+/**
+ * Opens an experiment under its lock: created with it, or checked, locked and prepared for a resume;
+ * then `run` (released in `finally`, also when `run` throws). Shared by sweep and branch.
+ */
+export async function runExperimentLocked<T>(
+  store: Store,
+  o: LockedStart,
+  run: (lock: HeldLock) => Promise<T>,
+): Promise<T> {
+  let lock: HeldLock | undefined;
+  const hold = { refreshMs: o.refreshMs, onNotice: o.onNotice };
+  try {
+    if (o.resumeId === undefined) {
+      lock = holdExperimentLock(store, o.create(), { ...hold, acquired: true });
+    } else {
+      o.check(o.resumeId);
+      lock = holdExperimentLock(store, o.resumeId, hold);
+      o.prepare(o.resumeId);
+    }
+    return await run(lock);
+  } finally {
+    lock?.release();
+  }
+}
+
 /** The line that says a stale lock was taken over, and from whom. */
 export function takeoverNotice(old: ExperimentLock, myHost: string): string {
   const owner = `batchlab process ${old.pid}${old.host === myHost ? '' : ` on host ${escapeControl(old.host)}`}`;

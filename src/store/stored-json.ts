@@ -310,6 +310,21 @@ export const EXPERIMENT_SETTINGS_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodT
   recommend: z.looseObject({ base: trainConfigSchema, objective: z.string() }).partial(),
   noise: z.looseObject({ base: trainConfigSchema, batchSize: z.number() }).partial(),
   train: anyObject,
+  branch: z
+    .looseObject({
+      base: trainConfigSchema,
+      baseBatch: z.number(),
+      baseLr: z.number(),
+      lrRule: z.string(),
+      totalSamples: z.number(),
+      checkpoints: z.array(z.number()),
+      windowSamples: z.number(),
+      branchBatches: z.array(z.number()),
+      seeds: z.array(z.number()),
+      tolerance: z.number(),
+      command: z.looseObject({ template: z.string(), timeoutMs: z.number().optional() }),
+    })
+    .partial(),
   study: z
     .looseObject({
       ...batchFamilySettings,
@@ -340,6 +355,23 @@ export const EXPERIMENT_SUMMARY_SCHEMAS: Readonly<Record<ExperimentKind, z.ZodTy
   recommend: z.looseObject({ schema: z.string() }).partial(),
   noise: z.looseObject({ noise: anyObject }).partial(),
   train: anyObject,
+  // lab/branch (core/branch-summary.ts BranchSummary): the web page reads points, proxy, schedule, compute.
+  branch: z
+    .looseObject({
+      points: z.array(
+        z.looseObject({
+          samples: z.number(),
+          baseLoss: measured,
+          critical: z.looseObject({ status: z.string(), low: z.number(), high: measured, text: z.string() }),
+          noise: z.looseObject({ bSimple: optionalMeasured, low: optionalMeasured, high: optionalMeasured }),
+        }),
+      ),
+      proxy: z.looseObject({ verdict: z.enum(['agrees', 'differs', 'cannot-tell']), text: z.string() }),
+      schedule: z.looseObject({ text: z.string(), changes: z.array(anyObject) }),
+      compute: z.looseObject({ ratio: measured, text: z.string() }),
+      findings: z.array(z.string()),
+    })
+    .partial(),
   // core/study-plan.ts StudySummary; an interval's unbounded end (Infinity) is stored as null.
   study: z
     .looseObject({

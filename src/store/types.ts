@@ -5,7 +5,7 @@
  */
 import type { StoredRunSummary } from './stored-json.js';
 
-export const EXPERIMENT_KINDS = ['sweep', 'find-max', 'recommend', 'train', 'noise', 'study'] as const;
+export const EXPERIMENT_KINDS = ['sweep', 'find-max', 'recommend', 'train', 'noise', 'branch', 'study'] as const;
 export type ExperimentKind = (typeof EXPERIMENT_KINDS)[number];
 
 export const EXPERIMENT_STATUSES = ['running', 'done', 'interrupted', 'failed'] as const;

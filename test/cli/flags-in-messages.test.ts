@@ -27,10 +27,10 @@ const FOREIGN_FLAGS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * Flags that other work in progress defines (the batch schedule). Once a command defines one, this test
- * fails until it is removed from here.
+ * Flags that other work in progress defines. Once a command defines one, this test fails until it is
+ * removed from here.
  */
-const IN_FLIGHT_FLAGS: readonly string[] = ['batch-schedule'];
+const IN_FLIGHT_FLAGS: readonly string[] = [];
 
 /** Flags every command takes, and the top level's. */
 function definedFlags(): Set<string> {

@@ -23,7 +23,7 @@ function json(args: readonly string[]): unknown {
 test('these commands take --json, and no other', () => {
   assert.deepEqual(
     COMMANDS.filter((c) => c.flags.includes('json')).map((c) => c.commandName),
-    ['demo', 'train', 'sweep', 'find-max', 'study', 'recommend', 'noise', 'playground', 'list', 'datasets'],
+    ['demo', 'train', 'sweep', 'find-max', 'study', 'recommend', 'noise', 'branch', 'playground', 'list', 'datasets'],
   );
   for (const command of ['report', 'show', 'export', 'serve']) {
     const r = runCli([command, 'latest', '--json']);

@@ -60,6 +60,34 @@ test('trialEnv sets the given values and the metrics path', () => {
   assert.equal(trialEnv(values, 'm').BATCHLAB_MAX_STEPS, '20');
 });
 
+test('checkpoint placeholders: paths single-quoted for the shell, absent ones empty, all in the environment', () => {
+  const v = resolveValues({
+    batch: 8,
+    checkpointIn: "/tmp/my dir/it's.ckpt",
+    checkpointOut: '/tmp/out.ckpt',
+    resumeStep: 12,
+  });
+  assert.equal(
+    expandCommand('t --in {checkpoint_in} --out {checkpoint_out} --from {resume_step}', v),
+    `t --in '/tmp/my dir/it'\\''s.ckpt' --out '/tmp/out.ckpt' --from 12`,
+  );
+  assert.equal(
+    expandCommand('t --in {checkpoint_in} --out {checkpoint_out}', resolveValues({ batch: 8 })),
+    "t --in '' --out ''",
+  );
+  const env = trialEnv(v, 'm');
+  assert.equal(env.BATCHLAB_CHECKPOINT_IN, "/tmp/my dir/it's.ckpt");
+  assert.equal(env.BATCHLAB_CHECKPOINT_OUT, '/tmp/out.ckpt');
+  assert.equal(env.BATCHLAB_RESUME_STEP, '12');
+  assert.equal(trialEnv(resolveValues({ batch: 8 }), 'm').BATCHLAB_CHECKPOINT_IN, undefined);
+  assert.throws(
+    () => expandCommand('t {resume_step}', resolveValues({ batch: 8 })),
+    /uses \{resume_step\} but no value/,
+  );
+  assert.throws(() => resolveValues({ batch: 8, resumeStep: -1 }), /resume step must be an integer >= 0/);
+  assert.throws(() => resolveValues({ batch: 8, checkpointOut: '' }), /checkpoint out path must be a non-empty path/);
+});
+
 test('a warm command: {lr} and {seed} are filled in; the per-probe values are refused, saying they come from stdin', () => {
   assert.equal(
     expandWarmCommand('python3 w.py --lr {lr} --seed {seed} \\{batch}', { lr: 0.1, seed: 3 }),

@@ -7,17 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { BatchlabError } from '../../src/core/errors.js';
 import { trainConfig } from '../../src/engine/tfjs/trainer.js';
 import type { RunOutcome } from '../../src/lab/run/outcome.js';
 import { runSweep, type SweepSettings } from '../../src/lab/sweep/sweep.js';
 import { ExperimentLockedError, openStore } from '../../src/store/index.js';
 import { FAKE_CMD } from '../external/helpers.js';
+import { forgeLock, liveProcess } from './lock-helpers.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'batchlab-sweep-rel-'));
 let dbCount = 0;
@@ -40,34 +39,6 @@ function commandSweep(template: string, over: Partial<SweepSettings> = {}): Swee
 }
 
 const QUICK = `FAKE_HOLD_MS=0 FAKE_BYTES_PER_SAMPLE=1024 ${FAKE_CMD}`;
-
-/** Writes a lock row for `pid` as another process would (the store only ever writes its own pid). */
-function forgeLock(db: string, experimentId: number, pid: number): void {
-  const conn = new Database(db);
-  try {
-    const now = new Date().toISOString();
-    conn
-      .prepare(
-        'INSERT OR REPLACE INTO experiment_locks (experiment_id, pid, host, acquired_at, refreshed_at) VALUES (?, ?, ?, ?, ?)',
-      )
-      .run(experimentId, pid, hostname(), now, now);
-  } finally {
-    conn.close();
-  }
-}
-
-/** A process that stays alive until killed: a stand-in for another batchlab holding the lock. */
-function liveProcess(): { pid: number; stop: () => Promise<void> } {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  return {
-    pid: child.pid!,
-    stop: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 test('a --cmd sweep: the hooks and the store see each run as it really ended', async () => {
   const dbPath = newDb();

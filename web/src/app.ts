@@ -12,6 +12,7 @@ import { download, h } from './dom.js';
 import { chartPng, chartSvg } from './export.js';
 import { isNum } from './json.js';
 import { addSteps, appendColumns, emptyColumns, mergeLiveTails } from './live.js';
+import { branchSection } from './branch.js';
 import { findingsSection, headerSection, recommendationSection, runsSection, settingsSection } from './sections.js';
 import type { ChartSpec, PageMode, Published, PublishedChart } from './spec.js';
 import { buildSpecs } from './specs.js';
@@ -110,6 +111,7 @@ function renderAll(page: Page): void {
     headerSection(page.data, page.mode),
     recommendationSection(sweep),
     findingsSection(sweep),
+    page.data.experiment.kind === 'branch' ? branchSection(sweep) : null,
     page.chartsEl,
     page.runsEl,
     settingsSection(page.data.experiment),

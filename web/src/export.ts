@@ -77,7 +77,7 @@ function seriesSvg(u: uPlot, spec: ChartSpec, box: Box): string[] {
   u.series.forEach((s, si) => {
     if (si === 0 || s.show === false) return;
     const sp = spec.series[si - 1]!;
-    if (!spec.yLog) parts.push(...intervalSvg(u, sp, box));
+    parts.push(...intervalSvg(u, sp, box, !!spec.yLog));
     for (const pts of segmentsOf(u, si, box)) {
       if (sp.points) {
         for (const [cx, cy] of pts)
@@ -98,14 +98,19 @@ function seriesSvg(u: uPlot, spec: ChartSpec, box: Box): string[] {
   return parts;
 }
 
-/** A series' intervals in SVG: error bars (lines) on a point series, a translucent band on a line series. */
-function intervalSvg(u: uPlot, sp: ChartSpec['series'][number], box: Box): string[] {
+/**
+ * A series' intervals in SVG: error bars (lines) on a point series, a translucent band on a line series. On a
+ * log y axis the ends are clipped to the plotted range, as on the canvas (a low end <= 0 has no position).
+ */
+function intervalSvg(u: uPlot, sp: ChartSpec['series'][number], box: Box, logY: boolean): string[] {
   const pts: [number, number, number][] = [];
+  const [min, max] = [u.scales.y?.min, u.scales.y?.max];
+  const clip = (y: number): number => (logY && isNum(min) && isNum(max) ? Math.min(Math.max(y, min), max) : y);
   sp.xs.forEach((x, i) => {
     const lo = sp.low?.[i];
     const hi = sp.high?.[i];
     if (!isNum(x) || !isNum(lo) || !isNum(hi)) return;
-    const at = (y: number): number => box.T + u.valToPos(y, 'y');
+    const at = (y: number): number => box.T + u.valToPos(clip(y), 'y');
     pts.push([box.L + u.valToPos(x, 'x'), at(lo), at(hi)]);
   });
   if (pts.length === 0) return [];

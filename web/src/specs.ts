@@ -17,6 +17,7 @@ import {
   samplesPerSecOf,
   stepMsOf,
 } from './runs.js';
+import { branchSpecs } from './branch.js';
 import type { ChartSpec, Marker, SeriesSpec } from './spec.js';
 import { noiseAtTargetSpec, studyBestRuns, studySpecs } from './study.js';
 
@@ -74,17 +75,21 @@ export function buildSpecs(data: ReportData, selected: ReadonlySet<number> = new
   }
   const sweep: Record<string, unknown> = data.experiment.summary ?? {};
   const ctx = chartContext(runs, sweep);
-  const specs: (ChartSpec | null)[] = [
-    noiseAtTargetSpec(data),
-    ...lossSpecs(runs),
-    evalSpec(runs),
-    ...speedSpecs(ctx, sweep),
-    memorySpec(ctx, sweep, data),
-    ...tradeoffSpecs(ctx, sweep),
-    noiseSpec(runs),
-    lossNoiseSpec(ctx),
-    ...generalizationSpecs(ctx, sweep),
-  ];
+  // A branch experiment's runs are windows of one run, not a sweep over B: its curve, and its loss vs samples.
+  const specs: (ChartSpec | null)[] =
+    data.experiment.kind === 'branch'
+      ? [...branchSpecs(sweep), lossSpecs(runs)[1]!]
+      : [
+          noiseAtTargetSpec(data),
+          ...lossSpecs(runs),
+          evalSpec(runs),
+          ...speedSpecs(ctx, sweep),
+          memorySpec(ctx, sweep, data),
+          ...tradeoffSpecs(ctx, sweep),
+          noiseSpec(runs),
+          lossNoiseSpec(ctx),
+          ...generalizationSpecs(ctx, sweep),
+        ];
   return specs.filter((s): s is ChartSpec => s?.series.some((x) => x.xs.length > 0) === true);
 }
 

@@ -1,5 +1,6 @@
 /** `batchlab recommend`: a cheap probe (memory, noise scale, throughput), then a batch size, LR and warm-up with reasons. */
 import { parseTarget } from '../../core/parse.js';
+import type { ScheduleRecommendation } from '../../lab/branch/branch.js';
 import { OBJECTIVES, type Objective, type RecommendOptimizer } from '../../core/recommend.js';
 import { formatBytes, parseBytes } from '../../core/units.js';
 import { recommendJson, type RecommendOptions, type RecommendResult } from '../../lab/recommend/recommend.js';
@@ -15,6 +16,19 @@ import { defineCommand } from '../command.js';
 import { duration, num, table } from '../format.js';
 import type { OptionTable, Parsed } from '../options.js';
 import { MODEL_RUN_OPTIONS, trainConfigFrom } from '../run-options.js';
+import { scheduleFor, scheduleJson, scheduleText } from './recommend-schedule.js';
+
+/** --from and --max-micro-batch belong to the schedule. */
+const WITH_SCHEDULE = {
+  when: (o: Readonly<Record<string, unknown>>) => o['batch-schedule'] === true,
+  why: 'only applies with --batch-schedule; add --batch-schedule or leave it out',
+};
+
+/** The probe's options mean nothing to a schedule, which comes from a branch measurement. */
+const NOT_WITH_SCHEDULE = {
+  when: (o: Readonly<Record<string, unknown>>) => o['batch-schedule'] !== true,
+  why: 'applies to the batch-size probe, not to --batch-schedule (a branch measurement); leave it out',
+};
 
 /** --validate compares with a study to the target. */
 const WITH_TARGET = {
@@ -27,6 +41,7 @@ export const RECOMMEND_OPTIONS = {
   'memory-budget': {
     type: 'string',
     value: 'BYTES',
+    onlyIf: NOT_WITH_SCHEDULE,
     help: 'memory budget, e.g. 4GiB, 512MiB (default: none; memory does not bind)',
   },
   objective: {
@@ -34,6 +49,7 @@ export const RECOMMEND_OPTIONS = {
     value: 'NAME',
     default: 'time',
     choices: OBJECTIVES,
+    onlyIf: NOT_WITH_SCHEDULE,
     help: 'time: least wall time to a target; compute: fewest samples; generalization: smaller batches within +25% time; memory: largest batch that fits',
   },
   'base-lr': {
@@ -53,24 +69,42 @@ export const RECOMMEND_OPTIONS = {
     type: 'number',
     value: 'F',
     default: 0.05,
+    onlyIf: NOT_WITH_SCHEDULE,
     help: 'most compute the probe may take, as a share of the default sweep (16..1024, one epoch each), in (0, 1]',
   },
   target: {
     type: 'string',
     value: 'acc:X|loss:X',
+    onlyIf: NOT_WITH_SCHEDULE,
     help: 'predict the critical batch where this target is reached: a run to it measures B_simple along training (at most 25% of the study it replaces)',
   },
   validate: {
     type: 'boolean',
-    onlyIf: WITH_TARGET,
+    onlyIf: [NOT_WITH_SCHEDULE, WITH_TARGET],
     help: 'then run the study it replaces (batchlab study, LR searched per batch size) to --target and compare (slow)',
   },
   'max-epochs': {
     type: 'int',
     value: 'N',
     default: DEFAULT_STUDY_MAX_EPOCHS,
-    onlyIf: WITH_TARGET,
+    onlyIf: [NOT_WITH_SCHEDULE, WITH_TARGET],
     help: 'with --target: the run to it (and the trials of --validate) give up after N epochs',
+  },
+  'batch-schedule': {
+    type: 'boolean',
+    help: 'instead: a batch-size schedule (warm-up) from the critical batch measured over training by `batchlab branch`, with a reason per change; measures it first when the store has none for this dataset and model',
+  },
+  from: {
+    type: 'int',
+    value: 'ID',
+    onlyIf: WITH_SCHEDULE,
+    help: 'with --batch-schedule: the branch experiment to use (default: the latest fitting one)',
+  },
+  'max-micro-batch': {
+    type: 'int',
+    value: 'N',
+    onlyIf: WITH_SCHEDULE,
+    help: 'with --batch-schedule: the largest micro-batch that fits (e.g. find-max): larger batches are split',
   },
   db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
 } as const satisfies OptionTable;
@@ -117,10 +151,21 @@ export const recommendCommand = defineCommand({
     'batchlab recommend --dataset mnist --model mlp --objective compute --optimizer adam --base-lr 0.001 --base-batch 32 --json',
     'batchlab recommend --dataset mnist --model mlp --target acc:0.97',
     'batchlab recommend --dataset mnist --model mlp --target acc:0.97 --validate',
+    'batchlab recommend --batch-schedule --dataset mnist --model mlp --base-batch 32 --base-lr 0.05 --max-micro-batch 256',
   ],
-  run: ({ options, io, json, signal }) =>
-    recommendAndValidate(
-      recommendOptionsFrom(options),
+  run: async ({ options, io, json, signal }): Promise<RecommendOutcome> => {
+    const opts = recommendOptionsFrom(options);
+    if (options['batch-schedule']) {
+      const maxMicroBatch = options['max-micro-batch'];
+      const schedule = await scheduleFor(
+        { base: opts.base, dbPath: opts.dbPath, fromId: options.from, maxMicroBatch },
+        io,
+        { verbose: !json, signal },
+      );
+      return { schedule, maxMicroBatch };
+    }
+    const checked = await recommendAndValidate(
+      opts,
       options.validate ? { maxEpochs: options['max-epochs'] } : undefined,
       {
         signal,
@@ -129,12 +174,28 @@ export const recommendCommand = defineCommand({
           !json &&
           io.err(`validate: study trial ${trialNumber} of ~${expectedTotal}, B=${batchSize}, lr ${num(plan.lr)}`),
       },
-    ),
-  text: ({ result, validation }: CheckedRecommendation) =>
-    [recommendText(result), ...(validation ? ['', validationText(validation)] : [])].join('\n'),
-  json: ({ result, validation }: CheckedRecommendation) =>
-    validation ? { ...recommendJson(result), validation } : recommendJson(result),
+    );
+    return { checked };
+  },
+  text: (r) =>
+    r.schedule
+      ? scheduleText(r.schedule, r.maxMicroBatch)
+      : [
+          recommendText(r.checked.result),
+          ...(r.checked.validation ? ['', validationText(r.checked.validation)] : []),
+        ].join('\n'),
+  json: (r) =>
+    r.schedule
+      ? scheduleJson(r.schedule)
+      : r.checked.validation
+        ? { ...recommendJson(r.checked.result), validation: r.checked.validation }
+        : recommendJson(r.checked.result),
 });
+
+/** What recommend found: a batch size (checked by a sweep with --validate), or with --batch-schedule a schedule. */
+type RecommendOutcome =
+  | { checked: CheckedRecommendation; schedule?: undefined }
+  | { schedule: ScheduleRecommendation; maxMicroBatch: number | undefined; checked?: undefined };
 
 /** The plain-words answer: the measurements, one line per effect, the conclusion, the probe's cost. */
 export function recommendText(r: RecommendResult): string {

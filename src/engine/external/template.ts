@@ -23,6 +23,12 @@ export interface TrialValues {
   maxSteps?: number;
   /** Seed of the initial weights and the sample order; `{seed}` and BATCHLAB_SEED need it. */
   seed?: number;
+  /** A checkpoint to resume from (a file the command wrote as `{checkpoint_out}` of an earlier run). */
+  checkpointIn?: string;
+  /** Where the command saves its full training state when it ends. */
+  checkpointOut?: string;
+  /** The step the checkpoint in was saved at (0 without one); step numbers continue from it. */
+  resumeStep?: number;
 }
 
 /** TrialValues with the batch plan filled in (B = b x k holds). */
@@ -39,12 +45,22 @@ export const PLACEHOLDERS = {
   lr: ['lr', 'BATCHLAB_LR'],
   max_steps: ['maxSteps', 'BATCHLAB_MAX_STEPS'],
   seed: ['seed', 'BATCHLAB_SEED'],
+  checkpoint_in: ['checkpointIn', 'BATCHLAB_CHECKPOINT_IN'],
+  checkpoint_out: ['checkpointOut', 'BATCHLAB_CHECKPOINT_OUT'],
+  resume_step: ['resumeStep', 'BATCHLAB_RESUME_STEP'],
 } as const satisfies Record<string, readonly [keyof TrialValues, string]>;
 
 /** Environment variable holding the path of the metrics file the command may append JSON lines to. */
 export const METRICS_ENV = 'BATCHLAB_METRICS';
 
 type PlaceholderName = keyof typeof PLACEHOLDERS;
+
+/**
+ * Placeholders that stand for "none" when the run has no value: a run from scratch has no checkpoint to
+ * load, a branch window none to save. They expand to '' (an empty argument); the script treats an empty
+ * path as none. Every other placeholder without a value is an error.
+ */
+const EMPTY_WHEN_ABSENT: ReadonlySet<PlaceholderName> = new Set(['checkpoint_in', 'checkpoint_out']);
 
 /** `{identifier}` not preceded by `$` (shell expansion) or `\` (escape). */
 const PLACEHOLDER_PATTERN = /(?<![$\\])\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -77,18 +93,35 @@ export function resolveValues(v: TrialValues): ResolvedValues {
   }
   if (v.seed !== undefined && !Number.isSafeInteger(v.seed))
     throw new UsageError(`seed must be an integer, got ${v.seed}`);
+  if (v.resumeStep !== undefined && !(Number.isSafeInteger(v.resumeStep) && v.resumeStep >= 0))
+    throw new UsageError(`resume step must be an integer >= 0, got ${v.resumeStep}`);
+  for (const [path, what] of [
+    [v.checkpointIn, 'checkpoint in'],
+    [v.checkpointOut, 'checkpoint out'],
+  ] as const) {
+    if (path !== undefined && (path === '' || path.includes('\0')))
+      throw new UsageError(`the ${what} path must be a non-empty path, got "${escapeControl(path)}"`);
+  }
   return { ...v, microBatch, accum };
 }
 
-/** The text of one value in a command or an environment variable ('0.1', '64'); numbers print as JS does. */
-function valueText(n: number): string {
-  return String(n);
+/** The text of one value in an environment variable ('0.1', '64', a path as it is); numbers print as JS does. */
+function valueText(v: number | string): string {
+  return String(v);
+}
+
+/**
+ * A value as it goes into the command line, which /bin/sh parses: a number as it prints, a path in single
+ * quotes (a quote inside written as '\''), so spaces and shell characters in it stay part of the path.
+ */
+function commandText(v: number | string): string {
+  return typeof v === 'number' ? String(v) : `'${v.replaceAll("'", "'\\''")}'`;
 }
 
 /**
  * Replaces each `{name}` placeholder of `template` with its value. Throws UsageError naming the
  * placeholder when it is unknown (listing the valid ones) or when its value was not given.
- * Values are numbers, so they never need shell quoting.
+ * Numbers go in as they print; paths (the checkpoints) single-quoted for the shell.
  */
 export function expandCommand(template: string, values: ResolvedValues): string {
   if (template.trim() === '')
@@ -104,11 +137,12 @@ export function expandCommand(template: string, values: ResolvedValues): string 
       );
     }
     const value = values[PLACEHOLDERS[name as PlaceholderName][0]];
+    if (value === undefined && EMPTY_WHEN_ABSENT.has(name as PlaceholderName)) return "''";
     if (value === undefined)
       throw new UsageError(
         `the command uses {${name}} but no value was given for it; pass one (e.g. --${name.replace('_', '-')})`,
       );
-    return valueText(value);
+    return commandText(value);
   });
 }
 

@@ -20,6 +20,7 @@ import {
   momentumInPlace,
   sgdInPlace,
 } from '../backends/native-ops.js';
+import { UsageError } from '../../core/errors.js';
 import { assertOptimizerName, type OptimizerConfig } from '../../core/run.js';
 
 /** Applies one update to `vars` from `grads` (same order) at learning rate `lr`. Owns its state tensors. */
@@ -27,6 +28,13 @@ export interface Optimizer {
   apply(vars: tf.Variable[], grads: tf.Tensor[], lr: number): void;
   /** Frees the state (momentum buffers, Adam moments). */
   dispose(): void;
+  /**
+   * The state for a checkpoint: its tensors in a fixed order (momentum: one buffer per variable; Adam:
+   * m_i then v_i for each variable; none before the first update) and the updates made (Adam's t).
+   */
+  exportState(): { slots: tf.Tensor[]; steps: number };
+  /** Sets the state from a checkpoint (slots in exportState's order; none: as before the first update). */
+  importState(vars: readonly tf.Variable[], state: { slots: readonly Float32Array[]; steps: number }): void;
 }
 
 export function createOptimizer(config: OptimizerConfig): Optimizer {
@@ -47,6 +55,8 @@ function sgd(): Optimizer {
       );
     },
     dispose() {},
+    exportState: () => ({ slots: [], steps: 0 }),
+    importState: (_vars, state) => checkSlotCount('sgd', state.slots, 0),
   };
 }
 
@@ -73,6 +83,12 @@ function momentum(mu: number): Optimizer {
     dispose() {
       tf.dispose(buffers);
       buffers = undefined;
+    },
+    exportState: () => ({ slots: buffers ?? [], steps: 0 }),
+    importState(vars, state) {
+      tf.dispose(buffers);
+      buffers = state.slots.length === 0 ? undefined : vars.map((v, i) => stateVariable(v, state.slots[i]));
+      checkSlotCount('momentum', state.slots, buffers && vars.length);
     },
   };
 }
@@ -111,7 +127,33 @@ function adam(beta1: number, beta2: number, epsilon: number): Optimizer {
       if (moments) tf.dispose(moments.flatMap(({ m, v }) => [m, v]));
       moments = undefined;
     },
+    exportState: () => ({ slots: moments?.flatMap(({ m, v }) => [m, v]) ?? [], steps: t }),
+    importState(vars, state) {
+      if (moments) tf.dispose(moments.flatMap(({ m, v }) => [m, v]));
+      const s = state.slots;
+      moments =
+        s.length === 0
+          ? undefined
+          : vars.map((w, i) => ({ m: stateVariable(w, s[2 * i]), v: stateVariable(w, s[2 * i + 1]) }));
+      checkSlotCount('adam', s, moments && 2 * vars.length);
+      t = state.steps;
+    },
   };
+}
+
+/** A non-trainable variable shaped like `v` holding `values` (from a checkpoint). */
+function stateVariable(v: tf.Variable, values: Float32Array | undefined): tf.Variable {
+  if (values === undefined || values.length !== v.size)
+    throw new UsageError(
+      `checkpoint optimizer state does not fit a variable of shape [${v.shape}] (${values?.length ?? 0} values)`,
+    );
+  return tf.tidy(() => tf.variable(tf.tensor(values, v.shape, 'float32'), false));
+}
+
+/** A checkpoint's optimizer holds as many slots as this optimizer keeps (0 before its first update). */
+function checkSlotCount(name: string, slots: readonly Float32Array[], expected: number | undefined): void {
+  if (slots.length !== (expected ?? 0))
+    throw new UsageError(`checkpoint holds ${slots.length} ${name} state tensors, the model needs ${expected ?? 0}`);
 }
 
 /** A non-trainable zero variable shaped like `v`; tidy frees the temporary zeros (variables survive tidy). */

@@ -1,14 +1,24 @@
 /**
  * batchlab's own TF.js training loop (not `model.fit`), so that every step can be measured: budget,
- * evaluations, target and the end-of-run measurements around the steps of step.ts (one update each, with
- * |g|^2 at two batch sizes for the gradient noise scale).
+ * evaluations, target, checkpoints, batch-size schedules and the end-of-run measurements around the steps
+ * of step.ts (one update each, with |g|^2 at two batch sizes for the gradient noise scale). step.ts stays
+ * free of Node-only code for the browser playground; what needs Node (timers, checkpoints) lives here.
  */
-import { epochOrder, makeBatches, planAccumulation } from '../../core/batching.js';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  budgetSpent,
+  epochOrder,
+  type EpochPosition,
+  planAccumulation,
+  resumedOrder,
+  takeBatch,
+} from '../../core/batching.js';
 import type { EvalRecord, StepRecord } from '../../core/types.js';
 import type { Dataset } from '../../data/types.js';
 import { buildModel, type ModelSpec } from '../../models/index.js';
 import { TRAIN_LOSS_EVAL_SAMPLES, type TrainResult } from '../../core/run.js';
 import type { TrainHooks, TrainSettings } from '../trainer.js';
+import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint } from './checkpoint.js';
 import { topHessianEigenvalue } from './sharpness.js';
 import {
   closeRun,
@@ -38,153 +48,273 @@ export interface TfjsTrainOptions {
 
 export { type DataTensors, dataTensors, disposeDataTensors } from './step.js';
 
-/** Trains one model on one dataset with one batch size and returns every measured step. */
+/** A run's tensors (step.ts) and where its loop stands in the data; disposed together (closeRun) in `finally`. */
+interface TrainState extends RunState {
+  /** The epoch and the next position in its order; the order of the current epoch. */
+  position: EpochPosition;
+  order: Int32Array;
+  /** Steps done and samples seen before this run's first step (a resumed run's checkpoint). */
+  start: { step: number; samples: number; lr: number; batchSize: number };
+}
+
+/** The loop's progress; what the result is built from. */
+interface Loop {
+  step: number;
+  samples: number;
+  trainMs: number;
+  /** Time spent in evaluations (the run's evaluation phase). */
+  evalMs: number;
+  status: TrainResult['status'];
+  reached: TrainResult['reachedTarget'];
+  steps: StepRecord[];
+  evals: EvalRecord[];
+}
+
+/** Trains one model on one dataset (from its start or a checkpoint) and returns every measured step. */
 export async function trainTfjs(opts: TfjsTrainOptions): Promise<TrainResult> {
-  const { data, settings } = opts;
-  const plan = planAccumulation({ batchSize: settings.batchSize, accumSteps: settings.accumSteps });
   const startMs = performance.now();
   const state = await openRun(opts);
   const setupMs = performance.now() - startMs;
-  let evalMs = 0;
-  /** An evaluation, its time added to the run's evaluation phase. */
-  const timedEval = (split: SplitTensors, limit?: number) => {
-    const t0 = performance.now();
-    const metrics = evaluate(state.built, split, state.lossFn, limit);
-    evalMs += performance.now() - t0;
-    return metrics;
-  };
   try {
-    const steps: StepRecord[] = [];
-    const evals: EvalRecord[] = [];
-    const loop = {
-      step: 0,
-      samples: 0,
-      trainMs: 0,
-      status: 'done' as TrainResult['status'],
-      reached: undefined as TrainResult['reachedTarget'],
-    };
-    const record = (rec: EvalRecord) => {
-      evals.push(rec);
-      opts.hooks?.onEval?.(rec);
-      if (!loop.reached && settings.target && meetsTarget(rec, settings)) {
-        loop.reached = { step: rec.step, samples: rec.samples, wallMs: performance.now() - startMs };
-      }
-    };
-    // A step-0 evaluation gives every curve its starting point.
-    if (settings.evalEvery > 0)
-      record({
-        step: 0,
-        samples: 0,
-        split: 'test',
-        ...timedEval(state.test, settings.evalTestLimit),
-      });
-    let lastYieldMs = performance.now();
-    const batchesPerEpoch = makeBatches(data.train.count, plan.batchSize, settings.lastBatch).length;
-    epochs: for (let epoch = 0; batchesPerEpoch > 0; epoch++) {
-      const order = epochOrder(data.train.count, settings.seed, epoch);
-      for (const range of makeBatches(data.train.count, plan.batchSize, settings.lastBatch)) {
-        if (budgetSpent(settings, loop.step, loop.samples, epoch)) break epochs;
-        lastYieldMs = await yieldToEventLoop(lastYieldMs);
-        if (opts.hooks?.signal?.aborted) {
-          loop.status = 'interrupted';
-          break epochs;
-        }
-        const step = loop.step + 1;
-        const microBatchSize =
-          step >= (settings.noiseFromStep ?? 1)
-            ? microBatchFor(step, range, plan.microBatchSize, settings.noiseEvery)
-            : plan.microBatchSize;
-        const rec = await runStep(state, {
-          order,
-          range,
-          microBatchSize,
-          step,
-          lr: settings.lrAt(step),
-          samplesBefore: loop.samples,
-        });
-        loop.step = rec.step;
-        loop.samples = rec.samples;
-        loop.trainMs += rec.stepMs;
-        steps.push(rec);
-        opts.hooks?.onStep?.(rec);
-        opts.hooks?.onProgress?.(rec);
-        if (settings.evalEvery > 0 && loop.step % settings.evalEvery === 0) {
-          record({
-            step: loop.step,
-            samples: loop.samples,
-            split: 'test',
-            ...timedEval(state.test, settings.evalTestLimit),
-          });
-          if (settings.target?.metric === 'train-loss')
-            record({
-              step: loop.step,
-              samples: loop.samples,
-              split: 'train',
-              ...evaluate(state.built, state.train, state.lossFn, TRAIN_LOSS_EVAL_SAMPLES),
-            });
-        }
-        const stop =
-          loop.reached && targetStopStep(loop.reached.step, settings.targetOvershoot, settings.targetOvershootMinSteps);
-        if (stop !== undefined && loop.step >= stop) {
-          loop.status = 'target-reached';
-          break epochs;
-        }
-      }
-    }
-    const test = timedEval(state.test);
-    if (evals.at(-1)?.step !== loop.step) record({ step: loop.step, samples: loop.samples, split: 'test', ...test });
-    if (loop.reached && loop.status === 'done') loop.status = 'target-reached';
-    const train = timedEval(state.train, settings.evalTrainLimit);
-    evals.push({ step: loop.step, samples: loop.samples, split: 'train', ...train });
-    const sharpnessStartMs = performance.now();
-    const estimate =
-      settings.sharpness &&
-      topHessianEigenvalue({
-        built: state.built,
-        vars: state.vars,
-        train: state.train,
-        lossFn: state.lossFn,
-        ...settings.sharpness,
-        seed: settings.seed,
-      });
-    const sharpness = settings.sharpness &&
-      estimate && {
-        ...settings.sharpness,
-        topEigenvalue: estimate.topEigenvalue,
-        method: 'lanczos' as const,
-        products: estimate.products,
-      };
-    const sharpnessMs = performance.now() - sharpnessStartMs;
-    const wallMs = performance.now() - startMs;
-    return {
-      status: loop.status,
-      steps,
-      evals,
-      final: { train, test },
-      trainMs: loop.trainMs,
-      wallMs,
-      samples: loop.samples,
-      peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
-      distanceFromInit: distanceFromInit(state),
-      sharpness,
-      reachedTarget: loop.reached,
-      phasesMs: {
-        setup: setupMs,
-        train: loop.trainMs,
-        eval: evalMs,
-        ...(sharpness ? { sharpness: sharpnessMs } : {}),
-        other: Math.max(0, wallMs - setupMs - loop.trainMs - evalMs - (sharpness ? sharpnessMs : 0)),
-      },
-      weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
-    };
+    const loop = await trainSteps(state, opts, startMs);
+    return finishRun(state, opts, loop, { startMs, setupMs });
   } finally {
     closeRun(state);
   }
 }
 
-async function openRun(opts: TfjsTrainOptions): Promise<RunState> {
-  const built = await buildModel(opts.model, opts.data, opts.settings.seed);
-  return openRunState({ data: opts.data, built, optimizer: opts.settings.optimizer, tensors: opts.tensors });
+/** The batch of step `step`: the schedule's (settings.planAt) or the fixed plan's. */
+function planOf(settings: TrainSettings, step: number): { batchSize: number; microBatchSize: number } {
+  if (settings.planAt) return settings.planAt(step);
+  const plan = planAccumulation({ batchSize: settings.batchSize, accumSteps: settings.accumSteps });
+  return { batchSize: plan.batchSize, microBatchSize: plan.microBatchSize };
+}
+
+/**
+ * The steps, until the budget is spent, the target reached or the signal aborts. Each step takes the
+ * next batch of the epoch's order (core/batching.takeBatch), so a fixed batch walks makeBatches epoch
+ * after epoch and a schedule changes the size between steps.
+ */
+async function trainSteps(state: TrainState, opts: TfjsTrainOptions, startMs: number): Promise<Loop> {
+  const { settings, hooks } = opts;
+  const n = opts.data.train.count;
+  const loop: Loop = {
+    ...state.start,
+    trainMs: 0,
+    evalMs: 0,
+    status: 'done',
+    reached: undefined,
+    steps: [],
+    evals: [],
+  };
+  const evaluateNow = () =>
+    recordEval(loop, opts, startMs, {
+      step: loop.step,
+      samples: loop.samples,
+      split: 'test',
+      ...timedEval(state, loop, state.test, settings.evalTestLimit),
+    });
+  // An evaluation where the run starts gives every curve its starting point.
+  if (settings.evalEvery > 0) evaluateNow();
+  let lastYieldMs = performance.now();
+  for (;;) {
+    const step = loop.step + 1;
+    const planned = planOf(settings, step);
+    const next = takeBatch(state.position, n, planned.batchSize, settings.lastBatch);
+    if (budgetSpent(settings.budget, loop.step, loop.samples, next.epoch)) break;
+    lastYieldMs = await yieldToEventLoop(lastYieldMs);
+    if (hooks?.signal?.aborted) {
+      loop.status = 'interrupted';
+      break;
+    }
+    if (next.epoch !== state.position.epoch) state.order = epochOrder(n, settings.seed, next.epoch);
+    state.position = { epoch: next.epoch, cursor: next.range[1] };
+    const microBatchSize =
+      step >= (settings.noiseFromStep ?? 1)
+        ? microBatchFor(step, next.range, planned.microBatchSize, settings.noiseEvery)
+        : planned.microBatchSize;
+    const rec = await runStep(state, {
+      order: state.order,
+      range: next.range,
+      microBatchSize,
+      step,
+      lr: settings.lrAt(step),
+      samplesBefore: loop.samples,
+    });
+    loop.step = rec.step;
+    loop.samples = rec.samples;
+    loop.trainMs += rec.stepMs;
+    loop.steps.push(rec);
+    hooks?.onStep?.(rec);
+    hooks?.onProgress?.(rec);
+    if (settings.evalEvery > 0 && loop.step % settings.evalEvery === 0) {
+      evaluateNow();
+      if (settings.target?.metric === 'train-loss')
+        recordEval(loop, opts, startMs, {
+          step: loop.step,
+          samples: loop.samples,
+          split: 'train',
+          ...timedEval(state, loop, state.train, TRAIN_LOSS_EVAL_SAMPLES),
+        });
+    }
+    const stop =
+      loop.reached && targetStopStep(loop.reached.step, settings.targetOvershoot, settings.targetOvershootMinSteps);
+    if (stop !== undefined && loop.step >= stop) {
+      loop.status = 'target-reached';
+      break;
+    }
+  }
+  return loop;
+}
+
+/** An evaluation, its time added to the run's evaluation phase. */
+function timedEval(state: TrainState, loop: Loop, split: SplitTensors, limit?: number) {
+  const t0 = performance.now();
+  const metrics = evaluate(state.built, split, state.lossFn, limit);
+  loop.evalMs += performance.now() - t0;
+  return metrics;
+}
+
+/** The step a run that reached its target at `reachedStep` stops at: ceil((1 + overshoot) x reachedStep), and at least minSteps past it. */
+export function targetStopStep(reachedStep: number, overshoot = 0, minSteps = 0): number {
+  return Math.max(Math.ceil((1 + Math.max(0, overshoot)) * reachedStep), reachedStep + Math.max(0, minSteps));
+}
+
+/** Keeps an evaluation, tells the hooks, and notes where the target was first reached. */
+function recordEval(loop: Loop, opts: TfjsTrainOptions, startMs: number, rec: EvalRecord): void {
+  loop.evals.push(rec);
+  opts.hooks?.onEval?.(rec);
+  if (!loop.reached && opts.settings.target && meetsTarget(rec, opts.settings)) {
+    loop.reached = { step: rec.step, samples: rec.samples, wallMs: performance.now() - startMs };
+  }
+}
+
+/** The final evaluations, the checkpoint when asked for, and the result with its phase timings. */
+function finishRun(
+  state: TrainState,
+  opts: TfjsTrainOptions,
+  loop: Loop,
+  times: { startMs: number; setupMs: number },
+): TrainResult {
+  const { settings } = opts;
+  const test = timedEval(state, loop, state.test);
+  if (loop.evals.at(-1)?.step !== loop.step)
+    recordEval(loop, opts, times.startMs, { step: loop.step, samples: loop.samples, split: 'test', ...test });
+  if (loop.reached && loop.status === 'done') loop.status = 'target-reached';
+  const train = timedEval(state, loop, state.train, settings.evalTrainLimit);
+  loop.evals.push({ step: loop.step, samples: loop.samples, split: 'train', ...train });
+  if (settings.saveCheckpoint) saveCheckpoint(state, settings, loop);
+  const sharpnessStartMs = performance.now();
+  const sharpness = measureSharpness(state, settings);
+  const sharpnessMs = performance.now() - sharpnessStartMs;
+  const wallMs = performance.now() - times.startMs;
+  const { setupMs } = times;
+  const steps = loop.steps;
+  return {
+    status: loop.status,
+    steps,
+    evals: loop.evals,
+    final: { train, test },
+    trainMs: loop.trainMs,
+    wallMs,
+    samples: loop.samples,
+    peakBytes: steps.reduce((m, s) => Math.max(m, s.peakBytes), 0),
+    distanceFromInit: distanceFromInit(state),
+    sharpness,
+    reachedTarget: loop.reached,
+    phasesMs: {
+      setup: setupMs,
+      train: loop.trainMs,
+      eval: loop.evalMs,
+      ...(sharpness ? { sharpness: sharpnessMs } : {}),
+      other: Math.max(0, wallMs - setupMs - loop.trainMs - loop.evalMs - (sharpness ? sharpnessMs : 0)),
+    },
+    weights: opts.returnWeights ? state.vars.map((v) => v.dataSync() as Float32Array) : undefined,
+  };
+}
+
+/** The top Hessian eigenvalue at the end (Lanczos, sharpness.ts) when asked for. */
+function measureSharpness(state: TrainState, settings: TrainSettings): TrainResult['sharpness'] {
+  if (!settings.sharpness) return undefined;
+  const estimate = topHessianEigenvalue({
+    built: state.built,
+    vars: state.vars,
+    train: state.train,
+    lossFn: state.lossFn,
+    ...settings.sharpness,
+    seed: settings.seed,
+  });
+  return {
+    ...settings.sharpness,
+    topEigenvalue: estimate.topEigenvalue,
+    method: 'lanczos',
+    products: estimate.products,
+  };
+}
+
+/** Hands the final state to settings.saveCheckpoint as checkpoint bytes. */
+function saveCheckpoint(state: TrainState, settings: TrainSettings, loop: Loop): void {
+  const last = loop.steps.at(-1);
+  const bytes = encodeCheckpoint({
+    meta: {
+      step: loop.step,
+      samples: loop.samples,
+      epoch: state.position.epoch,
+      cursor: state.position.cursor,
+      seed: settings.seed,
+      trainCount: state.train.count,
+      optimizer: settings.optimizer,
+      lr: last?.lr ?? state.start.lr,
+      batchSize: last?.batchSize ?? state.start.batchSize,
+    },
+    vars: state.vars,
+    initial: state.initial,
+    optimizer: state.optimizer,
+    order: state.order,
+  });
+  settings.saveCheckpoint!(bytes, { step: loop.step, samples: loop.samples });
+}
+
+async function openRun(opts: TfjsTrainOptions): Promise<TrainState> {
+  const { settings } = opts;
+  const built = await buildModel(opts.model, opts.data, settings.seed);
+  const state: TrainState = {
+    ...openRunState({ data: opts.data, built, optimizer: settings.optimizer, tensors: opts.tensors }),
+    position: { epoch: 0, cursor: 0 },
+    order: epochOrder(opts.data.train.count, settings.seed, 0),
+    start: { step: 0, samples: 0, lr: 0, batchSize: 0 },
+  };
+  try {
+    if (settings.resumeFrom) resume(state, settings, settings.resumeFrom);
+  } catch (err) {
+    closeRun(state);
+    throw err;
+  }
+  return state;
+}
+
+/**
+ * Puts a checkpoint's state into a freshly opened run (tfjs/checkpoint.ts); the checkpoint's initial
+ * weights replace the clones openRunState made of the freshly built ones.
+ */
+function resume(state: TrainState, settings: TrainSettings, from: { bytes: Uint8Array; file: string }): void {
+  const cp = decodeCheckpoint(from.bytes, from.file);
+  const initial = restoreCheckpoint(
+    cp,
+    {
+      vars: state.vars,
+      optimizer: state.optimizer,
+      optimizerConfig: settings.optimizer,
+      trainCount: state.train.count,
+    },
+    from.file,
+  );
+  tf.dispose(state.initial);
+  state.initial = initial;
+  const m = cp.meta;
+  state.position = { epoch: m.epoch, cursor: m.cursor };
+  state.order = resumedOrder(cp.order, { cursor: m.cursor, savedSeed: m.seed, seed: settings.seed, epoch: m.epoch });
+  state.start = { step: m.step, samples: m.samples, lr: m.lr, batchSize: m.batchSize };
 }
 
 /** How often the loop lets Node handle I/O and signals (Ctrl-C, a lost parent). */
@@ -199,20 +329,6 @@ async function yieldToEventLoop(lastMs: number): Promise<number> {
   if (now - lastMs < YIELD_EVERY_MS) return lastMs;
   await new Promise((resolve) => setImmediate(resolve));
   return performance.now();
-}
-
-function budgetSpent(settings: TrainSettings, step: number, samples: number, epoch: number): boolean {
-  const { epochs, maxSteps, maxSamples } = settings.budget;
-  return (
-    (epochs !== undefined && epoch >= epochs) ||
-    (maxSteps !== undefined && step >= maxSteps) ||
-    (maxSamples !== undefined && samples >= maxSamples)
-  );
-}
-
-/** The step a run that reached its target at `reachedStep` stops at: ceil((1 + overshoot) x reachedStep), and at least minSteps past it. */
-export function targetStopStep(reachedStep: number, overshoot = 0, minSteps = 0): number {
-  return Math.max(Math.ceil((1 + Math.max(0, overshoot)) * reachedStep), reachedStep + Math.max(0, minSteps));
 }
 
 /**

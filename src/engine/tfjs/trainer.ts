@@ -4,10 +4,19 @@
  * in process; sweeps and probes run it in a child process of their own (lab/run/worker.ts).
  */
 import { readFileSync } from 'node:fs';
-import { describePlan, planAccumulation, stepsPerEpoch, type LastBatchPolicy } from '../../core/batching.js';
-import { BatchSizeError, UsageError } from '../../core/errors.js';
-import { lrAt, type LrScheduleKind, type LrScheduleOptions } from '../../core/lr.js';
+import {
+  type AccumulationPlan,
+  describePlan,
+  planAccumulation,
+  stepsPerEpoch,
+  stepsWithinBudget,
+  type LastBatchPolicy,
+} from '../../core/batching.js';
+import { type BatchSchedule, type PhaseSpan, phaseSpans, spanAt } from '../../core/batch-schedule.js';
+import { BatchSizeError, DataFileError, UsageError } from '../../core/errors.js';
+import { lrAt, type LrRule, type LrScheduleKind, type LrScheduleOptions } from '../../core/lr.js';
 import { checkLayerWeights, checkRunSettings, checkWarmup } from '../../core/run-checks.js';
+import { accumulationPlan } from '../../core/search.js';
 import type { OptimizerConfig, TrainBudget, TrainResult, TrainTarget } from '../../core/run.js';
 import { loadDataset } from '../../data/registry.js';
 import type { Dataset, LoadOptions } from '../../data/types.js';
@@ -53,6 +62,14 @@ export interface TrainConfig {
   noiseFromStep?: number;
   /** Estimate the top Hessian eigenvalue at the end. */
   sharpness?: { batchSamples: number; iterations: number };
+  /**
+   * A batch-size schedule (core/batch-schedule.ts): the batch of each step, its LR by `lrRule` from `lr`
+   * at `baseBatch`, each batch split into micro-batches of at most `maxMicroBatch` (default: none).
+   * `batchSize` and `accumSteps` are then those of the first phase.
+   */
+  batchSchedule?: { schedule: BatchSchedule; lrRule: LrRule; baseBatch: number; maxMicroBatch?: number };
+  /** Resume from the checkpoint file `resumeFrom`; save one of the final state to `saveTo` (tfjs/checkpoint.ts). */
+  checkpoint?: { resumeFrom?: string; saveTo?: string };
 }
 
 /**
@@ -83,7 +100,19 @@ export interface RunContext extends RunPlan {
   data: Dataset;
   /** The backend and why it was chosen. */
   backendChoice: BackendChoice;
+  /** A schedule run's phases as they run, with their micro-batch x accumulation plans. */
+  phases?: SchedulePhasePlan[];
+  /** The checkpoint to resume from, read at prepare so a bad file fails before any work. */
+  resume?: { bytes: Uint8Array; file: string };
 }
+
+/** One phase of a schedule run: its span (first step, batch, LR) and how its batch is split. */
+export interface SchedulePhasePlan extends PhaseSpan {
+  plan: AccumulationPlan;
+}
+
+/** Writes a checkpoint file (atomically: lab passes store/output.ts's writeOutputFile). */
+export type CheckpointWriter = (path: string, bytes: Uint8Array) => void;
 
 /** Steps the budget allows: the smallest of its limits. */
 export function budgetSteps(
@@ -132,22 +161,32 @@ export function dataFacts(data: Dataset): Required<DataFacts> {
 }
 
 /**
- * Checks a run's config before any work: every setting (core/run-checks), the batch against the training
- * set, an MLP's layers against the data's input and output sizes (when known), the warm-up against the
- * run's length, and the LR schedule. Returns the steps the budget allows.
+ * Checks a run's config before any work: every setting (core/run-checks), the batch (or every batch of a
+ * schedule, and its split) against the training set, an MLP's layers against the data's input and output
+ * sizes (when known), the warm-up against the run's length, and the LR schedule. Returns the steps the
+ * budget allows.
  */
 export function checkTrainConfig(config: TrainConfig, data: DataFacts): number {
   checkRunSettings(config);
   const plan = planAccumulation({ batchSize: config.batchSize, accumSteps: config.accumSteps });
-  if (plan.batchSize > data.trainCount) {
+  const phases = config.batchSchedule && schedulePhases(config);
+  const largest = Math.max(plan.batchSize, ...(phases ?? []).map((p) => p.batch));
+  if (largest > data.trainCount) {
     throw new BatchSizeError(
-      `batch size ${plan.batchSize} is larger than the training set of ${config.dataset} (${data.trainCount} samples); pass --batch-size ${data.trainCount} or less`,
+      `batch size ${largest} is larger than the training set of ${config.dataset} (${data.trainCount} samples); pass --batch-size ${data.trainCount} or less`,
     );
   }
   if (config.model.name === 'mlp' && data.shape)
     checkLayerWeights([data.shape.inputs, ...(config.model.hidden ?? DEFAULT_HIDDEN), data.shape.outputs]);
-  const totalSteps = budgetSteps(config.budget, data.trainCount, plan.batchSize, config.lastBatch);
-  checkWarmup(config.warmupSteps, totalSteps, plan.batchSize);
+  const totalSteps = phases
+    ? stepsWithinBudget({
+        budget: config.budget,
+        trainCount: data.trainCount,
+        policy: config.lastBatch,
+        batchAt: (step) => spanAt(phases, step).batch,
+      })
+    : budgetSteps(config.budget, data.trainCount, plan.batchSize, config.lastBatch);
+  checkWarmup(config.warmupSteps, totalSteps, phases?.[0]?.batch ?? plan.batchSize);
   lrAt(1, lrScheduleOf(config, totalSteps));
   return totalSteps;
 }
@@ -158,17 +197,62 @@ export async function prepareRun(config: TrainConfig, data?: Dataset): Promise<R
   const loaded = data ?? loadDataset(config.dataset, config.datasetOptions);
   const totalSteps = checkTrainConfig(config, dataFacts(loaded));
   const plan = planAccumulation({ batchSize: config.batchSize, accumSteps: config.accumSteps });
+  const phases = config.batchSchedule && schedulePhases(config);
   const backend = await selectBackend({ requested: config.backend, needsConv: modelHasConv(config.model) });
+  const first = phases?.[0]?.plan ?? plan;
   return {
     data: loaded,
     backend: backend.name,
     backendChoice: backend,
-    batchSize: plan.batchSize,
-    microBatchSize: plan.microBatchSize,
-    accumSteps: plan.accumSteps,
-    plan: describePlan(plan),
+    batchSize: first.batchSize,
+    microBatchSize: first.microBatchSize,
+    accumSteps: first.accumSteps,
+    plan: phases ? `schedule ${phases.map((p) => describePlan(p.plan)).join(', ')}` : describePlan(plan),
     totalSteps,
+    phases,
+    resume: config.checkpoint?.resumeFrom === undefined ? undefined : readCheckpointFile(config.checkpoint.resumeFrom),
   };
+}
+
+/**
+ * A schedule run's phases (core/batch-schedule.phaseSpans) with each batch split into micro-batches of
+ * at most maxMicroBatch (core/search.accumulationPlan); a split that cannot give the batch exactly is
+ * refused, so the effective batch of every step is the schedule's.
+ */
+function schedulePhases(config: TrainConfig): SchedulePhasePlan[] {
+  const s = config.batchSchedule!;
+  const spans = phaseSpans(s.schedule, { rule: s.lrRule, baseLr: config.lr, baseBatch: s.baseBatch });
+  return spans.map((span) => {
+    const choice = accumulationPlan(span.batch, s.maxMicroBatch ?? span.batch);
+    if (!choice.exact)
+      throw new BatchSizeError(
+        `batch ${span.batch} of the schedule cannot be split exactly into micro-batches of at most ${s.maxMicroBatch} (${choice.text}); use batches that are multiples of a micro-batch that fits, e.g. powers of two`,
+      );
+    return {
+      ...span,
+      plan: { batchSize: span.batch, microBatchSize: choice.microBatchSize, accumSteps: choice.accumSteps },
+    };
+  });
+}
+
+/** The batch and micro-batch of a schedule run's step (the plan of its phase, core spanAt). */
+function phasePlanAt(
+  phases: readonly SchedulePhasePlan[],
+  step: number,
+): { batchSize: number; microBatchSize: number } {
+  const { phase } = spanAt(phases, step);
+  const plan = (phases.find((p) => p.phase === phase) as SchedulePhasePlan).plan;
+  return { batchSize: plan.batchSize, microBatchSize: plan.microBatchSize };
+}
+
+/** A checkpoint file's bytes; a missing or unreadable file is a DataFileError naming it. */
+function readCheckpointFile(file: string): { bytes: Uint8Array; file: string } {
+  try {
+    return { bytes: readFileSync(file), file };
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new DataFileError(file, `cannot read the checkpoint (${reason}); check the path`);
+  }
 }
 
 /**
@@ -181,14 +265,17 @@ export interface DataSource {
   tensors(config: TrainConfig): DataTensors;
 }
 
-/** Trains with `config` on a prepared context. */
+/** Trains with `config` on a prepared context; `write` saves the final checkpoint when the config asks for one. */
 async function runTraining(
   config: TrainConfig,
   ctx: RunContext,
   hooks: TrainHooks,
-  tensors?: DataTensors,
+  use: { write?: CheckpointWriter; tensors?: DataTensors },
 ): Promise<TrainResult> {
   const schedule = lrScheduleOf(config, ctx.totalSteps);
+  const phases = ctx.phases;
+  const saveTo = config.checkpoint?.saveTo;
+  const { write, tensors } = use;
   return trainTfjs({
     data: ctx.data,
     model: config.model,
@@ -199,7 +286,12 @@ async function runTraining(
       lastBatch: config.lastBatch,
       seed: config.seed,
       optimizer: config.optimizer,
-      lrAt: (step) => lrAt(step, schedule),
+      // A schedule's LR is its phase's (the rule's LR for that batch) times the LR schedule's factor
+      // (warm-up, decay): lrAt / config.lr is exactly 1 for a constant schedule.
+      lrAt: phases
+        ? (step) => spanAt(phases, step).lr * (lrAt(step, schedule) / config.lr)
+        : (step) => lrAt(step, schedule),
+      planAt: phases ? (step) => phasePlanAt(phases, step) : undefined,
       evalEvery: config.evalEvery,
       evalTrainLimit: config.evalTrainLimit,
       evalTestLimit: config.evalTestLimit,
@@ -209,6 +301,8 @@ async function runTraining(
       noiseEvery: config.noiseEvery,
       noiseFromStep: config.noiseFromStep,
       sharpness: config.sharpness,
+      resumeFrom: ctx.resume,
+      saveCheckpoint: saveTo === undefined || write === undefined ? undefined : (bytes) => write(saveTo, bytes),
     },
     hooks,
     tensors,
@@ -238,14 +332,29 @@ export class TfjsTrainer implements Trainer<RunContext> {
   /** Time prepare() took: loading the data (or taking it from the source) and picking the backend. */
   private prepareMs = 0;
 
-  /** `source`: where to take the dataset and its tensors from (kept by the caller); default: loaded for this run. */
-  constructor(config: TrainConfig, prepared?: RunContext, source?: DataSource) {
+  private readonly writeCheckpoint: CheckpointWriter | undefined;
+
+  /**
+   * `source`: where to take the dataset and its tensors from (kept by the caller); default: loaded for
+   * this run. `writeCheckpoint` saves the checkpoint a config asks for (`checkpoint.saveTo`); without
+   * one such a config is refused.
+   */
+  constructor(
+    config: TrainConfig,
+    prepared?: RunContext,
+    use: { source?: DataSource; writeCheckpoint?: CheckpointWriter } = {},
+  ) {
     this.config = config;
     this.prepared = prepared && Promise.resolve(prepared);
-    this.source = source;
+    this.source = use.source;
+    this.writeCheckpoint = use.writeCheckpoint;
   }
 
   prepare(): Promise<RunContext> {
+    if (this.config.checkpoint?.saveTo !== undefined && this.writeCheckpoint === undefined)
+      return Promise.reject(
+        new UsageError('this run saves a checkpoint but its trainer was given no file writer; pass one to TfjsTrainer'),
+      );
     this.prepared ??= this.timedPrepare();
     return this.prepared;
   }
@@ -262,7 +371,10 @@ export class TfjsTrainer implements Trainer<RunContext> {
   }
 
   async run(hooks: TrainHooks = {}): Promise<TrainResult> {
-    const result = await runTraining(this.config, await this.prepare(), hooks, this.tensors);
+    const result = await runTraining(this.config, await this.prepare(), hooks, {
+      write: this.writeCheckpoint,
+      tensors: this.tensors,
+    });
     const phasesMs = result.phasesMs && { ...result.phasesMs, data: this.prepareMs };
     return { ...result, phasesMs, vmHwmBytes: readVmHwmBytes() };
   }

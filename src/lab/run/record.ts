@@ -14,8 +14,26 @@ import { type RunFacts, summarizeRun } from '../../core/summarize-run.js';
 import type { RunSummary } from '../../core/summary.js';
 import { classifyError, type RunFailure } from '../../engine/oom.js';
 import type { RunPlan, Trainer } from '../../engine/trainer.js';
-import { classifyRunFailure, openStore, StaleAttemptError, StepWriter, type Store } from '../../store/index.js';
+import type { CheckpointWriter } from '../../engine/tfjs/trainer.js';
+import {
+  classifyRunFailure,
+  openStore,
+  StaleAttemptError,
+  StepWriter,
+  type Store,
+  writeOutputFile,
+} from '../../store/index.js';
 import { type AttemptRecord, INTERRUPTED_REASON, type RunHooks, type RunOutcome } from './outcome.js';
+
+/**
+ * Writes a TF.js run's checkpoint file the way batchlab writes every file (store/output.ts): atomically,
+ * never onto the store in use (`storePath`).
+ */
+export function checkpointWriter(storePath?: string): CheckpointWriter {
+  return (path, bytes) => {
+    writeOutputFile({ path, data: bytes, storePath });
+  };
+}
 
 /** What the summary needs that the trainer's plan does not say: the seed, the peak LR, the target, how it was timed. */
 export type RunIdentity = Pick<RunFacts, 'seed' | 'lr' | 'target' | 'timing'>;

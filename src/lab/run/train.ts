@@ -3,10 +3,10 @@ import type { TrainResult } from '../../core/run.js';
 import type { RunSummary } from '../../core/summary.js';
 import type { BackendChoice } from '../../engine/backends/select.js';
 import { classifyError, TrainFailedError } from '../../engine/oom.js';
-import { TfjsTrainer, type TrainConfig } from '../../engine/tfjs/trainer.js';
+import { type SchedulePhasePlan, TfjsTrainer, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import type { RunPlan, TrainHooks } from '../../engine/trainer.js';
 import { planOnly } from './outcome.js';
-import { summarize } from './record.js';
+import { checkpointWriter, summarize } from './record.js';
 
 /** What `train` gives back: the plan it ran, every measured step and evaluation, and the run's summary. */
 export interface TrainOutcome {
@@ -21,6 +21,8 @@ export interface TrainStart extends RunPlan {
   backendChoice: BackendChoice;
   /** Held-out evaluations every this many steps (0: at the end only). */
   evalEvery: number;
+  /** A batch-size schedule's phases (first step, batch and its split, LR); undefined for one batch. */
+  phases?: readonly SchedulePhasePlan[];
 }
 
 /** Options of `train` besides its hooks. */
@@ -45,7 +47,7 @@ export async function train(
   hooks: TrainHooks & { onStart?(start: TrainStart): void } = {},
   options: TrainOptions = {},
 ): Promise<TrainOutcome> {
-  const ctx = await new TfjsTrainer(config).prepare();
+  const ctx = await new TfjsTrainer(config, undefined, { writeCheckpoint: checkpointWriter() }).prepare();
   const evalEvery =
     config.evalEvery === 0 && options.evalsPerRun !== undefined
       ? Math.max(1, Math.round(ctx.totalSteps / options.evalsPerRun))
@@ -58,8 +60,11 @@ export async function train(
     dataset: { name: d.name, trainCount: d.train.count, testCount: d.test.count, inputShape: [...d.inputShape] },
     backendChoice: ctx.backendChoice,
     evalEvery,
+    phases: ctx.phases,
   });
-  const result = await new TfjsTrainer(run, ctx).run(hooks).catch(asOutOfMemory);
+  const result = await new TfjsTrainer(run, ctx, { writeCheckpoint: checkpointWriter() })
+    .run(hooks)
+    .catch(asOutOfMemory);
   return { plan, result, summary: summarize(result, plan, run) };
 }
 

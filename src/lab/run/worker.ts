@@ -16,7 +16,7 @@ import { TfjsTrainer } from '../../engine/tfjs/trainer.js';
 import { DatasetCache, leakedTensors, resetForRun } from '../../engine/tfjs/warm.js';
 import { planOnly } from './outcome.js';
 import type { ParentMessage, WarmHint, WorkerJob, WorkerMessage } from './protocol.js';
-import { runAndRecord } from './record.js';
+import { checkpointWriter, runAndRecord } from './record.js';
 
 /**
  * Milliseconds from this process's start to here, its static imports done: Node, TF.js and the
@@ -66,21 +66,27 @@ class Worker {
       data: performance.now() - startMs,
     };
     let lastSentMs = 0;
-    const outcome = await runAndRecord(new TfjsTrainer(job.config, undefined, this.cache), {
-      identity: { seed: job.config.seed, lr: job.config.lr, target: job.config.target, timing: job.timing },
-      record: job.record,
-      phasesMs,
-      hooks: {
-        signal: controller.signal,
-        onStart: (plan) => send({ type: 'start', plan: planOnly(plan) }),
-        onStep: (progress) => {
-          const now = performance.now();
-          if (now - lastSentMs < PROGRESS_EVERY_MS) return;
-          lastSentMs = now;
-          send({ type: 'step', progress });
+    const outcome = await runAndRecord(
+      new TfjsTrainer(job.config, undefined, {
+        source: this.cache,
+        writeCheckpoint: checkpointWriter(job.record?.dbPath),
+      }),
+      {
+        identity: { seed: job.config.seed, lr: job.config.lr, target: job.config.target, timing: job.timing },
+        record: job.record,
+        phasesMs,
+        hooks: {
+          signal: controller.signal,
+          onStart: (plan) => send({ type: 'start', plan: planOnly(plan) }),
+          onStep: (progress) => {
+            const now = performance.now();
+            if (now - lastSentMs < PROGRESS_EVERY_MS) return;
+            lastSentMs = now;
+            send({ type: 'step', progress });
+          },
         },
       },
-    });
+    );
     this.controller = undefined;
     this.runs++;
     const leaked = leakedTensors(this.cache);

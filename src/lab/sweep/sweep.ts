@@ -26,9 +26,10 @@ import { loadDataset } from '../../data/registry.js';
 import { checkTrainConfig, type DataFacts, type TrainConfig } from '../../engine/tfjs/trainer.js';
 import { classifyRunFailure, type Experiment, openStore, type Run, type Store } from '../../store/index.js';
 import { environment } from '../environment.js';
-import { type HeldLock, holdExperimentLock } from '../experiment-lock.js';
+import { type HeldLock, runExperimentLocked } from '../experiment-lock.js';
 import { type Launcher, localLauncher } from '../launch/launcher.js';
 import { runEach } from '../launch/queue.js';
+import { checkResumable } from '../resume.js';
 import type { RunSpec } from '../run/execute.js';
 import type { RunOutcome } from '../run/outcome.js';
 import { remeasureAlone } from './timing.js';
@@ -161,29 +162,31 @@ export async function runSweep(opts: SweepOptions, hooks: SweepHooks = {}): Prom
     throw new UsageError('a sweep needs its settings, or --resume ID to finish an earlier one');
   if (opts.settings) checkSweepSettings(opts.settings);
   const store = openStore(opts.dbPath);
-  const launcher = opts.launcher ?? localLauncher();
-  let lock: HeldLock | undefined;
+  // The experiment whose lock this process took (a new one, or the one resumed), for stoppedError.
+  let lockedId: number | undefined;
   try {
-    const hold = { refreshMs: opts.lockRefreshMs, onNotice: hooks.onNotice };
-    if (opts.resumeId === undefined) {
-      const experiment = newExperiment(store, opts.settings!);
-      lock = holdExperimentLock(store, experiment.id, { ...hold, acquired: true });
-    } else {
-      checkResumable(store, opts.resumeId, opts.settings);
-      lock = holdExperimentLock(store, opts.resumeId, hold);
-      prepareResume(store, opts.resumeId, opts.retryFailed ?? false, hooks);
-    }
-    return await runHeld({ store, lock, dbPath: opts.dbPath, launcher, timing: opts.timing }, hooks);
+    return await runExperimentLocked(
+      store,
+      {
+        resumeId: opts.resumeId,
+        refreshMs: opts.lockRefreshMs,
+        onNotice: hooks.onNotice,
+        create: () => {
+          lockedId = newExperiment(store, opts.settings!).id;
+          return lockedId;
+        },
+        check: (id) => checkResumable(store, id, { kind: 'sweep', command: 'sweep', settings: opts.settings }),
+        prepare: (id) => {
+          lockedId = id;
+          prepareResume(store, id, opts.retryFailed ?? false, hooks);
+        },
+      },
+      (lock) => runLaunched(opts, { store, lock, dbPath: opts.dbPath, timing: opts.timing }, hooks),
+    );
   } catch (err) {
-    throw stoppedError(store, lock?.experimentId, opts.dbPath, err);
+    throw stoppedError(store, lockedId, opts.dbPath, err);
   } finally {
-    // The launcher ends what it holds (warm workers, jobs) before another process may take the lock.
-    try {
-      if (!opts.launcher) await launcher.close();
-    } finally {
-      lock?.release();
-      store.close();
-    }
+    store.close();
   }
 }
 
@@ -194,6 +197,23 @@ interface HeldSweep {
   dbPath: string;
   launcher: Launcher;
   timing?: SweepLaunch['timing'];
+}
+
+/**
+ * Runs the held sweep with `opts.launcher`, or a local one made here and closed before the caller
+ * releases the lock: it ends what it holds (warm workers, jobs) before another process may take it.
+ */
+async function runLaunched(
+  opts: SweepLaunch,
+  held: Omit<HeldSweep, 'launcher'>,
+  hooks: SweepHooks,
+): Promise<SweepResult> {
+  const launcher = opts.launcher ?? localLauncher();
+  try {
+    return await runHeld({ ...held, launcher }, hooks);
+  } finally {
+    if (!opts.launcher) await launcher.close();
+  }
 }
 
 /** Runs the experiment's unfinished runs under its lock, then writes its summary and status. */
@@ -245,22 +265,6 @@ function newExperiment(store: Store, settings: SweepSettings): Experiment {
   });
 }
 
-/** Refuses to resume what is not a sweep, or with settings other than the stored ones. */
-function checkResumable(store: Store, id: number, settings: SweepSettings | undefined): void {
-  const experiment = store.getExperiment(id);
-  if (experiment.kind !== 'sweep')
-    throw new UsageError(
-      `experiment ${id} is a ${experiment.kind}, not a sweep; --resume takes a sweep ID (see batchlab list)`,
-    );
-  if (!settings) return;
-  const differing = differingKeys(experiment.settings, settings as unknown as Record<string, unknown>);
-  if (differing.length > 0) {
-    throw new UsageError(
-      `sweep ${id} was started with other settings (${differing.join(', ')} differ); run "batchlab sweep --resume ${id}" alone, or start a new sweep`,
-    );
-  }
-}
-
 /**
  * Under the lock: runs left 'running' by a killed process become interrupted (they run again from their
  * start), and with `retryFailed` the runs that failed on their own become pending again.
@@ -276,12 +280,6 @@ function prepareResume(store: Store, id: number, retryFailed: boolean, hooks: Sw
       `--retry-failed: ${reset.length} run${reset.length === 1 ? '' : 's'} that had failed will run again (${which})`,
     );
   }
-}
-
-/** Top-level keys whose JSON differs. */
-function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
 /** Where a sweep's runs go. */
