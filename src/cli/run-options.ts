@@ -32,6 +32,19 @@ export const CMD_ONLY: Applies = {
   why: 'only applies with --cmd (your own training command); leave it out',
 };
 
+/** Where an experiment is stored and its HTML report written: for the commands that store one and draw it (sweep, study). */
+export const STORE_REPORT_OPTIONS = {
+  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
+  report: {
+    type: 'string',
+    value: 'PATH',
+    control: true,
+    onlyIf: { when: (o) => o['no-report'] !== true, why: 'contradicts --no-report; pass one of them' },
+    help: 'where to write the HTML report (default batchlab-report-<id>.html)',
+  },
+  'no-report': { type: 'boolean', control: true, help: 'do not write an HTML report' },
+} as const satisfies OptionTable;
+
 export const DATA_OPTIONS = {
   dataset: {
     type: 'string',

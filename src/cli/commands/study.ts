@@ -15,6 +15,7 @@ import type { Io } from '../io.js';
 import { type OptionTable, type Parsed, settingFlags } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
 import {
+  STORE_REPORT_OPTIONS,
   DATA_OPTIONS,
   MODEL_OPTIONS,
   OPTIMIZER_OPTIONS,
@@ -88,15 +89,7 @@ export const STUDY_OPTIONS = {
     default: DEFAULT_STUDY_EVAL_SAMPLES,
     help: 'held-out samples each evaluation uses (the same ones every time)',
   },
-  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
-  report: {
-    type: 'string',
-    value: 'PATH',
-    control: true,
-    onlyIf: { when: (o) => o['no-report'] !== true, why: 'contradicts --no-report; pass one of them' },
-    help: 'where to write the HTML report (default batchlab-report-<id>.html)',
-  },
-  'no-report': { type: 'boolean', control: true, help: 'do not write an HTML report' },
+  ...STORE_REPORT_OPTIONS,
   resume: {
     type: 'int',
     value: 'ID',

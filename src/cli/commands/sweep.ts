@@ -27,6 +27,7 @@ import { type OptionTable, type Parsed, settingFlags } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
 import { findingLines, sweepTables } from '../render-sweep.js';
 import {
+  STORE_REPORT_OPTIONS,
   CMD_ONLY,
   DATA_OPTIONS,
   MODEL_OPTIONS,
@@ -118,15 +119,7 @@ export const SWEEP_OPTIONS = {
     onlyIf: CMD_ONLY,
     help: 'with --cmd: training-set size, for epochs=N budgets',
   },
-  db: { type: 'string', value: 'PATH', default: 'batchlab.db', control: true, help: 'SQLite store' },
-  report: {
-    type: 'string',
-    value: 'PATH',
-    control: true,
-    onlyIf: { when: (o) => o['no-report'] !== true, why: 'contradicts --no-report; pass one of them' },
-    help: 'where to write the HTML report (default batchlab-report-<id>.html)',
-  },
-  'no-report': { type: 'boolean', control: true, help: 'do not write an HTML report' },
+  ...STORE_REPORT_OPTIONS,
   resume: {
     type: 'int',
     value: 'ID',
