@@ -15,10 +15,12 @@ function startHost(how: 'exit' | 'wait'): {
   exited: Promise<[number | null, NodeJS.Signals | null]>;
   pid: number;
   metricsDir: () => string;
+  /** Lets an "exit" host exit (it waits for this, so that the test can read the trial's group first). */
+  go: () => void;
 } {
   const child = spawn(process.execPath, ['--import', 'tsx', HOST, how], {
     cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   let text = '';
   const ready = new Promise<number[]>((resolve) => {
@@ -31,7 +33,7 @@ function startHost(how: 'exit' | 'wait'): {
     child.once('exit', (code, sig) => r([code, sig])),
   );
   const metricsDir = (): string => dirname(/^metrics-path: (.*)$/m.exec(text)?.[1] ?? '/nonexistent');
-  return { ready, exited, pid: child.pid as number, metricsDir };
+  return { ready, exited, pid: child.pid as number, metricsDir, go: () => child.stdin.write('go\n') };
 }
 
 /** The trial's group id: the parent of the fake trainer (the shell). */
@@ -45,6 +47,7 @@ test('when batchlab calls process.exit, its exit handler SIGKILLs the trial grou
   const pids = await host.ready;
   const pgid = await groupOf(pids[0] as number);
   assert.match(host.metricsDir(), /batchlab-trial-/);
+  host.go();
   assert.deepEqual(await host.exited, [3, null]);
   assert.deepEqual(await waitAllGone(pgid, pids), []);
   assert.equal(existsSync(host.metricsDir()), false, "the trial's temporary folder is removed");
