@@ -8,14 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { type CheckpointMeasurement, summarizeBranches } from '../../src/core/branch-summary.js';
 import type { NoiseStepRecord } from '../../src/core/noise.js';
 import type { StepRecord } from '../../src/core/types.js';
 import { writeReport } from '../../src/report/index.js';
 import { openStore } from '../../src/store/index.js';
-import { artifactPath, launch, publishedCharts, skipReason, waitReady, watchPage } from './helpers.js';
+import { artifactPath, openReport, publishedCharts, skipReason, type watchPage } from './helpers.js';
 
 const skip = skipReason();
 
@@ -94,11 +93,7 @@ describe('branch report in chromium', { skip }, () => {
     store.setExperimentStatus(e.id, 'done');
     writeReport(store, e.id, reportPath);
     store.close();
-    browser = await launch();
-    page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-    seen = watchPage(page);
-    await page.goto(pathToFileURL(reportPath).href);
-    await waitReady(page);
+    ({ browser, page, seen } = await openReport(reportPath));
   });
   after(async () => {
     await browser?.close();

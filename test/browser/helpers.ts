@@ -1,6 +1,6 @@
 /** Shared helpers of the browser tests: Debian's chromium driven by playwright-core, artifacts. */
 import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { PublishedChart } from '../../web/src/spec.js';
 
@@ -53,4 +53,18 @@ export async function waitReady(page: Page, timeoutMs = 10_000): Promise<void> {
     null,
     { timeout: timeoutMs },
   );
+}
+
+/** A report file opened in a fresh browser (1400 x 900), watched for errors and requests, once its charts are ready; close `browser` when done. */
+export async function openReport(
+  reportPath: string,
+  o: { acceptDownloads?: boolean } = {},
+): Promise<{ browser: Browser; page: Page; seen: ReturnType<typeof watchPage> }> {
+  const browser = await launch();
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, ...o });
+  const page = await context.newPage();
+  const seen = watchPage(page);
+  await page.goto(pathToFileURL(reportPath).href);
+  await waitReady(page);
+  return { browser, page, seen };
 }

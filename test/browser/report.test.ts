@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { openStore } from '../../src/store/index.js';
 import { colorForBatch, writeReport } from '../../src/report/index.js';
 import { SYNTHETIC_SWEEP_CHARTS, writeSyntheticSweep } from '../report/synthetic.js';
-import { artifactPath, launch, publishedCharts, skipReason, waitReady, watchPage } from './helpers.js';
+import { artifactPath, openReport, publishedCharts, skipReason, type watchPage } from './helpers.js';
 
 const skip = skipReason();
 if (skip) console.log(`# skipping report browser tests: ${skip}`);
@@ -33,13 +33,7 @@ describe('HTML report in chromium', { skip }, () => {
     });
     writeReport(store, experimentId, reportPath);
     store.close();
-    browser = await launch();
-    page = await (
-      await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true })
-    ).newPage();
-    seen = watchPage(page);
-    await page.goto(pathToFileURL(reportPath).href);
-    await waitReady(page);
+    ({ browser, page, seen } = await openReport(reportPath, { acceptDownloads: true }));
   });
   after(async () => {
     await browser?.close();

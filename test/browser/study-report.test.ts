@@ -9,13 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { runStudy, type StudyResult } from '../../src/lab/study/study.js';
 import { writeReport } from '../../src/report/index.js';
 import { openStore } from '../../src/store/index.js';
 import { simulatedExecute, simulatedSettings } from '../lab/study-sim.js';
-import { artifactPath, launch, publishedCharts, skipReason, waitReady, watchPage } from './helpers.js';
+import { artifactPath, openReport, publishedCharts, skipReason, type watchPage } from './helpers.js';
 
 const skip = skipReason();
 if (skip) console.log(`# skipping study report browser tests: ${skip}`);
@@ -36,11 +35,7 @@ describe('HTML report of a study in chromium', { skip }, () => {
     const store = openStore(dbPath, { readonly: true });
     writeReport(store, study.experiment.id, reportPath);
     store.close();
-    browser = await launch();
-    page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-    seen = watchPage(page);
-    await page.goto(pathToFileURL(reportPath).href);
-    await waitReady(page);
+    ({ browser, page, seen } = await openReport(reportPath));
   });
   after(async () => {
     await browser?.close();

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXIT_CODES, EXIT_MEANINGS, SIGNAL_EXIT_CODES } from '../../src/core/errors.js';
 import { openStore } from '../../src/store/index.js';
-import { type CliResult, REPO_ROOT, runCli } from './harness.js';
+import { type CliResult, REPO_ROOT, runCli, runningWithSteps } from './harness.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'batchlab-exit-codes-'));
 const BIN = fileURLToPath(new URL('../../bin/batchlab.js', import.meta.url));
@@ -117,23 +117,6 @@ const SLOW = [
   '0',
   '--no-report',
 ];
-
-/** True once a run of the latest experiment is running and has stored more than 20 steps. */
-function runningWithSteps(db: string): boolean {
-  try {
-    const store = openStore(db, { readonly: true });
-    try {
-      const e = store.latestExperiment();
-      return (
-        e !== undefined && store.runsOf(e.id).some((r) => r.status === 'running' && store.stepsOf(r.id).length > 20)
-      );
-    } finally {
-      store.close();
-    }
-  } catch {
-    return false;
-  }
-}
 
 test('SIGTERM stops a real sweep like Ctrl-C: runs interrupted, how to resume, exit 143; --resume finishes it', async () => {
   const db = newDb();

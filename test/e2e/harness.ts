@@ -1,6 +1,7 @@
 /** Runs the real `batchlab` binary (bin/batchlab.js over dist/) as a user would. */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { openStore } from '../../src/store/index.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/batchlab.js', import.meta.url));
@@ -34,4 +35,21 @@ export function torchMissing(): string | undefined {
   return r.status === 0
     ? undefined
     : `${TEST_PYTHON} cannot import torch (install python3-torch): ${r.stderr.trim().split('\n').pop()}`;
+}
+
+/** True once a run of the latest experiment in `db` is running and has stored more than 20 steps (false while the store is not there yet). */
+export function runningWithSteps(db: string): boolean {
+  try {
+    const store = openStore(db, { readonly: true });
+    try {
+      const e = store.latestExperiment();
+      return (
+        e !== undefined && store.runsOf(e.id).some((r) => r.status === 'running' && store.stepsOf(r.id).length > 20)
+      );
+    } finally {
+      store.close();
+    }
+  } catch {
+    return false;
+  }
 }

@@ -9,7 +9,7 @@ import { openStore } from '../../src/store/index.js';
 import type { RunSummary, SweepSummary } from '../../src/core/summary.js';
 import { CLAIM_IDS } from '../../src/core/trend.js';
 import { launch, publishedCharts, skipReason, waitReady, watchPage } from '../browser/helpers.js';
-import { runCli } from './harness.js';
+import { runCli, runningWithSteps } from './harness.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'batchlab-sweep-'));
 const BIN = fileURLToPath(new URL('../../bin/batchlab.js', import.meta.url));
@@ -198,22 +198,6 @@ async function sweepUntil(
   }
   act(child.pid!);
   return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-}
-
-function runningWithSteps(db: string): boolean {
-  try {
-    const store = openStore(db, { readonly: true });
-    try {
-      const e = store.latestExperiment();
-      return (
-        e !== undefined && store.runsOf(e.id).some((r) => r.status === 'running' && store.stepsOf(r.id).length > 20)
-      );
-    } finally {
-      store.close();
-    }
-  } catch {
-    return false;
-  }
 }
 
 /** Enough steps per run that a run is still going when the test acts (12,288 samples: B=2 takes seconds even on a fast machine). */
