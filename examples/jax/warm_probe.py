@@ -12,7 +12,9 @@ started), so a probe reports peak_bytes only when it raised that mark (then the 
 otherwise it reports peak_at_most_bytes, the old mark. Between probes: gc.collect and jax.clear_caches.
 Needs ../warm_protocol.py.
 
-Checked here only by compiling it (python3 -m py_compile): JAX is not installed where batchlab is tested.
+JAX is not installed where batchlab is tested: the tests run this file over a stand-in for the JAX calls it
+makes (test/external/fixtures/fakejax, which models memory_stats() and XLA's out-of-memory error), so they
+check its own logic, not JAX.
 """
 import gc
 import os
@@ -51,10 +53,16 @@ def run_probe(train_step, batch, steps):
     return {**result, 'step_ms': step_ms, **({'after_bytes': after} if after is not None else {})}
 
 
+def stated():
+    """What an ordinary trial states besides its peak: the cap of XLA's allocator on this device (bytes_limit)."""
+    limit = stats().get('bytes_limit')
+    return {} if limit is None else {'memory_limit_bytes': limit}
+
+
 def serve(train_step):
     """Warm probes when BATCHLAB_WARM=1, else one ordinary trial (an OOM propagates to stderr)."""
     if not warm_requested():
-        run_fresh(train_step, lambda: stats().get('peak_bytes_in_use'), lambda: None)
+        run_fresh(train_step, lambda: stats().get('peak_bytes_in_use'), lambda: None, stated)
         return
     s = stats()
     ready = {'device': str(jax.devices()[0]), 'measure': 'xla-in-use', 'base_bytes': s.get('bytes_in_use'),

@@ -43,6 +43,8 @@ export interface ProbePoint {
   ok: boolean;
   /** Peak on the budget's measure: of a probe that ran to its end, or that was stopped over the limit. */
   peakBytes?: number;
+  /** peakBytes is only an upper bound (a JAX high-water mark an earlier probe set; ProbeMeasurement.peakAtMost): no fit uses it. */
+  peakAtMost?: boolean;
   /** An out-of-memory's figures, where its message stated them. */
   oom?: OomFigures;
   /** What the process stated of its memory: its allocator's cap and reserved peak. */
@@ -170,10 +172,10 @@ export function limitOf(s: FindMaxSettings, margin: MarginDerivation | number): 
   return s.budgetBytes * (1 - (typeof margin === 'number' ? margin : margin.margin));
 }
 
-/** Samples for the margin: every probe that measured its peak to the end or to the budget. */
+/** Samples for the margin: every probe that measured its peak (not only bounded it) to the end or to the budget. */
 export function peakSamples(records: readonly ProbePoint[]): PeakSample[] {
   return records
-    .filter((r) => r.peakBytes !== undefined && (r.kind === 'ok' || r.kind === 'over-budget'))
+    .filter((r) => r.peakBytes !== undefined && !r.peakAtMost && (r.kind === 'ok' || r.kind === 'over-budget'))
     .map((r) => ({ batch: r.batch, peakBytes: r.peakBytes as number }));
 }
 
@@ -183,7 +185,9 @@ export function predictStart(
   s: FindMaxSettings,
   failedAt: number | undefined,
 ): { fit?: MemoryFit; prediction: Prediction; margin: MarginDerivation } {
-  const points = records.filter((r) => r.ok).map((r) => ({ batchSize: r.batch, peakBytes: r.peakBytes as number }));
+  const points = records
+    .filter((r) => r.ok && !r.peakAtMost)
+    .map((r) => ({ batchSize: r.batch, peakBytes: r.peakBytes as number }));
   const fit = new Set(points.map((p) => p.batchSize)).size >= 2 ? fitMemory(points) : undefined;
   const { margin, limitBytes, batch } = ceilingOf({
     fit,
@@ -255,7 +259,7 @@ export const MIN_RISE_FRACTION = 0.01;
  * passed analytic probe.
  */
 export function growthGuide(records: readonly ProbePoint[], limitBytes: number): GrowthGuide | undefined {
-  const passed = records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined);
+  const passed = records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined && !r.peakAtMost);
   const last = passed[passed.length - 1];
   if (last === undefined) return undefined;
   const spread = std(
@@ -281,7 +285,7 @@ export function localBytesPerSample(
   peakBytes: number,
   records: readonly ProbePoint[],
 ): number | undefined {
-  const below = records.filter((r) => r.ok && r.peakBytes !== undefined && r.batch < batch);
+  const below = records.filter((r) => r.ok && r.peakBytes !== undefined && !r.peakAtMost && r.batch < batch);
   if (below.length === 0) return undefined;
   const near = below.reduce((a, r) => (r.batch > a.batch ? r : a));
   const slope = (peakBytes - (near.peakBytes as number)) / (batch - near.batch);
@@ -452,20 +456,26 @@ export function bindingCap(
  * this one).
  */
 export function allocatedPointOf(p: ProbePoint): ProbePoint {
-  const { peakBytes: _budgetPeak, ...rest } = p;
+  const { peakBytes: _budgetPeak, peakAtMost: _bounded, ...rest } = p;
   const allocated = p.ok ? p.statedMemory?.peakAllocatedBytes : undefined;
   return allocated === undefined ? rest : { ...rest, peakBytes: allocated };
 }
 
 /**
  * A probe as the limit search under a binding cap reads it. A pass: its allocated peak (a pass that
- * did not state one counts as reaching the cap: it fit, and that is all it says). A failure: no limit
+ * did not state one, as a JAX probe below the process's high-water mark, is bounded by the cap: it
+ * fit, and that is all it says, so it brackets and draws no line). A failure: no limit
  * of its own, since the cap is known exactly and a failure's fragmentation (reserved - allocated:
  * 2 GiB at B = 16,576, 0.2 GiB near the limit on the H200) would lower it for every later probe; an
  * out-of-memory keeps allocated + tried as the least its peak would have been.
  */
 export function capTrialOf(p: ProbePoint, capBytes: number): LimitTrial {
-  if (p.ok) return { batch: p.batch, ok: true, peakBytes: p.statedMemory?.peakAllocatedBytes ?? capBytes };
+  if (p.ok) {
+    const allocated = p.statedMemory?.peakAllocatedBytes;
+    return allocated === undefined
+      ? { batch: p.batch, ok: true, peakBytes: capBytes, peakAtMost: true }
+      : { batch: p.batch, ok: true, peakBytes: allocated };
+  }
   const f = p.kind === 'oom' ? p.oom : undefined;
   const atLeast =
     f?.allocatedBytes === undefined || f.triedBytes === undefined ? undefined : f.allocatedBytes + f.triedBytes;
@@ -493,7 +503,7 @@ export function limitPlan(
   o: { limitBytes: number; known: KnownLimits; reading: LimitReading; tolerance: number; cap: number },
 ): LimitPlan {
   const small: PeakPoint[] = records
-    .filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined)
+    .filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined && !r.peakAtMost)
     .map((r) => ({ batch: r.batch, peakBytes: r.peakBytes as number }))
     .sort((a, b) => a.batch - b.batch);
   const baseline = small.at(-1);
@@ -538,12 +548,23 @@ export function limitPrediction(
 }
 
 /**
- * A probe as the limit search reads it: a pass with its peak; a failure with what its OOM message
- * says in the prober's measure (failurePoint); over the budget, a peak at least the one measured.
+ * A probe as the limit search reads it: a pass with its peak (bounded or measured); a failure with what
+ * its OOM message says in the prober's measure (failurePoint); over the budget, a peak at least the one
+ * measured (none from a bound: judge counts a bound above the limit as over without knowing the peak).
  */
 export function limitTrialOf(p: ProbePoint, peak: PeakMeasure): LimitTrial {
-  if (p.ok) return { batch: p.batch, ok: true, peakBytes: p.peakBytes as number };
+  if (p.ok)
+    return {
+      batch: p.batch,
+      ok: true,
+      peakBytes: p.peakBytes as number,
+      ...(p.peakAtMost ? { peakAtMost: true } : {}),
+    };
   if (p.kind === 'over-budget')
-    return { batch: p.batch, ok: false, failure: { batch: p.batch, peakAtLeastBytes: p.peakBytes } };
+    return {
+      batch: p.batch,
+      ok: false,
+      failure: { batch: p.batch, ...(p.peakAtMost ? {} : { peakAtLeastBytes: p.peakBytes }) },
+    };
   return { batch: p.batch, ok: false, failure: failurePoint(p.batch, p.oom, peak) };
 }

@@ -180,3 +180,40 @@ test('next: flat peaks climb half-way to the flatness bound; capped at the cap',
     lo: { batch: 2 ** 20, peakBytes: LINEAR(8) },
   });
 });
+
+const bounded = (batch: number, peak: number): LimitTrial => ({ batch, ok: true, peakBytes: peak, peakAtMost: true });
+
+test('a bounded peak (a JAX high-water mark) draws no line: the line through it would meet the limit at the pass itself', () => {
+  // 2000 passed with its peak only bounded by an earlier mark at the limit; the measured line (1000) says 5000.
+  const pts = [
+    { batch: 1000, peakBytes: LINEAR(1000) },
+    { batch: 2000, peakBytes: LINEAR(5000), atMost: true },
+  ];
+  assert.ok(Math.abs((lineCrossing(pts, S, LINEAR(5000)) as number) - 5000) < 1e-6, 'the bound is left out');
+  // Read as a measurement, the bound would put the limit at 2000 (the pass itself).
+  const asMeasured = lineCrossing(
+    pts.map(({ batch, peakBytes }) => ({ batch, peakBytes })),
+    S,
+    LINEAR(5000),
+  ) as number;
+  assert.ok(asMeasured < 2100, `${asMeasured}`);
+});
+
+test('next: above a bounded lo the bracket is split, not crawled from either end; the bound still brackets', () => {
+  // After failures at 4925 and 4800 the search passed 2500 with only a bound: between 2500 and 4800.
+  const trials = [ok(1000), fail(4925), fail(4800), bounded(2500, LINEAR(4900))];
+  const n = nextProbe(trials, SETTINGS);
+  assert.ok('batch' in n);
+  assert.equal(n.batch, Math.floor(Math.sqrt(2500 * 4800)));
+  assert.match(n.why, /the peak at 2500 is only bounded/);
+  // The same pass read as measured: the curve through (2500, LINEAR(4900)) meets the limit just above
+  // 2500, and the search would crawl up from there one tolerance a probe.
+  const measured = nextProbe([ok(1000), fail(4925), fail(4800), ok(2500, LINEAR(4900))], SETTINGS);
+  assert.ok('batch' in measured);
+  assert.equal(measured.batch, Math.floor(2500 * 1.03));
+  // A bound closes a bracket like any pass; a bound above the limit counts as a failure.
+  const done = nextProbe([ok(1000), fail(2570), bounded(2500, LINEAR(4900))], SETTINGS);
+  assert.equal('done' in done && done.done, 'found');
+  const over = nextProbe([ok(1000), bounded(2500, LINEAR(5001))], SETTINGS);
+  assert.ok('batch' in over && over.batch < 2500);
+});

@@ -25,6 +25,12 @@ import type { OomFigures } from './oom-message.js';
 export interface PeakPoint {
   batch: number;
   peakBytes: number;
+  /**
+   * peakBytes is only an upper bound: a JAX process cannot reset its high-water mark, so a probe below
+   * an earlier, larger one (or an out-of-memory that raised the mark part-way) states that mark, not its
+   * own peak. Such a point says the batch fits; it draws no line.
+   */
+  atMost?: boolean;
 }
 
 /**
@@ -86,7 +92,10 @@ export function failurePoint(batch: number, f: OomFigures | undefined, measure: 
 }
 
 /** One probe of a search, in the order it ran. */
-export type LimitTrial = ({ ok: true; peakBytes: number } | { ok: false; failure: FailurePoint }) & { batch: number };
+export type LimitTrial = (
+  | { ok: true; peakBytes: number /** peakBytes is an upper bound (PeakPoint.atMost). */; peakAtMost?: boolean }
+  | { ok: false; failure: FailurePoint }
+) & { batch: number };
 
 /** Settings of startBatch and nextProbe. */
 export interface LimitSearchSettings {
@@ -126,7 +135,7 @@ export function effectiveLimit(trials: readonly LimitTrial[], limitBytes: number
 
 /**
  * Where the peaks reach `limitBytes`, from the passed probes whose peak rose at least minRiseBytes
- * above the baseline (the rest is context and noise):
+ * above the baseline (the rest is context and noise) and was measured, not bounded (PeakPoint.atMost):
  * - two or more risen probes: the parabola through the two largest and the one before them (the
  *   baseline when there are only two) when it curves up (memory that grows faster than linearly, e.g.
  *   attention, where a secant from far below overshoots); else the secant through the two largest;
@@ -140,7 +149,7 @@ export function lineCrossing(
 ): number | undefined {
   const base = s.baseline;
   const risen = passed
-    .filter((p) => p.batch > base.batch && p.peakBytes - base.peakBytes >= s.minRiseBytes)
+    .filter((p) => !p.atMost && p.batch > base.batch && p.peakBytes - base.peakBytes >= s.minRiseBytes)
     .sort((a, b) => a.batch - b.batch);
   const top = risen.at(-1);
   if (top === undefined) return undefined;
@@ -240,7 +249,8 @@ function split(
   const passed: PeakPoint[] = [s.baseline];
   const failed: number[] = [];
   for (const t of trials) {
-    if (t.ok && t.peakBytes <= limit) passed.push({ batch: t.batch, peakBytes: t.peakBytes });
+    if (t.ok && t.peakBytes <= limit)
+      passed.push({ batch: t.batch, peakBytes: t.peakBytes, ...(t.peakAtMost ? { atMost: true } : {}) });
     else failed.push(t.batch);
   }
   return { passed, failed };
@@ -254,7 +264,10 @@ function split(
  *    failure there closes the bracket) and at most MAX_CLIMB_FACTOR x lo; inside a bracket, below hi,
  *    else ceil(hi / (1 + tolerance)) (a success there closes it);
  * 3. without a crossing: climbing, FLAT_FILL of the way to the flatness bound (at least 4 lo);
- *    bracketed, max(sqrt(lo hi), MODERATE_FRACTION hi).
+ *    bracketed, max(sqrt(lo hi), MODERATE_FRACTION hi). Above a lo whose peak is only bounded
+ *    (PeakPoint.atMost) the line counts as none: drawn through measured peaks below lo, it says nothing
+ *    checked about the memory between lo and hi, and the steps of one tolerance it takes next to a
+ *    bracket's end would crawl across it (a JAX search after an out-of-memory raised the mark).
  */
 export function nextProbe(trials: readonly LimitTrial[], s: LimitSearchSettings): NextProbe {
   const limit = effectiveLimit(trials, s.limitBytes);
@@ -265,7 +278,8 @@ export function nextProbe(trials: readonly LimitTrial[], s: LimitSearchSettings)
   if (hi === undefined && lo.batch >= s.cap) return { done: 'capped', lo };
   const top = hi === undefined ? s.cap : hi - 1;
   const inside = (b: number): number => Math.max(lo.batch + 1, Math.min(top, Math.floor(b)));
-  const crossing = lineCrossing(passed, s, limit);
+  const line = lineCrossing(passed, s, limit);
+  const crossing = lo.atMost ? undefined : line;
   // Two failures in a row since the last success: the line was wrong twice; a point between the
   // bracket's ends that passes gives it a new measured peak near the limit.
   if (hi !== undefined && failuresSinceSuccess(trials) >= 2)
@@ -294,7 +308,9 @@ export function nextProbe(trials: readonly LimitTrial[], s: LimitSearchSettings)
   }
   return {
     batch: inside(Math.max(Math.sqrt(lo.batch * hi), MODERATE_FRACTION * hi)),
-    why: `no measured rise below the failure at ${hi}`,
+    why: lo.atMost
+      ? `the peak at ${lo.batch} is only bounded (a high-water mark); between ${lo.batch} and ${hi}`
+      : `no measured rise below the failure at ${hi}`,
   };
 }
 

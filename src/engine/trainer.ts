@@ -52,6 +52,11 @@ export interface ProbeMeasurement {
   kind: ProbeKind;
   /** Peak of the measure the budget is on (tensor peak, tree RSS, GPU or reported); undefined when not measured. */
   peakBytes?: number;
+  /**
+   * peakBytes is only an upper bound: a JAX warm process cannot reset its high-water mark, so a probe
+   * below an earlier, larger one states that mark (peak_at_most_bytes, docs/protocol.md "Warm probes").
+   */
+  peakAtMost?: boolean;
   /** Resident high-water mark of the probe's process (tree), when known. */
   vmHwmBytes?: number;
   /** Wall time of the probe, ms. */

@@ -199,7 +199,8 @@ function mibCell(bytes: number | undefined): number | string {
 }
 
 function probeLine(r: ProbeRecord): string {
-  const peak = r.ok && r.peakBytes !== undefined ? `, peak ${formatBytes(r.peakBytes)}` : '';
+  const peak =
+    r.ok && r.peakBytes !== undefined ? `, peak ${r.peakAtMost ? 'at most ' : ''}${formatBytes(r.peakBytes)}` : '';
   const why = r.why && r.why !== 'start' ? ` (${r.why})` : '';
   return `probe ${r.index} [${r.phase}] B=${r.batch}${why}: ${r.kind}${peak}${r.reason ? ` (${r.reason})` : ''}, ${duration(r.ms)}`;
 }
@@ -211,7 +212,7 @@ function fitText(fit: NonNullable<FindMaxReport['fit']>): string {
 /** The fields of a probe its table shows (a stored probe maps onto them too). */
 export type ProbeTableRow = Pick<
   ProbeRecord,
-  'index' | 'phase' | 'batch' | 'peakBytes' | 'vmHwmBytes' | 'kind' | 'reason' | 'ms'
+  'index' | 'phase' | 'batch' | 'peakBytes' | 'peakAtMost' | 'vmHwmBytes' | 'kind' | 'reason' | 'ms'
 >;
 
 /** The table of every probe. */
@@ -223,7 +224,7 @@ export function probeTable(probes: readonly ProbeTableRow[]): string {
       r.index,
       r.phase,
       r.batch,
-      mibCell(r.peakBytes),
+      r.peakAtMost ? `<= ${mibCell(r.peakBytes)}` : mibCell(r.peakBytes),
       mibCell(r.vmHwmBytes),
       r.kind,
       cut(r.reason),

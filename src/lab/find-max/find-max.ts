@@ -345,6 +345,9 @@ function record(ctx: Ctx, rec: ProbeRecord): ProbeRecord {
   return rec;
 }
 
+/** The reason of a pass whose peak is only bounded (ProbeMeasurement.peakAtMost); stored as its message, so a stored probe says it too. */
+export const PEAK_AT_MOST_REASON = 'peak at most: the high-water mark an earlier probe set, not its own';
+
 /** A measurement judged against the limit: a run that finished above it is 'over-budget'. */
 export function judge(
   m: ProbeMeasurement,
@@ -353,6 +356,7 @@ export function judge(
   const base = {
     ...at,
     peakBytes: m.peakBytes,
+    ...(m.peakAtMost ? { peakAtMost: true } : {}),
     vmHwmBytes: m.vmHwmBytes,
     ms: m.ms,
     ...(m.stepMs ? { stepMs: m.stepMs } : {}),
@@ -364,10 +368,13 @@ export function judge(
       ...base,
       kind: 'over-budget',
       ok: false,
-      reason: `peak ${formatBytes(m.peakBytes)} > limit ${formatBytes(at.limitBytes)}`,
+      // A bound above the limit proves nothing either way; counting it as over keeps the answer safe.
+      reason: m.peakAtMost
+        ? `peak unknown: at most ${formatBytes(m.peakBytes)} (a high-water mark an earlier probe set) > limit ${formatBytes(at.limitBytes)}: counted as over`
+        : `peak ${formatBytes(m.peakBytes)} > limit ${formatBytes(at.limitBytes)}`,
     };
   }
-  if (m.kind === 'ok') return { ...base, kind: 'ok', ok: true, reason: '' };
+  if (m.kind === 'ok') return { ...base, kind: 'ok', ok: true, reason: m.peakAtMost ? PEAK_AT_MOST_REASON : '' };
   return { ...base, kind: m.kind, ok: false, reason: firstLine(m.message) || m.kind, message: m.message };
 }
 

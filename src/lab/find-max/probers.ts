@@ -242,6 +242,7 @@ export function warmCommandProber(options: WarmCommandProberOptions): Prober {
         r,
         peakOf(r, options.budgetOn, warm.ready, device.outsideBytes),
         warmStated(r, warm.ready),
+        options.budgetOn === 'reported' && r.peakBytes === undefined && r.peakAtMostBytes !== undefined,
       );
     },
     release: () => warm.restart(),
@@ -255,7 +256,7 @@ export function warmCommandProber(options: WarmCommandProberOptions): Prober {
 /** What a warm prober's peaks are, in words. */
 const WARM_MEASURE: Readonly<Record<BudgetMeasure, string>> = {
   reported:
-    "peak_bytes the warm process reports (torch.cuda.max_memory_allocated; a CPU helper's VmHWM); the verification's peak_mem_bytes",
+    "peak_bytes the warm process reports (torch.cuda.max_memory_allocated, JAX's peak_bytes_in_use, a CPU helper's VmHWM); the verification's peak_mem_bytes",
   gpu: "GPU memory: the warm process's peak reserved by its allocator plus its memory outside the allocator (CUDA context, by nvidia-smi); the verification by nvidia-smi",
   rss: 'resident memory of the warm process (its VmHWM, reset before each probe); the verification by process-tree RSS',
 };
@@ -297,11 +298,15 @@ function warmStated(r: WarmProbeResult, ready: WarmReady | undefined): StatedMem
   };
 }
 
-/** A warm probe as a measurement: a crash is an error unless the table of OOM messages or a SIGKILL made it out of memory (WarmProber). */
+/**
+ * A warm probe as a measurement: a crash is an error unless the table of OOM messages or a SIGKILL made
+ * it out of memory (WarmProber); `peakAtMost` when the peak is the process's high-water mark, a bound.
+ */
 function warmMeasurement(
   r: WarmProbeResult,
   peakBytes: number | undefined,
   statedMemory: StatedMemory | undefined,
+  peakAtMost: boolean,
 ): ProbeMeasurement {
   const common = {
     ms: r.wallMs,
@@ -317,7 +322,7 @@ function warmMeasurement(
         message:
           'the warm process answered without the peak the budget is on; report peak_bytes (docs/protocol.md, "Warm probes")',
       };
-    return { ...common, kind: 'ok', peakBytes };
+    return { ...common, kind: 'ok', peakBytes, ...(peakAtMost ? { peakAtMost: true } : {}) };
   }
   const message = r.message ?? r.outcome;
   if (r.outcome === 'oom') return { ...common, kind: 'oom', message, ...(r.oom ? { oom: r.oom } : {}) };
