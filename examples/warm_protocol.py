@@ -3,6 +3,7 @@ loop, the answer lines and the ordinary trial the same command runs for a fresh-
 examples/pytorch/warm_probe.py and examples/jax/warm_probe.py add their framework's memory readings and
 out-of-memory checks; copy this file next to the one you use.
 """
+import ctypes
 import json
 import os
 import sys
@@ -22,6 +23,25 @@ def answer(fields, out=None):
     out = out or sys.stdout
     out.write(PREFIX + json.dumps(fields) + '\n')
     out.flush()
+
+
+def status_bytes(field):
+    """A memory figure of this process from /proc/self/status, in bytes: 'VmRSS' (now) or 'VmHWM' (the peak)."""
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ':'))
+
+
+def reset_host_peak():
+    """Before a probe on a CPU: returns glibc's free heap and starts a new VmHWM, so the peak is the probe's own."""
+    try:  # glibc keeps freed blocks of up to 32 MiB in its heap: give them back, or RSS stays high
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:  # "5" resets VmHWM to the current VmRSS (Linux 4.0+)
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        pass
 
 
 def timed_steps(train_step, batch, steps, sync, step_ms):

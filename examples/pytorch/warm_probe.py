@@ -12,7 +12,6 @@ BATCHLAB_WARM it is an ordinary trial (BATCHLAB_MAX_STEPS steps at BATCHLAB_BATC
 per step) and an out-of-memory error is not caught, so batchlab sees it on stderr: that is how the final
 verification runs the same command in a fresh process. Needs ../warm_protocol.py.
 """
-import ctypes
 import gc
 import os
 import sys
@@ -20,7 +19,8 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from warm_protocol import failure, run_fresh, serve_requests, timed_steps, warm_requested  # noqa: E402
+from warm_protocol import (  # noqa: E402
+    failure, reset_host_peak, run_fresh, serve_requests, status_bytes, timed_steps, warm_requested)
 
 
 def is_oom(exc):
@@ -53,25 +53,13 @@ class Memory:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(self.device)
             return
-        try:  # glibc keeps freed blocks of up to 32 MiB in its heap: give them back, or RSS stays high
-            ctypes.CDLL('libc.so.6').malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
-        try:  # "5" resets VmHWM to the current VmRSS (Linux 4.0+)
-            with open('/proc/self/clear_refs', 'w') as f:
-                f.write('5')
-        except OSError:
-            pass
-
-    def _status(self, field):
-        with open('/proc/self/status') as f:
-            return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ':'))
+        reset_host_peak()
 
     def peak(self):
-        return torch.cuda.max_memory_allocated(self.device) if self.cuda else self._status('VmHWM')
+        return torch.cuda.max_memory_allocated(self.device) if self.cuda else status_bytes('VmHWM')
 
     def now(self):
-        return torch.cuda.memory_allocated(self.device) if self.cuda else self._status('VmRSS')
+        return torch.cuda.memory_allocated(self.device) if self.cuda else status_bytes('VmRSS')
 
     def limit(self):
         """The cap set_per_process_memory_fraction puts on the caching allocator, in bytes; None without one."""

@@ -28,13 +28,16 @@ function truth(): number {
   return b;
 }
 
-function findMax(mode: 'warm' | 'fresh'): { report: FindMaxReport; db: string } {
-  const db = join(TMP, `${mode}.db`);
+function findMax(
+  mode: 'warm' | 'fresh',
+  o: { budget?: string; env?: Record<string, string> } = {},
+): { report: FindMaxReport; db: string } {
+  const db = join(TMP, `${mode}-${Object.keys(o.env ?? {}).join('-')}.db`);
   const args = ['find-max', '--cmd', `${TEST_PYTHON} '${FAKE_JAX}'`, '--budget-on', 'reported'];
-  const r = runCli([...args, '--memory-budget', '4GiB', ...(mode === 'warm' ? ['--warm'] : []), '--json', '--db', db], {
-    env: ENV,
-    timeoutMs: 240_000,
-  });
+  const r = runCli(
+    [...args, '--memory-budget', o.budget ?? '4GiB', ...(mode === 'warm' ? ['--warm'] : []), '--json', '--db', db],
+    { env: o.env ?? ENV, timeoutMs: 240_000 },
+  );
   assert.equal(r.code, 0, r.stderr);
   return { report: JSON.parse(r.stdout) as FindMaxReport, db };
 }
@@ -82,5 +85,20 @@ test('find-max with fresh processes over the JAX helper: the cap its trials stat
   assert.ok(
     report.probes.every((p) => !p.peakAtMost),
     `a fresh process's peak is its own: ${why}`,
+  );
+});
+
+test("find-max --warm over the JAX helper on a CPU device: the process's resident memory, a peak of its own per probe", (t) => {
+  const { report } = findMax('warm', { budget: '600MiB', env: { FAKE_XLA_ON_CPU: '1' } });
+  const one = report.probes.find((p) => p.batch === 1)?.peakBytes as number;
+  // B x 1 MiB on top of what the process held at B = 1 (its 1 MiB included), up to the limit after the margin.
+  const estimate = (report.answer.limitBytes - (one - MiB)) / MiB;
+  const why = `answer ${report.answer.batch}, about ${Math.floor(estimate)} fit, probes ${trace(report)}`;
+  t.diagnostic(why);
+  assert.ok(report.answer.peakBytes <= report.answer.limitBytes, why);
+  assert.ok(report.answer.batch >= 0.95 * estimate && report.answer.batch <= estimate + 4, why);
+  assert.ok(
+    report.probes.every((p) => !p.peakAtMost),
+    why,
   );
 });

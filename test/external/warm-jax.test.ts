@@ -70,6 +70,28 @@ test('JAX helper: memory kept alive after a probe is a leak that restarts the pr
   assert.notEqual(third.pid, second.pid);
 });
 
+test("JAX helper on a CPU device (no memory_stats): the process's resident memory, its peak reset before each probe", async () => {
+  const prober = jaxProber({ FAKE_XLA_ON_CPU: '1' });
+  const ready = await prober.start();
+  assert.equal(ready.measure, 'rss');
+  assert.equal(ready.limitBytes, undefined, 'no cap on the host');
+  const large = await prober.probe(64, { steps: 2 });
+  const small = await prober.probe(16, { steps: 1 });
+  for (const r of [large, small]) assert.equal(r.outcome, 'ok', r.message);
+  // 64 samples x 1 MiB written into host buffers: the peak is the base plus about 64 MiB.
+  const rise = (large.peakBytes as number) - (ready.baseBytes as number);
+  assert.ok(rise > 60 * MiB && rise < 80 * MiB, `rise ${rise / MiB} MiB`);
+  assert.ok(
+    (small.peakBytes as number) < (large.peakBytes as number) - 40 * MiB,
+    'a smaller probe measures its own peak, not a bound',
+  );
+  assert.equal(small.peakAtMostBytes, undefined);
+  assert.ok(
+    Math.abs((small.afterBytes as number) - (ready.baseBytes as number)) < 16 * MiB,
+    'the freed heap went back',
+  );
+});
+
 test('JAX helper without BATCHLAB_WARM: an ordinary trial states its cap; an XLA out-of-memory on stderr is out of memory', async () => {
   const runner = new TrialRunner({ killGraceMs: 500 });
   try {
