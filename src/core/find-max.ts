@@ -259,7 +259,7 @@ export const MIN_RISE_FRACTION = 0.01;
  * passed analytic probe.
  */
 export function growthGuide(records: readonly ProbePoint[], limitBytes: number): GrowthGuide | undefined {
-  const passed = records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined && !r.peakAtMost);
+  const passed = smallPeaks(records);
   const last = passed[passed.length - 1];
   if (last === undefined) return undefined;
   const spread = std(
@@ -272,6 +272,17 @@ export function growthGuide(records: readonly ProbePoint[], limitBytes: number):
     baseline,
     minRiseBytes: Math.max(3 * spread, MIN_RISE_FRACTION * Math.max(0, limitBytes - baseline.peakBytes)),
   };
+}
+
+/**
+ * The small (analytic) probes that passed with a peak, in the order they ran. Bounded peaks
+ * (ProbePoint.peakAtMost) among them are kept as they are: they occur only where the process's start-up
+ * set JAX's high-water mark above the small steps' own peaks. A bound stands in
+ * for the peak it bounds: the first line may come out too flat, an overshoot that the search's failures
+ * correct; without them there would be no search at all.
+ */
+export function smallPeaks(records: readonly ProbePoint[]): ProbePoint[] {
+  return records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined);
 }
 
 /**
@@ -502,8 +513,7 @@ export function limitPlan(
   records: readonly ProbePoint[],
   o: { limitBytes: number; known: KnownLimits; reading: LimitReading; tolerance: number; cap: number },
 ): LimitPlan {
-  const small: PeakPoint[] = records
-    .filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined && !r.peakAtMost)
+  const small: PeakPoint[] = smallPeaks(records)
     .map((r) => ({ batch: r.batch, peakBytes: r.peakBytes as number }))
     .sort((a, b) => a.batch - b.batch);
   const baseline = small.at(-1);

@@ -93,7 +93,12 @@ export function failurePoint(batch: number, f: OomFigures | undefined, measure: 
 
 /** One probe of a search, in the order it ran. */
 export type LimitTrial = (
-  | { ok: true; peakBytes: number /** peakBytes is an upper bound (PeakPoint.atMost). */; peakAtMost?: boolean }
+  | {
+      ok: true;
+      peakBytes: number;
+      /** peakBytes is an upper bound (PeakPoint.atMost). */
+      peakAtMost?: boolean;
+    }
   | { ok: false; failure: FailurePoint }
 ) & { batch: number };
 

@@ -76,6 +76,7 @@ export const PROBES_CSV_COLUMNS = [
   'ok',
   'kind',
   'peak_bytes',
+  'peak_at_most',
   'rss_bytes',
   'ms',
   'message',
@@ -187,7 +188,19 @@ function runsCsv(store: Store, id: number): string {
 function probesCsv(store: Store, id: number): string {
   const rows = store
     .probesOf(id)
-    .map((p) => [p.experimentId, p.id, p.phase, p.batchSize, p.ok, p.kind, p.peakBytes, p.rssBytes, p.ms, p.message]);
+    .map((p) => [
+      p.experimentId,
+      p.id,
+      p.phase,
+      p.batchSize,
+      p.ok,
+      p.kind,
+      p.peakBytes,
+      p.peakAtMost,
+      p.rssBytes,
+      p.ms,
+      p.message,
+    ]);
   return toCsv(PROBES_CSV_COLUMNS, rows);
 }
 

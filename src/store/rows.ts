@@ -76,6 +76,7 @@ export interface ProbeRow {
   ms: number | null;
   message: string | null;
   phase: string;
+  peak_at_most: number;
 }
 export interface LockRow {
   experiment_id: number;
@@ -170,6 +171,7 @@ export function toProbe(row: ProbeRow, path: string): Probe {
     ms: row.ms,
     message: row.message,
     phase: oneOf(row.phase, PROBE_PHASES, { ...where, column: 'phase' }),
+    peakAtMost: row.peak_at_most !== 0,
   };
 }
 

@@ -21,8 +21,10 @@ export const APPLICATION_ID = 0x42544c42;
  *      experiment_locks (one owner per experiment: a second resume is refused, a dead owner's lock taken over).
  *   3: runs.job_id (the Slurm job that runs or ran the run's current attempt; a resume waits for it
  *      instead of submitting the run twice).
+ *   4: probes.peak_at_most (1: the probe's peak_bytes is only an upper bound, a JAX high-water mark set
+ *      before the probe; such a peak is never fitted nor plotted as measured).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The oldest layout this batchlab upgrades in place (older batchlab files are refused with advice). */
 export const OLDEST_MIGRATABLE_VERSION = 1;
@@ -107,7 +109,8 @@ CREATE TABLE probes (
   rss_bytes      INTEGER,
   ms             REAL,
   message        TEXT,
-  phase          TEXT NOT NULL
+  phase          TEXT NOT NULL,
+  peak_at_most   INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX probes_by_experiment ON probes (experiment_id, id);`;
@@ -146,6 +149,7 @@ ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
 UPDATE runs SET attempt = 1 WHERE started_at IS NOT NULL;
 ${EXPERIMENT_LOCKS_DDL}`,
   2: `ALTER TABLE runs ADD COLUMN job_id TEXT;`,
+  3: `ALTER TABLE probes ADD COLUMN peak_at_most INTEGER NOT NULL DEFAULT 0;`,
 };
 
 /** What the header and catalogue of an opened file say about it. */

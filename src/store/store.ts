@@ -506,8 +506,8 @@ export class Store {
     return this.write(() => {
       this.requireExperiment(probe.experimentId);
       const info = this.stmt(
-        `INSERT INTO probes (experiment_id, batch_size, ok, kind, peak_bytes, rss_bytes, ms, message, phase)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO probes (experiment_id, batch_size, ok, kind, peak_bytes, rss_bytes, ms, message, phase, peak_at_most)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         probe.experimentId,
         probe.batchSize,
@@ -518,6 +518,7 @@ export class Store {
         probe.ms ?? null,
         probe.message ?? null,
         probe.phase,
+        probe.peakAtMost ? 1 : 0,
       );
       const row = this.stmt('SELECT * FROM probes WHERE id = ?').get(Number(info.lastInsertRowid)) as ProbeRow;
       return toProbe(row, this.path);

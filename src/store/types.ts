@@ -123,9 +123,12 @@ export interface Probe {
   ms: number | null;
   message: string | null;
   phase: ProbePhase;
+  /** peakBytes is only an upper bound (a JAX high-water mark set before the probe), not the probe's own peak. */
+  peakAtMost: boolean;
 }
 
-export type NewProbe = Omit<Probe, 'id' | 'peakBytes' | 'rssBytes' | 'ms' | 'message'> & {
+export type NewProbe = Omit<Probe, 'id' | 'peakBytes' | 'rssBytes' | 'ms' | 'message' | 'peakAtMost'> & {
+  peakAtMost?: boolean;
   peakBytes?: number | null;
   rssBytes?: number | null;
   ms?: number | null;

@@ -69,6 +69,10 @@ function v1File(opts: { extraSql?: string } = {}): string {
   db.prepare(
     `INSERT INTO evals (run_id, step, split, samples, loss, accuracy) VALUES (1, 3, 'test', 48, 0.4, 0.9)`,
   ).run();
+  db.prepare(
+    `INSERT INTO probes (experiment_id, batch_size, ok, kind, peak_bytes, rss_bytes, ms, message, phase)
+     VALUES (1, 64, 1, 'ok', 5000, 9000, 12.5, NULL, 'search')`,
+  ).run();
   if (opts.extraSql) db.exec(opts.extraSql);
   db.close();
   return path;
@@ -131,6 +135,12 @@ describe('schema version 2', () => {
       assert.deepEqual(done!.summary, SUMMARY);
       assert.deepEqual(store.stepsOf(1), makeSteps(1, 3));
       assert.equal(store.evalsOf(1)[0]!.accuracy, 0.9);
+      const [probe] = store.probesOf(1);
+      assert.deepEqual(
+        [probe!.batchSize, probe!.peakBytes, probe!.peakAtMost],
+        [64, 5000, false],
+        'older peaks were measured',
+      );
       assert.deepEqual(store.getExperiment(1).settings, { batchSizes: [16, 32], seeds: [1] });
       assert.equal(store.acquireExperimentLock(1).pid, process.pid, 'the new lock table works');
     } finally {

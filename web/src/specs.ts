@@ -320,24 +320,27 @@ function lossNoiseSpec(ctx: ChartContext): ChartSpec | null {
   });
 }
 
-/** find-max probes as two ring series (fits / refused), peak in MB. */
+/** How a find-max probe is drawn: its series' label and colour. */
+const PROBE_GROUPS = [
+  { group: 'fits', label: 'find-max probe: fits', color: '#000000' },
+  // A JAX high-water mark set before the probe: drawn where the peak is at most, apart from measured peaks.
+  { group: 'bound', label: 'find-max probe: fits, peak at most (a high-water mark)', color: '#888888' },
+  { group: 'refused', label: 'find-max probe: refused', color: '#dd0000' },
+] as const;
+
+/** find-max probes as ring series (fits / fits with only a bound on the peak / refused), peak in MB. */
 function probeSeries(data: ReportData): SeriesSpec[] {
   const probes = data.probes
-    .map((p) => ({ b: p.batchSize, y: p.peakBytes ?? p.rssBytes, ok: p.ok }))
-    .filter((p): p is { b: number; y: number; ok: boolean } => isNum(p.y));
-  return [true, false].flatMap((ok) => {
-    const ps = probes.filter((p) => p.ok === ok);
+    .map((p) => ({
+      b: p.batchSize,
+      y: p.peakBytes ?? p.rssBytes,
+      group: !p.ok ? 'refused' : p.peakAtMost ? 'bound' : 'fits',
+    }))
+    .filter((p): p is { b: number; y: number; group: 'fits' | 'bound' | 'refused' } => isNum(p.y));
+  return PROBE_GROUPS.flatMap(({ group, label, color }) => {
+    const ps = probes.filter((p) => p.group === group);
     if (ps.length === 0) return [];
-    return [
-      {
-        label: ok ? 'find-max probe: fits' : 'find-max probe: refused',
-        color: ok ? '#000000' : '#dd0000',
-        hollow: true,
-        points: true,
-        xs: ps.map((p) => p.b),
-        ys: ps.map((p) => p.y / 1e6),
-      },
-    ];
+    return [{ label, color, hollow: true, points: true, xs: ps.map((p) => p.b), ys: ps.map((p) => p.y / 1e6) }];
   });
 }
 

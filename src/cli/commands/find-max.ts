@@ -200,9 +200,12 @@ function mibCell(bytes: number | undefined): number | string {
 
 function probeLine(r: ProbeRecord): string {
   const peak =
-    r.ok && r.peakBytes !== undefined ? `, peak ${r.peakAtMost ? 'at most ' : ''}${formatBytes(r.peakBytes)}` : '';
+    r.ok && r.peakBytes !== undefined
+      ? `, peak ${r.peakAtMost ? 'at most ' : ''}${formatBytes(r.peakBytes)}${r.peakAtMost ? ' (a high-water mark set before it)' : ''}`
+      : '';
   const why = r.why && r.why !== 'start' ? ` (${r.why})` : '';
-  return `probe ${r.index} [${r.phase}] B=${r.batch}${why}: ${r.kind}${peak}${r.reason ? ` (${r.reason})` : ''}, ${duration(r.ms)}`;
+  const reason = r.reason && !(r.ok && r.peakAtMost) ? ` (${r.reason})` : '';
+  return `probe ${r.index} [${r.phase}] B=${r.batch}${why}: ${r.kind}${peak}${reason}, ${duration(r.ms)}`;
 }
 
 function fitText(fit: NonNullable<FindMaxReport['fit']>): string {

@@ -15,7 +15,6 @@ import { type CommandInput, defineCommand, type PositionalSpec } from '../comman
 import { table } from '../format.js';
 import type { OptionTable } from '../options.js';
 import { findingLines, sweepTable } from '../render-sweep.js';
-import { PEAK_AT_MOST_REASON } from '../../lab/find-max/find-max.js';
 import { probeTable } from './find-max.js';
 import { studyFindingLines, studyTable } from './study.js';
 import type { StudySummary } from '../../core/study-plan.js';
@@ -128,10 +127,10 @@ function findMaxLines(store: Store, e: Experiment): string {
     phase: p.phase,
     batch: p.batchSize,
     peakBytes: p.peakBytes ?? undefined,
-    peakAtMost: p.ok && p.message === PEAK_AT_MOST_REASON,
+    peakAtMost: p.peakAtMost,
     vmHwmBytes: p.rssBytes ?? undefined,
     kind: p.kind,
-    reason: p.ok ? (p.message ?? '') : ((p.message ?? '').split('\n')[0] ?? ''),
+    reason: (p.message ?? '').split('\n')[0] ?? '',
     ms: p.ms ?? 0,
   }));
   const answer = (e.summary as { answer?: { batch: number; peakBytes: number; budgetFraction: number } } | null)

@@ -300,6 +300,7 @@ async function probeOnce(
   const prober = phase === 'verify' ? (ctx.prober.verifier ?? ctx.prober) : ctx.prober;
   const m = await prober.run(batch, {
     steps,
+    limitBytes,
     signal: ctx.hooks.signal,
     onStep: (step, totalSteps) => ctx.hooks.onProbeStep?.({ step, totalSteps }),
   });
@@ -322,7 +323,7 @@ async function probeTogether(ctx: Ctx, batches: readonly number[], limitBytes: n
   }));
   for (const at of ats) ctx.hooks.onProbeStart?.(at);
   const measured = await Promise.all(
-    ats.map((at) => ctx.prober.run(at.batch, { steps: at.steps, signal: ctx.hooks.signal })),
+    ats.map((at) => ctx.prober.run(at.batch, { steps: at.steps, limitBytes, signal: ctx.hooks.signal })),
   );
   return ats.map((at, i) => record(ctx, judge(measured[i] as ProbeMeasurement, at)));
 }
@@ -340,13 +341,15 @@ function record(ctx: Ctx, rec: ProbeRecord): ProbeRecord {
     ms: Math.round(rec.ms),
     message: rec.message ?? (rec.reason || null),
     phase: rec.phase,
+    ...(rec.peakAtMost ? { peakAtMost: true } : {}),
   });
   ctx.hooks.onProbeEnd?.(rec);
   return rec;
 }
 
-/** The reason of a pass whose peak is only bounded (ProbeMeasurement.peakAtMost); stored as its message, so a stored probe says it too. */
-export const PEAK_AT_MOST_REASON = 'peak at most: the high-water mark an earlier probe set, not its own';
+/** The reason of a pass whose peak is only bounded (ProbeMeasurement.peakAtMost). */
+export const PEAK_AT_MOST_REASON =
+  'peak at most: the high-water mark set before it (by a larger probe or the start-up)';
 
 /** A measurement judged against the limit: a run that finished above it is 'over-budget'. */
 export function judge(
@@ -370,7 +373,7 @@ export function judge(
       ok: false,
       // A bound above the limit proves nothing either way; counting it as over keeps the answer safe.
       reason: m.peakAtMost
-        ? `peak unknown: at most ${formatBytes(m.peakBytes)} (a high-water mark an earlier probe set) > limit ${formatBytes(at.limitBytes)}: counted as over`
+        ? `peak at most ${formatBytes(m.peakBytes)} (a high-water mark set before it) > limit ${formatBytes(at.limitBytes)}: counted as over`
         : `peak ${formatBytes(m.peakBytes)} > limit ${formatBytes(at.limitBytes)}`,
     };
   }
@@ -521,8 +524,8 @@ async function refinedStart(ctx: Ctx, prediction: Prediction, cap: number): Prom
   const p0 = prediction.start;
   await probe(p0);
   // Only a run that measured its peak to the end (or to the budget) can anchor a line; a killed one cannot.
-  const far = ctx.records.find((r) => r.batch === p0 && (r.kind === 'ok' || r.kind === 'over-budget'));
-  const anchors = ctx.records.filter((r) => r.phase === 'analytic' && r.ok && r.batch < p0);
+  const far = ctx.records.find((r) => r.batch === p0 && !r.peakAtMost && (r.kind === 'ok' || r.kind === 'over-budget'));
+  const anchors = ctx.records.filter((r) => r.phase === 'analytic' && r.ok && !r.peakAtMost && r.batch < p0);
   const anchor = anchors[anchors.length - 1];
   const start =
     anchor && far
