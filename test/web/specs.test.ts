@@ -160,3 +160,29 @@ describe('live steps', () => {
     assert.deepEqual(columnsAfter(tail, 101).step, [102]);
   });
 });
+
+describe('find-max probes on the memory chart', () => {
+  it('draws a peak that is only a bound (a JAX high-water mark) apart from the measured ones', () => {
+    const data = sweepData();
+    const probe = (batchSize: number, ok: boolean, peakAtMost: boolean, peakBytes: number) => ({
+      id: batchSize,
+      experimentId: data.experiment.id,
+      batchSize,
+      ok,
+      kind: ok ? ('ok' as const) : ('over-budget' as const),
+      peakBytes,
+      rssBytes: null,
+      ms: 10,
+      message: null,
+      phase: 'search' as const,
+      peakAtMost,
+    });
+    const probes = [probe(100, true, false, 50e6), probe(150, true, true, 90e6), probe(300, false, false, 95e6)];
+    const memory = buildSpecs({ ...data, probes }).find((s) => s.id === 'memory')!;
+    const series = (label: RegExp) => memory.series.filter((s) => label.test(s.label));
+    assert.deepEqual(series(/fits$/)[0]?.xs, [100], 'measured peaks only');
+    assert.deepEqual(series(/peak at most/)[0]?.xs, [150]);
+    assert.deepEqual(series(/peak at most/)[0]?.ys, [90]);
+    assert.deepEqual(series(/refused/)[0]?.xs, [300]);
+  });
+});
