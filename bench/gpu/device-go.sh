@@ -12,9 +12,12 @@ TOTAL_MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | 
 FM="/tmp/node .gpu/batchlab.mjs find-max --cmd \"python3 bench/gpu/resnet18-capped/resnet18.py\" --budget-on gpu --memory-budget ${TOTAL_MIB}MiB --max-batch 65536 --timeout 120 --target-batch 16384 --json"
 export BATCHLAB_FIND_MAX_WARM="$FM --warm --db /tmp/warm.db"
 export BATCHLAB_FIND_MAX_FRESH="$FM --db /tmp/fresh.db"
-export GT_LIMIT_S=75 SWEEP_LIMIT_S=30 LIGHTNING_LIMIT_S=50 WARM_LIMIT_S=60 FRESH_LIMIT_S=100
-setsid bash bench/gpu/resnet18-capped/run.sh "$R" > "$R/run-log.txt" 2>&1 &
+# The steps' limits total 280 s; with each step's kill grace and the start-ups the run fits the 330 s below.
+export GT_LIMIT_S=70 SWEEP_LIMIT_S=25 LIGHTNING_LIMIT_S=45 WARM_LIMIT_S=55 FRESH_LIMIT_S=85
+set -m  # the run gets a process group of its own (its id is $P), so one kill ends all of it
+bash bench/gpu/resnet18-capped/run.sh "$R" > "$R/run-log.txt" 2>&1 &
 P=$!
+set +m
 T0=$(date +%s)
 while kill -0 $P 2>/dev/null && [ $(( $(date +%s) - T0 )) -lt 330 ]; do sleep 2; done
 kill -- -$P 2>/dev/null

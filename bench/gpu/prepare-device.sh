@@ -18,8 +18,9 @@ cd "$(dirname "$0")/../.."
   echo "prepare-device: node_modules/better-sqlite3 has no native build: run npm ci first" >&2
   exit 2
 }
+npm run build --silent  # the bundle takes dist/ as it is: never pack a stale build
 mkdir -p .gpu/node_modules
-xz -T0 -6 -c "$(command -v node)" > .gpu/node.xz
+xz -T0 -6 -c "$(node -p process.execPath)" > .gpu/node.xz  # the binary itself, not a version manager's shim
 npx esbuild bin/batchlab.js --bundle --platform=node --format=esm --target=node20 --minify \
   --external:better-sqlite3 --outfile=.gpu/batchlab.mjs \
   --banner:js="import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" --log-level=error

@@ -43,7 +43,7 @@ export interface ProbePoint {
   ok: boolean;
   /** Peak on the budget's measure: of a probe that ran to its end, or that was stopped over the limit. */
   peakBytes?: number;
-  /** peakBytes is only an upper bound (a JAX high-water mark an earlier probe set; ProbeMeasurement.peakAtMost): no fit uses it. */
+  /** peakBytes is only an upper bound (a JAX high-water mark set before the probe; ProbeMeasurement.peakAtMost): no line, fit or margin uses it, except small probes that are all bounds (smallPeaks). */
   peakAtMost?: boolean;
   /** An out-of-memory's figures, where its message stated them. */
   oom?: OomFigures;
@@ -275,14 +275,16 @@ export function growthGuide(records: readonly ProbePoint[], limitBytes: number):
 }
 
 /**
- * The small (analytic) probes that passed with a peak, in the order they ran. Bounded peaks
- * (ProbePoint.peakAtMost) among them are kept as they are: they occur only where the process's start-up
- * set JAX's high-water mark above the small steps' own peaks. A bound stands in
- * for the peak it bounds: the first line may come out too flat, an overshoot that the search's failures
- * correct; without them there would be no search at all.
+ * The small (analytic) probes that passed with a measured peak, in the order they ran; when none was
+ * measured, those with a bounded peak (ProbePoint.peakAtMost): that happens where the process's start-up
+ * set JAX's high-water mark above every small step's own peak. The bounds then stand in for the peaks:
+ * the first line may come out too flat, an overshoot the search's failures correct; without them there
+ * would be no search at all.
  */
 export function smallPeaks(records: readonly ProbePoint[]): ProbePoint[] {
-  return records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined);
+  const passed = records.filter((r) => r.phase === 'analytic' && r.ok && r.peakBytes !== undefined);
+  const measured = passed.filter((r) => !r.peakAtMost);
+  return measured.length > 0 ? measured : passed;
 }
 
 /**

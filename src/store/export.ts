@@ -76,10 +76,10 @@ export const PROBES_CSV_COLUMNS = [
   'ok',
   'kind',
   'peak_bytes',
-  'peak_at_most',
   'rss_bytes',
   'ms',
   'message',
+  'peak_at_most',
 ] as const;
 
 /** Exports experiment `id` (BATCHLAB_NOT_FOUND if unknown) as one JSON document or one CSV table. */
@@ -196,10 +196,10 @@ function probesCsv(store: Store, id: number): string {
       p.ok,
       p.kind,
       p.peakBytes,
-      p.peakAtMost,
       p.rssBytes,
       p.ms,
       p.message,
+      p.peakAtMost,
     ]);
   return toCsv(PROBES_CSV_COLUMNS, rows);
 }

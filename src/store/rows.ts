@@ -76,7 +76,8 @@ export interface ProbeRow {
   ms: number | null;
   message: string | null;
   phase: string;
-  peak_at_most: number;
+  /** Absent in a file of schema version 1-3 opened read-only (not migrated): its peaks were all measured. */
+  peak_at_most?: number;
 }
 export interface LockRow {
   experiment_id: number;
@@ -171,7 +172,7 @@ export function toProbe(row: ProbeRow, path: string): Probe {
     ms: row.ms,
     message: row.message,
     phase: oneOf(row.phase, PROBE_PHASES, { ...where, column: 'phase' }),
-    peakAtMost: row.peak_at_most !== 0,
+    peakAtMost: (row.peak_at_most ?? 0) !== 0,
   };
 }
 

@@ -22,7 +22,7 @@ export const APPLICATION_ID = 0x42544c42;
  *   3: runs.job_id (the Slurm job that runs or ran the run's current attempt; a resume waits for it
  *      instead of submitting the run twice).
  *   4: probes.peak_at_most (1: the probe's peak_bytes is only an upper bound, a JAX high-water mark set
- *      before the probe; such a peak is never fitted nor plotted as measured).
+ *      before the probe; shown as a bound, and plotted apart from measured peaks).
  */
 export const SCHEMA_VERSION = 4;
 

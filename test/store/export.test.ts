@@ -142,7 +142,7 @@ describe('exportExperiment', () => {
 
       const probes = parseCsv(exportExperiment(store, id, { format: 'csv', table: 'probes' }));
       assert.deepEqual(probes[0], [...PROBES_CSV_COLUMNS]);
-      assert.deepEqual(probes[1]!.slice(2), ['search', '64', 'false', 'oom', '', 'false', '', '', 'OOM, "killed"']);
+      assert.deepEqual(probes[1]!.slice(2), ['search', '64', 'false', 'oom', '', '', '', 'OOM, "killed"', 'false']);
     } finally {
       store.close();
     }

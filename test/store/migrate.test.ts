@@ -166,6 +166,11 @@ describe('schema version 2', () => {
         store.runsOf(1).map((r) => r.attempt),
         [1, 0],
       );
+      assert.deepEqual(
+        store.probesOf(1).map((p) => p.peakAtMost),
+        [false],
+        'peaks of a file without peak_at_most were measured',
+      );
       assert.equal(store.experimentLock(1), undefined);
     } finally {
       store.close();
