@@ -18,8 +18,10 @@ cd "$(dirname "$0")/../.."
   echo "prepare-device: node_modules/better-sqlite3 has no native build: run npm ci first" >&2
   exit 2
 }
+echo "prepare-device: building (npm run build)"
 npm run build --silent  # the bundle takes dist/ as it is: never pack a stale build
 mkdir -p .gpu/node_modules
+echo "prepare-device: compressing $(node -p process.execPath) (about half a minute)"
 xz -T0 -6 -c "$(node -p process.execPath)" > .gpu/node.xz  # the binary itself, not a version manager's shim
 npx esbuild bin/batchlab.js --bundle --platform=node --format=esm --target=node20 --minify \
   --external:better-sqlite3 --outfile=.gpu/batchlab.mjs \
@@ -32,6 +34,7 @@ done
 rm -rf .gpu/node_modules/better-sqlite3/deps .gpu/node_modules/better-sqlite3/src
 find .gpu/node_modules/better-sqlite3/build -mindepth 1 -maxdepth 2 ! -name better_sqlite3.node ! -name Release -exec rm -rf {} +
 cp bench/gpu/device-go.sh .gpu/go.sh
+echo "prepare-device: bundled; checking the bundle and its SQLite addon"
 # Before it travels: the bundle starts, and the addon it will load (from .gpu/node_modules) opens a database.
 node .gpu/batchlab.mjs --version >/dev/null
 node --input-type=module -e "

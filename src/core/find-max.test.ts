@@ -12,6 +12,7 @@ import {
   sameSpeedPlan,
   searchWindow,
   secantStart,
+  smallPeaks,
   stepDown,
   targetAdvice,
   MIN_RISE_FRACTION,
@@ -165,4 +166,27 @@ test('a stated cap joins the known limits: as it is for the allocator, plus the 
   );
   assert.deepEqual(withStatedLimits({}, [stated(8, 650 * MiB)], device), {}, 'device terms need the reserved peak');
   assert.deepEqual(withStatedLimits({}, [], allocator), {});
+});
+
+test('small peaks: the measured ones; bounds (a JAX start-up mark above the small steps) only when none was measured', () => {
+  const small = (batch: number, peakBytes: number, peakAtMost = false): ProbePoint => ({
+    phase: 'analytic',
+    batch,
+    kind: 'ok',
+    ok: true,
+    peakBytes,
+    ...(peakAtMost ? { peakAtMost: true } : {}),
+  });
+  const search: ProbePoint = { phase: 'search', batch: 64, kind: 'ok', ok: true, peakBytes: 5000 };
+  // The start-up mark (2000) is above B = 1's peak but below B = 8's.
+  const mixed = [small(1, 2000, true), small(8, 2100), search];
+  assert.deepEqual(
+    smallPeaks(mixed).map((r) => r.batch),
+    [8],
+  );
+  const allBounds = [small(1, 2000, true), small(8, 2000, true), search];
+  assert.deepEqual(
+    smallPeaks(allBounds).map((r) => r.batch),
+    [1, 8],
+  );
 });

@@ -3,7 +3,8 @@
  * uPlot inside, built by `npm run build`) inline, and a Content-Security-Policy that forbids every network
  * request, so it opens the same offline, from an e-mail attachment or a CI artifact, years later.
  */
-import { writeOutputFile, type Store } from '../store/index.js';
+import { resolve } from 'node:path';
+import { openStore, writeOutputFile, type Store } from '../store/index.js';
 import { readAsset } from './assets.js';
 import { loadReportData, type LoadReportOptions, type ReportData } from './data.js';
 
@@ -26,6 +27,23 @@ export function writeReport(
   // Atomic, and never onto the database being read (or its -wal/-shm files): see store/output.ts.
   writeOutputFile({ path, data: renderReportHtml(data), storePath: store.path });
   return data;
+}
+
+/** Where the report of experiment `id` goes: `output`, else batchlab-report-<id>.html in the current folder; absolute. */
+export function reportPath(id: number, output: string | undefined): string {
+  return resolve(output ?? `batchlab-report-${id}.html`);
+}
+
+/** Writes experiment `id`'s report from the database at `dbPath` (opened read-only) to reportPath(id, output); returns that path. */
+export function writeStoredReport(dbPath: string, id: number, output: string | undefined): string {
+  const path = reportPath(id, output);
+  const store = openStore(dbPath, { readonly: true });
+  try {
+    writeReport(store, id, path);
+  } finally {
+    store.close();
+  }
+  return path;
 }
 
 /** The report page for already-loaded data. */

@@ -1,5 +1,13 @@
 /** batchlab's HTML report: chart data from the Store, a self-contained page, the batch-size palette. */
-export { renderReport, writeReport, renderReportHtml, jsonForScript, escapeHtml } from './html.js';
+export {
+  renderReport,
+  writeReport,
+  renderReportHtml,
+  jsonForScript,
+  escapeHtml,
+  reportPath,
+  writeStoredReport,
+} from './html.js';
 export {
   loadReportData,
   reportRun,

@@ -1,6 +1,5 @@
 /** `batchlab report ID|latest`: writes the self-contained HTML report of one experiment. */
-import { resolve } from 'node:path';
-import { writeReport } from '../../report/index.js';
+import { reportPath, writeReport } from '../../report/index.js';
 import { openStore } from '../../store/index.js';
 import { defineCommand } from '../command.js';
 import type { OptionTable } from '../options.js';
@@ -31,7 +30,7 @@ export const reportCommand = defineCommand({
     const store = openStore(options.db, { readonly: true });
     try {
       const id = experimentIdFrom(store, positionals[0]!);
-      const path = resolve(options.output ?? `batchlab-report-${id}.html`);
+      const path = reportPath(id, options.output);
       writeReport(store, id, path);
       return path;
     } finally {

@@ -1,5 +1,4 @@
 /** `batchlab study`: steps to a target with the LR searched per batch size, the fitted B_crit, stored in SQLite. */
-import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
 import { parseBatchList, parseTarget } from '../../core/parse.js';
@@ -7,8 +6,7 @@ import { checkLearningRate } from '../../core/run-checks.js';
 import { DEFAULT_STUDY_EVAL_SAMPLES, STUDY_DEFAULTS, studyStepsAt, type StudySummary } from '../../core/study-plan.js';
 import { loadDataset } from '../../data/registry.js';
 import { runStudy, type StudyResult, type StudySettings } from '../../lab/study/study.js';
-import { writeReport } from '../../report/index.js';
-import { openStore } from '../../store/index.js';
+import { writeStoredReport } from '../../report/index.js';
 import { type CommandInput, defineCommand } from '../command.js';
 import { duration, num, table } from '../format.js';
 import type { Io } from '../io.js';
@@ -154,7 +152,7 @@ async function runStudyCommand({ options, given, io, json, signal }: CommandInpu
   );
   const reportPath = options['no-report']
     ? undefined
-    : writeStudyReport(options.db, result.experiment.id, options.report);
+    : writeStoredReport(options.db, result.experiment.id, options.report);
   return { result, dbPath: options.db, reportPath } satisfies StudyRun;
 }
 
@@ -248,18 +246,6 @@ function studyEta(): { trial(n: number, total: number): void; text(withinTrial: 
       return `${Math.round(frac * 100)}% of ~${total} trials${Number.isFinite(left) ? `, ~${duration(left)} left` : ''}`;
     },
   };
-}
-
-/** Writes the experiment's HTML report; returns its absolute path. */
-function writeStudyReport(dbPath: string, id: number, path: string | undefined): string {
-  const out = resolve(path ?? `batchlab-report-${id}.html`);
-  const store = openStore(dbPath, { readonly: true });
-  try {
-    writeReport(store, id, out);
-  } finally {
-    store.close();
-  }
-  return out;
 }
 
 /** One row per batch size: the grid centre, the best LR, steps and examples to the target, the trials. */

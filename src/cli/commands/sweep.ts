@@ -2,7 +2,6 @@
  * `batchlab sweep` (and `batchlab demo`): many batch sizes side by side, each in a worker process apart from
  * batchlab (warm, N at once, or Slurm jobs), stored in SQLite.
  */
-import { resolve } from 'node:path';
 import { LR_RULES, type LrRule } from '../../core/lr.js';
 import { UsageError } from '../../core/errors.js';
 import { parseSeeds, replicateSeeds } from '../../core/parse.js';
@@ -17,8 +16,7 @@ import {
   type SweepOptions as SweepRequest,
   type SweepSettings,
 } from '../../lab/sweep/sweep.js';
-import { writeReport } from '../../report/index.js';
-import { openStore } from '../../store/index.js';
+import { writeStoredReport } from '../../report/index.js';
 import { type CommandInput, defineCommand } from '../command.js';
 import { duration, num } from '../format.js';
 import type { Io } from '../io.js';
@@ -223,7 +221,7 @@ export async function runSweepCommand({ options, given, io, json, signal }: Comm
   }
   const reportPath = options['no-report']
     ? undefined
-    : writeSweepReport(options.db, result.experiment.id, options.report);
+    : writeStoredReport(options.db, result.experiment.id, options.report);
   return { result, dbPath: options.db, reportPath } satisfies SweepRun;
 }
 
@@ -382,18 +380,6 @@ function runStartLine(info: Parameters<NonNullable<SweepHooks['onRunStart']>>[0]
 
 function runEndLine(run: { batchSize: number; seed: number; status: string; reason: string | null }): string {
   return `run B=${run.batchSize} seed ${run.seed}: ${run.status}${run.reason ? ` (${run.reason.split('\n')[0]})` : ''}`;
-}
-
-/** Writes the experiment's HTML report; returns its absolute path. */
-function writeSweepReport(dbPath: string, id: number, path: string | undefined): string {
-  const out = resolve(path ?? `batchlab-report-${id}.html`);
-  const store = openStore(dbPath, { readonly: true });
-  try {
-    writeReport(store, id, out);
-  } finally {
-    store.close();
-  }
-  return out;
 }
 
 /** Table, findings, and where the data is. */

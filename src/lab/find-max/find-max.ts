@@ -348,8 +348,7 @@ function record(ctx: Ctx, rec: ProbeRecord): ProbeRecord {
 }
 
 /** The reason of a pass whose peak is only bounded (ProbeMeasurement.peakAtMost). */
-export const PEAK_AT_MOST_REASON =
-  'peak at most: the high-water mark set before it (by a larger probe or the start-up)';
+const PEAK_AT_MOST_REASON = 'peak at most: the high-water mark set before it (by a larger probe or the start-up)';
 
 /** A measurement judged against the limit: a run that finished above it is 'over-budget'. */
 export function judge(
